@@ -1,0 +1,134 @@
+/**
+ * Creates what the pipeline needs and nothing creates by itself: Kafka topics (auto-creation is
+ * off), DynamoDB tables with their GSIs and TTL, the lake bucket. Idempotent: run by
+ * `npm run stack -- up`, and by ops against a new environment (`npm run provision`).
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+  type AttributeDefinition,
+} from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { commonConfigSchema, type CommonConfig } from '../shared/config/common.ts';
+import { loadConfig } from '../shared/config/load-config.ts';
+import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createLogger, type Logger } from '../shared/logging/logger.ts';
+import { localCredentials } from '../shared/aws/credentials.ts';
+import { tables, type TableDefinition } from './tables.ts';
+import { topics } from './topics.ts';
+
+export async function provisionTopics(config: CommonConfig, logger: Logger): Promise<void> {
+  const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-provision', ssl: config.KAFKA_SSL }, logger).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions,
+          replicationFactor: -1, // the broker's default: 1 on the local single node, 3 on MSK
+          configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    logger.info({ created: missing.map((t) => t.name), existing: topics.length - missing.length }, 'topics ready');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function createTableInput(def: TableDefinition, name: string) {
+  const attributes = new Map<string, AttributeDefinition>();
+  const add = (k: { name: string; type: 'S' | 'N' }) => attributes.set(k.name, { AttributeName: k.name, AttributeType: k.type });
+  add(def.partitionKey);
+  if (def.sortKey) add(def.sortKey);
+  for (const index of def.indexes) {
+    add(index.partitionKey);
+    if (index.sortKey) add(index.sortKey);
+  }
+  return {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [...attributes.values()],
+    KeySchema: [
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' as const },
+      ...(def.sortKey ? [{ AttributeName: def.sortKey.name, KeyType: 'RANGE' as const }] : []),
+    ],
+    ...(def.indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: def.indexes.map((index) => ({
+            IndexName: index.name,
+            KeySchema: [
+              { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
+              ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }] : []),
+            ],
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
+  };
+}
+
+export async function provisionTables(config: CommonConfig, logger: Logger): Promise<void> {
+  const client = new DynamoDBClient({
+    region: config.AWS_REGION,
+    endpoint: config.DYNAMODB_ENDPOINT,
+    ...localCredentials(config.DYNAMODB_ENDPOINT),
+  });
+  try {
+    for (const def of Object.values(tables) as TableDefinition[]) {
+      const name = `${config.TABLE_PREFIX}${def.name}`;
+      let created = false;
+      try {
+        await client.send(new CreateTableCommand(createTableInput(def, name)));
+        created = true;
+      } catch (err) {
+        if (!(err instanceof ResourceInUseException)) throw err;
+      }
+      await waitUntilTableExists({ client, maxWaitTime: 120 }, { TableName: name });
+      if (created && def.ttlAttribute) {
+        await client.send(
+          new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { Enabled: true, AttributeName: def.ttlAttribute } }),
+        );
+      }
+      const described = await client.send(new DescribeTableCommand({ TableName: name }));
+      logger.info({ table: name, created, indexes: described.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName) }, 'table ready');
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function provisionBucket(config: CommonConfig, logger: Logger): Promise<void> {
+  const s3 = new S3Client({
+    region: config.AWS_REGION,
+    endpoint: config.S3_ENDPOINT,
+    forcePathStyle: true,
+    ...localCredentials(config.S3_ENDPOINT),
+  });
+  try {
+    try {
+      await s3.send(new HeadBucketCommand({ Bucket: config.LAKE_BUCKET }));
+    } catch {
+      await s3.send(new CreateBucketCommand({ Bucket: config.LAKE_BUCKET }));
+    }
+    logger.info({ bucket: config.LAKE_BUCKET }, 'bucket ready');
+  } finally {
+    s3.destroy();
+  }
+}
+
+if (import.meta.main) {
+  const config = loadConfig(commonConfigSchema);
+  const logger = createLogger('provision', config.LOG_LEVEL);
+  await provisionTopics(config, logger);
+  await provisionTables(config, logger);
+  await provisionBucket(config, logger);
+}

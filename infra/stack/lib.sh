@@ -1,0 +1,110 @@
+# Shared helpers for the stack command: paths, downloads, background processes tracked by pid
+# files, and health waits whose error names the service. Sourced by stack.sh and services/*.sh.
+
+KOO_ROOT="${KOO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+STACK_DIR="${KOO_STACK_DIR:-$KOO_ROOT/.stack}"
+DOWNLOADS="$STACK_DIR/downloads"
+RUN_DIR="$STACK_DIR/run"
+LOG_DIR="$STACK_DIR/logs"
+DATA_DIR="$STACK_DIR/data"
+mkdir -p "$DOWNLOADS" "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
+
+# Ports and endpoints: the single place the local stack's addresses are set (docker-compose.yml
+# and infra/env.example mirror them; keep the three in step).
+: "${KAFKA_PORT:=9092}" "${KAFKA_CONTROLLER_PORT:=9093}" "${CONNECT_PORT:=8083}" "${REGISTRY_PORT:=8081}"
+: "${DYNAMODB_PORT:=8000}" "${S3_PORT:=9000}" "${REDIS_PORT:=6379}" "${PG_PORT:=5432}"
+: "${PG_USER:=koo}" "${PG_DB:=koo}"
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+# apt_install PKG... : installs Debian packages that are missing (root on these machines).
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq >/dev/null || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+pidfile() { echo "$RUN_DIR/$1.pid"; }
+
+# is_running NAME: the process `up` started for NAME is alive.
+is_running() {
+  local f; f=$(pidfile "$1")
+  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# start_bg NAME CMD...: starts CMD detached in its own session, output to the service log, and
+# records its pid, so `down` can stop exactly this process group and nothing else.
+start_bg() {
+  local name=$1; shift
+  if is_running "$name"; then log "$name already running (pid $(cat "$(pidfile "$name")"))"; return 0; fi
+  log "starting $name"
+  setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  echo $! > "$(pidfile "$name")"
+}
+
+# stop_pid NAME [SECONDS]: SIGTERM to the recorded process group, SIGKILL after a grace period.
+stop_pid() {
+  local name=$1 grace=${2:-20} f pid
+  f=$(pidfile "$name")
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name (pid $pid)"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + grace))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name did not stop within ${grace}s; killing"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$f"
+}
+
+# wait_healthy NAME SECONDS CHECK...: polls CHECK until it succeeds; the error names the service,
+# the timeout and its log.
+wait_healthy() {
+  local name=$1 timeout=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if [ -f "$(pidfile "$name")" ] && ! is_running "$name"; then
+      tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+      die "$name exited during start-up; see $LOG_DIR/$name.log"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+      die "$name was not healthy within ${timeout}s; see $LOG_DIR/$name.log"
+    fi
+    sleep 0.5
+  done
+  log "$name healthy"
+}
+
+# fetch URL DEST: downloads once into the cache.
+fetch() {
+  local url=$1 dest=$2
+  [ -s "$dest" ] && return 0
+  log "downloading $(basename "$dest")"
+  curl -fsSL --retry 3 -o "$dest.part" "$url" || die "download failed: $url"
+  mv "$dest.part" "$dest"
+}
+
+# maven_fetch GROUP:ARTIFACT:VERSION[:CLASSIFIER[:EXT]] DEST: one artifact from Maven Central via
+# the machine's Maven (which knows the registry and any mirror), cached in DOWNLOADS.
+maven_fetch() {
+  local coords=$1 dest=$2
+  [ -s "$dest" ] && return 0
+  IFS=: read -r g a v c e <<<"$coords"
+  e=${e:-jar}
+  log "fetching $coords from Maven Central"
+  mvn -q -B dependency:copy -Dartifact="$g:$a:$v:$e${c:+:$c}" -DoutputDirectory="$(dirname "$dest").mvn" \
+    -Dmdep.useBaseVersion=true >/dev/null || die "maven could not fetch $coords"
+  mv "$(dirname "$dest").mvn/$a-$v${c:+-$c}.$e" "$dest"
+  rmdir "$(dirname "$dest").mvn" 2>/dev/null || true
+}

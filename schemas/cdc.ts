@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * Rows of the relational source (infra/sql/schema.sql) as Debezium emits them: the single
+ * source of the CDC row types, their validation, and (through the lake worker) their columns.
+ * Debezium writes timestamptz as an ISO-8601 string (io.debezium.time.ZonedTimestamp);
+ * `timestamp` accepts that or epoch microseconds and yields epoch milliseconds.
+ */
+const id = z.string().min(1).max(64);
+const timestamp = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? Math.floor(v / 1000) : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `not a timestamp: ${String(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const userRowSchema = z.object({
+  user_id: id,
+  handle: z.string().min(1).max(64),
+  display_name: z.string(),
+  is_eminent: z.boolean(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type UserRow = z.infer<typeof userRowSchema>;
+
+export const kooRowSchema = z.object({
+  content_id: id,
+  creator_id: id,
+  parent_id: id.nullable(),
+  lang: z.string().min(2).max(16),
+  body: z.string(),
+  media_url: z.string().nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type KooRow = z.infer<typeof kooRowSchema>;
+
+export const followRowSchema = z.object({
+  follower_id: id,
+  followee_id: id,
+  created_at: timestamp,
+});
+export type FollowRow = z.infer<typeof followRowSchema>;
+
+export const cdcTables = {
+  users: userRowSchema,
+  koos: kooRowSchema,
+  follows: followRowSchema,
+} as const;
+export type CdcTable = keyof typeof cdcTables;

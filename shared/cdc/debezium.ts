@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { KooError } from '../errors/koo-error.ts';
+import type { RawRecord } from '../kafka/records.ts';
+
+/**
+ * A Debezium change event, decoded and validated: the operation, the row before and after,
+ * and the source position used as the version fence.
+ */
+export interface ChangeEvent<Row> {
+  op: 'c' | 'u' | 'd' | 'r';
+  before: Row | null;
+  after: Row | null;
+  /** PostgreSQL LSN of the change: increases with every change of a row, so it fences replays. */
+  lsn: number;
+  txId: number | null;
+  /** When the change happened in the database (source.ts_ms). */
+  changedAtMs: number;
+  table: string;
+}
+
+const envelopeSchema = z.object({
+  op: z.enum(['c', 'u', 'd', 'r']),
+  before: z.unknown().nullable().optional(),
+  after: z.unknown().nullable().optional(),
+  source: z.object({
+    lsn: z.number().int().nonnegative(),
+    txId: z.number().int().nullable().optional(),
+    ts_ms: z.number().int(),
+    table: z.string(),
+  }),
+  ts_ms: z.number().int().optional(),
+});
+
+function invalid(message: string, cause?: unknown): KooError {
+  return new KooError('VALIDATION_FAILED', message, { cause });
+}
+
+/**
+ * Decodes a Debezium JSON envelope (JsonConverter, schemas disabled) and validates its row images
+ * with the table's schema. A tombstone (null value, Kafka compaction's delete marker) yields null.
+ * Anything else that does not fit throws a KooError naming what is wrong.
+ */
+export function decodeChangeEvent<Row>(record: RawRecord, rowSchema: z.ZodType<Row>): ChangeEvent<Row> | null {
+  if (record.value === null || record.value.length === 0) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(record.value.toString('utf8'));
+  } catch (err) {
+    throw new KooError('DECODE_FAILED', `not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) throw invalid(`not a Debezium change event: ${z.prettifyError(envelope.error).replace(/\n/g, '; ')}`);
+  const e = envelope.data;
+  const parseRow = (image: unknown, which: string): Row | null => {
+    if (image === null || image === undefined) return null;
+    const row = rowSchema.safeParse(image);
+    if (!row.success) throw invalid(`${which} row of ${e.source.table}: ${z.prettifyError(row.error).replace(/\n/g, '; ')}`);
+    return row.data;
+  };
+  const before = parseRow(e.before, 'before');
+  const after = parseRow(e.after, 'after');
+  if (e.op === 'd' ? before === null : after === null) {
+    throw invalid(`op '${e.op}' without the ${e.op === 'd' ? 'before' : 'after'} row`);
+  }
+  return { op: e.op, before, after, lsn: e.source.lsn, txId: e.source.txId ?? null, changedAtMs: e.source.ts_ms, table: e.source.table };
+}

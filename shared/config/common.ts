@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { env } from './load-config.ts';
+
+/**
+ * Settings every worker shares. Defaults point at the local stack on loopback; production sets
+ * the same variables to MSK, DynamoDB, S3 and ElastiCache.
+ */
+export const commonConfigSchema = z.object({
+  KAFKA_BROKERS: env.list('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: env.string('koo-pipeline'),
+  KAFKA_SSL: env.bool(false),
+  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
+  AWS_REGION: env.string('ap-south-1'),
+  /** Unset in production (the SDK finds the regional endpoint). */
+  DYNAMODB_ENDPOINT: env.optionalUrl().default('http://127.0.0.1:8000'),
+  S3_ENDPOINT: env.optionalUrl().default('http://127.0.0.1:9000'),
+  TABLE_PREFIX: z.string().default(''),
+  LAKE_BUCKET: env.string('koo-lake'),
+  REDIS_URL: env.url('redis://127.0.0.1:6379'),
+  LOG_LEVEL: env.level(),
+  /** Port of /healthz, /readyz and /metrics; 0 picks a free one (replicas on one host). */
+  HTTP_PORT: env.int(0, 0, 65535),
+  DLQ_TOPIC: env.string('koo.dlq'),
+});
+export type CommonConfig = z.infer<typeof commonConfigSchema>;
+
+/** Consumer settings, per worker (each worker's schema extends this). */
+export const consumerConfigSchema = z.object({
+  /** Events handed to the worker's logic at once; offsets are committed after each such batch. */
+  BATCH_SIZE: env.int(500, 1, 100_000),
+  /** Parallel DynamoDB requests a worker keeps in flight. */
+  SINK_CONCURRENCY: env.int(16, 1, 1024),
+  /** Give up a retriable sink error after this long and restart the batch (the partition is never skipped). */
+  SINK_RETRY_MAX_MS: env.int(30_000, 100),
+  SHUTDOWN_TIMEOUT_MS: env.int(9_000, 100, 60_000),
+  SESSION_TIMEOUT_MS: env.int(30_000, 6_000),
+  FROM_BEGINNING: env.bool(true),
+});
+export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;

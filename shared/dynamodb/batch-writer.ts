@@ -1,0 +1,118 @@
+import { BatchWriteCommand, BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import { KooError } from '../errors/koo-error.ts';
+import { metrics } from '../metrics/metrics.ts';
+import { backoffDelayMs, mapConcurrent, sleep } from '../runtime/backoff.ts';
+import type { Dynamo } from './dynamo-client.ts';
+
+export type Item = Record<string, NativeAttributeValue>;
+export type WriteRequest = { put: Item } | { delete: Item };
+
+export interface BatchOptions {
+  /** Attribute names of the table's primary key (partition key, then sort key if any). */
+  keyAttributes: readonly string[];
+  concurrency?: number;
+  /** How long UnprocessedItems/Keys are retried before the batch fails (retriable). */
+  retryMaxMs?: number;
+}
+
+const WRITE_LIMIT = 25; // BatchWriteItem's limit per request
+const GET_LIMIT = 100; // BatchGetItem's limit per request
+
+function keyString(item: Item, keyAttributes: readonly string[]): string {
+  return keyAttributes.map((k) => String(item[k])).join('\u0000');
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Writes puts and deletes with BatchWriteItem, 25 to a request, several requests in flight.
+ * Requests for the same key are coalesced (the last wins: DynamoDB refuses a batch naming a key
+ * twice), and UnprocessedItems are sent again with capped exponential backoff and jitter until
+ * every item is written or the retry budget ends.
+ * Use it for idempotent, unconditional writes; fenced writes go through conditional updates.
+ */
+export async function batchWrite(
+  dynamo: Dynamo,
+  table: string,
+  requests: readonly WriteRequest[],
+  options: BatchOptions,
+): Promise<void> {
+  const latest = new Map<string, WriteRequest>();
+  for (const r of requests) {
+    const item = 'put' in r ? r.put : r.delete;
+    latest.set(keyString(item, options.keyAttributes), r);
+  }
+  const wire = [...latest.values()].map((r) =>
+    'put' in r ? { PutRequest: { Item: r.put } } : { DeleteRequest: { Key: r.delete } },
+  );
+  await mapConcurrent(chunk(wire, WRITE_LIMIT), options.concurrency ?? 8, async (batch) => {
+    let pending = batch;
+    const started = Date.now();
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const out = await dynamo.call('BatchWriteItem', (doc) =>
+        doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } })),
+      );
+      pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
+      if (pending.length === 0) break;
+      metrics.dynamodbThrottles.inc({ operation: 'BatchWriteItem' }, pending.length);
+      if (Date.now() - started > (options.retryMaxMs ?? 30_000)) {
+        throw new KooError('SINK_THROTTLED', `${pending.length} items of a BatchWriteItem to ${table} stayed unprocessed`, {
+          retriable: true,
+        });
+      }
+      await sleep(backoffDelayMs(attempt));
+    }
+  });
+}
+
+/**
+ * Reads items by key with BatchGetItem, 100 keys to a request, strongly consistent by default,
+ * retrying UnprocessedKeys with backoff. Returns the items found, keyed by their key string.
+ */
+export async function batchGet(
+  dynamo: Dynamo,
+  table: string,
+  keys: readonly Item[],
+  options: BatchOptions & { consistent?: boolean; projection?: string[] },
+): Promise<Map<string, Item>> {
+  const unique = new Map<string, Item>();
+  for (const k of keys) unique.set(keyString(k, options.keyAttributes), k);
+  const found = new Map<string, Item>();
+  const projection = options.projection
+    ? {
+        ProjectionExpression: options.projection.map((_, i) => `#p${i}`).join(','),
+        ExpressionAttributeNames: Object.fromEntries(options.projection.map((name, i) => [`#p${i}`, name])),
+      }
+    : {};
+  await mapConcurrent(chunk([...unique.values()], GET_LIMIT), options.concurrency ?? 8, async (batch) => {
+    let pending = batch;
+    const started = Date.now();
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const out = await dynamo.call('BatchGetItem', (doc) =>
+        doc.send(
+          new BatchGetCommand({
+            RequestItems: { [table]: { Keys: pending, ConsistentRead: options.consistent ?? true, ...projection } },
+          }),
+        ),
+      );
+      for (const item of out.Responses?.[table] ?? []) found.set(keyString(item, options.keyAttributes), item);
+      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+      if (pending.length === 0) break;
+      metrics.dynamodbThrottles.inc({ operation: 'BatchGetItem' }, pending.length);
+      if (Date.now() - started > (options.retryMaxMs ?? 30_000)) {
+        throw new KooError('SINK_THROTTLED', `${pending.length} keys of a BatchGetItem on ${table} stayed unprocessed`, {
+          retriable: true,
+        });
+      }
+      await sleep(backoffDelayMs(attempt));
+    }
+  });
+  return found;
+}
+
+export { keyString };

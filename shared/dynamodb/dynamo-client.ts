@@ -1,0 +1,95 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { localCredentials } from '../aws/credentials.ts';
+import { KooError } from '../errors/koo-error.ts';
+import { metrics } from '../metrics/metrics.ts';
+import { backoffDelayMs, sleep } from '../runtime/backoff.ts';
+
+export interface DynamoOptions {
+  region: string;
+  endpoint?: string | undefined;
+  /** How long retriable failures (throttling, 5xx, network) are retried before giving up. */
+  retryMaxMs?: number;
+}
+
+const throttlingNames = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+]);
+const nonRetriableNames = new Set([
+  'ConditionalCheckFailedException',
+  'TransactionCanceledException',
+  'ValidationException',
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'SerializationException',
+]);
+
+/**
+ * The one way the pipeline talks to DynamoDB: a document client whose every call is counted,
+ * timed, and retried on throttling and transient failures with capped exponential backoff and
+ * jitter (the SDK's own retries are off so that there is one policy, measured in one place).
+ */
+export class Dynamo {
+  readonly doc: DynamoDBDocumentClient;
+  private readonly retryMaxMs: number;
+
+  constructor(options: DynamoOptions) {
+    const client = new DynamoDBClient({
+      region: options.region,
+      endpoint: options.endpoint,
+      maxAttempts: 1,
+      ...localCredentials(options.endpoint),
+    });
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+  }
+
+  /**
+   * Runs one DynamoDB request (`operation` names it in metrics), retrying what can be retried.
+   * ConditionalCheckFailed and other client errors are thrown at once for the caller to decide.
+   */
+  async call<T>(operation: string, request: (doc: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const stopTimer = metrics.dynamodbRequestDuration.startTimer({ operation });
+      try {
+        const out = await request(this.doc);
+        stopTimer();
+        metrics.dynamodbRequests.inc({ operation, outcome: 'ok' });
+        return out;
+      } catch (err) {
+        stopTimer();
+        const name = (err as { name?: string }).name ?? '';
+        if (nonRetriableNames.has(name)) {
+          metrics.dynamodbRequests.inc({ operation, outcome: isConditionFailed(err) ? 'condition_failed' : 'rejected' });
+          throw err;
+        }
+        const throttled = throttlingNames.has(name);
+        metrics.dynamodbRequests.inc({ operation, outcome: throttled ? 'throttled' : 'error' });
+        if (throttled) metrics.dynamodbThrottles.inc({ operation });
+        if (Date.now() - started > this.retryMaxMs) {
+          throw new KooError(
+            throttled ? 'SINK_THROTTLED' : 'SINK_UNAVAILABLE',
+            `DynamoDB ${operation} failed after ${attempt + 1} attempts: ${String(err)}`,
+            { retriable: true, cause: err },
+          );
+        }
+        await sleep(backoffDelayMs(attempt));
+      }
+    }
+  }
+
+  destroy(): void {
+    this.doc.destroy();
+  }
+}
+
+export function isConditionFailed(err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}

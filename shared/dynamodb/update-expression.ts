@@ -1,0 +1,60 @@
+import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+
+export interface UpdateSpec {
+  /** Attributes to set; `null`/`undefined` values are removed instead. */
+  set?: Record<string, NativeAttributeValue | null | undefined>;
+  remove?: readonly string[];
+  /** Numbers to add, or sets to add members to. */
+  add?: Record<string, NativeAttributeValue>;
+  /** Members to delete from sets. */
+  delete?: Record<string, NativeAttributeValue>;
+}
+
+export interface BuiltUpdate {
+  UpdateExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, NativeAttributeValue>;
+}
+
+/**
+ * Builds an UpdateItem expression with every name and value aliased (no clash with DynamoDB's
+ * reserved words). `names` and `values` may be extended by the caller for a condition: aliases
+ * made here are #u<n> and :u<n>.
+ */
+export function buildUpdate(spec: UpdateSpec): BuiltUpdate {
+  const names: Record<string, string> = {};
+  const values: Record<string, NativeAttributeValue> = {};
+  let n = 0;
+  const name = (attr: string) => {
+    const alias = `#u${n}`;
+    names[alias] = attr;
+    return alias;
+  };
+  const value = (v: NativeAttributeValue) => {
+    const alias = `:u${n++}`;
+    values[alias] = v;
+    return alias;
+  };
+  const sets: string[] = [];
+  const removes: string[] = [];
+  const adds: string[] = [];
+  const deletes: string[] = [];
+  for (const [attr, v] of Object.entries(spec.set ?? {})) {
+    if (v === null || v === undefined) removes.push(name(attr)), n++;
+    else sets.push(`${name(attr)} = ${value(v)}`);
+  }
+  for (const attr of spec.remove ?? []) removes.push(name(attr)), n++;
+  for (const [attr, v] of Object.entries(spec.add ?? {})) adds.push(`${name(attr)} ${value(v)}`);
+  for (const [attr, v] of Object.entries(spec.delete ?? {})) deletes.push(`${name(attr)} ${value(v)}`);
+  const clauses = [
+    sets.length ? `SET ${sets.join(', ')}` : '',
+    removes.length ? `REMOVE ${removes.join(', ')}` : '',
+    adds.length ? `ADD ${adds.join(', ')}` : '',
+    deletes.length ? `DELETE ${deletes.join(', ')}` : '',
+  ].filter(Boolean);
+  return {
+    UpdateExpression: clauses.join(' '),
+    ExpressionAttributeNames: names,
+    ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+  };
+}

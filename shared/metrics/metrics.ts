@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The process's metrics, named per Prometheus conventions (unit suffixes, _total for counters).
+ * One registry per process; components record through these objects.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'koo_process_' });
+
+export const metrics = {
+  eventsConsumed: new Counter({
+    name: 'koo_events_consumed_total',
+    help: 'Kafka records handed to a worker, by worker and topic',
+    labelNames: ['worker', 'topic'] as const,
+    registers: [registry],
+  }),
+  eventsDeadLettered: new Counter({
+    name: 'koo_events_dead_lettered_total',
+    help: 'Records sent to the DLQ, by worker, topic and error code',
+    labelNames: ['worker', 'topic', 'code'] as const,
+    registers: [registry],
+  }),
+  batchDuration: new Histogram({
+    name: 'koo_batch_duration_seconds',
+    help: 'Time from a batch reaching the worker to its offsets being committed',
+    labelNames: ['worker', 'topic'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  }),
+  batchRetries: new Counter({
+    name: 'koo_batch_retries_total',
+    help: 'Batches run again after a retriable error',
+    labelNames: ['worker', 'topic'] as const,
+    registers: [registry],
+  }),
+  commitDuration: new Histogram({
+    name: 'koo_offset_commit_duration_seconds',
+    help: 'Offset commit latency',
+    labelNames: ['worker'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  }),
+  consumerLag: new Gauge({
+    name: 'koo_consumer_lag_records',
+    help: 'Records between the last processed offset and the partition end, as of the last batch',
+    labelNames: ['worker', 'topic', 'partition'] as const,
+    registers: [registry],
+  }),
+  dynamodbRequests: new Counter({
+    name: 'koo_dynamodb_requests_total',
+    help: 'DynamoDB API calls, by operation and outcome',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [registry],
+  }),
+  dynamodbThrottles: new Counter({
+    name: 'koo_dynamodb_throttles_total',
+    help: 'DynamoDB throttling answers and unprocessed items that were retried',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  }),
+  dynamodbRequestDuration: new Histogram({
+    name: 'koo_dynamodb_request_duration_seconds',
+    help: 'DynamoDB request latency',
+    labelNames: ['operation'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  }),
+};

@@ -1,0 +1,212 @@
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { KooError, errorMessage, isRetriable } from '../errors/koo-error.ts';
+import { sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
+import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
+import type { Logger } from '../logging/logger.ts';
+import { metrics } from '../metrics/metrics.ts';
+import { backoffDelayMs, sleep } from './backoff.ts';
+import type { HandlerContext, WorkerDefinition } from './worker-definition.ts';
+
+export interface ConsumerRuntimeOptions {
+  batchSize: number;
+  dlqTopic: string;
+  sessionTimeoutMs: number;
+  fromBeginning: boolean;
+  /** Partitions whose batches run at the same time (order is kept within each partition). */
+  partitionsConcurrently?: number;
+}
+
+/**
+ * The shared consumer loop. For every partition batch it decodes, hands the decoded records to
+ * the worker, sends rejects to the DLQ, and commits the offset after the last record only once
+ * all of that is durable: at-least-once delivery, made exactly-once by idempotent sinks.
+ * Retriable failures retry the same batch with backoff (the partition waits, nothing is skipped);
+ * a record that fails for good is isolated by bisection and dead-lettered, so it never stalls
+ * the partition.
+ */
+export class ConsumerRuntime<T> {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly stopping = new AbortController();
+  private joined = false;
+  private running = false;
+  private closed: Promise<void> | undefined;
+  private readonly worker: WorkerDefinition<T>;
+  private readonly options: ConsumerRuntimeOptions;
+  private readonly logger: Logger;
+
+  constructor(kafka: Kafka, worker: WorkerDefinition<T>, options: ConsumerRuntimeOptions, logger: Logger) {
+    this.worker = worker;
+    this.options = options;
+    this.logger = logger;
+    this.consumer = kafka.consumer({
+      groupId: worker.groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
+      // A batch larger than the worker's batch size is split; this bounds memory per fetch.
+      maxBytesPerPartition: 1024 * 1024,
+      retry: { retries: 10 },
+    });
+    // Idempotent producer: a retried DLQ send never writes a record twice.
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.joined = true;
+      this.logger.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined group');
+    });
+    this.consumer.on(CRASH, (e) => {
+      this.joined = false;
+      this.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+    this.consumer.on(DISCONNECT, () => (this.joined = false));
+    this.consumer.on(STOP, () => (this.joined = false));
+  }
+
+  /** Joined the group and running: feeds /readyz. */
+  isReady(): boolean {
+    return this.running && this.joined;
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect();
+    await this.consumer.connect();
+    for (const topic of this.worker.topics) {
+      await this.consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning });
+    }
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 4,
+      eachBatch: (payload) => this.runBatch(payload),
+    });
+  }
+
+  private async runBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const messages = batch.messages;
+    for (let i = 0; i < messages.length; i += this.options.batchSize) {
+      if (!isRunning() || isStale() || this.stopping.signal.aborted) return;
+      const started = process.hrtime.bigint();
+      const raw: RawRecord[] = messages.slice(i, i + this.options.batchSize).map((m) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key ?? null,
+        value: m.value ?? null,
+        timestamp: m.timestamp,
+        headers: m.headers ?? {},
+      }));
+      const committed = await this.processChunk(raw, heartbeat);
+      if (!committed) return;
+      const last = raw[raw.length - 1]!;
+      resolveOffset(last.offset);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.batchDuration.observe({ worker: this.worker.name, topic: batch.topic }, seconds);
+      metrics.eventsConsumed.inc({ worker: this.worker.name, topic: batch.topic }, raw.length);
+      const lag = BigInt(batch.highWatermark) - BigInt(last.offset) - 1n;
+      metrics.consumerLag.set(
+        { worker: this.worker.name, topic: batch.topic, partition: String(batch.partition) },
+        Number(lag < 0n ? 0n : lag),
+      );
+      await heartbeat().catch(() => undefined);
+    }
+  }
+
+  /** Decode, handle, dead-letter, commit. Resolves false when shutdown interrupted it (nothing committed). */
+  private async processChunk(raw: RawRecord[], heartbeat: () => Promise<void>): Promise<boolean> {
+    const letters: DeadLetter[] = [];
+    const decoded: DecodedRecord<T>[] = [];
+    for (const record of raw) {
+      try {
+        const value = this.worker.decode(record);
+        if (value !== null) decoded.push({ raw: record, value });
+      } catch (error) {
+        letters.push({ record, error });
+      }
+    }
+    const ctx: HandlerContext = {
+      logger: this.logger,
+      signal: this.stopping.signal,
+      heartbeat: () => heartbeat().catch(() => undefined),
+    };
+    // Heartbeats go on while the worker's effects are in flight, so a slow batch is not a dead member.
+    const beat = setInterval(() => void ctx.heartbeat(), Math.max(1000, this.options.sessionTimeoutMs / 5));
+    try {
+      const handled = await this.handleWithRetry(decoded, ctx);
+      if (!handled) return false;
+      letters.push(...handled.map((r) => ({ record: r.record.raw, error: r.error })));
+    } finally {
+      clearInterval(beat);
+    }
+    if (letters.length > 0) {
+      await sendToDlq(this.producer, this.options.dlqTopic, this.worker.name, letters);
+      for (const { record, error } of letters) {
+        const code = error instanceof KooError ? error.code : 'INTERNAL';
+        metrics.eventsDeadLettered.inc({ worker: this.worker.name, topic: record.topic, code });
+        this.logger.warn(
+          { topic: record.topic, partition: record.partition, offset: record.offset, code, reason: errorMessage(error) },
+          'record sent to DLQ',
+        );
+      }
+    }
+    const last = raw[raw.length - 1]!;
+    const stopTimer = metrics.commitDuration.startTimer({ worker: this.worker.name });
+    try {
+      await this.consumer.commitOffsets([
+        { topic: last.topic, partition: last.partition, offset: (BigInt(last.offset) + 1n).toString() },
+      ]);
+    } catch (err) {
+      // Lost the partition in a rebalance: its new owner redoes the batch, whose effects are idempotent.
+      this.logger.warn({ err, topic: last.topic, partition: last.partition }, 'offset commit failed');
+      return false;
+    } finally {
+      stopTimer();
+    }
+    return true;
+  }
+
+  /**
+   * Runs the handler until it succeeds, retrying retriable failures with backoff while the worker
+   * runs. A non-retriable failure splits the batch to find the record at fault. Returns the
+   * rejected records, or undefined when shutdown interrupted the retries.
+   */
+  private async handleWithRetry(
+    batch: DecodedRecord<T>[],
+    ctx: HandlerContext,
+  ): Promise<{ record: DecodedRecord<T>; error: unknown }[] | undefined> {
+    if (batch.length === 0) return [];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.worker.handle(batch, ctx)) ?? [];
+      } catch (error) {
+        if (this.stopping.signal.aborted) return undefined;
+        if (!isRetriable(error)) {
+          if (batch.length === 1) return [{ record: batch[0]!, error }];
+          const mid = Math.ceil(batch.length / 2);
+          const first = await this.handleWithRetry(batch.slice(0, mid), ctx);
+          if (!first) return undefined;
+          const second = await this.handleWithRetry(batch.slice(mid), ctx);
+          return second && [...first, ...second];
+        }
+        metrics.batchRetries.inc({ worker: this.worker.name, topic: batch[0]!.raw.topic });
+        const delay = backoffDelayMs(attempt, 200, 10_000);
+        this.logger.warn({ err: error, attempt, delayMs: delay, records: batch.length }, 'batch failed; retrying');
+        await sleep(delay, this.stopping.signal);
+        if (this.stopping.signal.aborted) return undefined;
+      }
+    }
+  }
+
+  /** Stops fetching, lets the batch in flight finish (or abandons its retries), commits, leaves the group. Safe to call twice. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.stopping.abort();
+      this.running = false;
+      await this.consumer.stop().catch((err) => this.logger.warn({ err }, 'consumer stop failed'));
+      await this.consumer.disconnect().catch((err) => this.logger.warn({ err }, 'consumer disconnect failed'));
+      await this.producer.disconnect().catch((err) => this.logger.warn({ err }, 'producer disconnect failed'));
+    })();
+    return this.closed;
+  }
+}

@@ -1,0 +1,90 @@
+import { commonConfigSchema, consumerConfigSchema, type CommonConfig, type ConsumerConfig } from '../config/common.ts';
+import { loadConfig } from '../config/load-config.ts';
+import { errorMessage } from '../errors/koo-error.ts';
+import { HealthServer } from '../http/health-server.ts';
+import { createKafka } from '../kafka/kafka-client.ts';
+import { createLogger, type Logger } from '../logging/logger.ts';
+import { ConsumerRuntime } from './consumer-runtime.ts';
+import type { WorkerDefinition } from './worker-definition.ts';
+
+export const workerConfigSchema = commonConfigSchema.extend(consumerConfigSchema.shape);
+export type WorkerConfig = CommonConfig & ConsumerConfig;
+
+export interface RunningWorker {
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a worker as a process: config is validated first (a bad value exits with its name),
+ * then health/metrics over HTTP, then the consumer. SIGTERM/SIGINT drain and exit within the
+ * shutdown timeout, which is below Kubernetes' default 30 s grace and DESIGN's 10 s.
+ */
+export async function runWorker<C extends WorkerConfig, T>(options: {
+  name: string;
+  loadConfig: (env: NodeJS.ProcessEnv) => C;
+  create: (config: C, logger: Logger) => WorkerDefinition<T> | Promise<WorkerDefinition<T>>;
+  env?: NodeJS.ProcessEnv;
+  /** Install signal handlers and exit the process when done (false in tests). */
+  ownProcess?: boolean;
+}): Promise<RunningWorker> {
+  const ownProcess = options.ownProcess ?? true;
+  let config: C;
+  try {
+    config = options.loadConfig(options.env ?? process.env);
+  } catch (err) {
+    if (!ownProcess) throw err;
+    process.stderr.write(`${options.name}: ${errorMessage(err)}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const logger = createLogger(options.name, config.LOG_LEVEL);
+  const worker = await options.create(config, logger);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-${options.name}`, ssl: config.KAFKA_SSL }, logger);
+  const runtime = new ConsumerRuntime(
+    kafka,
+    worker,
+    {
+      batchSize: config.BATCH_SIZE,
+      dlqTopic: config.DLQ_TOPIC,
+      sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
+      fromBeginning: config.FROM_BEGINNING,
+    },
+    logger,
+  );
+  const health = new HealthServer();
+  health.addReadinessCheck('kafka', () => runtime.isReady());
+  if (worker.sinkReady) health.addReadinessCheck('sink', () => worker.sinkReady!());
+  const httpPort = await health.listen(config.HTTP_PORT);
+  logger.info({ httpPort, groupId: worker.groupId, topics: worker.topics }, 'worker starting');
+  await runtime.start();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      logger.info('shutting down');
+      await runtime.close();
+      await worker.close?.();
+      await health.close();
+      logger.info('stopped');
+    })());
+
+  if (ownProcess) {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'signal received');
+      const deadline = setTimeout(() => {
+        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting with uncommitted work (it will be redelivered)');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS);
+      deadline.unref();
+      void close().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { httpPort, close };
+}
+
+/** Default config loader for workers with no settings of their own. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  return loadConfig(workerConfigSchema, env);
+}

@@ -1,0 +1,41 @@
+import type { Logger } from '../logging/logger.ts';
+import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
+
+export interface HandlerContext {
+  logger: Logger;
+  /** Aborted when the worker is shutting down: stop starting new work. */
+  signal: AbortSignal;
+  /** Keeps the group membership alive during long work (a big fan-out, a backfill). */
+  heartbeat(): Promise<void>;
+}
+
+export interface Rejection<T> {
+  record: DecodedRecord<T>;
+  error: unknown;
+}
+
+/**
+ * What a worker supplies to the shared runtime: how to decode one record, and how to apply the
+ * effects of a batch of decoded records.
+ */
+export interface WorkerDefinition<T> {
+  /** Short name: metrics label, log component, DLQ header. */
+  name: string;
+  groupId: string;
+  topics: string[];
+  /**
+   * Pure: the record's value, or `null` to skip it (a tombstone, an event the worker does not
+   * care about). Throws a KooError for a record that can never be processed (it goes to the DLQ).
+   */
+  decode(record: RawRecord): T | null;
+  /**
+   * Applies the effects of the batch (records of one partition, in offset order) and resolves
+   * once they are durable; the runtime then commits. Records rejected as permanently invalid are
+   * returned and go to the DLQ. Throwing a retriable error runs the batch again (effects must be
+   * idempotent); a non-retriable one makes the runtime isolate the failing record by bisection.
+   */
+  handle(batch: DecodedRecord<T>[], ctx: HandlerContext): Promise<Rejection<T>[] | void>;
+  /** Whether the worker's sinks answer; feeds /readyz. */
+  sinkReady?(): Promise<boolean>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,12 @@
+// Endpoints of the local stack (infra/stack/lib.sh sets the same defaults), overridable by the
+// same environment variables the workers read.
+export const stackEnv = {
+  kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  connectUrl: process.env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083',
+  dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000',
+  s3Endpoint: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000',
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  pgUrl: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
+  awsRegion: process.env.AWS_REGION ?? 'ap-south-1',
+};

@@ -1,0 +1,205 @@
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
+import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
+import type { KooWrite, UserWrite } from './decide.ts';
+
+export interface ContentTables {
+  content: string;
+  users: string;
+}
+
+// Applies a change unless the stored item already has a newer one. Equal versions re-apply
+// (same data), so a redelivered event also redoes the steps that follow its write.
+const FENCE = 'attribute_not_exists(#fv) OR #fv <= :fv';
+
+/**
+ * The content worker's DynamoDB adapter: fenced writes of koos and users, thread links, handle
+ * propagation. Every method is idempotent; none decides anything.
+ */
+export class ContentStore {
+  readonly tables: ContentTables;
+  private readonly dynamo: Dynamo;
+  private readonly concurrency: number;
+
+  constructor(dynamo: Dynamo, tables: ContentTables, concurrency: number) {
+    this.dynamo = dynamo;
+    this.tables = tables;
+    this.concurrency = concurrency;
+  }
+
+  getUsers(ids: readonly string[]): Promise<Map<string, Item>> {
+    return batchGet(
+      this.dynamo,
+      this.tables.users,
+      ids.map((id) => ({ [U.userId]: id })),
+      { keyAttributes: [U.userId], concurrency: this.concurrency, projection: [U.userId, U.handle, U.version, U.deleted] },
+    );
+  }
+
+  getKoos(ids: readonly string[]): Promise<Map<string, Item>> {
+    return batchGet(
+      this.dynamo,
+      this.tables.content,
+      ids.map((id) => ({ [A.contentId]: id })),
+      { keyAttributes: [A.contentId], concurrency: this.concurrency },
+    );
+  }
+
+  async getKoo(id: string): Promise<Item | undefined> {
+    const out = await this.dynamo.call('GetItem', (doc) =>
+      doc.send(new GetCommand({ TableName: this.tables.content, Key: { [A.contentId]: id }, ConsistentRead: true })),
+    );
+    return out.Item;
+  }
+
+  /** Writes a koo (or its tombstone) if no newer version is stored; returns the item after, or undefined when fenced out. */
+  async writeKoo(write: KooWrite): Promise<Item | undefined> {
+    return this.fencedUpdate(this.tables.content, { [A.contentId]: write.contentId }, write.set, A.version, write.version, 'ALL_NEW');
+  }
+
+  /** Writes a user if no newer version is stored; returns the item before, or undefined when fenced out. */
+  async writeUser(write: UserWrite): Promise<Item | null | undefined> {
+    const before = await this.fencedUpdate(this.tables.users, { [U.userId]: write.userId }, write.set, U.version, write.version, 'ALL_OLD');
+    return before === undefined ? undefined : before ?? null;
+  }
+
+  private async fencedUpdate(
+    table: string,
+    key: Item,
+    set: Record<string, unknown>,
+    versionAttr: string,
+    version: number,
+    returnValues: 'ALL_NEW' | 'ALL_OLD',
+  ): Promise<Item | undefined> {
+    const update = buildUpdate({ set: set as Item });
+    try {
+      const out = await this.dynamo.call('UpdateItem', (doc) =>
+        doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: key,
+            ...update,
+            ConditionExpression: FENCE,
+            ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#fv': versionAttr },
+            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':fv': version },
+            ReturnValues: returnValues,
+          }),
+        ),
+      );
+      return out.Attributes ?? {};
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Records that `childId` waits for `parentId`'s super-parent. Holds only while the parent is
+   * not resolved (absent, a stub, or a reply without super-parent): the write that resolves the
+   * parent reads its pending set atomically, so no waiting child is missed. Returns false when
+   * the parent is already resolved (the caller resolves the child itself).
+   */
+  async addPendingChild(parentId: string, childId: string): Promise<boolean> {
+    try {
+      await this.dynamo.call('UpdateItem', (doc) =>
+        doc.send(
+          new UpdateCommand({
+            TableName: this.tables.content,
+            Key: { [A.contentId]: parentId },
+            UpdateExpression: 'ADD #pc :child',
+            ConditionExpression:
+              'attribute_not_exists(#sp) AND (attribute_exists(#p) OR (attribute_not_exists(#c) AND attribute_not_exists(#x)))',
+            ExpressionAttributeNames: { '#pc': A.pendingChildren, '#sp': A.superParent, '#p': A.parent, '#c': A.creator, '#x': A.deleted },
+            ExpressionAttributeValues: { ':child': new Set([childId]) },
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Sets a reply's super-parent if it still replies to `parentId`; returns the item after, or undefined. */
+  async setSuperParent(childId: string, parentId: string, superParent: string): Promise<Item | undefined> {
+    try {
+      const out = await this.dynamo.call('UpdateItem', (doc) =>
+        doc.send(
+          new UpdateCommand({
+            TableName: this.tables.content,
+            Key: { [A.contentId]: childId },
+            UpdateExpression: 'SET #sp = :sp',
+            ConditionExpression: '#p = :parent',
+            ExpressionAttributeNames: { '#sp': A.superParent, '#p': A.parent },
+            ExpressionAttributeValues: { ':sp': superParent, ':parent': parentId },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return out.Attributes;
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Removes children that were resolved from a koo's pending set (after they were updated). */
+  async removePendingChildren(parentId: string, childIds: readonly string[]): Promise<void> {
+    await this.dynamo.call('UpdateItem', (doc) =>
+      doc.send(
+        new UpdateCommand({
+          TableName: this.tables.content,
+          Key: { [A.contentId]: parentId },
+          UpdateExpression: 'DELETE #pc :done',
+          ExpressionAttributeNames: { '#pc': A.pendingChildren },
+          ExpressionAttributeValues: { ':done': new Set(childIds) },
+        }),
+      ),
+    );
+  }
+
+  /** Content ids and handle versions of a creator's koos, page by page (GSI by_creator). */
+  async *creatorKoos(creatorId: string): AsyncGenerator<Item[]> {
+    let start: Item | undefined;
+    do {
+      const out = await this.dynamo.call('Query', (doc) =>
+        doc.send(
+          new QueryCommand({
+            TableName: this.tables.content,
+            IndexName: 'by_creator',
+            KeyConditionExpression: '#c = :c',
+            ProjectionExpression: '#id, #hv',
+            ExpressionAttributeNames: { '#c': A.creator, '#id': A.contentId, '#hv': A.handleVersion },
+            ExpressionAttributeValues: { ':c': creatorId },
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      yield out.Items ?? [];
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** Gives a koo its creator's handle unless it already has a newer one (or is gone). */
+  async setHandle(contentId: string, handle: string, handleVersion: number): Promise<void> {
+    try {
+      await this.dynamo.call('UpdateItem', (doc) =>
+        doc.send(
+          new UpdateCommand({
+            TableName: this.tables.content,
+            Key: { [A.contentId]: contentId },
+            UpdateExpression: 'SET #h = :h, #hv = :hv',
+            ConditionExpression: 'attribute_exists(#c) AND (attribute_not_exists(#hv) OR #hv < :hv)',
+            ExpressionAttributeNames: { '#h': A.creatorHandle, '#hv': A.handleVersion, '#c': A.creator },
+            ExpressionAttributeValues: { ':h': handle, ':hv': handleVersion },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+    }
+  }
+}

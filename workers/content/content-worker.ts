@@ -1,0 +1,188 @@
+import { z } from 'zod';
+import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../infra/tables.ts';
+import { kooRowSchema, userRowSchema, type KooRow, type UserRow } from '../../schemas/cdc.ts';
+import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
+import { decodeChangeEvent, type ChangeEvent } from '../../shared/cdc/debezium.ts';
+import { env, loadConfig } from '../../shared/config/load-config.ts';
+import type { Item } from '../../shared/dynamodb/batch-writer.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { KooError } from '../../shared/errors/koo-error.ts';
+import type { RawRecord, DecodedRecord } from '../../shared/kafka/records.ts';
+import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import { workerConfigSchema } from '../../shared/runtime/run-worker.ts';
+import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { ContentStore } from './content-store.ts';
+import { isResolved, kooTombstone, kooWrite, latestPerKey, rootOf, userWrite, type ContentSettings } from './decide.ts';
+
+export const contentConfigSchema = workerConfigSchema.extend({
+  CONTENT_GROUP_ID: env.string('koo-content'),
+  /** Bucket of the app's media: URIs in it are stored as the object name only. */
+  MEDIA_BUCKET: env.string('koo-media'),
+  /** How long a delete tombstone fences replays; keep it above the CDC topics' retention. */
+  TOMBSTONE_TTL_DAYS: env.int(35, 1),
+});
+export type ContentConfig = z.infer<typeof contentConfigSchema>;
+
+export function loadContentConfig(environment: NodeJS.ProcessEnv): ContentConfig {
+  return loadConfig(contentConfigSchema, environment);
+}
+
+export type ContentEvent = { kind: 'koo'; change: ChangeEvent<KooRow> } | { kind: 'user'; change: ChangeEvent<UserRow> };
+
+/** Pure: a CDC record of koos or users, validated; null for tombstones. */
+export function decodeContentEvent(record: RawRecord): ContentEvent | null {
+  if (record.topic === topicNames.users) {
+    const change = decodeChangeEvent(record, userRowSchema);
+    return change && { kind: 'user', change };
+  }
+  const change = decodeChangeEvent(record, kooRowSchema);
+  if (!change) return null;
+  const row = (change.after ?? change.before)!;
+  if (row.parent_id === row.content_id) {
+    throw new KooError('VALIDATION_FAILED', `koo ${row.content_id} names itself as its parent`);
+  }
+  return { kind: 'koo', change };
+}
+
+const kooId = (r: DecodedRecord<ContentEvent>) => ((r.value.change.after ?? r.value.change.before) as KooRow).content_id;
+const userId = (r: DecodedRecord<ContentEvent>) => ((r.value.change.after ?? r.value.change.before) as UserRow).user_id;
+const unique = (values: Iterable<string | null | undefined>) => [...new Set([...values].filter((v): v is string => !!v))];
+
+/**
+ * content: koos and users CDC → koo_content (and koo_users for the creator join).
+ * Per batch: keep the newest change per key, read the joined rows in batches, write fenced
+ * updates, settle thread links, propagate handle changes.
+ */
+export class ContentWorker implements WorkerDefinition<ContentEvent> {
+  readonly name = 'content';
+  readonly topics = [topicNames.koos, topicNames.users];
+  readonly groupId: string;
+  private readonly settings: ContentSettings;
+  private readonly store: ContentStore;
+  private readonly config: ContentConfig;
+  private readonly now: () => number;
+
+  constructor(store: ContentStore, config: ContentConfig, now: () => number = Date.now) {
+    this.store = store;
+    this.config = config;
+    this.now = now;
+    this.groupId = config.CONTENT_GROUP_ID;
+    this.settings = { mediaBucket: config.MEDIA_BUCKET, tombstoneTtlSeconds: config.TOMBSTONE_TTL_DAYS * 86_400 };
+  }
+
+  decode(record: RawRecord): ContentEvent | null {
+    return decodeContentEvent(record);
+  }
+
+  async handle(batch: DecodedRecord<ContentEvent>[]): Promise<void> {
+    await this.applyUsers(batch.filter((r) => r.value.kind === 'user'));
+    await this.applyKoos(batch.filter((r) => r.value.kind === 'koo'));
+  }
+
+  private async applyKoos(records: DecodedRecord<ContentEvent>[]): Promise<void> {
+    if (records.length === 0) return;
+    const latest = latestPerKey(records, kooId).map((r) => r.value.change as ChangeEvent<KooRow>);
+    const upserts = latest.filter((c) => c.op !== 'd');
+    const creators = unique(upserts.map((c) => c.after!.creator_id));
+    const [users, parents] = await Promise.all([
+      this.store.getUsers(creators),
+      this.store.getKoos(unique(upserts.map((c) => c.after!.parent_id))),
+    ]);
+    const written: Item[] = [];
+    await mapConcurrent(latest, this.config.SINK_CONCURRENCY, async (change) => {
+      const write =
+        change.op === 'd'
+          ? kooTombstone(change, this.settings, this.now())
+          : kooWrite(change, users.get(change.after!.creator_id), parents.get(change.after!.parent_id ?? ''), this.settings);
+      const after = await this.store.writeKoo(write);
+      if (!after) return; // a newer change is stored; it settled its own links
+      if (change.op !== 'd') written.push(after);
+      await this.settleThread(after);
+    });
+    await this.repairHandles(written);
+  }
+
+  /**
+   * Gives a koo its super-parent, now or later: a reply whose parent is not resolved waits in the
+   * parent's pending set; a resolved koo passes its root down to the replies waiting on it.
+   */
+  private async settleThread(item: Item): Promise<void> {
+    const id = item[A.contentId] as string;
+    if (!isResolved(item)) {
+      const parentId = item[A.parent] as string;
+      if (await this.store.addPendingChild(parentId, id)) return;
+      const parent = await this.store.getKoo(parentId);
+      if (!isResolved(parent)) {
+        throw new KooError('SINK_UNAVAILABLE', `parent ${parentId} of ${id} changed while linking; retrying`, { retriable: true });
+      }
+      const updated = await this.store.setSuperParent(id, parentId, rootOf(parent!));
+      if (updated) await this.settleThread(updated);
+      return;
+    }
+    const pending = item[A.pendingChildren] as Set<string> | undefined;
+    if (!pending || pending.size === 0) return;
+    const root = rootOf(item);
+    await mapConcurrent([...pending], this.config.SINK_CONCURRENCY, async (childId) => {
+      const child = await this.store.setSuperParent(childId, id, root);
+      if (child) await this.settleThread(child);
+    });
+    await this.store.removePendingChildren(id, [...pending]);
+  }
+
+  /**
+   * A rename can land between reading a creator and writing their koo; reading the creators
+   * again after the writes catches it (one batch read per batch).
+   */
+  private async repairHandles(written: Item[]): Promise<void> {
+    if (written.length === 0) return;
+    const users = await this.store.getUsers(unique(written.map((i) => i[A.creator] as string)));
+    const stale = written.flatMap((item) => {
+      const user = users.get(item[A.creator] as string);
+      if (!user || user[U.deleted] !== undefined) return [];
+      const have = (item[A.handleVersion] as number | undefined) ?? -1;
+      return (user[U.version] as number) > have ? [{ item, user }] : [];
+    });
+    await mapConcurrent(stale, this.config.SINK_CONCURRENCY, ({ item, user }) =>
+      this.store.setHandle(item[A.contentId] as string, user[U.handle] as string, user[U.version] as number),
+    );
+  }
+
+  private async applyUsers(records: DecodedRecord<ContentEvent>[]): Promise<void> {
+    const latest = latestPerKey(records, userId).map((r) => r.value.change as ChangeEvent<UserRow>);
+    await mapConcurrent(latest, this.config.SINK_CONCURRENCY, async (change) => {
+      const write = userWrite(change, this.settings, this.now());
+      const before = await this.store.writeUser(write);
+      if (before === undefined) return;
+      const handle = write.set[U.handle];
+      const renamed = before !== null && typeof handle === 'string' && before[U.handle] !== handle;
+      if (typeof handle === 'string' && (write.propagateHandle || renamed)) {
+        await this.propagateHandle(write.userId, handle, write.version);
+      }
+    });
+  }
+
+  private async propagateHandle(userId: string, handle: string, version: number): Promise<void> {
+    for await (const page of this.store.creatorKoos(userId)) {
+      const stale = page.filter((i) => !((i[A.handleVersion] as number | undefined) !== undefined && (i[A.handleVersion] as number) >= version));
+      await mapConcurrent(stale, this.config.SINK_CONCURRENCY, (i) => this.store.setHandle(i[A.contentId] as string, handle, version));
+    }
+  }
+
+  async sinkReady(): Promise<boolean> {
+    return this.store.getKoo('__readyz__').then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
+export function createContentWorker(config: ContentConfig): ContentWorker {
+  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT, retryMaxMs: config.SINK_RETRY_MAX_MS });
+  const store = new ContentStore(
+    dynamo,
+    { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },
+    config.SINK_CONCURRENCY,
+  );
+  return new ContentWorker(store, config);
+}

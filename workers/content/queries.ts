@@ -1,0 +1,162 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { contentAttr as A } from '../../schemas/koo-content.ts';
+import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { KooError } from '../../shared/errors/koo-error.ts';
+import { mediaUri } from './decide.ts';
+
+/** A koo as the app reads it: long names, the full media URI, ISO times. */
+export interface KooView {
+  contentId: string;
+  parentId: string | null;
+  superParentId: string | null;
+  creatorId: string;
+  creatorHandle: string | null;
+  lang: string;
+  body: string;
+  mediaUri: string | null;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back to get the next page; absent on the last page. */
+  cursor?: string;
+}
+
+export interface ContentQueryOptions {
+  contentTable: string;
+  mediaBucket: string;
+  /** How many empty day buckets a by-language read walks back before it stops. */
+  langLookbackDays?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function decodeCursor<T>(cursor: string): T {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as T;
+  } catch (err) {
+    throw new KooError('VALIDATION_FAILED', 'cursor is not one this API returned', { cause: err });
+  }
+}
+
+/** The seed's access patterns on koo_content, plus the thread lookup. */
+export class ContentQueries {
+  private readonly dynamo: Dynamo;
+  private readonly options: ContentQueryOptions;
+
+  constructor(dynamo: Dynamo, options: ContentQueryOptions) {
+    this.dynamo = dynamo;
+    this.options = options;
+  }
+
+  toView(item: Item | undefined): KooView | null {
+    // Stubs (a reply's placeholder for a parent not seen yet) and tombstones are not koos.
+    if (!item || item[A.creator] === undefined || item[A.deleted] !== undefined) return null;
+    return {
+      contentId: item[A.contentId] as string,
+      parentId: (item[A.parent] as string | undefined) ?? null,
+      superParentId: (item[A.superParent] as string | undefined) ?? null,
+      creatorId: item[A.creator] as string,
+      creatorHandle: (item[A.creatorHandle] as string | undefined) ?? null,
+      lang: item[A.lang] as string,
+      body: (item[A.body] as string | undefined) ?? '',
+      mediaUri: mediaUri(item, this.options.mediaBucket),
+      createdAt: new Date(item[A.createdAt] as number).toISOString(),
+      updatedAt: new Date(item[A.updatedAt] as number).toISOString(),
+      version: item[A.version] as number,
+    };
+  }
+
+  /** Get a koo by its id. */
+  async getKoo(contentId: string): Promise<KooView | null> {
+    const out = await this.dynamo.call('GetItem', (doc) =>
+      doc.send(new GetCommand({ TableName: this.options.contentTable, Key: { [A.contentId]: contentId } })),
+    );
+    return this.toView(out.Item);
+  }
+
+  /** Get a koo's parent and super-parent (thread root): ids, and the koos themselves in one batch read. */
+  async getThread(contentId: string): Promise<{ koo: KooView; parent: KooView | null; superParent: KooView | null } | null> {
+    const koo = await this.getKoo(contentId);
+    if (!koo) return null;
+    const ids = [koo.parentId, koo.superParentId].filter((v): v is string => v !== null);
+    const found = await batchGet(
+      this.dynamo,
+      this.options.contentTable,
+      ids.map((id) => ({ [A.contentId]: id })),
+      { keyAttributes: [A.contentId], consistent: false },
+    );
+    return {
+      koo,
+      parent: koo.parentId ? this.toView(found.get(koo.parentId)) : null,
+      superParent: koo.superParentId ? this.toView(found.get(koo.superParentId)) : null,
+    };
+  }
+
+  /** Koos by a creator, newest first (GSI by_creator). */
+  async koosByCreator(creatorId: string, limit = 20, cursor?: string): Promise<Page<KooView>> {
+    const out = await this.dynamo.call('Query', (doc) =>
+      doc.send(
+        new QueryCommand({
+          TableName: this.options.contentTable,
+          IndexName: 'by_creator',
+          KeyConditionExpression: '#c = :c',
+          ExpressionAttributeNames: { '#c': A.creator },
+          ExpressionAttributeValues: { ':c': creatorId },
+          ScanIndexForward: false,
+          Limit: limit,
+          ExclusiveStartKey: cursor ? decodeCursor<Item>(cursor) : undefined,
+        }),
+      ),
+    );
+    return {
+      items: (out.Items ?? []).map((i) => this.toView(i)).filter((v): v is KooView => v !== null),
+      ...(out.LastEvaluatedKey ? { cursor: encodeCursor(out.LastEvaluatedKey) } : {}),
+    };
+  }
+
+  /**
+   * Koos in a language, newest first (GSI by_lang). LANG_GROUP buckets one UTC day each, so the
+   * read walks back day by day from `beforeMs` (default: now) until the page is full or
+   * `langLookbackDays` days in a row were empty; the cursor remembers the day and position.
+   */
+  async koosByLang(lang: string, limit = 20, cursor?: string, beforeMs = Date.now() + DAY_MS): Promise<Page<KooView>> {
+    type LangCursor = { day: number; key?: Item; empty: number };
+    const lookback = this.options.langLookbackDays ?? 30;
+    let state: LangCursor = cursor ? decodeCursor<LangCursor>(cursor) : { day: Math.floor(beforeMs / DAY_MS), empty: 0 };
+    const items: KooView[] = [];
+    while (items.length < limit && state.empty < lookback) {
+      const bucket = `${lang}#${new Date(state.day * DAY_MS).toISOString().slice(0, 10)}`;
+      const out = await this.dynamo.call('Query', (doc) =>
+        doc.send(
+          new QueryCommand({
+            TableName: this.options.contentTable,
+            IndexName: 'by_lang',
+            KeyConditionExpression: '#lg = :lg',
+            ExpressionAttributeNames: { '#lg': A.langGroup },
+            ExpressionAttributeValues: { ':lg': bucket },
+            ScanIndexForward: false,
+            Limit: limit - items.length,
+            ExclusiveStartKey: state.key,
+          }),
+        ),
+      );
+      const found = (out.Items ?? []).map((i) => this.toView(i)).filter((v): v is KooView => v !== null);
+      items.push(...found);
+      if (out.LastEvaluatedKey) {
+        state = { day: state.day, key: out.LastEvaluatedKey, empty: 0 };
+      } else {
+        state = { day: state.day - 1, empty: found.length > 0 || state.key ? 0 : state.empty + 1 };
+      }
+    }
+    return { items, ...(state.empty < lookback ? { cursor: encodeCursor(state) } : {}) };
+  }
+}
