@@ -7,6 +7,15 @@ export interface KafkaClientOptions {
   ssl?: boolean;
 }
 
+// kafkajs 2.2.4 hands setTimeout a negative delay (tulios/kafkajs#1751, unreleased fix), which
+// Node 24 reports on every connection; the delay is clamped to 1 ms, so the warning is noise.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (type === 'TimeoutNegativeWarning') return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',

@@ -10,6 +10,13 @@ import type { WorkerDefinition } from './worker-definition.ts';
 export const workerConfigSchema = commonConfigSchema.extend(consumerConfigSchema.shape);
 export type WorkerConfig = CommonConfig & ConsumerConfig;
 
+/** What a worker's module exports for the runtime: its name, its config loader, its factory. */
+export interface WorkerModule<C extends WorkerConfig, T> {
+  name: string;
+  loadConfig: (env: NodeJS.ProcessEnv) => C;
+  create: (config: C, logger: Logger) => WorkerDefinition<T> | Promise<WorkerDefinition<T>>;
+}
+
 export interface RunningWorker {
   httpPort: number;
   close(): Promise<void>;
@@ -20,26 +27,26 @@ export interface RunningWorker {
  * then health/metrics over HTTP, then the consumer. SIGTERM/SIGINT drain and exit within the
  * shutdown timeout, which is below Kubernetes' default 30 s grace and DESIGN's 10 s.
  */
-export async function runWorker<C extends WorkerConfig, T>(options: {
-  name: string;
-  loadConfig: (env: NodeJS.ProcessEnv) => C;
-  create: (config: C, logger: Logger) => WorkerDefinition<T> | Promise<WorkerDefinition<T>>;
-  env?: NodeJS.ProcessEnv;
-  /** Install signal handlers and exit the process when done (false in tests). */
-  ownProcess?: boolean;
-}): Promise<RunningWorker> {
+export async function runWorker<C extends WorkerConfig, T>(
+  module: WorkerModule<C, T>,
+  options: {
+    env?: NodeJS.ProcessEnv;
+    /** Install signal handlers and exit the process when done (false in tests). */
+    ownProcess?: boolean;
+  } = {},
+): Promise<RunningWorker> {
   const ownProcess = options.ownProcess ?? true;
   let config: C;
   try {
-    config = options.loadConfig(options.env ?? process.env);
+    config = module.loadConfig(options.env ?? process.env);
   } catch (err) {
     if (!ownProcess) throw err;
-    process.stderr.write(`${options.name}: ${errorMessage(err)}\n`);
+    process.stderr.write(`${module.name}: ${errorMessage(err)}\n`);
     process.exit(78); // EX_CONFIG
   }
-  const logger = createLogger(options.name, config.LOG_LEVEL);
-  const worker = await options.create(config, logger);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-${options.name}`, ssl: config.KAFKA_SSL }, logger);
+  const logger = createLogger(module.name, config.LOG_LEVEL);
+  const worker = await module.create(config, logger);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-${module.name}`, ssl: config.KAFKA_SSL }, logger);
   const runtime = new ConsumerRuntime(
     kafka,
     worker,

@@ -10,7 +10,7 @@ import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { RawRecord, DecodedRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
-import { workerConfigSchema } from '../../shared/runtime/run-worker.ts';
+import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
 import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 import { ContentStore } from './content-store.ts';
 import { isResolved, kooTombstone, kooWrite, latestPerKey, rootOf, userWrite, type ContentSettings } from './decide.ts';
@@ -176,6 +176,12 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     );
   }
 }
+
+export const contentWorkerModule: WorkerModule<ContentConfig, ContentEvent> = {
+  name: 'content',
+  loadConfig: loadContentConfig,
+  create: (config) => createContentWorker(config),
+};
 
 export function createContentWorker(config: ContentConfig): ContentWorker {
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT, retryMaxMs: config.SINK_RETRY_MAX_MS });

@@ -1,4 +1,4 @@
 import { runWorker } from '../../shared/runtime/run-worker.ts';
-import { createContentWorker, loadContentConfig } from './content-worker.ts';
+import { contentWorkerModule } from './content-worker.ts';
 
-await runWorker({ name: 'content', loadConfig: loadContentConfig, create: createContentWorker });
+await runWorker(contentWorkerModule);

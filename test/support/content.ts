@@ -1,0 +1,21 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { tableName } from '../../infra/tables.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import type { Item } from '../../shared/dynamodb/batch-writer.ts';
+import { ContentQueries } from '../../workers/content/queries.ts';
+import { stackEnv } from './stack-env.ts';
+
+export function contentReadPath(): { dynamo: Dynamo; queries: ContentQueries; rawItem: (id: string) => Promise<Item | undefined> } {
+  const dynamo = new Dynamo({ region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint, retryMaxMs: 5_000 });
+  const queries = new ContentQueries(dynamo, { contentTable: tableName('content'), mediaBucket: 'koo-media' });
+  const rawItem = async (id: string) =>
+    (await dynamo.call('GetItem', (doc) => doc.send(new GetCommand({ TableName: tableName('content'), Key: { id }, ConsistentRead: true })))).Item;
+  return { dynamo, queries, rawItem };
+}
+
+/** Creates a user and koos in the source database; times are explicit so order is known. */
+export const sql = {
+  insertUser: 'insert into users (user_id, handle, display_name, is_eminent) values ($1, $2, $3, $4)',
+  insertKoo:
+    'insert into koos (content_id, creator_id, parent_id, lang, body, media_url, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $7)',
+};

@@ -1,0 +1,34 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { runWorker, type RunningWorker, type WorkerConfig, type WorkerModule } from '../../shared/runtime/run-worker.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/** Runs a worker in the test process (quiet logs, its own consumer group). */
+export function startWorkerInProcess<C extends WorkerConfig, T>(
+  module: WorkerModule<C, T>,
+  env: Record<string, string>,
+): Promise<RunningWorker> {
+  return runWorker(module, { ownProcess: false, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs a worker as a child process, as ops would: for crash (SIGKILL) and shutdown tests. */
+export function spawnWorker(worker: string, env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, [resolve(root, `workers/${worker}/main.ts`)], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  return { child, output: () => output, exited };
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { contentAttr as A } from '../../schemas/koo-content.ts';
+import { decodeContentEvent } from '../../workers/content/content-worker.ts';
+import {
+  isResolved,
+  kooTombstone,
+  kooWrite,
+  langGroup,
+  latestPerKey,
+  mediaUri,
+  rootOf,
+  shortenMedia,
+  userWrite,
+} from '../../workers/content/decide.ts';
+import { envelope, kooRow, rawRecord, userRow } from '../support/cdc-events.ts';
+
+const settings = { mediaBucket: 'koo-media', tombstoneTtlSeconds: 86_400 };
+
+function kooEvent(op: 'c' | 'u' | 'd', row: ReturnType<typeof kooRow>, lsn = 100) {
+  const event = decodeContentEvent(rawRecord('koo.public.koos', envelope('koos', op, op === 'c' ? null : row, op === 'd' ? null : row, lsn)));
+  if (!event || event.kind !== 'koo') throw new Error('expected a koo event');
+  return event.change;
+}
+
+describe('content decisions', () => {
+  it('buckets the language by UTC day', () => {
+    expect(langGroup('hi', Date.parse('2026-11-27T23:59:59Z'))).toBe('hi#2026-11-27');
+    expect(langGroup('kn', Date.parse('2026-11-28T00:00:00Z'))).toBe('kn#2026-11-28');
+  });
+
+  it('shortens media URIs of the media bucket to the object name and keeps others whole', () => {
+    expect(shortenMedia('s3://koo-media/u1/nature_valley.jpg', 'u1', 'koo-media')).toEqual({ key: 'nature_valley.jpg' });
+    expect(shortenMedia('s3://other/u1/a.jpg', 'u1', 'koo-media')).toEqual({ uri: 's3://other/u1/a.jpg' });
+    expect(shortenMedia('s3://koo-media/u2/a.jpg', 'u1', 'koo-media')).toEqual({ uri: 's3://koo-media/u2/a.jpg' });
+    expect(shortenMedia('s3://koo-media/u1/dir/a.jpg', 'u1', 'koo-media')).toEqual({ uri: 's3://koo-media/u1/dir/a.jpg' });
+    expect(shortenMedia(null, 'u1', 'koo-media')).toEqual({});
+    expect(mediaUri({ [A.creator]: 'u1', [A.mediaKey]: 'nature_valley.jpg' }, 'koo-media')).toBe('s3://koo-media/u1/nature_valley.jpg');
+  });
+
+  it('keeps only the newest change per key, in order of last appearance', () => {
+    const events = [
+      { k: 'a', n: 1 },
+      { k: 'b', n: 2 },
+      { k: 'a', n: 3 },
+    ];
+    expect(latestPerKey(events, (e) => e.k)).toEqual([
+      { k: 'b', n: 2 },
+      { k: 'a', n: 3 },
+    ]);
+  });
+
+  it('writes a root koo resolved, with creator handle, lang group and shortened media', () => {
+    const change = kooEvent('c', kooRow('k1', { media_url: 's3://koo-media/u1/pic.jpg' }), 42);
+    const write = kooWrite(change, { id: 'u1', h: 'asha', v: 7 }, undefined, settings);
+    expect(write.waitsOn).toBeNull();
+    expect(write.set).toMatchObject({
+      [A.creator]: 'u1',
+      [A.creatorHandle]: 'asha',
+      [A.handleVersion]: 7,
+      [A.langGroup]: 'hi#2026-11-27',
+      [A.createdAt]: Date.parse('2026-11-27T08:00:00Z'),
+      [A.mediaKey]: 'pic.jpg',
+      [A.mediaUri]: null,
+      [A.version]: 42,
+      [A.parent]: null,
+      [A.superParent]: null,
+    });
+  });
+
+  it('resolves a reply from a resolved parent, and waits when the parent is unknown', () => {
+    const reply = kooEvent('c', kooRow('k3', { parent_id: 'k2' }));
+    const resolvedParent = { [A.contentId]: 'k2', [A.creator]: 'u1', [A.parent]: 'k1', [A.superParent]: 'k1' };
+    expect(kooWrite(reply, undefined, resolvedParent, settings)).toMatchObject({ waitsOn: null, set: { [A.superParent]: 'k1' } });
+    const rootParent = { [A.contentId]: 'k2', [A.creator]: 'u1' };
+    expect(kooWrite(reply, undefined, rootParent, settings).set[A.superParent]).toBe('k2');
+    const unresolvedParent = { [A.contentId]: 'k2', [A.creator]: 'u1', [A.parent]: 'k1' };
+    const waiting = kooWrite(reply, undefined, unresolvedParent, settings);
+    expect(waiting.waitsOn).toBe('k2');
+    expect(A.superParent in waiting.set).toBe(false);
+    expect(kooWrite(reply, undefined, undefined, settings).waitsOn).toBe('k2');
+    expect(kooWrite(reply, undefined, { [A.contentId]: 'k2', [A.pendingChildren]: new Set(['k9']) }, settings).waitsOn).toBe('k2');
+  });
+
+  it('knows which stored items are resolved and what root they pass on', () => {
+    expect(isResolved(undefined)).toBe(false);
+    expect(isResolved({ id: 'k', pc: new Set(['c']) })).toBe(false); // stub
+    expect(isResolved({ id: 'k', c: 'u' })).toBe(true); // root
+    expect(isResolved({ id: 'k', c: 'u', p: 'r' })).toBe(false);
+    expect(isResolved({ id: 'k', c: 'u', p: 'r', sp: 'r' })).toBe(true);
+    expect(isResolved({ id: 'k', x: 1, p: 'r', sp: 'r0' })).toBe(true); // tombstone keeps links
+    expect(rootOf({ id: 'k' })).toBe('k');
+    expect(rootOf({ id: 'k', p: 'r', sp: 'r0' })).toBe('r0');
+  });
+
+  it('retracts a deleted koo but keeps the fence and the thread links', () => {
+    const change = kooEvent('d', kooRow('k1', { parent_id: 'k0' }), 99);
+    const write = kooTombstone(change, settings, 1_000_000);
+    expect(write.set).toMatchObject({ [A.deleted]: 1, [A.version]: 99, [A.creator]: null, [A.langGroup]: null, [A.expiresAt]: 1000 + 86_400 });
+    expect(A.parent in write.set).toBe(false);
+    expect(A.superParent in write.set).toBe(false);
+  });
+
+  it('propagates handles for new users and renames only', () => {
+    const decode = (op: 'c' | 'u', before: object | null, after: object) => {
+      const e = decodeContentEvent(rawRecord('koo.public.users', envelope('users', op, before, after, 5)));
+      if (!e || e.kind !== 'user') throw new Error('expected a user event');
+      return e.change;
+    };
+    expect(userWrite(decode('c', null, userRow('u1')), settings, 0).propagateHandle).toBe(true);
+    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { display_name: 'x' })), settings, 0).propagateHandle).toBe(false);
+    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { handle: 'new' })), settings, 0).propagateHandle).toBe(true);
+  });
+});
+
+describe('content decoding', () => {
+  it('skips tombstones', () => {
+    expect(decodeContentEvent(rawRecord('koo.public.koos', null))).toBeNull();
+  });
+
+  it.each([
+    ['not JSON', '{oops', /not JSON/],
+    ['not an envelope', { hello: 1 }, /not a Debezium change event/],
+    ['a row missing its creator', envelope('koos', 'c', null, { ...kooRow('k1'), creator_id: undefined }, 1), /creator_id/],
+    ['a bad timestamp', envelope('koos', 'c', null, kooRow('k1', { created_at: 'yesterday' }), 1), /not a timestamp/],
+    ['a create without after', envelope('koos', 'c', null, null, 1), /without the after row/],
+    ['a self-parent', envelope('koos', 'c', null, kooRow('k1', { parent_id: 'k1' }), 1), /itself as its parent/],
+  ])('rejects %s with a reason', (_name, value, reason) => {
+    expect(() => decodeContentEvent(rawRecord('koo.public.koos', value))).toThrow(reason);
+  });
+});
