@@ -4,7 +4,7 @@ import { errorMessage } from '../errors/koo-error.ts';
 import { HealthServer } from '../http/health-server.ts';
 import { createKafka } from '../kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
-import { ConsumerRuntime } from './consumer-runtime.ts';
+import { ConsumerRuntime, type ConsumerRuntimeOptions } from './consumer-runtime.ts';
 import type { WorkerDefinition } from './worker-definition.ts';
 
 export const workerConfigSchema = commonConfigSchema.extend(consumerConfigSchema.shape);
@@ -33,6 +33,7 @@ export async function runWorker<C extends WorkerConfig, T>(
     env?: NodeJS.ProcessEnv;
     /** Install signal handlers and exit the process when done (false in tests). */
     ownProcess?: boolean;
+    onCommitted?: ConsumerRuntimeOptions['onCommitted'];
   } = {},
 ): Promise<RunningWorker> {
   const ownProcess = options.ownProcess ?? true;
@@ -55,6 +56,7 @@ export async function runWorker<C extends WorkerConfig, T>(
       dlqTopic: config.DLQ_TOPIC,
       sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
       fromBeginning: config.FROM_BEGINNING,
+      onCommitted: options.onCommitted,
     },
     logger,
   );
@@ -89,9 +91,4 @@ export async function runWorker<C extends WorkerConfig, T>(
     process.once('SIGINT', onSignal);
   }
   return { httpPort, close };
-}
-
-/** Default config loader for workers with no settings of their own. */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
-  return loadConfig(workerConfigSchema, env);
 }

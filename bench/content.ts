@@ -1,0 +1,204 @@
+import type { Admin } from 'kafkajs';
+import { tableName } from '../infra/tables.ts';
+import { topicNames } from '../infra/topics.ts';
+import { provisionTables } from '../infra/provision.ts';
+import { commonConfigSchema } from '../shared/config/common.ts';
+import { loadConfig } from '../shared/config/load-config.ts';
+import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
+import { createKafka } from '../shared/kafka/kafka-client.ts';
+import type { RawRecord } from '../shared/kafka/records.ts';
+import { createLogger } from '../shared/logging/logger.ts';
+import { metrics } from '../shared/metrics/metrics.ts';
+import { runWorker } from '../shared/runtime/run-worker.ts';
+import { writeSourceWorkload } from '../shared/synthetic/source-workload.ts';
+import { contentWorkerModule } from '../workers/content/content-worker.ts';
+import pg from 'pg';
+import { latencyFigures, round, type Figures } from './report.ts';
+import { runNaiveContentConsumer } from './naive-content.ts';
+
+/**
+ * npm run bench -- content
+ * 1. Throughput: a backlog of real Debezium events (rows written to PostgreSQL while no consumer
+ *    runs), drained by the content worker and then by the naive consumer, each from the same
+ *    starting offsets: events/s and DynamoDB requests per event.
+ * 2. Latency: rows written at a steady rate while each consumer runs: PostgreSQL commit →
+ *    effect durable and offset committed, percentiles.
+ */
+const topics = [topicNames.koos, topicNames.users];
+
+async function ddbRequests(): Promise<number> {
+  return (await metrics.dynamodbRequests.get()).values.reduce((s, v) => s + v.value, 0);
+}
+
+async function endOffsets(admin: Admin): Promise<Map<string, { partition: number; offset: string }[]>> {
+  const ends = new Map<string, { partition: number; offset: string }[]>();
+  for (const topic of topics) ends.set(topic, (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high })));
+  return ends;
+}
+
+async function totalEnd(admin: Admin): Promise<bigint> {
+  let sum = 0n;
+  for (const parts of (await endOffsets(admin)).values()) for (const p of parts) sum += BigInt(p.offset);
+  return sum;
+}
+
+async function pinGroup(admin: Admin, groupId: string, ends: Map<string, { partition: number; offset: string }[]>): Promise<void> {
+  for (const [topic, partitions] of ends) await admin.setOffsets({ groupId, topic, partitions });
+}
+
+async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function sourceTsMs(record: RawRecord): number | undefined {
+  if (!record.value) return undefined;
+  try {
+    return (JSON.parse(record.value.toString()) as { source?: { ts_ms?: number } }).source?.ts_ms;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Run {
+  label: string;
+  start: (groupId: string, onDone: (records: readonly RawRecord[]) => void) => Promise<() => Promise<void>>;
+}
+
+export async function benchContent(): Promise<Figures[]> {
+  const koos = Number(process.env.BENCH_CONTENT_KOOS ?? 4000);
+  const liveRate = Number(process.env.BENCH_CONTENT_RATE ?? 200);
+  const liveSeconds = Number(process.env.BENCH_CONTENT_SECONDS ?? 10);
+  const config = loadConfig(commonConfigSchema);
+  const logger = createLogger('bench', 'error');
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const db = new pg.Pool({ connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo', max: 4 });
+  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const naivePrefix = 'bench_naive_';
+  await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
+  const run = Date.now().toString(36);
+
+  const runs: Run[] = [
+    {
+      label: 'content worker',
+      start: async (groupId, onDone) => {
+        const w = await runWorker(contentWorkerModule, {
+          ownProcess: false,
+          env: { ...process.env, LOG_LEVEL: 'error', CONTENT_GROUP_ID: groupId },
+          onCommitted: onDone,
+        });
+        return () => w.close();
+      },
+    },
+    {
+      label: 'naive (one request per join and write, per event)',
+      start: (groupId, onDone) =>
+        runNaiveContentConsumer(
+          kafka,
+          dynamo,
+          { content: tableName('content', naivePrefix), users: tableName('users', naivePrefix) },
+          groupId,
+          topics,
+          (r) => onDone([r]),
+        ),
+    },
+  ];
+
+  // Phase 1: one backlog, drained by each consumer from the same offsets.
+  const startOffsets = await endOffsets(admin);
+  const groups = runs.map((r, i) => `bench-content-${i}-${run}`);
+  for (const g of groups) await pinGroup(admin, g, startOffsets);
+  const before = await totalEnd(admin);
+  const workload = await writeSourceWorkload(db, {
+    seed: 42,
+    users: Math.max(10, Math.floor(koos / 20)),
+    koos,
+    replyShare: 0.25,
+    editShare: 0.3,
+    deleteShare: 0.05,
+    renameShare: 0.1,
+  });
+  await until('Debezium to publish the backlog', async () => (await totalEnd(admin)) - before >= BigInt(workload.expectedRecords));
+  const backlog = Number((await totalEnd(admin)) - before);
+
+  const results: Figures[] = [];
+  for (const [i, r] of runs.entries()) {
+    let done = 0;
+    let first = 0;
+    let firstBatch = 0;
+    let last = 0;
+    const requestsBefore = await ddbRequests();
+    const stop = await r.start(groups[i]!, (records) => {
+      const now = performance.now();
+      if (done === 0) {
+        first = now;
+        firstBatch = records.length;
+      }
+      done += records.length;
+      last = now;
+    });
+    await until(`${r.label} to drain the backlog`, () => done >= backlog);
+    await stop();
+    const requests = (await ddbRequests()) - requestsBefore;
+    results.push({
+      phase: 'backlog',
+      consumer: r.label,
+      events: backlog,
+      events_per_s: round((done - firstBatch) / ((last - first) / 1000), 1),
+      ddb_requests_per_event: round(requests / backlog, 3),
+    });
+  }
+
+  // Phase 2: steady load, latency from the source commit to the committed effect.
+  for (const [i, r] of runs.entries()) {
+    const groupId = `bench-content-live-${i}-${run}`;
+    await pinGroup(admin, groupId, await endOffsets(admin));
+    const latencies: number[] = [];
+    const requestsBefore = await ddbRequests();
+    let done = 0;
+    const stop = await r.start(groupId, (records) => {
+      const now = Date.now();
+      for (const rec of records) {
+        const ts = sourceTsMs(rec);
+        if (ts !== undefined) latencies.push(now - ts);
+      }
+      done += records.length;
+    });
+    const live = await writeSourceWorkload(db, {
+      seed: 1000 + i,
+      users: 20,
+      koos: liveRate * liveSeconds,
+      replyShare: 0.25,
+      batchSize: Math.max(1, Math.floor(liveRate / 20)), // 20 transactions a second
+      ratePerSecond: liveRate,
+    });
+    await until(`${r.label} to catch up with the live load`, () => done >= live.expectedRecords);
+    await stop();
+    const requests = (await ddbRequests()) - requestsBefore;
+    results.push({
+      phase: `live ${liveRate}/s`,
+      consumer: r.label,
+      events: done,
+      ddb_requests_per_event: round(requests / done, 3),
+      ...latencyFigures(latencies),
+    });
+  }
+  const [optimized, naive] = results;
+  results.push({
+    phase: 'summary',
+    events_per_s: optimized!.events_per_s!,
+    baseline_events_per_s: naive!.events_per_s!,
+    speedup: round(Number(optimized!.events_per_s) / Number(naive!.events_per_s), 2),
+    ddb_requests_per_event: optimized!.ddb_requests_per_event!,
+    baseline_ddb_requests_per_event: naive!.ddb_requests_per_event!,
+  });
+  await admin.disconnect();
+  await db.end();
+  dynamo.destroy();
+  return results;
+}

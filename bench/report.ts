@@ -1,0 +1,39 @@
+/**
+ * How every benchmark reports: a table for people, or with --json one JSON object per line
+ * with snake_case figures named after what they count.
+ */
+export type Figures = Record<string, string | number>;
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function latencyFigures(samplesMs: number[], prefix = ''): Figures {
+  const s = [...samplesMs].sort((a, b) => a - b);
+  return {
+    [`${prefix}p50_ms`]: round(percentile(s, 50)),
+    [`${prefix}p95_ms`]: round(percentile(s, 95)),
+    [`${prefix}p99_ms`]: round(percentile(s, 99)),
+    [`${prefix}max_ms`]: round(s[s.length - 1] ?? NaN),
+  };
+}
+
+export function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export function report(rows: Figures[], json: boolean): void {
+  if (json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    return;
+  }
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(line(keys));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of rows) console.log(line(keys.map((k) => String(r[k] ?? ''))));
+}

@@ -1,0 +1,8 @@
+# S3 API on 127.0.0.1:$S3_PORT: moto's server, in memory, path-style addressing (clients set
+# forcePathStyle: true; virtual-host style would need <bucket>.127.0.0.1 to resolve). See
+# infra/python/moto.sh.
+source "$KOO_ROOT/infra/python/moto.sh"
+
+s3_install() { moto_install; }
+s3_check() { moto_check "$S3_PORT" s3; }
+s3_start() { moto_start s3 "$S3_PORT" s3; }
