@@ -115,7 +115,7 @@ export async function benchContent(): Promise<Figures[]> {
   for (const g of groups) await pinGroup(admin, g, startOffsets);
   const before = await totalEnd(admin);
   const workload = await writeSourceWorkload(db, {
-    seed: 42,
+    seed: Number(process.env.BENCH_SEED ?? Date.now()),
     users: Math.max(10, Math.floor(koos / 20)),
     koos,
     replyShare: 0.25,
@@ -170,7 +170,7 @@ export async function benchContent(): Promise<Figures[]> {
       done += records.length;
     });
     const live = await writeSourceWorkload(db, {
-      seed: 1000 + i,
+      seed: Number(process.env.BENCH_SEED ?? Date.now()) + 1000 + i,
       users: 20,
       koos: liveRate * liveSeconds,
       replyShare: 0.25,

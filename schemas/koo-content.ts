@@ -32,4 +32,5 @@ export const userAttr = {
   version: 'v',
   deleted: 'x',
   expiresAt: 'ttl',
+  pendingKoos: 'pk', // koos written before this user's row arrived, waiting for the handle (string set)
 } as const;

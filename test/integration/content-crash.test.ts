@@ -6,7 +6,7 @@ import { topicNames } from '../../infra/topics.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
 import { contentReadPath } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';
-import { groupCaughtUp, testKafka } from '../support/kafka.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
@@ -29,6 +29,7 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
     db = sourceDb();
     admin = testKafka().admin();
     await admin.connect();
+    await pinGroupAtEnd(admin, groupId, [topicNames.koos, topicNames.users]);
   });
 
   afterAll(async () => {

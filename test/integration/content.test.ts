@@ -7,7 +7,7 @@ import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { contentWorkerModule as contentWorker } from '../../workers/content/content-worker.ts';
 import { contentReadPath, sql } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';
-import { groupCaughtUp, testKafka } from '../support/kafka.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { spawnWorker, startWorkerInProcess } from '../support/workers.ts';
@@ -29,6 +29,7 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     admin = kafka.admin();
     producer = kafka.producer();
     await Promise.all([admin.connect(), producer.connect()]);
+    await pinGroupAtEnd(admin, groupId, [topicNames.koos, topicNames.users]);
     worker = await startWorkerInProcess(contentWorker, { CONTENT_GROUP_ID: groupId, BATCH_SIZE: '200' });
   });
 

@@ -20,3 +20,14 @@ export async function groupCaughtUp(admin: Admin, groupId: string, topics: strin
   }
   return true;
 }
+
+/**
+ * Commits the current end of the topics for a new group, so a worker started under it sees only
+ * what the test produces from now on (not the history other tests left in the topics).
+ */
+export async function pinGroupAtEnd(admin: Admin, groupId: string, topics: string[]): Promise<void> {
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+  }
+}

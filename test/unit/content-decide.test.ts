@@ -100,15 +100,15 @@ describe('content decisions', () => {
     expect(A.superParent in write.set).toBe(false);
   });
 
-  it('propagates handles for new users and renames only', () => {
+  it('propagates handles for renames only', () => {
     const decode = (op: 'c' | 'u', before: object | null, after: object) => {
       const e = decodeContentEvent(rawRecord('koo.public.users', envelope('users', op, before, after, 5)));
       if (!e || e.kind !== 'user') throw new Error('expected a user event');
       return e.change;
     };
-    expect(userWrite(decode('c', null, userRow('u1')), settings, 0).propagateHandle).toBe(true);
-    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { display_name: 'x' })), settings, 0).propagateHandle).toBe(false);
-    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { handle: 'new' })), settings, 0).propagateHandle).toBe(true);
+    expect(userWrite(decode('c', null, userRow('u1')), settings, 0).renamed).toBe(false);
+    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { display_name: 'x' })), settings, 0).renamed).toBe(false);
+    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { handle: 'new' })), settings, 0).renamed).toBe(true);
   });
 });
 

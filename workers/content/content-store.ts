@@ -123,6 +123,37 @@ export class ContentStore {
     }
   }
 
+  /**
+   * Records that a koo waits for its creator's handle. Holds only while the users item has no
+   * handle (the creator's row has not arrived): the write that brings the handle reads the set
+   * atomically. Returns false when the handle is there already (the caller sets it itself).
+   */
+  async addPendingKoo(userId: string, contentId: string): Promise<boolean> {
+    try {
+      await this.dynamo.call('UpdateItem', (doc) =>
+        doc.send(
+          new UpdateCommand({
+            TableName: this.tables.users,
+            Key: { [U.userId]: userId },
+            UpdateExpression: 'ADD #pk :koo',
+            ConditionExpression: 'attribute_not_exists(#h)',
+            ExpressionAttributeNames: { '#pk': U.pendingKoos, '#h': U.handle },
+            ExpressionAttributeValues: { ':koo': new Set([contentId]) },
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Removes koos that were given their handle from a user's pending set. */
+  async removePendingKoos(userId: string, contentIds: readonly string[]): Promise<void> {
+    await this.removeFromSet(this.tables.users, { [U.userId]: userId }, U.pendingKoos, contentIds);
+  }
+
   /** Sets a reply's super-parent if it still replies to `parentId`; returns the item after, or undefined. */
   async setSuperParent(childId: string, parentId: string, superParent: string): Promise<Item | undefined> {
     try {
@@ -148,14 +179,18 @@ export class ContentStore {
 
   /** Removes children that were resolved from a koo's pending set (after they were updated). */
   async removePendingChildren(parentId: string, childIds: readonly string[]): Promise<void> {
+    await this.removeFromSet(this.tables.content, { [A.contentId]: parentId }, A.pendingChildren, childIds);
+  }
+
+  private async removeFromSet(table: string, key: Item, attribute: string, members: readonly string[]): Promise<void> {
     await this.dynamo.call('UpdateItem', (doc) =>
       doc.send(
         new UpdateCommand({
-          TableName: this.tables.content,
-          Key: { [A.contentId]: parentId },
-          UpdateExpression: 'DELETE #pc :done',
-          ExpressionAttributeNames: { '#pc': A.pendingChildren },
-          ExpressionAttributeValues: { ':done': new Set(childIds) },
+          TableName: table,
+          Key: key,
+          UpdateExpression: 'DELETE #set :done',
+          ExpressionAttributeNames: { '#set': attribute },
+          ExpressionAttributeValues: { ':done': new Set(members) },
         }),
       ),
     );

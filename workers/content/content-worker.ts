@@ -97,7 +97,12 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
           : kooWrite(change, users.get(change.after!.creator_id), parents.get(change.after!.parent_id ?? ''), this.settings);
       const after = await this.store.writeKoo(write);
       if (!after) return; // a newer change is stored; it settled its own links
-      if (change.op !== 'd') written.push(after);
+      if (change.op !== 'd') {
+        written.push(after);
+        // The creator's row has not arrived: wait for it in its pending set (if it arrived
+        // meanwhile, the repair below sets the handle).
+        if (after[A.creatorHandle] === undefined) await this.store.addPendingKoo(change.after!.creator_id, change.after!.content_id);
+      }
       await this.settleThread(after);
     });
     await this.repairHandles(written);
@@ -153,10 +158,14 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     await mapConcurrent(latest, this.config.SINK_CONCURRENCY, async (change) => {
       const write = userWrite(change, this.settings, this.now());
       const before = await this.store.writeUser(write);
-      if (before === undefined) return;
       const handle = write.set[U.handle];
-      const renamed = before !== null && typeof handle === 'string' && before[U.handle] !== handle;
-      if (typeof handle === 'string' && (write.propagateHandle || renamed)) {
+      if (before === undefined || typeof handle !== 'string') return; // fenced out, or a delete
+      const waiting = before?.[U.pendingKoos] as Set<string> | undefined;
+      if (waiting && waiting.size > 0) {
+        await mapConcurrent([...waiting], this.config.SINK_CONCURRENCY, (id) => this.store.setHandle(id, handle, write.version));
+        await this.store.removePendingKoos(write.userId, [...waiting]);
+      }
+      if (write.renamed || (before !== null && before[U.handle] !== undefined && before[U.handle] !== handle)) {
         await this.propagateHandle(write.userId, handle, write.version);
       }
     });
@@ -164,7 +173,7 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
 
   private async propagateHandle(userId: string, handle: string, version: number): Promise<void> {
     for await (const page of this.store.creatorKoos(userId)) {
-      const stale = page.filter((i) => !((i[A.handleVersion] as number | undefined) !== undefined && (i[A.handleVersion] as number) >= version));
+      const stale = page.filter((i) => ((i[A.handleVersion] as number | undefined) ?? -1) < version);
       await mapConcurrent(stale, this.config.SINK_CONCURRENCY, (i) => this.store.setHandle(i[A.contentId] as string, handle, version));
     }
   }

@@ -142,8 +142,8 @@ export interface UserWrite {
   userId: string;
   version: number;
   set: Record<string, string | number | boolean | null>;
-  /** Whether the creator's koos must be given this handle (a new user or a renamed one). */
-  propagateHandle: boolean;
+  /** A rename: every koo of the creator must show the new handle. */
+  renamed: boolean;
 }
 
 export function userWrite(event: ChangeEvent<UserRow>, settings: ContentSettings, nowMs: number): UserWrite {
@@ -161,7 +161,7 @@ export function userWrite(event: ChangeEvent<UserRow>, settings: ContentSettings
         [U.deleted]: 1,
         [U.expiresAt]: Math.floor(nowMs / 1000) + settings.tombstoneTtlSeconds,
       },
-      propagateHandle: false,
+      renamed: false,
     };
   }
   const row = event.after!;
@@ -177,8 +177,8 @@ export function userWrite(event: ChangeEvent<UserRow>, settings: ContentSettings
       [U.deleted]: null,
       [U.expiresAt]: null,
     },
-    // Koos may have arrived before their creator's row, and a rename must reach every koo: on a
-    // replay this costs one index query that finds every koo already current.
-    propagateHandle: event.op !== 'u' || event.before?.handle !== row.handle,
+    // Koos that arrived before their creator's row wait in its pending set instead, so only a
+    // rename needs the creator's koos from the index.
+    renamed: event.op === 'u' && event.before !== null && event.before.handle !== row.handle,
   };
 }
