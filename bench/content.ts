@@ -5,6 +5,7 @@ import { provisionTables } from '../infra/provision.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
+import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { createKafka } from '../shared/kafka/kafka-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
 import { createLogger } from '../shared/logging/logger.ts';
@@ -30,20 +31,10 @@ async function ddbRequests(): Promise<number> {
   return (await metrics.dynamodbRequests.get()).values.reduce((s, v) => s + v.value, 0);
 }
 
-async function endOffsets(admin: Admin): Promise<Map<string, { partition: number; offset: string }[]>> {
-  const ends = new Map<string, { partition: number; offset: string }[]>();
-  for (const topic of topics) ends.set(topic, (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high })));
-  return ends;
-}
-
 async function totalEnd(admin: Admin): Promise<bigint> {
   let sum = 0n;
-  for (const parts of (await endOffsets(admin)).values()) for (const p of parts) sum += BigInt(p.offset);
+  for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) sum += BigInt(p.high);
   return sum;
-}
-
-async function pinGroup(admin: Admin, groupId: string, ends: Map<string, { partition: number; offset: string }[]>): Promise<void> {
-  for (const [topic, partitions] of ends) await admin.setOffsets({ groupId, topic, partitions });
 }
 
 async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 600_000): Promise<void> {
@@ -110,9 +101,8 @@ export async function benchContent(): Promise<Figures[]> {
   ];
 
   // Phase 1: one backlog, drained by each consumer from the same offsets.
-  const startOffsets = await endOffsets(admin);
   const groups = runs.map((r, i) => `bench-content-${i}-${run}`);
-  for (const g of groups) await pinGroup(admin, g, startOffsets);
+  for (const g of groups) await moveGroupToEnd(admin, g, topics);
   const before = await totalEnd(admin);
   const workload = await writeSourceWorkload(db, {
     seed: Number(process.env.BENCH_SEED ?? Date.now()),
@@ -157,7 +147,7 @@ export async function benchContent(): Promise<Figures[]> {
   // Phase 2: steady load, latency from the source commit to the committed effect.
   for (const [i, r] of runs.entries()) {
     const groupId = `bench-content-live-${i}-${run}`;
-    await pinGroup(admin, groupId, await endOffsets(admin));
+    await moveGroupToEnd(admin, groupId, topics);
     const latencies: number[] = [];
     const requestsBefore = await ddbRequests();
     let done = 0;

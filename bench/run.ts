@@ -7,6 +7,7 @@ import { report, type Figures } from './report.ts';
 
 const benches: Record<string, () => Promise<Figures[]>> = {
   content: async () => (await import('./content.ts')).benchContent(),
+  lake: async () => (await import('./lake.ts')).benchLake(),
 };
 
 const args = process.argv.slice(2);

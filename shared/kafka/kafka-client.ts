@@ -34,7 +34,10 @@ export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka 
       () =>
       ({ namespace, level, log }: LogEntry) => {
         const { message, ...extra } = log;
-        logger[levels[level] ?? 'info']({ kafkajs: namespace, ...extra }, message);
+        // The connection layer logs every error response (routine during a rebalance) as an
+        // error; the layers above log the ones that matter.
+        const name = namespace === 'Connection' && level === logLevel.ERROR ? 'debug' : (levels[level] ?? 'info');
+        logger[name]({ kafkajs: namespace, ...extra }, message);
       },
     retry: { initialRetryTime: 200, retries: 8 },
   });

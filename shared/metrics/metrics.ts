@@ -65,4 +65,23 @@ export const metrics = {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   }),
+  lakeObjectsWritten: new Counter({
+    name: 'koo_lake_objects_written_total',
+    help: 'Parquet objects uploaded, by topic and why (cut: final, offsets committed; early: a held segment made visible)',
+    labelNames: ['topic', 'reason'] as const,
+    registers: [registry],
+  }),
+  lakeBytesWritten: new Counter({
+    name: 'koo_lake_bytes_written_total',
+    help: 'Parquet bytes uploaded, by topic',
+    labelNames: ['topic'] as const,
+    registers: [registry],
+  }),
+  lakeUploadDuration: new Histogram({
+    name: 'koo_lake_upload_duration_seconds',
+    help: 'Time to encode and upload one segment (all its hour files)',
+    labelNames: ['topic'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  }),
 };

@@ -7,6 +7,9 @@ import { metrics } from '../metrics/metrics.ts';
 import { backoffDelayMs, sleep } from './backoff.ts';
 import type { HandlerContext, WorkerDefinition } from './worker-definition.ts';
 
+// Protocol error types (kafkajs `type`) that mean this member must rejoin the group.
+const rebalanceErrors = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
+
 export interface ConsumerRuntimeOptions {
   batchSize: number;
   dlqTopic: string;
@@ -21,7 +24,8 @@ export interface ConsumerRuntimeOptions {
 /**
  * The shared consumer loop. For every partition batch it decodes, hands the decoded records to
  * the worker, sends rejects to the DLQ, and commits the offset after the last record only once
- * all of that is durable: at-least-once delivery, made exactly-once by idempotent sinks.
+ * all of that is durable (or, for a worker that holds records across batches, the first offset it
+ * still holds): at-least-once delivery, made exactly-once by idempotent sinks.
  * Retriable failures retry the same batch with backoff (the partition waits, nothing is skipped);
  * a record that fails for good is isolated by bisection and dead-lettered, so it never stalls
  * the partition.
@@ -54,7 +58,11 @@ export class ConsumerRuntime<T> {
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
-      this.logger.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined group');
+      this.worker.assigned?.(e.payload.memberAssignment);
+      this.logger.info(
+        { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
+        'joined group',
+      );
     });
     this.consumer.on(CRASH, (e) => {
       this.joined = false;
@@ -85,10 +93,17 @@ export class ConsumerRuntime<T> {
   }
 
   private async runBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { batch, resolveOffset, isRunning, isStale } = payload;
     const messages = batch.messages;
+    // kafkajs rejoins a rebalance only when eachBatch returns: once a heartbeat says the group is
+    // rebalancing, finish the chunk in hand, commit it, and return instead of starting the next.
+    let rebalancing = false;
+    const heartbeat = () =>
+      payload.heartbeat().catch((err: { type?: string }) => {
+        if (err.type && rebalanceErrors.has(err.type)) rebalancing = true;
+      });
     for (let i = 0; i < messages.length; i += this.options.batchSize) {
-      if (!isRunning() || isStale() || this.stopping.signal.aborted) return;
+      if (!isRunning() || isStale() || rebalancing || this.stopping.signal.aborted) return;
       const started = process.hrtime.bigint();
       const raw: RawRecord[] = messages.slice(i, i + this.options.batchSize).map((m) => ({
         topic: batch.topic,
@@ -112,12 +127,13 @@ export class ConsumerRuntime<T> {
         { worker: this.worker.name, topic: batch.topic, partition: String(batch.partition) },
         Number(lag < 0n ? 0n : lag),
       );
-      await heartbeat().catch(() => undefined);
+      await heartbeat();
     }
   }
 
   /** Decode, handle, dead-letter, commit. Resolves false when shutdown interrupted it (nothing committed). */
   private async processChunk(raw: RawRecord[], heartbeat: () => Promise<void>): Promise<boolean> {
+    if (this.worker.prepare && !(await this.prepareWithRetry(raw, heartbeat))) return false;
     const letters: DeadLetter[] = [];
     const decoded: DecodedRecord<T>[] = [];
     for (const record of raw) {
@@ -131,7 +147,7 @@ export class ConsumerRuntime<T> {
     const ctx: HandlerContext = {
       logger: this.logger,
       signal: this.stopping.signal,
-      heartbeat: () => heartbeat().catch(() => undefined),
+      heartbeat,
     };
     // Heartbeats go on while the worker's effects are in flight, so a slow batch is not a dead member.
     const beat = setInterval(() => void ctx.heartbeat(), Math.max(1000, this.options.sessionTimeoutMs / 5));
@@ -148,16 +164,23 @@ export class ConsumerRuntime<T> {
         const code = error instanceof KooError ? error.code : 'INTERNAL';
         metrics.eventsDeadLettered.inc({ worker: this.worker.name, topic: record.topic, code });
         this.logger.warn(
-          { topic: record.topic, partition: record.partition, offset: record.offset, code, reason: errorMessage(error) },
+          {
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            code,
+            reason: errorMessage(error),
+          },
           'record sent to DLQ',
         );
       }
     }
     const last = raw[raw.length - 1]!;
+    const offset = this.worker.heldFrom?.(last.topic, last.partition) ?? BigInt(last.offset) + 1n;
     const stopTimer = metrics.commitDuration.startTimer({ worker: this.worker.name });
     try {
       await this.consumer.commitOffsets([
-        { topic: last.topic, partition: last.partition, offset: (BigInt(last.offset) + 1n).toString() },
+        { topic: last.topic, partition: last.partition, offset: offset.toString() },
       ]);
     } catch (err) {
       // Lost the partition in a rebalance: its new owner redoes the batch, whose effects are idempotent.
@@ -167,6 +190,28 @@ export class ConsumerRuntime<T> {
       stopTimer();
     }
     return true;
+  }
+
+  /**
+   * Runs the worker's prepare step (what decoding needs, such as writer schemas) until it
+   * succeeds, the partition waiting meanwhile. Resolves false when shutdown interrupted it.
+   */
+  private async prepareWithRetry(raw: RawRecord[], heartbeat: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.worker.prepare!(raw);
+        return true;
+      } catch (error) {
+        const delay = backoffDelayMs(attempt, 200, 10_000);
+        this.logger.warn(
+          { err: error, attempt, delayMs: delay, records: raw.length },
+          'preparing batch failed; retrying',
+        );
+        await heartbeat().catch(() => undefined);
+        await sleep(delay, this.stopping.signal);
+        if (this.stopping.signal.aborted) return false;
+      }
+    }
   }
 
   /**
@@ -194,7 +239,10 @@ export class ConsumerRuntime<T> {
         }
         metrics.batchRetries.inc({ worker: this.worker.name, topic: batch[0]!.raw.topic });
         const delay = backoffDelayMs(attempt, 200, 10_000);
-        this.logger.warn({ err: error, attempt, delayMs: delay, records: batch.length }, 'batch failed; retrying');
+        this.logger.warn(
+          { err: error, attempt, delayMs: delay, records: batch.length },
+          'batch failed; retrying',
+        );
         await sleep(delay, this.stopping.signal);
         if (this.stopping.signal.aborted) return undefined;
       }
@@ -207,8 +255,12 @@ export class ConsumerRuntime<T> {
       this.stopping.abort();
       this.running = false;
       await this.consumer.stop().catch((err) => this.logger.warn({ err }, 'consumer stop failed'));
-      await this.consumer.disconnect().catch((err) => this.logger.warn({ err }, 'consumer disconnect failed'));
-      await this.producer.disconnect().catch((err) => this.logger.warn({ err }, 'producer disconnect failed'));
+      await this.consumer
+        .disconnect()
+        .catch((err) => this.logger.warn({ err }, 'consumer disconnect failed'));
+      await this.producer
+        .disconnect()
+        .catch((err) => this.logger.warn({ err }, 'producer disconnect failed'));
     })();
     return this.closed;
   }

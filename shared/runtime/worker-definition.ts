@@ -24,6 +24,12 @@ export interface WorkerDefinition<T> {
   groupId: string;
   topics: string[];
   /**
+   * Optional: loads what `decode` needs for a batch and cannot get synchronously (writer schemas
+   * from the schema registry), so that decode stays pure. Problems of single records are left for
+   * decode to report; a thrown error is retried with backoff while the partition waits.
+   */
+  prepare?(records: readonly RawRecord[]): Promise<void>;
+  /**
    * Pure: the record's value, or `null` to skip it (a tombstone, an event the worker does not
    * care about). Throws a KooError for a record that can never be processed (it goes to the DLQ).
    */
@@ -35,6 +41,19 @@ export interface WorkerDefinition<T> {
    * idempotent); a non-retriable one makes the runtime isolate the failing record by bisection.
    */
   handle(batch: DecodedRecord<T>[], ctx: HandlerContext): Promise<Rejection<T>[] | void>;
+  /**
+   * For a worker that holds records across batches (the lake fills a file over many): the first
+   * offset of the partition that is still only in memory, or undefined when nothing is held. The
+   * runtime commits up to there instead of past the batch. Without it, everything handled is
+   * durable once `handle` resolves.
+   */
+  heldFrom?(topic: string, partition: number): bigint | undefined;
+  /**
+   * Told of this member's partitions after every group join. The runtime then resumes every
+   * partition from its committed offset, so a worker that holds records drops those of the
+   * partitions it lost (their new owner rebuilds them).
+   */
+  assigned?(partitions: Record<string, number[]>): void;
   /** Whether the worker's sinks answer; feeds /readyz. */
   sinkReady?(): Promise<boolean>;
   close?(): Promise<void>;

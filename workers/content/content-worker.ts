@@ -11,7 +11,7 @@ import { KooError } from '../../shared/errors/koo-error.ts';
 import type { RawRecord, DecodedRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 import { ContentStore } from './content-store.ts';
 import { isResolved, kooTombstone, kooWrite, latestPerKey, rootOf, userWrite, type ContentSettings } from './decide.ts';
 
@@ -75,12 +75,12 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     return decodeContentEvent(record);
   }
 
-  async handle(batch: DecodedRecord<ContentEvent>[]): Promise<void> {
-    await this.applyUsers(batch.filter((r) => r.value.kind === 'user'));
-    await this.applyKoos(batch.filter((r) => r.value.kind === 'koo'));
+  async handle(batch: DecodedRecord<ContentEvent>[], ctx: HandlerContext): Promise<void> {
+    await this.applyUsers(batch.filter((r) => r.value.kind === 'user'), ctx.signal);
+    await this.applyKoos(batch.filter((r) => r.value.kind === 'koo'), ctx.signal);
   }
 
-  private async applyKoos(records: DecodedRecord<ContentEvent>[]): Promise<void> {
+  private async applyKoos(records: DecodedRecord<ContentEvent>[], signal: AbortSignal): Promise<void> {
     if (records.length === 0) return;
     const latest = latestPerKey(records, kooId).map((r) => r.value.change as ChangeEvent<KooRow>);
     const upserts = latest.filter((c) => c.op !== 'd');
@@ -104,7 +104,7 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
         if (after[A.creatorHandle] === undefined) await this.store.addPendingKoo(change.after!.creator_id, change.after!.content_id);
       }
       await this.settleThread(after);
-    });
+    }, signal);
     await this.repairHandles(written);
   }
 
@@ -153,7 +153,7 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     );
   }
 
-  private async applyUsers(records: DecodedRecord<ContentEvent>[]): Promise<void> {
+  private async applyUsers(records: DecodedRecord<ContentEvent>[], signal: AbortSignal): Promise<void> {
     const latest = latestPerKey(records, userId).map((r) => r.value.change as ChangeEvent<UserRow>);
     await mapConcurrent(latest, this.config.SINK_CONCURRENCY, async (change) => {
       const write = userWrite(change, this.settings, this.now());
@@ -168,7 +168,7 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
       if (write.renamed || (before !== null && before[U.handle] !== undefined && before[U.handle] !== handle)) {
         await this.propagateHandle(write.userId, handle, write.version);
       }
-    });
+    }, signal);
   }
 
   private async propagateHandle(userId: string, handle: string, version: number): Promise<void> {

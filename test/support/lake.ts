@@ -1,0 +1,53 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { LakeStore, type LakeObject } from '../../workers/lake/lake-store.ts';
+import { stackEnv } from './stack-env.ts';
+
+export const lakeBucket = process.env.LAKE_BUCKET ?? 'koo-lake';
+
+export function testLakeStore(): LakeStore {
+  return new LakeStore({
+    region: stackEnv.awsRegion,
+    endpoint: stackEnv.s3Endpoint,
+    bucket: lakeBucket,
+    partBytes: 5 * 1024 * 1024,
+  });
+}
+
+export async function listKeys(store: LakeStore, prefix: string): Promise<LakeObject[]> {
+  const all: LakeObject[] = [];
+  for await (const page of store.list(prefix)) all.push(...page);
+  return all.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/**
+ * A local copy of the lake below `prefix`, queried with DuckDB. DuckDB reads S3 through its
+ * httpfs extension, which it downloads on first use; these machines are offline, so tests read
+ * the objects from disk with the same layout (hive partitioning works the same).
+ */
+export async function lakeSnapshot(store: LakeStore, prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'koo-lake-'));
+  const keys = await listKeys(store, prefix);
+  for (const { key } of keys) {
+    const path = join(dir, key.slice(prefix.length));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, await store.get(key));
+  }
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  return {
+    dir,
+    keys,
+    /** `read_parquet` of a topic's objects with hive partitioning, for FROM clauses. */
+    topic: (topic: string) =>
+      `read_parquet('${dir}/${topic}/*/*/*.parquet', hive_partitioning = true, filename = true, union_by_name = true)`,
+    rows: async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson(),
+    close: async () => {
+      connection.closeSync();
+      db.closeSync();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
