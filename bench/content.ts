@@ -37,7 +37,11 @@ async function totalEnd(admin: Admin): Promise<bigint> {
   return sum;
 }
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 600_000): Promise<void> {
+async function until(
+  what: string,
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs = 600_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
@@ -68,7 +72,10 @@ export async function benchContent(): Promise<Figures[]> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const db = new pg.Pool({ connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo', max: 4 });
+  const db = new pg.Pool({
+    connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
+    max: 4,
+  });
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   const naivePrefix = 'bench_naive_';
   await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
@@ -113,7 +120,10 @@ export async function benchContent(): Promise<Figures[]> {
     deleteShare: 0.05,
     renameShare: 0.1,
   });
-  await until('Debezium to publish the backlog', async () => (await totalEnd(admin)) - before >= BigInt(workload.expectedRecords));
+  await until(
+    'Debezium to publish the backlog',
+    async () => (await totalEnd(admin)) - before >= BigInt(workload.expectedRecords),
+  );
   const backlog = Number((await totalEnd(admin)) - before);
 
   const results: Figures[] = [];

@@ -23,7 +23,11 @@ export async function runNaiveContentConsumer(
   const settings = { mediaBucket: 'koo-media', tombstoneTtlSeconds: 86_400 };
   const store = new ContentStore(dynamo, tables, 1);
   const get = async (table: string, id: string) =>
-    (await dynamo.call('GetItem', (d) => d.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true })))).Item;
+    (
+      await dynamo.call('GetItem', (d) =>
+        d.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true })),
+      )
+    ).Item;
   const consumer = kafka.consumer({ groupId });
   await consumer.connect();
   for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });

@@ -1,6 +1,6 @@
 /**
  * Creates what the pipeline needs and nothing creates by itself: Kafka topics (auto-creation is
- * off), DynamoDB tables with their GSIs and TTL, the lake bucket. Idempotent: run by
+ * off), event schemas in the registry, DynamoDB tables with their GSIs and TTL, the lake bucket. Idempotent: run by
  * `npm run stack -- up`, and by ops against a new environment (`npm run provision`).
  */
 import {
@@ -13,6 +13,8 @@ import {
   type AttributeDefinition,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { reactionSchema, reactionSubject } from '../schemas/reaction.ts';
 import { commonConfigSchema, type CommonConfig } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
 import { createKafka } from '../shared/kafka/kafka-client.ts';
@@ -22,7 +24,10 @@ import { tables, type TableDefinition } from './tables.ts';
 import { topics } from './topics.ts';
 
 export async function provisionTopics(config: CommonConfig, logger: Logger): Promise<void> {
-  const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-provision', ssl: config.KAFKA_SSL }, logger).admin();
+  const admin = createKafka(
+    { brokers: config.KAFKA_BROKERS, clientId: 'koo-provision', ssl: config.KAFKA_SSL },
+    logger,
+  ).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
@@ -38,15 +43,38 @@ export async function provisionTopics(config: CommonConfig, logger: Logger): Pro
         })),
       });
     }
-    logger.info({ created: missing.map((t) => t.name), existing: topics.length - missing.length }, 'topics ready');
+    logger.info(
+      { created: missing.map((t) => t.name), existing: topics.length - missing.length },
+      'topics ready',
+    );
   } finally {
     await admin.disconnect();
   }
 }
 
+/** Event schemas and their subjects (TopicNameStrategy: `<topic>-value`). */
+const eventSchemas = [{ subject: reactionSubject, schema: reactionSchema }];
+
+/**
+ * Registers each event schema under its subject with BACKWARD compatibility (consumers upgrade
+ * first; producers may then add fields with defaults). Registering a schema the subject already
+ * has returns its id, so this is idempotent; an incompatible change fails with the registry's reason.
+ */
+export async function provisionSchemas(config: CommonConfig, logger: Logger): Promise<void> {
+  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  for (const { subject, schema } of eventSchemas) {
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    );
+    logger.info({ subject, id }, 'schema ready');
+  }
+}
+
 function createTableInput(def: TableDefinition, name: string) {
   const attributes = new Map<string, AttributeDefinition>();
-  const add = (k: { name: string; type: 'S' | 'N' }) => attributes.set(k.name, { AttributeName: k.name, AttributeType: k.type });
+  const add = (k: { name: string; type: 'S' | 'N' }) =>
+    attributes.set(k.name, { AttributeName: k.name, AttributeType: k.type });
   add(def.partitionKey);
   if (def.sortKey) add(def.sortKey);
   for (const index of def.indexes) {
@@ -95,11 +123,17 @@ export async function provisionTables(config: CommonConfig, logger: Logger): Pro
       await waitUntilTableExists({ client, maxWaitTime: 120 }, { TableName: name });
       if (created && def.ttlAttribute) {
         await client.send(
-          new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { Enabled: true, AttributeName: def.ttlAttribute } }),
+          new UpdateTimeToLiveCommand({
+            TableName: name,
+            TimeToLiveSpecification: { Enabled: true, AttributeName: def.ttlAttribute },
+          }),
         );
       }
       const described = await client.send(new DescribeTableCommand({ TableName: name }));
-      logger.info({ table: name, created, indexes: described.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName) }, 'table ready');
+      logger.info(
+        { table: name, created, indexes: described.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName) },
+        'table ready',
+      );
     }
   } finally {
     client.destroy();
@@ -129,6 +163,7 @@ if (import.meta.main) {
   const config = loadConfig(commonConfigSchema);
   const logger = createLogger('provision', config.LOG_LEVEL);
   await provisionTopics(config, logger);
+  await provisionSchemas(config, logger);
   await provisionTables(config, logger);
   await provisionBucket(config, logger);
 }

@@ -35,6 +35,15 @@ export const tables = {
     // Only delete tombstones carry it: they outlive any replay of the topic, then go.
     ttlAttribute: 'ttl',
   },
+  reactions: {
+    name: 'koo_reactions',
+    // One item collection per koo: its reactions paged by user, and "did user X react" by key.
+    partitionKey: { name: 'id', type: 'S' },
+    sortKey: { name: 'u', type: 'S' },
+    indexes: [],
+    // Only tombstones (a like taken back) carry it: they outlive any replay of koo.reactions, then go.
+    ttlAttribute: 'ttl',
+  },
   users: {
     name: 'koo_users',
     partitionKey: { name: 'id', type: 'S' },

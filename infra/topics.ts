@@ -24,7 +24,15 @@ export const topics: TopicDefinition[] = [
   // CDC topics are keyed by primary key; Debezium writes them, the project creates them (auto-create is off).
   { name: topicNames.users, partitions: defaultPartitions, config: { 'retention.ms': String(30 * DAY_MS) } },
   { name: topicNames.koos, partitions: defaultPartitions, config: { 'retention.ms': String(30 * DAY_MS) } },
-  { name: topicNames.follows, partitions: defaultPartitions, config: { 'retention.ms': String(30 * DAY_MS) } },
-  { name: topicNames.reactions, partitions: defaultPartitions, config: { 'retention.ms': String(30 * DAY_MS) } },
+  {
+    name: topicNames.follows,
+    partitions: defaultPartitions,
+    config: { 'retention.ms': String(30 * DAY_MS) },
+  },
+  {
+    name: topicNames.reactions,
+    partitions: defaultPartitions,
+    config: { 'retention.ms': String(30 * DAY_MS) },
+  },
   { name: topicNames.dlq, partitions: 3, config: { 'retention.ms': String(90 * DAY_MS) } },
 ];

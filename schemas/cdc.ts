@@ -4,17 +4,21 @@ import { z } from 'zod';
  * Rows of the relational source (infra/sql/schema.sql) as Debezium emits them: the single
  * source of the CDC row types, their validation, and (through the lake worker) their columns.
  * Debezium writes timestamptz as an ISO-8601 string (io.debezium.time.ZonedTimestamp);
- * `timestamp` accepts that or epoch microseconds and yields epoch milliseconds.
+ * `timestamp` accepts that or epoch microseconds and yields epoch milliseconds; its `lakeType`
+ * makes it a Parquet timestamp column (every other column type follows from the zod type).
  */
 const id = z.string().min(1).max(64);
-const timestamp = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? Math.floor(v / 1000) : Date.parse(v);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: `not a timestamp: ${String(v)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const timestamp = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const ms = typeof v === 'number' ? Math.floor(v / 1000) : Date.parse(v);
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: `not a timestamp: ${String(v)}` });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .meta({ lakeType: 'timestamp' });
 
 export const userRowSchema = z.object({
   user_id: id,

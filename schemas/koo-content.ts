@@ -21,6 +21,10 @@ export const contentAttr = {
   deleted: 'x', // 1 on a delete tombstone (keeps id, p, sp, v so late replies and replays resolve)
   expiresAt: 'ttl', // epoch seconds; tombstones only
   pendingChildren: 'pc', // replies waiting for this koo's super-parent (string set)
+  // Reaction counters, written only by the reactions worker (exact: see workers/reactions).
+  likes: 'rl',
+  shares: 'rs',
+  rekoos: 'rr',
 } as const;
 
 export const userAttr = {
@@ -33,4 +37,16 @@ export const userAttr = {
   deleted: 'x',
   expiresAt: 'ttl',
   pendingKoos: 'pk', // koos written before this user's row arrived, waiting for the handle (string set)
+} as const;
+
+/** koo_reactions: one item per koo and user who reacted to it (who reacted how). */
+export const reactionAttr = {
+  contentId: 'id', // partition key: a koo's reactions are one item collection, paged by user
+  userId: 'u', // sort key: "did user X react" is one GetItem
+  flags: 'f', // bit set: 1 liked, 2 shared, 4 rekooed; 0 on a tombstone (an unliked like)
+  likeTime: 'lt', // event time of the like or unlike that decides the like bit (latest wins)
+  likeEventId: 'le', // its event id: breaks ties between events of the same millisecond
+  reactedAt: 'at', // latest event time among the user's reactions to the koo, epoch ms
+  version: 'v', // write count: the optimistic lock of every transition
+  expiresAt: 'ttl', // epoch seconds; tombstones only
 } as const;

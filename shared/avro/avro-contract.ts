@@ -39,7 +39,10 @@ export class AvroContract<T> {
       let found: FieldProblem | undefined;
       field.type.isValid(v, {
         errorHook: (path, bad, type) => {
-          found ??= { field: [field.name, ...path].join('.'), problem: `${expected(type)}, got ${describe(bad)}` };
+          found ??= {
+            field: [field.name, ...path].join('.'),
+            problem: `${expected(type)}, got ${describe(bad)}`,
+          };
         },
       });
       if (found) throw this.invalid(found);

@@ -40,10 +40,14 @@ export class RegistryCodec<T> {
         this.writers.set(id, null);
         return;
       }
-      throw new KooError('REGISTRY_UNAVAILABLE', `schema registry did not return schema ${id}: ${errorMessage(err)}`, {
-        retriable: true,
-        cause: err,
-      });
+      throw new KooError(
+        'REGISTRY_UNAVAILABLE',
+        `schema registry did not return schema ${id}: ${errorMessage(err)}`,
+        {
+          retriable: true,
+          cause: err,
+        },
+      );
     }
   }
 
@@ -51,7 +55,8 @@ export class RegistryCodec<T> {
   decode(message: Buffer | null): T {
     const { schemaId, payload } = unframe(message);
     const writer = this.writers.get(schemaId);
-    if (writer === undefined) throw new KooError('INTERNAL', `schema ${schemaId} was not prepared before decode`);
+    if (writer === undefined)
+      throw new KooError('INTERNAL', `schema ${schemaId} was not prepared before decode`);
     if (writer === null) {
       throw new KooError('SCHEMA_UNKNOWN', `schema id ${schemaId} is not in the registry (or is not Avro)`, {
         details: { schemaId },
@@ -61,10 +66,14 @@ export class RegistryCodec<T> {
     try {
       value = writer.fromBuffer(payload);
     } catch (err) {
-      throw new KooError('DECODE_FAILED', `not an Avro ${writer.name ?? 'record'} of schema ${schemaId}: ${errorMessage(err)}`, {
-        cause: err,
-        details: { schemaId },
-      });
+      throw new KooError(
+        'DECODE_FAILED',
+        `not an Avro ${writer.name ?? 'record'} of schema ${schemaId}: ${errorMessage(err)}`,
+        {
+          cause: err,
+          details: { schemaId },
+        },
+      );
     }
     return this.contract.read(value);
   }

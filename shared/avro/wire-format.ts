@@ -16,7 +16,8 @@ export function frame(schemaId: number, payload: Buffer): Buffer {
 
 /** Splits a framed message; throws DECODE_FAILED for anything not in the format. */
 export function unframe(message: Buffer | null): { schemaId: number; payload: Buffer } {
-  if (message === null) throw new KooError('DECODE_FAILED', 'empty value: expected an Avro message in the Confluent wire format');
+  if (message === null)
+    throw new KooError('DECODE_FAILED', 'empty value: expected an Avro message in the Confluent wire format');
   if (message.length < HEADER_BYTES || message[0] !== MAGIC_BYTE) {
     throw new KooError('DECODE_FAILED', 'not in the Confluent wire format (magic byte 0 and a schema id)', {
       details: { length: message.length, firstByte: message[0] },

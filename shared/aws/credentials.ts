@@ -3,6 +3,10 @@
  * endpoint is set and the environment has none, placeholders are used; in production (no
  * endpoint) the SDK's default provider chain (IRSA, instance role, env) applies.
  */
-export function localCredentials(endpoint: string | undefined): { credentials?: { accessKeyId: string; secretAccessKey: string } } {
-  return endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {};
+export function localCredentials(endpoint: string | undefined): {
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+} {
+  return endpoint && !process.env.AWS_ACCESS_KEY_ID
+    ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+    : {};
 }

@@ -40,7 +40,10 @@ function invalid(message: string, cause?: unknown): KooError {
  * with the table's schema. A tombstone (null value, Kafka compaction's delete marker) yields null.
  * Anything else that does not fit throws a KooError naming what is wrong.
  */
-export function decodeChangeEvent<Row>(record: RawRecord, rowSchema: z.ZodType<Row>): ChangeEvent<Row> | null {
+export function decodeChangeEvent<Row>(
+  record: RawRecord,
+  rowSchema: z.ZodType<Row>,
+): ChangeEvent<Row> | null {
   if (record.value === null || record.value.length === 0) return null;
   let json: unknown;
   try {
@@ -49,12 +52,14 @@ export function decodeChangeEvent<Row>(record: RawRecord, rowSchema: z.ZodType<R
     throw new KooError('DECODE_FAILED', `not JSON: ${(err as Error).message}`, { cause: err });
   }
   const envelope = envelopeSchema.safeParse(json);
-  if (!envelope.success) throw invalid(`not a Debezium change event: ${z.prettifyError(envelope.error).replace(/\n/g, '; ')}`);
+  if (!envelope.success)
+    throw invalid(`not a Debezium change event: ${z.prettifyError(envelope.error).replace(/\n/g, '; ')}`);
   const e = envelope.data;
   const parseRow = (image: unknown, which: string): Row | null => {
     if (image === null || image === undefined) return null;
     const row = rowSchema.safeParse(image);
-    if (!row.success) throw invalid(`${which} row of ${e.source.table}: ${z.prettifyError(row.error).replace(/\n/g, '; ')}`);
+    if (!row.success)
+      throw invalid(`${which} row of ${e.source.table}: ${z.prettifyError(row.error).replace(/\n/g, '; ')}`);
     return row.data;
   };
   const before = parseRow(e.before, 'before');
@@ -62,5 +67,13 @@ export function decodeChangeEvent<Row>(record: RawRecord, rowSchema: z.ZodType<R
   if (e.op === 'd' ? before === null : after === null) {
     throw invalid(`op '${e.op}' without the ${e.op === 'd' ? 'before' : 'after'} row`);
   }
-  return { op: e.op, before, after, lsn: e.source.lsn, txId: e.source.txId ?? null, changedAtMs: e.source.ts_ms, table: e.source.table };
+  return {
+    op: e.op,
+    before,
+    after,
+    lsn: e.source.lsn,
+    txId: e.source.txId ?? null,
+    changedAtMs: e.source.ts_ms,
+    table: e.source.table,
+  };
 }

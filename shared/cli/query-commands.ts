@@ -7,7 +7,11 @@ import { Dynamo } from '../dynamodb/dynamo-client.ts';
 
 function contentQueries(): { queries: ContentQueries; close: () => void } {
   const config = loadConfig(contentConfigSchema);
-  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT, retryMaxMs: 5_000 });
+  const dynamo = new Dynamo({
+    region: config.AWS_REGION,
+    endpoint: config.DYNAMODB_ENDPOINT,
+    retryMaxMs: 5_000,
+  });
   const queries = new ContentQueries(dynamo, {
     contentTable: tableName('content', config.TABLE_PREFIX),
     mediaBucket: config.MEDIA_BUCKET,
@@ -26,7 +30,8 @@ async function print(run: (q: ContentQueries) => Promise<unknown>): Promise<void
 
 const limitOption = (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('--limit must be a whole number from 1 to 1000');
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new Error('--limit must be a whole number from 1 to 1000');
   return n;
 };
 
@@ -46,11 +51,15 @@ export function addQueryCommands(program: Command): void {
     .description('koos in a language, newest first')
     .option('--limit <n>', 'page size', limitOption, 20)
     .option('--cursor <cursor>', 'cursor from the previous page')
-    .action((lang: string, o: { limit: number; cursor?: string }) => print((q) => q.koosByLang(lang, o.limit, o.cursor)));
+    .action((lang: string, o: { limit: number; cursor?: string }) =>
+      print((q) => q.koosByLang(lang, o.limit, o.cursor)),
+    );
   query
     .command('by-creator <userId>')
     .description("a creator's koos, newest first")
     .option('--limit <n>', 'page size', limitOption, 20)
     .option('--cursor <cursor>', 'cursor from the previous page')
-    .action((user: string, o: { limit: number; cursor?: string }) => print((q) => q.koosByCreator(user, o.limit, o.cursor)));
+    .action((user: string, o: { limit: number; cursor?: string }) =>
+      print((q) => q.koosByCreator(user, o.limit, o.cursor)),
+    );
 }

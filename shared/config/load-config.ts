@@ -45,7 +45,12 @@ export const env = {
     z
       .string()
       .default(def)
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
       .refine((v) => v.length > 0, 'must name at least one value'),
   optionalUrl: () => z.url('must be a URL').optional(),
   level: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

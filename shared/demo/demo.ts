@@ -38,9 +38,15 @@ const options = new Command('demo')
 const config = loadConfig(contentConfigSchema);
 const logger = createLogger('demo', 'error');
 const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-demo' }, logger).admin();
-const db = new pg.Pool({ connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo', max: 4 });
+const db = new pg.Pool({
+  connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
+  max: 4,
+});
 const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
-const queries = new ContentQueries(dynamo, { contentTable: tableName('content', config.TABLE_PREFIX), mediaBucket: config.MEDIA_BUCKET });
+const queries = new ContentQueries(dynamo, {
+  contentTable: tableName('content', config.TABLE_PREFIX),
+  mediaBucket: config.MEDIA_BUCKET,
+});
 const topics = [topicNames.koos, topicNames.users];
 
 function startReplica(n: number): ChildProcess {
@@ -80,36 +86,69 @@ try {
   for (;;) {
     const ids = workload.kooIds.filter((id) => !workload.deleted.includes(id));
     const last = await queries.getKoo(ids[ids.length - 1]!);
-    const lag = (await consumerGroupLag(admin, config.CONTENT_GROUP_ID, topics)).reduce((s, p) => s + Number(p.lag), 0);
+    const lag = (await consumerGroupLag(admin, config.CONTENT_GROUP_ID, topics)).reduce(
+      (s, p) => s + Number(p.lag),
+      0,
+    );
     lagBar.update(lag);
     if (last && lag === 0) break;
     if (Date.now() > deadline) throw new Error('the workers did not catch up within 10 minutes');
     await new Promise((r) => setTimeout(r, 500));
   }
   lagBar.stop();
-  console.log(`all ${workload.expectedRecords} change events applied ${((Date.now() - started) / 1000).toFixed(1)} s after the first insert\n`);
+  console.log(
+    `all ${workload.expectedRecords} change events applied ${((Date.now() - started) / 1000).toFixed(1)} s after the first insert\n`,
+  );
 
   const [topLang] = [...workload.languages.entries()].sort((a, b) => b[1] - a[1]);
-  console.log(`koos written per language: ${[...workload.languages.entries()].sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n}`).join(', ')}`);
+  console.log(
+    `koos written per language: ${[...workload.languages.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([l, n]) => `${l} ${n}`)
+      .join(', ')}`,
+  );
   const newest = await queries.koosByLang(topLang![0], 3);
   console.log(`\nkoo query by-lang ${topLang![0]} --limit 3 (newest first):`);
-  console.log(JSON.stringify(newest.items.map((k) => ({ contentId: k.contentId, creatorHandle: k.creatorHandle, body: k.body, createdAt: k.createdAt })), null, 2));
+  console.log(
+    JSON.stringify(
+      newest.items.map((k) => ({
+        contentId: k.contentId,
+        creatorHandle: k.creatorHandle,
+        body: k.body,
+        createdAt: k.createdAt,
+      })),
+      null,
+      2,
+    ),
+  );
 
   const reply = await (async () => {
     for (const id of [...workload.kooIds].reverse()) {
       const thread = await queries.getThread(id);
-      if (thread?.superParent && thread.parent && thread.parent.contentId !== thread.superParent.contentId) return thread;
+      if (thread?.superParent && thread.parent && thread.parent.contentId !== thread.superParent.contentId)
+        return thread;
     }
     return undefined;
   })();
   if (reply) {
     console.log(`\nkoo query thread ${reply.koo.contentId} (a reply to a reply, with its thread root):`);
-    console.log(JSON.stringify({ koo: reply.koo, parent: reply.parent?.contentId, superParent: reply.superParent?.contentId }, null, 2));
+    console.log(
+      JSON.stringify(
+        { koo: reply.koo, parent: reply.parent?.contentId, superParent: reply.superParent?.contentId },
+        null,
+        2,
+      ),
+    );
     const byCreator = await queries.koosByCreator(reply.koo.creatorId, 3);
-    console.log(`\nkoo query by-creator ${reply.koo.creatorId} --limit 3: ${byCreator.items.map((k) => k.contentId).join(', ')}`);
+    console.log(
+      `\nkoo query by-creator ${reply.koo.creatorId} --limit 3: ${byCreator.items.map((k) => k.contentId).join(', ')}`,
+    );
   }
   const deleted = workload.deleted[0];
-  if (deleted) console.log(`\nkoo query koo ${deleted} (deleted in PostgreSQL): ${JSON.stringify(await queries.getKoo(deleted))}`);
+  if (deleted)
+    console.log(
+      `\nkoo query koo ${deleted} (deleted in PostgreSQL): ${JSON.stringify(await queries.getKoo(deleted))}`,
+    );
 } finally {
   const stopping = Date.now();
   for (const r of replicas) r.kill('SIGTERM');

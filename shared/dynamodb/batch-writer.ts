@@ -61,9 +61,13 @@ export async function batchWrite(
       if (pending.length === 0) break;
       metrics.dynamodbThrottles.inc({ operation: 'BatchWriteItem' }, pending.length);
       if (Date.now() - started > (options.retryMaxMs ?? 30_000)) {
-        throw new KooError('SINK_THROTTLED', `${pending.length} items of a BatchWriteItem to ${table} stayed unprocessed`, {
-          retriable: true,
-        });
+        throw new KooError(
+          'SINK_THROTTLED',
+          `${pending.length} items of a BatchWriteItem to ${table} stayed unprocessed`,
+          {
+            retriable: true,
+          },
+        );
       }
       await sleep(backoffDelayMs(attempt));
     }
@@ -96,18 +100,25 @@ export async function batchGet(
       const out = await dynamo.call('BatchGetItem', (doc) =>
         doc.send(
           new BatchGetCommand({
-            RequestItems: { [table]: { Keys: pending, ConsistentRead: options.consistent ?? true, ...projection } },
+            RequestItems: {
+              [table]: { Keys: pending, ConsistentRead: options.consistent ?? true, ...projection },
+            },
           }),
         ),
       );
-      for (const item of out.Responses?.[table] ?? []) found.set(keyString(item, options.keyAttributes), item);
+      for (const item of out.Responses?.[table] ?? [])
+        found.set(keyString(item, options.keyAttributes), item);
       pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
       if (pending.length === 0) break;
       metrics.dynamodbThrottles.inc({ operation: 'BatchGetItem' }, pending.length);
       if (Date.now() - started > (options.retryMaxMs ?? 30_000)) {
-        throw new KooError('SINK_THROTTLED', `${pending.length} keys of a BatchGetItem on ${table} stayed unprocessed`, {
-          retriable: true,
-        });
+        throw new KooError(
+          'SINK_THROTTLED',
+          `${pending.length} keys of a BatchGetItem on ${table} stayed unprocessed`,
+          {
+            retriable: true,
+          },
+        );
       }
       await sleep(backoffDelayMs(attempt));
     }

@@ -67,7 +67,10 @@ export class Dynamo {
         stopTimer();
         const name = (err as { name?: string }).name ?? '';
         if (nonRetriableNames.has(name)) {
-          metrics.dynamodbRequests.inc({ operation, outcome: isConditionFailed(err) ? 'condition_failed' : 'rejected' });
+          metrics.dynamodbRequests.inc({
+            operation,
+            outcome: isConditionFailed(err) ? 'condition_failed' : 'rejected',
+          });
           throw err;
         }
         const throttled = throttlingNames.has(name);

@@ -25,6 +25,11 @@ export function buildUpdate(spec: UpdateSpec): BuiltUpdate {
   const names: Record<string, string> = {};
   const values: Record<string, NativeAttributeValue> = {};
   let n = 0;
+  const sets: string[] = [];
+  const removes: string[] = [];
+  const adds: string[] = [];
+  const deletes: string[] = [];
+  // Each attribute gets the next number; its value (if any) shares it: #u3 = :u3.
   const name = (attr: string) => {
     const alias = `#u${n}`;
     names[alias] = attr;
@@ -35,15 +40,15 @@ export function buildUpdate(spec: UpdateSpec): BuiltUpdate {
     values[alias] = v;
     return alias;
   };
-  const sets: string[] = [];
-  const removes: string[] = [];
-  const adds: string[] = [];
-  const deletes: string[] = [];
+  const removal = (attr: string) => {
+    removes.push(name(attr));
+    n++;
+  };
   for (const [attr, v] of Object.entries(spec.set ?? {})) {
-    if (v === null || v === undefined) removes.push(name(attr)), n++;
+    if (v === null || v === undefined) removal(attr);
     else sets.push(`${name(attr)} = ${value(v)}`);
   }
-  for (const attr of spec.remove ?? []) removes.push(name(attr)), n++;
+  for (const attr of spec.remove ?? []) removal(attr);
   for (const [attr, v] of Object.entries(spec.add ?? {})) adds.push(`${name(attr)} ${value(v)}`);
   for (const [attr, v] of Object.entries(spec.delete ?? {})) deletes.push(`${name(attr)} ${value(v)}`);
   const clauses = [

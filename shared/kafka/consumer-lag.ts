@@ -9,7 +9,11 @@ export interface PartitionLag {
 }
 
 /** Lag of a consumer group per partition: the log end minus the committed offset (none committed = all). */
-export async function consumerGroupLag(admin: Admin, groupId: string, topics: string[]): Promise<PartitionLag[]> {
+export async function consumerGroupLag(
+  admin: Admin,
+  groupId: string,
+  topics: string[],
+): Promise<PartitionLag[]> {
   const committed = await admin.fetchOffsets({ groupId, topics });
   const lags: PartitionLag[] = [];
   for (const { topic, partitions } of committed) {
@@ -17,7 +21,13 @@ export async function consumerGroupLag(admin: Admin, groupId: string, topics: st
       const c = partitions.find((p) => p.partition === end.partition);
       const at = c && c.offset !== '-1' ? BigInt(c.offset) : BigInt(end.low);
       const high = BigInt(end.high);
-      lags.push({ topic, partition: end.partition, committed: at, end: high, lag: high > at ? high - at : 0n });
+      lags.push({
+        topic,
+        partition: end.partition,
+        committed: at,
+        end: high,
+        lag: high > at ? high - at : 0n,
+      });
     }
   }
   return lags;
@@ -35,6 +45,10 @@ export async function groupCaughtUp(admin: Admin, groupId: string, topics: strin
 export async function moveGroupToEnd(admin: Admin, groupId: string, topics: string[]): Promise<void> {
   for (const topic of topics) {
     const ends = await admin.fetchTopicOffsets(topic);
-    await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+    });
   }
 }

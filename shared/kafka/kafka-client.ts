@@ -36,7 +36,8 @@ export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka 
         const { message, ...extra } = log;
         // The connection layer logs every error response (routine during a rebalance) as an
         // error; the layers above log the ones that matter.
-        const name = namespace === 'Connection' && level === logLevel.ERROR ? 'debug' : (levels[level] ?? 'info');
+        const name =
+          namespace === 'Connection' && level === logLevel.ERROR ? 'debug' : (levels[level] ?? 'info');
         logger[name]({ kafkajs: namespace, ...extra }, message);
       },
     retry: { initialRetryTime: 200, retries: 8 },

@@ -10,7 +10,8 @@ import { createKafka } from '../kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 
 /** A reaction as an app service emits it: the event id and time default to a new UUID and now. */
-export type ReactionInput = Omit<Reaction, 'event_id' | 'event_time'> & Partial<Pick<Reaction, 'event_id' | 'event_time'>>;
+export type ReactionInput = Omit<Reaction, 'event_id' | 'event_time'> &
+  Partial<Pick<Reaction, 'event_id' | 'event_time'>>;
 
 export const reactionProducerOptionsSchema = z.object({
   brokers: z.array(z.string().min(1)).min(1, 'brokers must name at least one broker'),
@@ -67,26 +68,48 @@ export class ReactionProducer {
   }
 
   /** Checks the options, looks up the schema's registry id (it must be registered: `npm run provision`) and connects. */
-  static async connect(input: ReactionProducerOptions, logger = createLogger('reaction-producer')): Promise<ReactionProducer> {
+  static async connect(
+    input: ReactionProducerOptions,
+    logger = createLogger('reaction-producer'),
+  ): Promise<ReactionProducer> {
     const parsed = reactionProducerOptionsSchema.safeParse(input);
     if (!parsed.success) {
-      throw new KooError('CONFIG_INVALID', `invalid reaction producer options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new KooError(
+        'CONFIG_INVALID',
+        `invalid reaction producer options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     }
     const options = parsed.data;
     const registry = new SchemaRegistry({ host: options.schemaRegistryUrl });
     let schemaId: number;
     try {
-      schemaId = await registry.getRegistryIdBySchema(reactionSubject, { type: SchemaType.AVRO, schema: JSON.stringify(reactionSchema) });
-    } catch (err) {
-      throw new KooError('SCHEMA_UNKNOWN', `the reaction schema is not registered under ${reactionSubject} (run npm run provision): ${errorMessage(err)}`, {
-        cause: err,
+      schemaId = await registry.getRegistryIdBySchema(reactionSubject, {
+        type: SchemaType.AVRO,
+        schema: JSON.stringify(reactionSchema),
       });
+    } catch (err) {
+      throw new KooError(
+        'SCHEMA_UNKNOWN',
+        `the reaction schema is not registered under ${reactionSubject} (run npm run provision): ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
-    const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId, ssl: options.ssl }, logger);
+    const kafka = createKafka(
+      { brokers: options.brokers, clientId: options.clientId, ssl: options.ssl },
+      logger,
+    );
     // Idempotence needs acks from all in-sync replicas and one request in flight per broker (kafkajs).
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    return new ReactionProducer(producer, new RegistryCodec(registry, reactionContract), schemaId, options, logger);
+    return new ReactionProducer(
+      producer,
+      new RegistryCodec(registry, reactionContract),
+      schemaId,
+      options,
+      logger,
+    );
   }
 
   /**

@@ -1,5 +1,9 @@
-import { commonConfigSchema, consumerConfigSchema, type CommonConfig, type ConsumerConfig } from '../config/common.ts';
-import { loadConfig } from '../config/load-config.ts';
+import {
+  commonConfigSchema,
+  consumerConfigSchema,
+  type CommonConfig,
+  type ConsumerConfig,
+} from '../config/common.ts';
 import { errorMessage } from '../errors/koo-error.ts';
 import { HealthServer } from '../http/health-server.ts';
 import { createKafka } from '../kafka/kafka-client.ts';
@@ -47,7 +51,14 @@ export async function runWorker<C extends WorkerConfig, T>(
   }
   const logger = createLogger(module.name, config.LOG_LEVEL);
   const worker = await module.create(config, logger);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-${module.name}`, ssl: config.KAFKA_SSL }, logger);
+  const kafka = createKafka(
+    {
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}-${module.name}`,
+      ssl: config.KAFKA_SSL,
+    },
+    logger,
+  );
   const runtime = new ConsumerRuntime(
     kafka,
     worker,
@@ -81,7 +92,10 @@ export async function runWorker<C extends WorkerConfig, T>(
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'signal received');
       const deadline = setTimeout(() => {
-        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting with uncommitted work (it will be redelivered)');
+        logger.error(
+          { timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+          'shutdown timed out; exiting with uncommitted work (it will be redelivered)',
+        );
         process.exit(1);
       }, config.SHUTDOWN_TIMEOUT_MS);
       deadline.unref();

@@ -20,7 +20,10 @@ export class Random {
 
   /** A 64-bit id as 16 hex characters. */
   id(): string {
-    const hex = (n: number) => Math.floor(n * 0x100000000).toString(16).padStart(8, '0');
+    const hex = (n: number) =>
+      Math.floor(n * 0x100000000)
+        .toString(16)
+        .padStart(8, '0');
     return hex(this.next()) + hex(this.next());
   }
 

@@ -9,9 +9,28 @@ import { Random } from './random.ts';
 
 // Share of koos per language: Hindi first, then English and the Indian languages, then the rest.
 export const languageSkew: readonly (readonly [string, number])[] = [
-  ['hi', 30], ['en', 18], ['kn', 8], ['ta', 6], ['te', 6], ['mr', 5], ['bn', 4], ['pt', 5], ['es', 3],
-  ['gu', 2], ['ml', 2], ['pa', 2], ['or', 1], ['as', 1], ['ur', 1], ['ne', 1], ['fr', 1], ['de', 1],
-  ['id', 1], ['ar', 1], ['yo', 0.5], ['ha', 0.5],
+  ['hi', 30],
+  ['en', 18],
+  ['kn', 8],
+  ['ta', 6],
+  ['te', 6],
+  ['mr', 5],
+  ['bn', 4],
+  ['pt', 5],
+  ['es', 3],
+  ['gu', 2],
+  ['ml', 2],
+  ['pa', 2],
+  ['or', 1],
+  ['as', 1],
+  ['ur', 1],
+  ['ne', 1],
+  ['fr', 1],
+  ['de', 1],
+  ['id', 1],
+  ['ar', 1],
+  ['yo', 0.5],
+  ['ha', 0.5],
 ];
 
 export interface WorkloadOptions {
@@ -51,7 +70,9 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
   const insertMany = async (table: string, columns: string[], rows: unknown[][]) => {
     for (let i = 0; i < rows.length; i += batch) {
       const slice = rows.slice(i, i + batch);
-      const values = slice.map((r, j) => `(${r.map((_, k) => `$${j * r.length + k + 1}`).join(',')})`).join(',');
+      const values = slice
+        .map((r, j) => `(${r.map((_, k) => `$${j * r.length + k + 1}`).join(',')})`)
+        .join(',');
       await db.query(`insert into ${table} (${columns.join(',')}) values ${values}`, slice.flat());
       records += slice.length;
     }
@@ -69,7 +90,10 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
     const lang = rnd.weighted(languageSkew);
     languages.set(lang, (languages.get(lang) ?? 0) + 1);
     // Replies go to recent koos, as conversations do.
-    const parent = kooIds.length > 0 && rnd.next() < (o.replyShare ?? 0.2) ? kooIds[Math.max(0, kooIds.length - 1 - rnd.int(50))]! : null;
+    const parent =
+      kooIds.length > 0 && rnd.next() < (o.replyShare ?? 0.2)
+        ? kooIds[Math.max(0, kooIds.length - 1 - rnd.int(50))]!
+        : null;
     const creator = userIds[Math.floor(userIds.length * rnd.next() ** 2)]!; // a few users write most koos
     const media = rnd.next() < 0.3 ? `s3://koo-media/${creator}/img_${rnd.int(1e6)}.jpg` : null;
     kooIds.push(id);
@@ -77,7 +101,11 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
   }
   const started = Date.now();
   for (let i = 0; i < rows.length; i += batch) {
-    await insertMany('koos', ['content_id', 'creator_id', 'parent_id', 'lang', 'body', 'media_url'], rows.slice(i, i + batch));
+    await insertMany(
+      'koos',
+      ['content_id', 'creator_id', 'parent_id', 'lang', 'body', 'media_url'],
+      rows.slice(i, i + batch),
+    );
     o.onProgress?.(Math.min(rows.length, i + batch), rows.length);
     if (o.ratePerSecond) {
       const due = started + ((i + batch) / o.ratePerSecond) * 1000;
@@ -86,12 +114,18 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
   }
   const edited = kooIds.filter(() => rnd.next() < (o.editShare ?? 0));
   if (edited.length > 0) {
-    const r = await db.query(`update koos set body = body || ' (edited)', updated_at = now() where content_id = any($1)`, [edited]);
+    const r = await db.query(
+      `update koos set body = body || ' (edited)', updated_at = now() where content_id = any($1)`,
+      [edited],
+    );
     records += r.rowCount ?? 0;
   }
   const renamed = userIds.filter(() => rnd.next() < (o.renameShare ?? 0));
   if (renamed.length > 0) {
-    const r = await db.query(`update users set handle = handle || '_r', updated_at = now() where user_id = any($1)`, [renamed]);
+    const r = await db.query(
+      `update users set handle = handle || '_r', updated_at = now() where user_id = any($1)`,
+      [renamed],
+    );
     records += r.rowCount ?? 0;
   }
   const deleted = kooIds.filter(() => rnd.next() < (o.deleteShare ?? 0));

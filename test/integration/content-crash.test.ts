@@ -20,7 +20,11 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
   const read = contentReadPath();
   const replicas: WorkerProcess[] = [];
   const start = () => {
-    const w = spawnWorker('content', { CONTENT_GROUP_ID: groupId, BATCH_SIZE: '100', SESSION_TIMEOUT_MS: '10000' });
+    const w = spawnWorker('content', {
+      CONTENT_GROUP_ID: groupId,
+      BATCH_SIZE: '100',
+      SESSION_TIMEOUT_MS: '10000',
+    });
     replicas.push(w);
     return w;
   };
@@ -43,14 +47,19 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
     const ids = Array.from({ length: KOOS }, newId);
     // Every third koo replies to the one before it: thread links cross partitions and kills.
     const parentOf = (i: number) => (i % 3 === 0 ? null : ids[i - 1]!);
-    await db.query('insert into users (user_id, handle, display_name, is_eminent) values ($1, $2, $3, false)', [user, `crash_${user}`, 'Crash']);
+    await db.query(
+      'insert into users (user_id, handle, display_name, is_eminent) values ($1, $2, $3, false)',
+      [user, `crash_${user}`, 'Crash'],
+    );
 
     let victim = start();
     start();
     const insertRange = async (from: number, to: number) => {
       for (let i = from; i < to; i += 100) {
         const rows = ids.slice(i, Math.min(to, i + 100));
-        const values = rows.map((_, j) => `($${j * 3 + 1}, $${j * 3 + 2}, $${j * 3 + 3}, 'kn', 'v1')`).join(',');
+        const values = rows
+          .map((_, j) => `($${j * 3 + 1}, $${j * 3 + 2}, $${j * 3 + 3}, 'kn', 'v1')`)
+          .join(',');
         await db.query(
           `insert into koos (content_id, creator_id, parent_id, lang, body) values ${values}`,
           rows.flatMap((id, j) => [id, user, parentOf(i + j)]),
@@ -68,10 +77,14 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
     await insertRange(0, 500);
     await kill();
     await insertRange(500, 1000);
-    await db.query(`update koos set body = 'v2', updated_at = now() where content_id = any($1)`, [ids.slice(0, 750)]);
+    await db.query(`update koos set body = 'v2', updated_at = now() where content_id = any($1)`, [
+      ids.slice(0, 750),
+    ]);
     await kill();
     await insertRange(1000, KOOS);
-    await db.query(`update koos set body = 'v2', updated_at = now() where content_id = any($1)`, [ids.slice(750)]);
+    await db.query(`update koos set body = 'v2', updated_at = now() where content_id = any($1)`, [
+      ids.slice(750),
+    ]);
 
     const keys = ids.map((id) => ({ id }));
     await waitFor(
@@ -82,9 +95,13 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
       },
       { timeoutMs: 150_000, intervalMs: 1000 },
     );
-    await waitFor('the group to commit the end of the topics', () => groupCaughtUp(admin, groupId, [topicNames.koos, topicNames.users]), {
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      'the group to commit the end of the topics',
+      () => groupCaughtUp(admin, groupId, [topicNames.koos, topicNames.users]),
+      {
+        timeoutMs: 60_000,
+      },
+    );
     const items = await batchGet(read.dynamo, tableName('content'), keys, { keyAttributes: ['id'] });
     ids.forEach((id, i) => {
       const item = items.get(id)!;

@@ -43,11 +43,22 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     const user = newId();
     const [k1, k2, k3] = [newId(), newId(), newId()];
     await db.query(sql.insertUser, [user, `asha_${user}`, 'Asha', false]);
-    await db.query(sql.insertKoo, [k1, user, null, lang, 'root', `s3://koo-media/${user}/nature_valley.jpg`, t(1)]);
+    await db.query(sql.insertKoo, [
+      k1,
+      user,
+      null,
+      lang,
+      'root',
+      `s3://koo-media/${user}/nature_valley.jpg`,
+      t(1),
+    ]);
     await db.query(sql.insertKoo, [k2, user, k1, lang, 'reply', null, t(2)]);
     await db.query(sql.insertKoo, [k3, user, k2, lang, 'reply to reply', null, t(3)]);
 
-    await waitFor('the reply of a reply to know its thread root', async () => (await read.queries.getKoo(k3))?.superParentId === k1);
+    await waitFor(
+      'the reply of a reply to know its thread root',
+      async () => (await read.queries.getKoo(k3))?.superParentId === k1,
+    );
     expect(await read.queries.getKoo(k1)).toMatchObject({
       contentId: k1,
       parentId: null,
@@ -72,8 +83,14 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     expect(byCreator.items.map((k) => k.contentId)).toEqual([k3, k2, k1]);
 
     // Update: a koo's body, and the creator's handle, which every koo of theirs must show.
-    await db.query('update koos set body = $2, updated_at = now() where content_id = $1', [k1, 'root, edited']);
-    await db.query('update users set handle = $2, updated_at = now() where user_id = $1', [user, `asha_new_${user}`]);
+    await db.query('update koos set body = $2, updated_at = now() where content_id = $1', [
+      k1,
+      'root, edited',
+    ]);
+    await db.query('update users set handle = $2, updated_at = now() where user_id = $1', [
+      user,
+      `asha_new_${user}`,
+    ]);
     await waitFor('the edit and the new handle', async () => {
       const koos = await Promise.all([k1, k2, k3].map((k) => read.queries.getKoo(k)));
       return koos[0]?.body === 'root, edited' && koos.every((k) => k?.creatorHandle === `asha_new_${user}`);
@@ -83,7 +100,9 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     await db.query('delete from koos where content_id = $1', [k2]);
     await waitFor('the delete', async () => (await read.queries.getKoo(k2)) === null);
     expect((await read.queries.koosByCreator(user)).items.map((k) => k.contentId)).toEqual([k3, k1]);
-    expect((await read.queries.koosByLang(lang, 10, undefined, Date.parse(t(10)))).items.map((k) => k.contentId)).toEqual([k3, k1]);
+    expect(
+      (await read.queries.koosByLang(lang, 10, undefined, Date.parse(t(10)))).items.map((k) => k.contentId),
+    ).toEqual([k3, k1]);
     expect(await read.queries.getThread(k3)).toMatchObject({ parent: null, superParent: { contentId: k1 } });
   });
 
@@ -109,7 +128,10 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
   });
 
   it('sends a malformed record to koo.dlq with its reason and carries on', async () => {
-    const [meta] = await producer.send({ topic: topicNames.koos, messages: [{ key: `{"content_id":"${runId}"}`, value: '{not json' }] });
+    const [meta] = await producer.send({
+      topic: topicNames.koos,
+      messages: [{ key: `{"content_id":"${runId}"}`, value: '{not json' }],
+    });
     const badOffset = meta!.baseOffset!;
     const badPartition = meta!.partition;
     const user = newId();
@@ -125,7 +147,11 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     await consumer.run({
       eachMessage: async ({ message }) => {
         const h = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
-        if (h[dlqHeaders.offset] === badOffset && h[dlqHeaders.partition] === String(badPartition) && h[dlqHeaders.topic] === topicNames.koos) {
+        if (
+          h[dlqHeaders.offset] === badOffset &&
+          h[dlqHeaders.partition] === String(badPartition) &&
+          h[dlqHeaders.topic] === topicNames.koos
+        ) {
           found.push({ ...h, value: String(message.value) });
         }
       },
@@ -150,16 +176,23 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     await db.query(sql.insertKoo, [ids[0], user, null, lang, 'one', null, t(40)]);
     await db.query(sql.insertKoo, [ids[1], user, ids[0], lang, 'two', null, t(41)]);
     await db.query('update koos set body = $2 where content_id = $1', [ids[0], 'one, edited']);
-    await waitFor('the edit to arrive', async () => (await read.rawItem(ids[0]!))?.t === 'one, edited' && !!(await read.rawItem(ids[1]!)));
-    await waitFor('the first worker to catch up', () => groupCaughtUp(admin, groupId, [topicNames.koos, topicNames.users]));
+    await waitFor(
+      'the edit to arrive',
+      async () => (await read.rawItem(ids[0]!))?.t === 'one, edited' && !!(await read.rawItem(ids[1]!)),
+    );
+    await waitFor('the first worker to catch up', () =>
+      groupCaughtUp(admin, groupId, [topicNames.koos, topicNames.users]),
+    );
     const before = await Promise.all(ids.map(read.rawItem));
 
     const replayGroup = `test-content-replay-${runId}`;
     const replay = await startWorkerInProcess(contentWorker, { CONTENT_GROUP_ID: replayGroup });
     try {
-      await waitFor('the replaying worker to reach the end of the topics', () =>
-        groupCaughtUp(admin, replayGroup, [topicNames.koos, topicNames.users]),
-      { timeoutMs: 120_000 });
+      await waitFor(
+        'the replaying worker to reach the end of the topics',
+        () => groupCaughtUp(admin, replayGroup, [topicNames.koos, topicNames.users]),
+        { timeoutMs: 120_000 },
+      );
     } finally {
       await replay.close();
     }

@@ -1,7 +1,13 @@
 import type { RawRecord } from '../../shared/kafka/records.ts';
 
 /** Debezium envelopes of exactly the shape the PostgreSQL connector writes (JsonConverter, no schemas). */
-export function envelope(table: string, op: 'c' | 'u' | 'd' | 'r', before: object | null, after: object | null, lsn: number) {
+export function envelope(
+  table: string,
+  op: 'c' | 'u' | 'd' | 'r',
+  before: object | null,
+  after: object | null,
+  lsn: number,
+) {
   return {
     before,
     after,

@@ -5,11 +5,26 @@ import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import { stackEnv } from './stack-env.ts';
 
-export function contentReadPath(): { dynamo: Dynamo; queries: ContentQueries; rawItem: (id: string) => Promise<Item | undefined> } {
-  const dynamo = new Dynamo({ region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint, retryMaxMs: 5_000 });
-  const queries = new ContentQueries(dynamo, { contentTable: tableName('content'), mediaBucket: 'koo-media' });
+export function contentReadPath(): {
+  dynamo: Dynamo;
+  queries: ContentQueries;
+  rawItem: (id: string) => Promise<Item | undefined>;
+} {
+  const dynamo = new Dynamo({
+    region: stackEnv.awsRegion,
+    endpoint: stackEnv.dynamodbEndpoint,
+    retryMaxMs: 5_000,
+  });
+  const queries = new ContentQueries(dynamo, {
+    contentTable: tableName('content'),
+    mediaBucket: 'koo-media',
+  });
   const rawItem = async (id: string) =>
-    (await dynamo.call('GetItem', (doc) => doc.send(new GetCommand({ TableName: tableName('content'), Key: { id }, ConsistentRead: true })))).Item;
+    (
+      await dynamo.call('GetItem', (doc) =>
+        doc.send(new GetCommand({ TableName: tableName('content'), Key: { id }, ConsistentRead: true })),
+      )
+    ).Item;
   return { dynamo, queries, rawItem };
 }
 

@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import { runWorker, type RunningWorker, type WorkerConfig, type WorkerModule } from '../../shared/runtime/run-worker.ts';
+import {
+  runWorker,
+  type RunningWorker,
+  type WorkerConfig,
+  type WorkerModule,
+} from '../../shared/runtime/run-worker.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -29,6 +34,9 @@ export function spawnWorker(worker: string, env: Record<string, string>): Worker
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   return { child, output: () => output, exited };
 }

@@ -13,6 +13,8 @@ describe('config', () => {
     const load = () => loadContentConfig({ BATCH_SIZE: 'lots', DYNAMODB_ENDPOINT: 'not a url' });
     expect(load).toThrow(/BATCH_SIZE \("lots"\): must be a number/);
     expect(load).toThrow(/DYNAMODB_ENDPOINT \("not a url"\): must be a URL/);
-    expect(() => loadContentConfig({ SINK_CONCURRENCY: '0' })).toThrow(/SINK_CONCURRENCY \("0"\): must be at least 1/);
+    expect(() => loadContentConfig({ SINK_CONCURRENCY: '0' })).toThrow(
+      /SINK_CONCURRENCY \("0"\): must be at least 1/,
+    );
   });
 });

@@ -17,7 +17,9 @@ import { envelope, kooRow, rawRecord, userRow } from '../support/cdc-events.ts';
 const settings = { mediaBucket: 'koo-media', tombstoneTtlSeconds: 86_400 };
 
 function kooEvent(op: 'c' | 'u' | 'd', row: ReturnType<typeof kooRow>, lsn = 100) {
-  const event = decodeContentEvent(rawRecord('koo.public.koos', envelope('koos', op, op === 'c' ? null : row, op === 'd' ? null : row, lsn)));
+  const event = decodeContentEvent(
+    rawRecord('koo.public.koos', envelope('koos', op, op === 'c' ? null : row, op === 'd' ? null : row, lsn)),
+  );
   if (!event || event.kind !== 'koo') throw new Error('expected a koo event');
   return event.change;
 }
@@ -29,12 +31,20 @@ describe('content decisions', () => {
   });
 
   it('shortens media URIs of the media bucket to the object name and keeps others whole', () => {
-    expect(shortenMedia('s3://koo-media/u1/nature_valley.jpg', 'u1', 'koo-media')).toEqual({ key: 'nature_valley.jpg' });
+    expect(shortenMedia('s3://koo-media/u1/nature_valley.jpg', 'u1', 'koo-media')).toEqual({
+      key: 'nature_valley.jpg',
+    });
     expect(shortenMedia('s3://other/u1/a.jpg', 'u1', 'koo-media')).toEqual({ uri: 's3://other/u1/a.jpg' });
-    expect(shortenMedia('s3://koo-media/u2/a.jpg', 'u1', 'koo-media')).toEqual({ uri: 's3://koo-media/u2/a.jpg' });
-    expect(shortenMedia('s3://koo-media/u1/dir/a.jpg', 'u1', 'koo-media')).toEqual({ uri: 's3://koo-media/u1/dir/a.jpg' });
+    expect(shortenMedia('s3://koo-media/u2/a.jpg', 'u1', 'koo-media')).toEqual({
+      uri: 's3://koo-media/u2/a.jpg',
+    });
+    expect(shortenMedia('s3://koo-media/u1/dir/a.jpg', 'u1', 'koo-media')).toEqual({
+      uri: 's3://koo-media/u1/dir/a.jpg',
+    });
     expect(shortenMedia(null, 'u1', 'koo-media')).toEqual({});
-    expect(mediaUri({ [A.creator]: 'u1', [A.mediaKey]: 'nature_valley.jpg' }, 'koo-media')).toBe('s3://koo-media/u1/nature_valley.jpg');
+    expect(mediaUri({ [A.creator]: 'u1', [A.mediaKey]: 'nature_valley.jpg' }, 'koo-media')).toBe(
+      's3://koo-media/u1/nature_valley.jpg',
+    );
   });
 
   it('keeps only the newest change per key, in order of last appearance', () => {
@@ -69,8 +79,16 @@ describe('content decisions', () => {
 
   it('resolves a reply from a resolved parent, and waits when the parent is unknown', () => {
     const reply = kooEvent('c', kooRow('k3', { parent_id: 'k2' }));
-    const resolvedParent = { [A.contentId]: 'k2', [A.creator]: 'u1', [A.parent]: 'k1', [A.superParent]: 'k1' };
-    expect(kooWrite(reply, undefined, resolvedParent, settings)).toMatchObject({ waitsOn: null, set: { [A.superParent]: 'k1' } });
+    const resolvedParent = {
+      [A.contentId]: 'k2',
+      [A.creator]: 'u1',
+      [A.parent]: 'k1',
+      [A.superParent]: 'k1',
+    };
+    expect(kooWrite(reply, undefined, resolvedParent, settings)).toMatchObject({
+      waitsOn: null,
+      set: { [A.superParent]: 'k1' },
+    });
     const rootParent = { [A.contentId]: 'k2', [A.creator]: 'u1' };
     expect(kooWrite(reply, undefined, rootParent, settings).set[A.superParent]).toBe('k2');
     const unresolvedParent = { [A.contentId]: 'k2', [A.creator]: 'u1', [A.parent]: 'k1' };
@@ -78,7 +96,10 @@ describe('content decisions', () => {
     expect(waiting.waitsOn).toBe('k2');
     expect(A.superParent in waiting.set).toBe(false);
     expect(kooWrite(reply, undefined, undefined, settings).waitsOn).toBe('k2');
-    expect(kooWrite(reply, undefined, { [A.contentId]: 'k2', [A.pendingChildren]: new Set(['k9']) }, settings).waitsOn).toBe('k2');
+    expect(
+      kooWrite(reply, undefined, { [A.contentId]: 'k2', [A.pendingChildren]: new Set(['k9']) }, settings)
+        .waitsOn,
+    ).toBe('k2');
   });
 
   it('knows which stored items are resolved and what root they pass on', () => {
@@ -95,7 +116,13 @@ describe('content decisions', () => {
   it('retracts a deleted koo but keeps the fence and the thread links', () => {
     const change = kooEvent('d', kooRow('k1', { parent_id: 'k0' }), 99);
     const write = kooTombstone(change, settings, 1_000_000);
-    expect(write.set).toMatchObject({ [A.deleted]: 1, [A.version]: 99, [A.creator]: null, [A.langGroup]: null, [A.expiresAt]: 1000 + 86_400 });
+    expect(write.set).toMatchObject({
+      [A.deleted]: 1,
+      [A.version]: 99,
+      [A.creator]: null,
+      [A.langGroup]: null,
+      [A.expiresAt]: 1000 + 86_400,
+    });
     expect(A.parent in write.set).toBe(false);
     expect(A.superParent in write.set).toBe(false);
   });
@@ -107,8 +134,12 @@ describe('content decisions', () => {
       return e.change;
     };
     expect(userWrite(decode('c', null, userRow('u1')), settings, 0).renamed).toBe(false);
-    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { display_name: 'x' })), settings, 0).renamed).toBe(false);
-    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { handle: 'new' })), settings, 0).renamed).toBe(true);
+    expect(
+      userWrite(decode('u', userRow('u1'), userRow('u1', { display_name: 'x' })), settings, 0).renamed,
+    ).toBe(false);
+    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { handle: 'new' })), settings, 0).renamed).toBe(
+      true,
+    );
   });
 });
 
@@ -120,10 +151,22 @@ describe('content decoding', () => {
   it.each([
     ['not JSON', '{oops', /not JSON/],
     ['not an envelope', { hello: 1 }, /not a Debezium change event/],
-    ['a row missing its creator', envelope('koos', 'c', null, { ...kooRow('k1'), creator_id: undefined }, 1), /creator_id/],
-    ['a bad timestamp', envelope('koos', 'c', null, kooRow('k1', { created_at: 'yesterday' }), 1), /not a timestamp/],
+    [
+      'a row missing its creator',
+      envelope('koos', 'c', null, { ...kooRow('k1'), creator_id: undefined }, 1),
+      /creator_id/,
+    ],
+    [
+      'a bad timestamp',
+      envelope('koos', 'c', null, kooRow('k1', { created_at: 'yesterday' }), 1),
+      /not a timestamp/,
+    ],
     ['a create without after', envelope('koos', 'c', null, null, 1), /without the after row/],
-    ['a self-parent', envelope('koos', 'c', null, kooRow('k1', { parent_id: 'k1' }), 1), /itself as its parent/],
+    [
+      'a self-parent',
+      envelope('koos', 'c', null, kooRow('k1', { parent_id: 'k1' }), 1),
+      /itself as its parent/,
+    ],
   ])('rejects %s with a reason', (_name, value, reason) => {
     expect(() => decodeContentEvent(rawRecord('koo.public.koos', value))).toThrow(reason);
   });

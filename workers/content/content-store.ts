@@ -34,7 +34,11 @@ export class ContentStore {
       this.dynamo,
       this.tables.users,
       ids.map((id) => ({ [U.userId]: id })),
-      { keyAttributes: [U.userId], concurrency: this.concurrency, projection: [U.userId, U.handle, U.version, U.deleted] },
+      {
+        keyAttributes: [U.userId],
+        concurrency: this.concurrency,
+        projection: [U.userId, U.handle, U.version, U.deleted],
+      },
     );
   }
 
@@ -49,20 +53,36 @@ export class ContentStore {
 
   async getKoo(id: string): Promise<Item | undefined> {
     const out = await this.dynamo.call('GetItem', (doc) =>
-      doc.send(new GetCommand({ TableName: this.tables.content, Key: { [A.contentId]: id }, ConsistentRead: true })),
+      doc.send(
+        new GetCommand({ TableName: this.tables.content, Key: { [A.contentId]: id }, ConsistentRead: true }),
+      ),
     );
     return out.Item;
   }
 
   /** Writes a koo (or its tombstone) if no newer version is stored; returns the item after, or undefined when fenced out. */
   async writeKoo(write: KooWrite): Promise<Item | undefined> {
-    return this.fencedUpdate(this.tables.content, { [A.contentId]: write.contentId }, write.set, A.version, write.version, 'ALL_NEW');
+    return this.fencedUpdate(
+      this.tables.content,
+      { [A.contentId]: write.contentId },
+      write.set,
+      A.version,
+      write.version,
+      'ALL_NEW',
+    );
   }
 
   /** Writes a user if no newer version is stored; returns the item before, or undefined when fenced out. */
   async writeUser(write: UserWrite): Promise<Item | null | undefined> {
-    const before = await this.fencedUpdate(this.tables.users, { [U.userId]: write.userId }, write.set, U.version, write.version, 'ALL_OLD');
-    return before === undefined ? undefined : before ?? null;
+    const before = await this.fencedUpdate(
+      this.tables.users,
+      { [U.userId]: write.userId },
+      write.set,
+      U.version,
+      write.version,
+      'ALL_OLD',
+    );
+    return before === undefined ? undefined : (before ?? null);
   }
 
   private async fencedUpdate(
@@ -111,7 +131,13 @@ export class ContentStore {
             UpdateExpression: 'ADD #pc :child',
             ConditionExpression:
               'attribute_not_exists(#sp) AND (attribute_exists(#p) OR (attribute_not_exists(#c) AND attribute_not_exists(#x)))',
-            ExpressionAttributeNames: { '#pc': A.pendingChildren, '#sp': A.superParent, '#p': A.parent, '#c': A.creator, '#x': A.deleted },
+            ExpressionAttributeNames: {
+              '#pc': A.pendingChildren,
+              '#sp': A.superParent,
+              '#p': A.parent,
+              '#c': A.creator,
+              '#x': A.deleted,
+            },
             ExpressionAttributeValues: { ':child': new Set([childId]) },
           }),
         ),
@@ -182,7 +208,12 @@ export class ContentStore {
     await this.removeFromSet(this.tables.content, { [A.contentId]: parentId }, A.pendingChildren, childIds);
   }
 
-  private async removeFromSet(table: string, key: Item, attribute: string, members: readonly string[]): Promise<void> {
+  private async removeFromSet(
+    table: string,
+    key: Item,
+    attribute: string,
+    members: readonly string[],
+  ): Promise<void> {
     await this.dynamo.call('UpdateItem', (doc) =>
       doc.send(
         new UpdateCommand({

@@ -13,7 +13,15 @@ import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
 import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 import { ContentStore } from './content-store.ts';
-import { isResolved, kooTombstone, kooWrite, latestPerKey, rootOf, userWrite, type ContentSettings } from './decide.ts';
+import {
+  isResolved,
+  kooTombstone,
+  kooWrite,
+  latestPerKey,
+  rootOf,
+  userWrite,
+  type ContentSettings,
+} from './decide.ts';
 
 export const contentConfigSchema = workerConfigSchema.extend({
   CONTENT_GROUP_ID: env.string('koo-content'),
@@ -28,7 +36,8 @@ export function loadContentConfig(environment: NodeJS.ProcessEnv): ContentConfig
   return loadConfig(contentConfigSchema, environment);
 }
 
-export type ContentEvent = { kind: 'koo'; change: ChangeEvent<KooRow> } | { kind: 'user'; change: ChangeEvent<UserRow> };
+export type ContentEvent =
+  { kind: 'koo'; change: ChangeEvent<KooRow> } | { kind: 'user'; change: ChangeEvent<UserRow> };
 
 /** Pure: a CDC record of koos or users, validated; null for tombstones. */
 export function decodeContentEvent(record: RawRecord): ContentEvent | null {
@@ -45,9 +54,13 @@ export function decodeContentEvent(record: RawRecord): ContentEvent | null {
   return { kind: 'koo', change };
 }
 
-const kooId = (r: DecodedRecord<ContentEvent>) => ((r.value.change.after ?? r.value.change.before) as KooRow).content_id;
-const userId = (r: DecodedRecord<ContentEvent>) => ((r.value.change.after ?? r.value.change.before) as UserRow).user_id;
-const unique = (values: Iterable<string | null | undefined>) => [...new Set([...values].filter((v): v is string => !!v))];
+const kooId = (r: DecodedRecord<ContentEvent>) =>
+  ((r.value.change.after ?? r.value.change.before) as KooRow).content_id;
+const userId = (r: DecodedRecord<ContentEvent>) =>
+  ((r.value.change.after ?? r.value.change.before) as UserRow).user_id;
+const unique = (values: Iterable<string | null | undefined>) => [
+  ...new Set([...values].filter((v): v is string => !!v)),
+];
 
 /**
  * content: koos and users CDC → koo_content (and koo_users for the creator join).
@@ -68,7 +81,10 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     this.config = config;
     this.now = now;
     this.groupId = config.CONTENT_GROUP_ID;
-    this.settings = { mediaBucket: config.MEDIA_BUCKET, tombstoneTtlSeconds: config.TOMBSTONE_TTL_DAYS * 86_400 };
+    this.settings = {
+      mediaBucket: config.MEDIA_BUCKET,
+      tombstoneTtlSeconds: config.TOMBSTONE_TTL_DAYS * 86_400,
+    };
   }
 
   decode(record: RawRecord): ContentEvent | null {
@@ -76,8 +92,14 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
   }
 
   async handle(batch: DecodedRecord<ContentEvent>[], ctx: HandlerContext): Promise<void> {
-    await this.applyUsers(batch.filter((r) => r.value.kind === 'user'), ctx.signal);
-    await this.applyKoos(batch.filter((r) => r.value.kind === 'koo'), ctx.signal);
+    await this.applyUsers(
+      batch.filter((r) => r.value.kind === 'user'),
+      ctx.signal,
+    );
+    await this.applyKoos(
+      batch.filter((r) => r.value.kind === 'koo'),
+      ctx.signal,
+    );
   }
 
   private async applyKoos(records: DecodedRecord<ContentEvent>[], signal: AbortSignal): Promise<void> {
@@ -90,21 +112,32 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
       this.store.getKoos(unique(upserts.map((c) => c.after!.parent_id))),
     ]);
     const written: Item[] = [];
-    await mapConcurrent(latest, this.config.SINK_CONCURRENCY, async (change) => {
-      const write =
-        change.op === 'd'
-          ? kooTombstone(change, this.settings, this.now())
-          : kooWrite(change, users.get(change.after!.creator_id), parents.get(change.after!.parent_id ?? ''), this.settings);
-      const after = await this.store.writeKoo(write);
-      if (!after) return; // a newer change is stored; it settled its own links
-      if (change.op !== 'd') {
-        written.push(after);
-        // The creator's row has not arrived: wait for it in its pending set (if it arrived
-        // meanwhile, the repair below sets the handle).
-        if (after[A.creatorHandle] === undefined) await this.store.addPendingKoo(change.after!.creator_id, change.after!.content_id);
-      }
-      await this.settleThread(after);
-    }, signal);
+    await mapConcurrent(
+      latest,
+      this.config.SINK_CONCURRENCY,
+      async (change) => {
+        const write =
+          change.op === 'd'
+            ? kooTombstone(change, this.settings, this.now())
+            : kooWrite(
+                change,
+                users.get(change.after!.creator_id),
+                parents.get(change.after!.parent_id ?? ''),
+                this.settings,
+              );
+        const after = await this.store.writeKoo(write);
+        if (!after) return; // a newer change is stored; it settled its own links
+        if (change.op !== 'd') {
+          written.push(after);
+          // The creator's row has not arrived: wait for it in its pending set (if it arrived
+          // meanwhile, the repair below sets the handle).
+          if (after[A.creatorHandle] === undefined)
+            await this.store.addPendingKoo(change.after!.creator_id, change.after!.content_id);
+        }
+        await this.settleThread(after);
+      },
+      signal,
+    );
     await this.repairHandles(written);
   }
 
@@ -119,7 +152,11 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
       if (await this.store.addPendingChild(parentId, id)) return;
       const parent = await this.store.getKoo(parentId);
       if (!isResolved(parent)) {
-        throw new KooError('SINK_UNAVAILABLE', `parent ${parentId} of ${id} changed while linking; retrying`, { retriable: true });
+        throw new KooError(
+          'SINK_UNAVAILABLE',
+          `parent ${parentId} of ${id} changed while linking; retrying`,
+          { retriable: true },
+        );
       }
       const updated = await this.store.setSuperParent(id, parentId, rootOf(parent!));
       if (updated) await this.settleThread(updated);
@@ -155,26 +192,38 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
 
   private async applyUsers(records: DecodedRecord<ContentEvent>[], signal: AbortSignal): Promise<void> {
     const latest = latestPerKey(records, userId).map((r) => r.value.change as ChangeEvent<UserRow>);
-    await mapConcurrent(latest, this.config.SINK_CONCURRENCY, async (change) => {
-      const write = userWrite(change, this.settings, this.now());
-      const before = await this.store.writeUser(write);
-      const handle = write.set[U.handle];
-      if (before === undefined || typeof handle !== 'string') return; // fenced out, or a delete
-      const waiting = before?.[U.pendingKoos] as Set<string> | undefined;
-      if (waiting && waiting.size > 0) {
-        await mapConcurrent([...waiting], this.config.SINK_CONCURRENCY, (id) => this.store.setHandle(id, handle, write.version));
-        await this.store.removePendingKoos(write.userId, [...waiting]);
-      }
-      if (write.renamed || (before !== null && before[U.handle] !== undefined && before[U.handle] !== handle)) {
-        await this.propagateHandle(write.userId, handle, write.version);
-      }
-    }, signal);
+    await mapConcurrent(
+      latest,
+      this.config.SINK_CONCURRENCY,
+      async (change) => {
+        const write = userWrite(change, this.settings, this.now());
+        const before = await this.store.writeUser(write);
+        const handle = write.set[U.handle];
+        if (before === undefined || typeof handle !== 'string') return; // fenced out, or a delete
+        const waiting = before?.[U.pendingKoos] as Set<string> | undefined;
+        if (waiting && waiting.size > 0) {
+          await mapConcurrent([...waiting], this.config.SINK_CONCURRENCY, (id) =>
+            this.store.setHandle(id, handle, write.version),
+          );
+          await this.store.removePendingKoos(write.userId, [...waiting]);
+        }
+        if (
+          write.renamed ||
+          (before !== null && before[U.handle] !== undefined && before[U.handle] !== handle)
+        ) {
+          await this.propagateHandle(write.userId, handle, write.version);
+        }
+      },
+      signal,
+    );
   }
 
   private async propagateHandle(userId: string, handle: string, version: number): Promise<void> {
     for await (const page of this.store.creatorKoos(userId)) {
       const stale = page.filter((i) => ((i[A.handleVersion] as number | undefined) ?? -1) < version);
-      await mapConcurrent(stale, this.config.SINK_CONCURRENCY, (i) => this.store.setHandle(i[A.contentId] as string, handle, version));
+      await mapConcurrent(stale, this.config.SINK_CONCURRENCY, (i) =>
+        this.store.setHandle(i[A.contentId] as string, handle, version),
+      );
     }
   }
 
@@ -193,7 +242,11 @@ export const contentWorkerModule: WorkerModule<ContentConfig, ContentEvent> = {
 };
 
 export function createContentWorker(config: ContentConfig): ContentWorker {
-  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT, retryMaxMs: config.SINK_RETRY_MAX_MS });
+  const dynamo = new Dynamo({
+    region: config.AWS_REGION,
+    endpoint: config.DYNAMODB_ENDPOINT,
+    retryMaxMs: config.SINK_RETRY_MAX_MS,
+  });
   const store = new ContentStore(
     dynamo,
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },

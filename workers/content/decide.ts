@@ -22,7 +22,11 @@ export function langGroup(lang: string, createdAtMs: number): string {
  * `s3://koo-media/<creator>/nature_valley.jpg` → `nature_valley.jpg` (the seed's shortened
  * S3_LOCATION; the rest is derivable). Any other URI is kept whole, never lost.
  */
-export function shortenMedia(url: string | null, creatorId: string, mediaBucket: string): { key?: string; uri?: string } {
+export function shortenMedia(
+  url: string | null,
+  creatorId: string,
+  mediaBucket: string,
+): { key?: string; uri?: string } {
   if (url === null) return {};
   const prefix = `s3://${mediaBucket}/${creatorId}/`;
   const name = url.startsWith(prefix) ? url.slice(prefix.length) : '';
@@ -31,7 +35,8 @@ export function shortenMedia(url: string | null, creatorId: string, mediaBucket:
 
 export function mediaUri(item: Item, mediaBucket: string): string | null {
   if (typeof item[A.mediaUri] === 'string') return item[A.mediaUri] as string;
-  if (typeof item[A.mediaKey] === 'string') return `s3://${mediaBucket}/${item[A.creator] as string}/${item[A.mediaKey] as string}`;
+  if (typeof item[A.mediaKey] === 'string')
+    return `s3://${mediaBucket}/${item[A.creator] as string}/${item[A.mediaKey] as string}`;
   return null;
 }
 

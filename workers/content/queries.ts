@@ -84,7 +84,9 @@ export class ContentQueries {
   }
 
   /** Get a koo's parent and super-parent (thread root): ids, and the koos themselves in one batch read. */
-  async getThread(contentId: string): Promise<{ koo: KooView; parent: KooView | null; superParent: KooView | null } | null> {
+  async getThread(
+    contentId: string,
+  ): Promise<{ koo: KooView; parent: KooView | null; superParent: KooView | null } | null> {
     const koo = await this.getKoo(contentId);
     if (!koo) return null;
     const ids = [koo.parentId, koo.superParentId].filter((v): v is string => v !== null);
@@ -128,10 +130,17 @@ export class ContentQueries {
    * read walks back day by day from `beforeMs` (default: now) until the page is full or
    * `langLookbackDays` days in a row were empty; the cursor remembers the day and position.
    */
-  async koosByLang(lang: string, limit = 20, cursor?: string, beforeMs = Date.now() + DAY_MS): Promise<Page<KooView>> {
+  async koosByLang(
+    lang: string,
+    limit = 20,
+    cursor?: string,
+    beforeMs = Date.now() + DAY_MS,
+  ): Promise<Page<KooView>> {
     type LangCursor = { day: number; key?: Item; empty: number };
     const lookback = this.options.langLookbackDays ?? 30;
-    let state: LangCursor = cursor ? decodeCursor<LangCursor>(cursor) : { day: Math.floor(beforeMs / DAY_MS), empty: 0 };
+    let state: LangCursor = cursor
+      ? decodeCursor<LangCursor>(cursor)
+      : { day: Math.floor(beforeMs / DAY_MS), empty: 0 };
     const items: KooView[] = [];
     while (items.length < limit && state.empty < lookback) {
       const bucket = `${lang}#${new Date(state.day * DAY_MS).toISOString().slice(0, 10)}`;
