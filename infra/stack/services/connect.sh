@@ -1,7 +1,5 @@
 # Kafka Connect (distributed mode, one worker, REST on 127.0.0.1) running Debezium's PostgreSQL
-# connector, registered as 'koo-postgres' from infra/kafka/koo-postgres.json. Uses jvm_cmd,
-# maven_classpath, render_template and stack_node from kafka.sh (stack.sh sources every service
-# file before running any of them).
+# connector, registered as 'koo-postgres' from infra/kafka/koo-postgres.json.
 
 CONNECT_HOME="$STACK_DIR/connect"
 CONNECT_URL="http://127.0.0.1:$CONNECT_PORT"

@@ -6,53 +6,6 @@ KAFKA_HOME="$STACK_DIR/kafka"
 KAFKA_CONF_SRC="$KOO_ROOT/infra/kafka"
 : "${KAFKA_HEAP_OPTS:=-Xms256m -Xmx1g}"
 
-# stack_node: the project's Node (bootstrap.sh installs it into .stack when the machine's is old).
-# kafkajs 2.2.4 trips Node >= 23's TimeoutNegativeWarning (a harmless setTimeout(-n) in its request
-# queue); silence that one warning so probe output stays clean.
-stack_node() {
-  local bin=node; [ -x "$STACK_DIR/node/bin/node" ] && bin="$STACK_DIR/node/bin/node"
-  "$bin" --disable-warning=TimeoutNegativeWarning "$@"
-}
-
-# maven_classpath POM DEST: copies POM's runtime dependencies into DEST once. The pom's hash is
-# recorded next to the jars, so editing a version in the pom re-resolves instead of mixing jars.
-maven_classpath() {
-  local pom=$1 dest=$2 hash
-  hash=$(sha256sum "$pom" | cut -d' ' -f1)
-  [ -f "$dest/.pom.sha256" ] && [ "$(cat "$dest/.pom.sha256")" = "$hash" ] && return 0
-  log "resolving $(basename "$(dirname "$pom")") classpath from Maven Central"
-  rm -rf "$dest" "$dest.part"
-  # Maven 3.8 prints stray colour-reset codes even with -q, so its output goes to a log.
-  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest.part" \
-    >"$LOG_DIR/maven.log" 2>&1 || { tail -n 30 "$LOG_DIR/maven.log" >&2; die "maven could not resolve $pom"; }
-  echo "$hash" > "$dest.part/.pom.sha256"
-  mv "$dest.part" "$dest"
-}
-
-# render_template SRC DEST: replaces @NAME@ with the value of the shell variable NAME.
-render_template() {
-  local src=$1 dest=$2 line name
-  local out=""
-  while IFS= read -r line || [ -n "$line" ]; do
-    while [[ $line =~ @([A-Z_]+)@ ]]; do
-      name=${BASH_REMATCH[1]}
-      [ -n "${!name+x}" ] || die "template $src uses @$name@, which is not set"
-      line=${line//@$name@/${!name}}
-    done
-    out+="$line"$'\n'
-  done < "$src"
-  printf '%s' "$out" > "$dest"
-}
-
-# jvm_cmd LIBDIR HEAP_OPTS: sets the array JVM to a java command line over LIBDIR's jars, logging
-# through the shared log4j2 config (stdout, which start_bg sends to the service log).
-jvm_cmd() {
-  local libs=$1 heap=$2
-  # shellcheck disable=SC2206 # the heap options are several flags on purpose
-  JVM=(java $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
-    -Dlog4j2.configurationFile="$KAFKA_CONF_SRC/log4j2.properties" -cp "$libs/*")
-}
-
 kafka_install() {
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
   command -v mvn >/dev/null || apt_install maven
