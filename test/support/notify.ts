@@ -1,0 +1,108 @@
+import type { Producer } from 'kafkajs';
+import { tableName } from '../../infra/tables.ts';
+import { topicNames } from '../../infra/topics.ts';
+import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
+import { batchWrite } from '../../shared/dynamodb/batch-writer.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { NotificationStore } from '../../workers/notify/notification-store.ts';
+import { notificationQueueConfigSchema } from '../../workers/notify/notify-config.ts';
+import { envelope, kooRow } from './cdc-events.ts';
+import { stackEnv } from './stack-env.ts';
+
+/**
+ * What the notify worker reads from the content worker's views, written directly: the creator
+ * of each koo and the handle and eminence of each user.
+ */
+export async function seedViews(
+  koos: { id: string; creator: string }[],
+  users: { id: string; handle?: string; eminent?: boolean }[],
+): Promise<void> {
+  const dynamo = new Dynamo({
+    region: stackEnv.awsRegion,
+    endpoint: stackEnv.dynamodbEndpoint,
+    retryMaxMs: 10_000,
+  });
+  try {
+    await batchWrite(
+      dynamo,
+      tableName('content'),
+      koos.map((k) => ({ put: { [A.contentId]: k.id, [A.creator]: k.creator } })),
+      { keyAttributes: [A.contentId] },
+    );
+    await batchWrite(
+      dynamo,
+      tableName('users'),
+      users.map((u) => ({
+        put: {
+          [U.userId]: u.id,
+          [U.eminent]: u.eminent ?? false,
+          ...(u.handle ? { [U.handle]: u.handle } : {}),
+        },
+      })),
+      { keyAttributes: [U.userId] },
+    );
+  } finally {
+    dynamo.destroy();
+  }
+}
+
+let lsn = Date.now() * 1000;
+
+/** Debezium events of new follows and replies, as the connector writes them (keyed by primary key). */
+export async function produceCdc(
+  producer: Producer,
+  events: (
+    | { follow: [follower: string, followee: string] }
+    | { reply: [id: string, creator: string, parent: string] }
+  )[],
+): Promise<void> {
+  const follows = events.flatMap((e) => ('follow' in e ? [e.follow] : []));
+  const replies = events.flatMap((e) => ('reply' in e ? [e.reply] : []));
+  const at = new Date().toISOString();
+  await producer.sendBatch({
+    topicMessages: [
+      {
+        topic: topicNames.follows,
+        messages: follows.map(([follower, followee]) => ({
+          key: JSON.stringify({ follower_id: follower, followee_id: followee }),
+          value: JSON.stringify(
+            withNow(
+              envelope(
+                'follows',
+                'c',
+                null,
+                { follower_id: follower, followee_id: followee, created_at: at },
+                ++lsn,
+              ),
+            ),
+          ),
+        })),
+      },
+      {
+        topic: topicNames.koos,
+        messages: replies.map(([id, creator, parent]) => ({
+          key: JSON.stringify({ content_id: id }),
+          value: JSON.stringify(
+            withNow(
+              envelope('koos', 'c', null, kooRow(id, { creator_id: creator, parent_id: parent }), ++lsn),
+            ),
+          ),
+        })),
+      },
+    ].filter((t) => t.messages.length > 0),
+  });
+}
+
+// The event time of a CDC event is source.ts_ms; now, so that it falls in the current window.
+function withNow<E extends { source: { ts_ms: number } }>(e: E): E {
+  return { ...e, source: { ...e.source, ts_ms: Date.now() } };
+}
+
+/** The queue and aggregates of a test's prefix, to inspect and, after the test, obliterate. */
+export function notificationStore(prefix: string): NotificationStore {
+  return new NotificationStore(
+    stackEnv.redisUrl,
+    loadConfig(notificationQueueConfigSchema, { NOTIFY_PREFIX: prefix }),
+  );
+}

@@ -1,0 +1,3 @@
+import { runSender } from './run-sender.ts';
+
+await runSender();

@@ -1,0 +1,155 @@
+import { Worker, type Job } from 'bullmq';
+import type { Logger } from '../../shared/logging/logger.ts';
+import { metrics } from '../../shared/metrics/metrics.ts';
+import { periodOf } from '../notify/decide.ts';
+import { aggregateNotification, digestNotification, type Notification } from '../notify/message.ts';
+import {
+  aggregateJobId,
+  type AggregateJobData,
+  type AggregateView,
+  type DigestJobData,
+  type NotificationJobData,
+  type NotificationStore,
+} from '../notify/notification-store.ts';
+import type { SenderConfig } from './sender-config.ts';
+import type { NotificationTransport } from './transport.ts';
+
+export type Outcome = 'delivered' | 'held' | 'cancelled';
+
+const isDigest = (job: Job<NotificationJobData>): job is Job<DigestJobData> => job.name === 'digest';
+
+/**
+ * The sender: a BullMQ Worker on the notifications queue. A job is sealed on its first run (its
+ * actors and its rate-limit decision frozen in Redis), so every attempt sends the same content
+ * under the same idempotency key. Over the recipient's limit it is held for the next period's
+ * digest instead of delivered. Retries with exponential backoff come from the job's options;
+ * a job out of attempts stays failed with its reason. The global rate limit is BullMQ's limiter,
+ * shared by every sender process of the queue.
+ */
+export class NotificationSender {
+  private readonly worker: Worker<NotificationJobData, Outcome>;
+  private readonly store: NotificationStore;
+  private readonly transport: NotificationTransport;
+  private readonly config: SenderConfig;
+  private readonly logger: Logger;
+  private readonly depthTimer: NodeJS.Timeout;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    store: NotificationStore,
+    transport: NotificationTransport,
+    config: SenderConfig,
+    logger: Logger,
+  ) {
+    this.store = store;
+    this.transport = transport;
+    this.config = config;
+    this.logger = logger;
+    this.worker = new Worker<NotificationJobData, Outcome>(config.NOTIFY_QUEUE, (job) => this.process(job), {
+      connection: store.redis,
+      prefix: config.NOTIFY_PREFIX,
+      concurrency: config.NOTIFY_SENDER_CONCURRENCY,
+      limiter: { max: config.NOTIFY_RATE_MAX, duration: config.NOTIFY_RATE_PERIOD_MS },
+      lockDuration: config.NOTIFY_LOCK_MS,
+      stalledInterval: config.NOTIFY_LOCK_MS,
+    });
+    this.worker.on('failed', (job, err) => {
+      metrics.notificationAttemptsFailed.inc();
+      const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+      this.logger[final ? 'error' : 'warn'](
+        { jobId: job?.id, attempt: job?.attemptsMade, err },
+        final ? 'notification failed for good' : 'delivery failed; will retry',
+      );
+    });
+    this.worker.on('error', (err) => this.logger.error({ err }, 'sender error'));
+    this.depthTimer = setInterval(() => void this.refreshDepth(), config.NOTIFY_DEPTH_INTERVAL_MS);
+  }
+
+  isRunning(): boolean {
+    return this.worker.isRunning();
+  }
+
+  private async process(job: Job<NotificationJobData, Outcome>): Promise<Outcome> {
+    const now = Date.now();
+    const sealed = isDigest(job)
+      ? await this.sealDigest(job)
+      : await this.sealAggregate(job as Job<AggregateJobData>, now);
+    if (sealed.outcome === 'held') {
+      await this.store.scheduleDigest(
+        job.data.recipient,
+        sealed.digestPeriod!,
+        this.config.NOTIFY_RECIPIENT_PERIOD_MS,
+        now,
+      );
+    } else if (sealed.outcome === 'delivered') {
+      await this.transport.deliver(sealed.notification!, job.id!);
+      metrics.notificationDeliveryLatency.observe(
+        Math.max(0, Date.now() - (job.timestamp + (job.delay ?? 0))) / 1000,
+      );
+    }
+    metrics.notificationsProcessed.inc({ kind: job.name, outcome: sealed.outcome });
+    return sealed.outcome;
+  }
+
+  private async sealAggregate(job: Job<AggregateJobData>, now: number): Promise<Sealed> {
+    const view = await this.store.sealAggregate(job.data, {
+      namedActors: this.config.NOTIFY_NAMED_ACTORS,
+      perRecipient: this.config.NOTIFY_RECIPIENT_LIMIT,
+      period: periodOf(now, this.config.NOTIFY_RECIPIENT_PERIOD_MS),
+    });
+    if (view.decision === 'cancelled') return { outcome: 'cancelled' };
+    if (view.decision === 'held') return { outcome: 'held', digestPeriod: view.digestPeriod };
+    return {
+      outcome: 'delivered',
+      notification: notificationOf(aggregateJobId(job.data), job.data.recipient, view),
+    };
+  }
+
+  private async sealDigest(job: Job<DigestJobData>): Promise<Sealed> {
+    const held = await this.store.sealDigest(job.data);
+    if (held.size === 0) return { outcome: 'cancelled' };
+    const items = [...held].map(([id, view]) => notificationOf(id, job.data.recipient, view));
+    return { outcome: 'delivered', notification: digestNotification(job.id!, job.data.recipient, items) };
+  }
+
+  private async refreshDepth(): Promise<void> {
+    try {
+      const counts = await this.store.queue.getJobCounts(
+        'waiting',
+        'delayed',
+        'active',
+        'failed',
+        'completed',
+      );
+      for (const [state, n] of Object.entries(counts)) {
+        metrics.notifyQueueDepth.set({ queue: this.config.NOTIFY_QUEUE, state }, n);
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'queue depth not refreshed');
+    }
+  }
+
+  /** Lets the jobs in flight finish, then stops taking jobs. Safe to call twice. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      clearInterval(this.depthTimer);
+      await this.worker.close();
+    })();
+    return this.closed;
+  }
+}
+
+interface Sealed {
+  outcome: Outcome;
+  notification?: Notification;
+  digestPeriod?: number;
+}
+
+function notificationOf(id: string, recipient: string, view: AggregateView): Notification {
+  return aggregateNotification(
+    id,
+    { kind: view.kind, recipient, kooId: view.kooId },
+    view.actors,
+    view.count,
+  );
+}

@@ -1,0 +1,66 @@
+import { errorMessage } from '../../shared/errors/koo-error.ts';
+import { HealthServer } from '../../shared/http/health-server.ts';
+import { createLogger } from '../../shared/logging/logger.ts';
+import { NotificationStore } from '../notify/notification-store.ts';
+import { NotificationSender } from './notification-sender.ts';
+import { loadSenderConfig } from './sender-config.ts';
+import { WebhookTransport, type NotificationTransport } from './transport.ts';
+
+export interface RunningSender {
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the sender as the workers start (run-worker.ts): config checked first (a bad value
+ * exits naming it), health and metrics over HTTP, then the BullMQ worker. SIGTERM/SIGINT let the
+ * jobs in flight finish, then exit within the shutdown timeout; a job cut off by a crash is
+ * retried by BullMQ's stalled-job check, under the same idempotency key.
+ */
+export async function runSender(
+  options: {
+    env?: NodeJS.ProcessEnv;
+    ownProcess?: boolean;
+    /** Default: the webhook at NOTIFY_WEBHOOK_URL. */
+    transport?: NotificationTransport;
+  } = {},
+): Promise<RunningSender> {
+  const ownProcess = options.ownProcess ?? true;
+  let config;
+  try {
+    config = loadSenderConfig(options.env ?? process.env);
+  } catch (err) {
+    if (!ownProcess) throw err;
+    process.stderr.write(`notify-sender: ${errorMessage(err)}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const logger = createLogger('notify-sender', config.LOG_LEVEL);
+  const store = new NotificationStore(config.REDIS_URL, config);
+  const transport =
+    options.transport ?? new WebhookTransport(config.NOTIFY_WEBHOOK_URL, config.NOTIFY_WEBHOOK_TIMEOUT_MS);
+  const sender = new NotificationSender(store, transport, config, logger);
+  const health = new HealthServer();
+  health.addReadinessCheck('queue', () => sender.isRunning());
+  health.addReadinessCheck('redis', () => store.ping());
+  const httpPort = await health.listen(config.HTTP_PORT);
+  logger.info({ httpPort, queue: config.NOTIFY_QUEUE }, 'sender started');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await sender.close();
+      await store.close();
+      await health.close();
+      logger.info('stopped');
+    })());
+  if (ownProcess) {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'signal received');
+      setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
+      void close().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { httpPort, close };
+}

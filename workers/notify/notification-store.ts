@@ -1,0 +1,230 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { KooError, errorMessage } from '../../shared/errors/koo-error.ts';
+import { digestJobId, type AggregateRef, type Intent, type NotificationKind } from './decide.ts';
+import type { Actor } from './message.ts';
+import type { NotificationQueueConfig } from './notify-config.ts';
+import {
+  addActorScript,
+  removeActorScript,
+  sealAggregateScript,
+  sealDigestScript,
+} from './notify-scripts.ts';
+
+export type AggregateJobData = AggregateRef & { generation: number };
+export interface DigestJobData {
+  recipient: string;
+  period: number;
+}
+export type NotificationJobData = AggregateJobData | DigestJobData;
+
+/** An aggregate job as sealed on its first run; every retry sees the same. */
+export interface AggregateView {
+  decision: 'send' | 'held' | 'cancelled';
+  kind: NotificationKind;
+  kooId: string | null;
+  count: number;
+  actors: Actor[];
+  /** For `held`: the rate-limit period whose digest carries it. */
+  digestPeriod?: number;
+}
+
+/** One change to an aggregate: an intent with the aggregate it lands in. */
+export interface AggregateChange {
+  intent: Intent;
+  aggregate: AggregateRef;
+}
+
+export interface ActorRef {
+  aggregateId: string;
+  actor: string;
+}
+
+export const aggregateJobId = (d: AggregateJobData) => `${d.id}.${d.generation}`;
+
+/**
+ * The one module that talks to Redis for notifications: the `notifications` BullMQ queue, the
+ * aggregates (actors per job, added idempotently) and the seals (the frozen view of a job, so
+ * that every delivery attempt sends the same content). Owns its connection; `close()` is safe
+ * to call twice.
+ */
+export class NotificationStore {
+  readonly queue: Queue<NotificationJobData>;
+  readonly redis: Redis;
+  private readonly config: NotificationQueueConfig;
+  private readonly keyPrefix: string;
+  private closed: Promise<void> | undefined;
+
+  constructor(redisUrl: string, config: NotificationQueueConfig) {
+    this.config = config;
+    // BullMQ's blocking commands need requests that wait for a reconnect instead of failing.
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.queue = new Queue<NotificationJobData>(config.NOTIFY_QUEUE, {
+      connection: this.redis,
+      prefix: config.NOTIFY_PREFIX,
+    });
+    this.keyPrefix = `${config.NOTIFY_PREFIX}:${config.NOTIFY_QUEUE}:notify:`;
+  }
+
+  private get keepSeconds(): number {
+    return Math.ceil(this.config.NOTIFY_KEEP_DAYS * 86_400);
+  }
+
+  /** Options of every notification job: retries with exponential backoff, completed kept for dedup, failed kept for ops. */
+  jobOptions(jobId: string, delayMs: number): JobsOptions {
+    return {
+      jobId,
+      delay: Math.max(0, delayMs),
+      attempts: this.config.NOTIFY_ATTEMPTS,
+      backoff: { type: 'exponential', delay: this.config.NOTIFY_BACKOFF_MS },
+      removeOnComplete: { age: this.keepSeconds },
+      removeOnFail: false,
+    };
+  }
+
+  /**
+   * Applies the changes in order in one round trip. Returns, per aggregate an actor was added to,
+   * the generation that holds it, and the actors added among the first few (whom the
+   * notification may name). Idempotent: a replayed change finds its actor in place, or (an act
+   * taken back later) finds it undone.
+   */
+  async apply(
+    changes: readonly AggregateChange[],
+  ): Promise<{ jobs: AggregateJobData[]; toName: ActorRef[] }> {
+    if (changes.length === 0) return { jobs: [], toName: [] };
+    const pipeline = this.redis.pipeline();
+    const ttl = String(this.keepSeconds);
+    for (const { intent, aggregate } of changes) {
+      const script = intent.op === 'add' ? addActorScript : removeActorScript;
+      pipeline.eval(script, 0, this.keyPrefix, aggregate.id, intent.actor, String(intent.eventTimeMs), ttl);
+    }
+    const results = await this.exec(pipeline);
+    const jobs = new Map<string, AggregateJobData>();
+    const toName: ActorRef[] = [];
+    changes.forEach(({ intent, aggregate }, i) => {
+      if (intent.op !== 'add') return;
+      const [generation, rank] = results[i] as [number, number];
+      if (generation < 0) return;
+      const job = { ...aggregate, generation };
+      jobs.set(aggregateJobId(job), job);
+      if (rank < this.config.NOTIFY_NAMED_ACTORS)
+        toName.push({ aggregateId: aggregate.id, actor: intent.actor });
+    });
+    return { jobs: [...jobs.values()], toName };
+  }
+
+  /** Records the handles a notification shows for its first actors (actors without one are shown by id). */
+  async name(actors: readonly (ActorRef & { handle: string })[]): Promise<void> {
+    if (actors.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const { aggregateId, actor, handle } of actors) {
+      const key = `${this.keyPrefix}names:${aggregateId}`;
+      pipeline.hset(key, actor, handle).expire(key, this.keepSeconds);
+    }
+    await this.exec(pipeline);
+  }
+
+  /** Queues one delayed job per aggregate generation, due when its window ends; an existing job id is left as it is. */
+  async schedule(jobs: readonly AggregateJobData[], nowMs: number): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.queue
+      .addBulk(
+        jobs.map((data) => ({
+          name: 'aggregate',
+          data,
+          opts: this.jobOptions(aggregateJobId(data), data.windowEndMs - nowMs),
+        })),
+      )
+      .catch((err: unknown) => {
+        throw this.unavailable(err);
+      });
+  }
+
+  async scheduleDigest(recipient: string, period: number, periodMs: number, nowMs: number): Promise<void> {
+    await this.queue.add(
+      'digest',
+      { recipient, period },
+      this.jobOptions(digestJobId(recipient, period), period * periodMs - nowMs),
+    );
+  }
+
+  async sealAggregate(
+    job: AggregateJobData,
+    limits: { namedActors: number; perRecipient: number; period: number },
+  ): Promise<AggregateView> {
+    const raw = (await this.redis.eval(
+      sealAggregateScript,
+      0,
+      this.keyPrefix,
+      aggregateJobId(job),
+      job.id,
+      job.recipient,
+      job.kind,
+      job.kooId ?? '',
+      String(limits.namedActors),
+      String(limits.perRecipient),
+      String(limits.period),
+      String(this.keepSeconds),
+    )) as string;
+    return parseView(JSON.parse(raw) as AggregateView);
+  }
+
+  /** The frozen views of the jobs a digest merges, by job id. */
+  async sealDigest(job: DigestJobData): Promise<Map<string, AggregateView>> {
+    const raw = (await this.redis.eval(
+      sealDigestScript,
+      0,
+      this.keyPrefix,
+      job.recipient,
+      String(job.period),
+      String(this.keepSeconds),
+    )) as string;
+    const { jobs } = JSON.parse(raw) as { jobs: Record<string, AggregateView> };
+    return new Map(Object.entries(jobs).map(([id, view]) => [id, parseView(view)]));
+  }
+
+  private async exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+    if (!results) throw this.unavailable(new Error('pipeline discarded'));
+    const failed = results.find(([err]) => err);
+    if (failed) throw this.unavailable(failed[0]);
+    return results.map(([, value]) => value);
+  }
+
+  private unavailable(cause: unknown): KooError {
+    return new KooError('SINK_UNAVAILABLE', `redis: ${errorMessage(cause)}`, { retriable: true, cause });
+  }
+
+  /** Deletes the queue and every aggregate, seal and counter under the prefix (tests, benchmarks). */
+  async obliterate(): Promise<void> {
+    await this.queue.obliterate({ force: true });
+    for await (const keys of this.redis.scanStream({ match: `${this.keyPrefix}*`, count: 1000 })) {
+      if ((keys as string[]).length > 0) await this.redis.unlink(...(keys as string[]));
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    return this.redis.ping().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.queue.close();
+      await this.redis.quit().catch(() => this.redis.disconnect());
+    })();
+    return this.closed;
+  }
+}
+
+/** A view as Lua wrote it: cjson writes an empty table as {}, and the scripts write no koo as ''. */
+function parseView(view: AggregateView): AggregateView {
+  return { ...view, kooId: view.kooId || null, actors: Array.isArray(view.actors) ? view.actors : [] };
+}
