@@ -3,8 +3,7 @@ import { topicNames } from '../infra/topics.ts';
 import { Random } from '../shared/synthetic/random.ts';
 import { languageSkew } from '../shared/synthetic/source-workload.ts';
 import type { Column, LakeRow } from '../workers/lake/columns.ts';
-import { cdcColumns } from '../workers/lake/lake-rows.ts';
-import { decodeLakeEvent } from '../workers/lake/lake-worker.ts';
+import { cdcColumns, cdcRecord } from '../workers/lake/lake-rows.ts';
 import { encodeParquet } from '../workers/lake/parquet-encoder.ts';
 import { parquetjsEncoder } from './parquetjs-writer.ts';
 import { round, type Figures } from './report.ts';
@@ -14,8 +13,6 @@ import { round, type Figures } from './report.ts';
  * The same koo change events (Debezium JSON, decoded by the lake's own decoder) encoded into
  * objects of BENCH_LAKE_ROWS_PER_OBJECT rows by each Parquet writer, in one run: rows/s of
  * encoding (columns built, compressed, serialized) and bytes per row of the objects.
- * @dsnp/parquetjs is measured when it loads (its 1.9.3 package on npm ships no dist/; point
- * BENCH_DSNP_PARQUETJS at another copy, e.g. an unpacked 1.8.9).
  */
 type Encode = (columns: readonly Column[], rows: readonly LakeRow[]) => Uint8Array | Promise<Uint8Array>;
 
@@ -57,17 +54,20 @@ function koosWorkload(count: number, seed: number): LakeRow[] {
       op: 'c',
       ts_ms: start + i * 37 + 5,
     };
-    const decoded = decodeLakeEvent({
-      topic: topicNames.koos,
-      partition: 0,
-      offset: String(i),
-      key: Buffer.from(id),
-      value: Buffer.from(JSON.stringify(value)),
-      timestamp: String(start + i * 37),
-      headers: {},
-    });
-    if (decoded?.kind !== 'row') throw new Error('bench: the workload does not decode');
-    return decoded.record.row;
+    const decoded = cdcRecord(
+      {
+        topic: topicNames.koos,
+        partition: 0,
+        offset: String(i),
+        key: Buffer.from(id),
+        value: Buffer.from(JSON.stringify(value)),
+        timestamp: String(start + i * 37),
+        headers: {},
+      },
+      'koos',
+    );
+    if (!decoded) throw new Error('bench: the workload does not decode');
+    return decoded.row;
   });
 }
 
@@ -92,36 +92,19 @@ async function measure(
   };
 }
 
-function loadDsnp(): Encode | string {
-  const require = createRequire(import.meta.url);
-  try {
-    return parquetjsEncoder(require(process.env.BENCH_DSNP_PARQUETJS ?? '@dsnp/parquetjs'));
-  } catch (err) {
-    return `unavailable: ${(err as Error).message.split('\n')[0]}`;
-  }
-}
-
 export async function benchLake(): Promise<Figures[]> {
   const count = Number(process.env.BENCH_LAKE_ROWS ?? 100_000);
   const perObject = Number(process.env.BENCH_LAKE_ROWS_PER_OBJECT ?? 25_000);
   const rows = koosWorkload(count, Number(process.env.BENCH_SEED ?? 42));
   const columns = cdcColumns('koos');
   const require = createRequire(import.meta.url);
-  const results: Figures[] = [
-    await measure('parquet-wasm + apache-arrow (lake)', encodeParquet, columns, rows, perObject),
+  const writers: [string, Encode][] = [
+    ['parquet-wasm + apache-arrow (lake)', encodeParquet],
+    ['parquetjs 0.11 (baseline)', parquetjsEncoder(require('parquetjs'))],
+    ['@dsnp/parquetjs 1.8 (maintained fork)', parquetjsEncoder(require('@dsnp/parquetjs'))],
   ];
-  results.push(
-    await measure(
-      'parquetjs 0.11 (baseline)',
-      parquetjsEncoder(require('parquetjs')),
-      columns,
-      rows,
-      perObject,
-    ),
-  );
-  const dsnp = loadDsnp();
-  if (typeof dsnp === 'string') results.push({ writer: '@dsnp/parquetjs', note: dsnp });
-  else results.push(await measure('@dsnp/parquetjs', dsnp, columns, rows, perObject));
+  const results: Figures[] = [];
+  for (const [label, encode] of writers) results.push(await measure(label, encode, columns, rows, perObject));
   const [chosen, baseline] = results;
   results.push({
     writer: 'summary (lake vs parquetjs)',

@@ -2,6 +2,8 @@
  * How every benchmark reports: a table for people, or with --json one JSON object per line
  * with snake_case figures named after what they count.
  */
+import { formatTable } from '../shared/cli/print-table.ts';
+
 export type Figures = Record<string, string | number>;
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -30,10 +32,5 @@ export function report(rows: Figures[], json: boolean): void {
     for (const row of rows) console.log(JSON.stringify(row));
     return;
   }
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  console.log(line(keys));
-  console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const r of rows) console.log(line(keys.map((k) => String(r[k] ?? ''))));
+  console.log(formatTable(rows));
 }

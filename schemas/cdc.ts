@@ -6,8 +6,11 @@ import { z } from 'zod';
  * Debezium writes timestamptz as an ISO-8601 string (io.debezium.time.ZonedTimestamp);
  * `timestamp` accepts that or epoch microseconds and yields epoch milliseconds; its `lakeType`
  * makes it a Parquet timestamp column (every other column type follows from the zod type).
+ * `distinct` marks fields whose values seldom repeat from row to row (keys, free text): the lake
+ * stores them without a dictionary, which for such values only adds bytes.
  */
 const id = z.string().min(1).max(64);
+const primaryKey = id.meta({ distinct: true });
 const timestamp = z
   .union([z.string(), z.number()])
   .transform((v, ctx) => {
@@ -21,8 +24,8 @@ const timestamp = z
   .meta({ lakeType: 'timestamp' });
 
 export const userRowSchema = z.object({
-  user_id: id,
-  handle: z.string().min(1).max(64),
+  user_id: primaryKey,
+  handle: z.string().min(1).max(64).meta({ distinct: true }),
   display_name: z.string(),
   is_eminent: z.boolean(),
   created_at: timestamp,
@@ -31,12 +34,12 @@ export const userRowSchema = z.object({
 export type UserRow = z.infer<typeof userRowSchema>;
 
 export const kooRowSchema = z.object({
-  content_id: id,
+  content_id: primaryKey,
   creator_id: id,
   parent_id: id.nullable(),
   lang: z.string().min(2).max(16),
-  body: z.string(),
-  media_url: z.string().nullable(),
+  body: z.string().meta({ distinct: true }),
+  media_url: z.string().meta({ distinct: true }).nullable(),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -1,4 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { Admin } from 'kafkajs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,10 +17,14 @@ export function testLakeStore(): LakeStore {
   });
 }
 
+/** The topic's log end per partition, as `setOffsets` takes it: a group set there starts with what comes next. */
+export async function logEnds(admin: Admin, topic: string): Promise<{ partition: number; offset: string }[]> {
+  return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
+}
+
+/** The objects below `prefix`, in key order. */
 export async function listKeys(store: LakeStore, prefix: string): Promise<LakeObject[]> {
-  const all: LakeObject[] = [];
-  for await (const page of store.list(prefix)) all.push(...page);
-  return all.sort((a, b) => a.key.localeCompare(b.key));
+  return (await store.listAll(prefix)).sort((a, b) => a.key.localeCompare(b.key));
 }
 
 /**

@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import { compactHour } from '../../workers/lake/compaction.ts';
+import { hourPrefix } from '../../workers/lake/layout.ts';
+import { listLakeObjects, summarizeHours } from '../../workers/lake/lake-listing.ts';
+import { lakeColumns } from '../../workers/lake/lake-rows.ts';
+import { createLakeStore, lakeConfigSchema, type LakeConfig } from '../../workers/lake/lake-worker.ts';
+import { loadConfig } from '../config/load-config.ts';
+import { createKafka } from '../kafka/kafka-client.ts';
+import { createLogger } from '../logging/logger.ts';
+import { formatTable } from './print-table.ts';
+
+const dtOption = (v: string) => {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))
+    throw new Error(`dt must be a date as YYYY-MM-DD, not ${v}`);
+  return v;
+};
+const hrOption = (v: string) => {
+  if (!/^\d{2}$/.test(v) || Number(v) > 23) throw new Error(`hr must be an hour from 00 to 23, not ${v}`);
+  return v;
+};
+
+function print(rows: readonly object[], json: boolean): void {
+  console.log(json ? JSON.stringify(rows, null, 2) : formatTable(rows));
+}
+
+/** The lake group's committed offset per partition of a topic; partitions it never committed are left out. */
+async function committedOffsets(config: LakeConfig, topic: string): Promise<Map<number, bigint>> {
+  const logger = createLogger('koo-lake', 'warn');
+  const admin = createKafka(
+    { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-lake-cli`, ssl: config.KAFKA_SSL },
+    logger,
+  ).admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId: config.LAKE_GROUP_ID, topics: [topic] });
+    return new Map(
+      (offsets?.partitions ?? [])
+        .filter((p) => p.offset !== '-1')
+        .map((p) => [p.partition, BigInt(p.offset)]),
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** `koo lake ls|compact`: what the Parquet lake holds, and compaction of a closed hour. */
+export function addLakeCommands(program: Command): void {
+  const lake = program.command('lake').description('the Parquet lake on S3 (LAKE_BUCKET, LAKE_PREFIX)');
+  lake
+    .command('ls')
+    .description('objects and rows (from Parquet footers) per topic and event hour')
+    .option('--topic <topic>', 'one topic (default: LAKE_TOPICS)')
+    .option('--dt <date>', 'one day, YYYY-MM-DD', dtOption)
+    .option('--json', 'print JSON instead of a table')
+    .action(async (o: { topic?: string; dt?: string; json?: boolean }) => {
+      const config = loadConfig(lakeConfigSchema);
+      const store = createLakeStore(config);
+      try {
+        const objects = [];
+        for (const topic of o.topic ? [o.topic] : config.LAKE_TOPICS) {
+          const keyPrefix = `${config.LAKE_PREFIX}${topic}/${o.dt ? `dt=${o.dt}/` : ''}`;
+          objects.push(...(await listLakeObjects(store, config.LAKE_PREFIX, keyPrefix)));
+        }
+        print(summarizeHours(objects), o.json ?? false);
+      } finally {
+        store.destroy();
+      }
+    });
+  lake
+    .command('compact <topic> <dt> <hr>')
+    .description(
+      "merge an hour's objects per Kafka partition into one, exactly once: only objects the lake " +
+        'group has committed; safe to run again (a re-run finishes an interrupted one)',
+    )
+    .option('--json', 'print JSON instead of a table')
+    .action(async (topic: string, dtArg: string, hrArg: string, o: { json?: boolean }) => {
+      const dt = dtOption(dtArg);
+      const hr = hrOption(hrArg);
+      if (Date.parse(`${dt}T${hr}:00:00Z`) + 3_600_000 > Date.now())
+        throw new Error(`${dt} ${hr}:00 is not over yet: compact hours that have ended`);
+      const config = loadConfig(lakeConfigSchema);
+      const columns = lakeColumns(topic);
+      const committed = await committedOffsets(config, topic);
+      const store = createLakeStore(config);
+      try {
+        const results = await compactHour(store, {
+          prefix: config.LAKE_PREFIX,
+          topic,
+          dt,
+          hr,
+          committed,
+          columns,
+        });
+        if (results.length === 0)
+          console.error(`nothing to compact below ${hourPrefix(config.LAKE_PREFIX, topic, { dt, hr })}`);
+        print(
+          results.map((r) => ({
+            partition: r.partition,
+            key: r.key,
+            merged: r.merged,
+            rows: r.rows,
+            deleted: r.deleted.length,
+            note: r.skipped ?? (r.unchanged ? 'unchanged' : ''),
+          })),
+          o.json ?? false,
+        );
+      } finally {
+        store.destroy();
+      }
+    });
+}

@@ -1,0 +1,197 @@
+import type { Admin, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topicNames } from '../../infra/topics.ts';
+import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
+import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
+import { hourPrefix, objectKey } from '../../workers/lake/layout.ts';
+import { listLakeObjects, summarizeHours } from '../../workers/lake/lake-listing.ts';
+import { lakeColumns } from '../../workers/lake/lake-rows.ts';
+import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
+import { putHourFile } from '../../workers/lake/lake-writes.ts';
+import { encodeParquet } from '../../workers/lake/parquet-encoder.ts';
+import { envelope, kooRow } from '../support/cdc-events.ts';
+import { newId, runId } from '../support/ids.ts';
+import { testKafka } from '../support/kafka.ts';
+import { lakeSnapshot, listKeys, logEnds, testLakeStore } from '../support/lake.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { startWorkerInProcess } from '../support/workers.ts';
+
+const topic = topicNames.koos;
+const prefix = `test-lake-compact-${runId}/`;
+const groupId = `test-lake-compact-${runId}`;
+const hour = { dt: '2026-11-27', hr: '08' };
+const EVENTS = 360;
+
+describe('koo lake compact: an hour merged per partition, exactly once, beside replays', () => {
+  let admin: Admin;
+  let producer: Producer;
+  let startOffsets: { partition: number; offset: string }[];
+  let worker: RunningWorker | undefined;
+  const store = testLakeStore();
+  const creator = newId();
+  const env = (group: string) => ({
+    LAKE_GROUP_ID: group,
+    LAKE_PREFIX: prefix,
+    LAKE_TOPICS: topic,
+    LAKE_ROTATE_ROWS: '8', // several small objects per partition and hour
+    LAKE_ROTATE_AGE_MS: '1000',
+  });
+  const committed = async (group: string) => {
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return new Map(
+      offsets!.partitions.filter((p) => p.offset !== '-1').map((p) => [p.partition, BigInt(p.offset)]),
+    );
+  };
+  /** (partition, offset, content id) of the hour's rows, with how often each appears. */
+  const hourRows = async () => {
+    const lake = await lakeSnapshot(store, prefix);
+    try {
+      return await lake.rows(
+        `select _partition, _offset, content_id, count(*) as n from ${lake.topic(topic)}
+         where dt = '${hour.dt}' and hr = '${hour.hr}' and creator_id = '${creator}'
+         group by all order by _partition, _offset`,
+      );
+    } finally {
+      await lake.close();
+    }
+  };
+
+  beforeAll(async () => {
+    const kafka = testKafka();
+    admin = kafka.admin();
+    producer = kafka.producer();
+    await Promise.all([admin.connect(), producer.connect()]);
+    startOffsets = await logEnds(admin, topic);
+    await admin.setOffsets({ groupId, topic, partitions: startOffsets });
+    worker = await startWorkerInProcess(lakeWorkerModule, env(groupId));
+    // Hours 08 and 09 interleaved, so every segment writes a file of each.
+    await producer.send({
+      topic,
+      messages: Array.from({ length: EVENTS }, (_, i) => {
+        const id = newId();
+        const e = envelope('koos', 'c', null, kooRow(id, { creator_id: creator }), i + 1);
+        const changedAt = Date.UTC(2026, 10, 27, 8 + (i % 2), i % 60);
+        return { key: id, value: JSON.stringify({ ...e, source: { ...e.source, ts_ms: changedAt } }) };
+      }),
+    });
+    await waitFor(
+      'every event in the lake',
+      async () => {
+        const lake = await lakeSnapshot(store, prefix);
+        try {
+          const [r] = await lake
+            .rows(`select count(*) as n from ${lake.topic(topic)}`)
+            .catch(() => [{ n: 0 }]);
+          return Number(r!.n) === EVENTS || undefined;
+        } finally {
+          await lake.close();
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await Promise.all([admin?.disconnect(), producer?.disconnect()]);
+    store.destroy();
+  });
+
+  it('merges committed objects; a crash between write and delete loses nothing and a re-run repairs', async () => {
+    const before = await hourRows();
+    expect(before.length).toBe(EVENTS / 2);
+    const offsets = await committed(groupId);
+    const target = { prefix, topic, ...hour, committed: offsets, columns: lakeColumns(topic) };
+
+    // Crash after step 1 (merged objects written), before step 2 (covered objects deleted).
+    const objects = await store.listAll(hourPrefix(prefix, topic, hour));
+    for (const [partition, candidates] of compactionCandidates(prefix, objects, offsets))
+      await mergePartitionHour(store, target, partition, candidates);
+    const crashed = await hourRows();
+    expect(crashed.map((r) => `${r._partition}/${r._offset}`)).toEqual(
+      before.map((r) => `${r._partition}/${r._offset}`),
+    );
+    const [crashedHour] = summarizeHours(
+      await listLakeObjects(store, prefix, hourPrefix(prefix, topic, hour)),
+    );
+    expect(crashedHour!.overlapping).toBeGreaterThan(0); // what `koo lake ls` shows until the re-run
+
+    const results = await compactHour(store, target);
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.every((r) => r.skipped === undefined)).toBe(true);
+    expect(await hourRows()).toEqual(before); // same rows, each once
+    const after = await listLakeObjects(store, prefix, hourPrefix(prefix, topic, hour));
+    expect(summarizeHours(after)[0]!.overlapping).toBe(0);
+    // One object per partition holds its committed rows; only objects not committed yet stay apart.
+    for (const r of results) {
+      const rest = after.filter((o) => o.partition === r.partition && o.key !== r.key);
+      expect(
+        rest.every((o) => o.firstOffset >= offsets.get(r.partition)!),
+        r.key,
+      ).toBe(true);
+    }
+    expect(after.length).toBeLessThan(objects.length);
+
+    // Running it again changes nothing.
+    const again = await compactHour(store, target);
+    expect(again.every((r) => r.unchanged && r.deleted.length === 0)).toBe(true);
+  });
+
+  it('a replay from the start after compaction leaves the compacted objects as they are', async () => {
+    const compacted = () => listKeys(store, hourPrefix(prefix, topic, hour));
+    const original = await compacted();
+    const rows = await hourRows();
+    const offsets = await committed(groupId);
+    await worker?.close();
+    worker = undefined;
+    const replayGroup = `${groupId}-replay`;
+    await admin.setOffsets({ groupId: replayGroup, topic, partitions: startOffsets });
+    worker = await startWorkerInProcess(lakeWorkerModule, env(replayGroup));
+    // The replay cuts where the first run did, so once it is through it has committed at least as
+    // far (further where others' events came after the first run stopped).
+    await waitFor(
+      'the replay to pass what the first run committed',
+      async () => {
+        const replayed = await committed(replayGroup);
+        return [...offsets].every(([p, o]) => (replayed.get(p) ?? -1n) >= o) || undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    await new Promise((r) => setTimeout(r, 2500)); // its early uploads of the held segments, too
+    expect(await compacted()).toEqual(original);
+    expect(await hourRows()).toEqual(rows);
+  });
+
+  it('a stale upload of a file never replaces the larger object of its new owner', async () => {
+    const place = { prefix: `test-lake-stale-${runId}/`, topic, partition: 0, hour };
+    const columns = lakeColumns(topic);
+    const file = (last: number) => ({ firstOffset: 100n, lastOffset: BigInt(last) });
+    const encode = (last: number) => () =>
+      encodeParquet(
+        columns,
+        Array.from({ length: last - 99 }, (_, i) => ({
+          ...kooRow(`k${i}`),
+          created_at: 0,
+          updated_at: 0,
+          _op: 'c',
+          _lsn: i,
+          _tx_id: null,
+          _changed_at: 0,
+          _partition: 0,
+          _offset: 100 + i,
+        })),
+      );
+    const key = objectKey(place.prefix, topic, 0, { ...hour, firstOffset: 100n });
+    // The old owner's first early upload, then the new owner's cut with more rows.
+    expect(await putHourFile(store, place, file(130), encode(130))).toBe('written');
+    const early = (await store.head(key))!;
+    expect(await putHourFile(store, place, file(180), encode(180))).toBe('written');
+    const newer = (await store.head(key))!;
+    // The old owner's next early upload, decided before or after the new owner's write.
+    expect(await putHourFile(store, place, file(150), encode(150))).toBe('held');
+    expect(
+      await store.put(key, encode(150)(), { lastOffset: 150n, condition: { ifMatch: early.etag } }),
+    ).toBe(false);
+    expect(await store.head(key)).toEqual(newer);
+  });
+});

@@ -1,0 +1,123 @@
+import type { EachBatchPayload, Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { KooError } from '../../shared/errors/koo-error.ts';
+import type { DecodedRecord } from '../../shared/kafka/records.ts';
+import { createLogger } from '../../shared/logging/logger.ts';
+import { ConsumerRuntime } from '../../shared/runtime/consumer-runtime.ts';
+import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+
+type Commit = { topic: string; partition: number; offset: string };
+
+/** A kafkajs stand-in with just what the runtime calls: it records commits and runs batches on demand. */
+function fakeKafka(options: { failCommits?: boolean } = {}) {
+  const commits: Commit[] = [];
+  const handlers = new Map<string, (e: { payload: unknown }) => void>();
+  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
+  const consumer = {
+    events: { GROUP_JOIN: 'join', CRASH: 'crash', DISCONNECT: 'disconnect', STOP: 'stop' },
+    on: (event: string, handler: (e: { payload: unknown }) => void) => handlers.set(event, handler),
+    connect: async () => undefined,
+    subscribe: async () => undefined,
+    run: async (config: { eachBatch: typeof eachBatch }) => {
+      eachBatch = config.eachBatch;
+    },
+    commitOffsets: async (offsets: Commit[]) => {
+      if (options.failCommits) throw new KooError('KAFKA_UNAVAILABLE', 'not the owner any more');
+      commits.push(...offsets);
+    },
+    stop: async () => undefined,
+    disconnect: async () => undefined,
+  };
+  const producer = {
+    connect: async () => undefined,
+    send: async () => [],
+    disconnect: async () => undefined,
+  };
+  const kafka = { consumer: () => consumer, producer: () => producer } as unknown as Kafka;
+  /** Delivers offsets [from, from + count) of partition 0 as one fetched batch; resolves with the offsets resolved. */
+  const deliver = async (from: number, count: number) => {
+    const resolved: string[] = [];
+    const messages = Array.from({ length: count }, (_, i) => ({
+      offset: String(from + i),
+      key: null,
+      value: Buffer.from('v'),
+      timestamp: '0',
+      headers: {},
+    }));
+    await eachBatch!({
+      batch: { topic: 't', partition: 0, messages, highWatermark: String(from + count) },
+      resolveOffset: (offset: string) => resolved.push(offset),
+      heartbeat: async () => undefined,
+      isRunning: () => true,
+      isStale: () => false,
+    } as unknown as EachBatchPayload);
+    return resolved;
+  };
+  const join = (assignment: Record<string, number[]>) =>
+    handlers.get('join')!({ payload: { memberId: 'm', memberAssignment: assignment } });
+  return { kafka, commits, deliver, join };
+}
+
+function worker(extra: Partial<WorkerDefinition<string>> = {}): WorkerDefinition<string> {
+  return {
+    name: 'test',
+    groupId: 'g',
+    topics: ['t'],
+    decode: (r) => r.offset,
+    handle: async () => undefined,
+    ...extra,
+  };
+}
+
+async function started(w: WorkerDefinition<string>, fake: ReturnType<typeof fakeKafka>) {
+  const options = { batchSize: 2, dlqTopic: 'dlq', sessionTimeoutMs: 10_000, fromBeginning: false };
+  const runtime = new ConsumerRuntime(fake.kafka, w, options, createLogger('test', 'silent'));
+  await runtime.start();
+  return runtime;
+}
+
+describe('consumer runtime offsets', () => {
+  it('commits past each chunk once the worker has handled it', async () => {
+    const fake = fakeKafka();
+    await started(worker(), fake);
+    expect(await fake.deliver(10, 5)).toEqual(['11', '13', '14']);
+    expect(fake.commits.map((c) => c.offset)).toEqual(['12', '14', '15']);
+  });
+
+  it('commits only up to the first offset a holding worker still has in memory', async () => {
+    // Holds records from the last multiple of 4 on, like the lake's segments; `flushed` lets go of all.
+    let held: bigint | undefined;
+    let flushed = false;
+    const holding = worker({
+      handle: async (batch: DecodedRecord<string>[]) => {
+        for (const r of batch) {
+          const offset = BigInt(r.value);
+          if (offset % 4n === 0n) held = undefined; // a cut: everything before is durable
+          held ??= offset;
+        }
+      },
+      heldFrom: () => (flushed ? undefined : held),
+    });
+    const fake = fakeKafka();
+    await started(holding, fake);
+    await fake.deliver(10, 5); // chunks 10-11 | 12-13 | 14
+    expect(fake.commits.map((c) => c.offset)).toEqual(['10', '12', '12']);
+    flushed = true;
+    await fake.deliver(15, 1);
+    expect(fake.commits.at(-1)!.offset).toBe('16'); // nothing held: past the chunk
+  });
+
+  it('resolves nothing and stops the batch when the commit fails (the partition moved)', async () => {
+    const fake = fakeKafka({ failCommits: true });
+    await started(worker(), fake);
+    expect(await fake.deliver(10, 5)).toEqual([]);
+  });
+
+  it('tells a holding worker its partitions after every join', async () => {
+    const seen: Record<string, number[]>[] = [];
+    const fake = fakeKafka();
+    await started(worker({ assigned: (a) => seen.push(a) }), fake);
+    fake.join({ t: [0, 3] });
+    expect(seen).toEqual([{ t: [0, 3] }]);
+  });
+});

@@ -1,0 +1,279 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { z } from 'zod';
+import { topicNames } from '../../infra/topics.ts';
+import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
+import { env, loadConfig } from '../../shared/config/load-config.ts';
+import { KooError } from '../../shared/errors/koo-error.ts';
+import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
+import { metrics } from '../../shared/metrics/metrics.ts';
+import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
+import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import type { Column, LakeRow } from './columns.ts';
+import { LakeStore } from './lake-store.ts';
+import { putHourFile } from './lake-writes.ts';
+import { avroRecord, avroTopicOf, cdcRecord, cdcTableOf, lakeColumns } from './lake-rows.ts';
+import { encodeParquet } from './parquet-encoder.ts';
+import { Segment, type LakeRecord, type RotationLimits } from './segment.ts';
+
+const MiB = 1024 * 1024;
+
+export const lakeConfigSchema = workerConfigSchema.extend({
+  LAKE_GROUP_ID: env.string('koo-lake'),
+  LAKE_TOPICS: env
+    .list([topicNames.users, topicNames.koos, topicNames.follows, topicNames.reactions].join(','))
+    .superRefine((topics, ctx) => {
+      for (const topic of topics) {
+        if (!cdcTableOf(topic) && !avroTopicOf(topic))
+          ctx.addIssue({
+            code: 'custom',
+            message: `no schema for topic ${topic} (see workers/lake/lake-rows.ts)`,
+          });
+      }
+    }),
+  /** Key prefix inside LAKE_BUCKET (e.g. `staging/`); the lake's layout starts below it. */
+  LAKE_PREFIX: z.string().default(''),
+  /** A segment never spans a multiple of this many offsets of its partition. */
+  LAKE_ROTATE_ROWS: env.int(100_000, 1),
+  /** A segment holds at most this many Kafka bytes (keys plus values); memory per partition is about this. */
+  LAKE_ROTATE_BYTES: env.int(64 * MiB, 1024),
+  /**
+   * A segment spans at most this much Kafka record time; a segment held this long by the clock is
+   * also uploaded early (same names, offsets not committed) so that analysts see it.
+   */
+  LAKE_ROTATE_AGE_MS: env.int(300_000, 1000),
+  /** Objects larger than this go up as multipart uploads of parts this size (S3's minimum is 5 MiB). */
+  LAKE_PART_BYTES: env.int(8 * MiB, 5 * MiB),
+});
+export type LakeConfig = z.infer<typeof lakeConfigSchema>;
+
+export function loadLakeConfig(environment: NodeJS.ProcessEnv): LakeConfig {
+  return loadConfig(lakeConfigSchema, environment);
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Records since the last cut, held in memory; their offsets are not committed. */
+  segment: Segment | undefined;
+  /** Offset after the last record taken in: a retried batch's records before it are skipped. */
+  next: bigint;
+  /** The held segment's end when it was last uploaded early (no new records: no new upload). */
+  uploadedThrough: bigint | undefined;
+  /** Serializes the batches and the early uploads of the partition. */
+  busy: Promise<unknown>;
+}
+
+/** How the lake reads one topic: its columns, and for an Avro topic its codec and event-time field. */
+interface TopicReader {
+  columns: Column[];
+  avro: { codec: RegistryCodec<LakeRow>; eventTimeField: string | undefined } | undefined;
+}
+
+/**
+ * lake: every topic → Parquet objects on S3, one per (segment, event hour).
+ * Each partition holds a segment of records in memory; a record that crosses a rotation limit
+ * cuts it: the segment's hour files are uploaded, and only then may the runtime commit past them
+ * (`heldFrom`). Cuts depend on the records alone and object names on offsets, so a crash or a
+ * replay rewrites the same objects with the same rows: every event lands exactly once. Writes
+ * never shrink an object (lake-writes.ts), so neither a stale upload nor a replay over
+ * compacted hours can take rows away.
+ */
+export class LakeWorker implements WorkerDefinition<LakeRecord> {
+  readonly name = 'lake';
+  readonly groupId: string;
+  readonly topics: string[];
+  private readonly config: LakeConfig;
+  private readonly store: LakeStore;
+  private readonly limits: RotationLimits;
+  private readonly readers = new Map<string, TopicReader>();
+  private readonly partitions = new Map<string, PartitionState>();
+  private readonly now: () => number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(store: LakeStore, registry: SchemaRegistry, config: LakeConfig, now: () => number = Date.now) {
+    this.store = store;
+    this.config = config;
+    this.now = now;
+    this.groupId = config.LAKE_GROUP_ID;
+    this.topics = config.LAKE_TOPICS;
+    this.limits = {
+      rows: config.LAKE_ROTATE_ROWS,
+      bytes: config.LAKE_ROTATE_BYTES,
+      ageMs: config.LAKE_ROTATE_AGE_MS,
+    };
+    for (const topic of this.topics) {
+      const avro = avroTopicOf(topic);
+      this.readers.set(topic, {
+        columns: lakeColumns(topic),
+        avro: avro && {
+          codec: new RegistryCodec(registry, avro.contract),
+          eventTimeField: avro.eventTimeField,
+        },
+      });
+    }
+    const tick = Math.min(5_000, Math.max(250, config.LAKE_ROTATE_AGE_MS / 4));
+    this.timer = setInterval(() => void this.uploadAged(), tick);
+    this.timer.unref();
+  }
+
+  /** Loads the writer schemas of an Avro batch, so that decode stays synchronous. */
+  async prepare(records: readonly RawRecord[]): Promise<void> {
+    const avro = records[0] && this.readers.get(records[0].topic)?.avro;
+    if (avro) await avro.codec.prepare(records.map((r) => r.value));
+  }
+
+  /** Pure: the record as a row at its event time; null for a tombstone; throws (→ DLQ) for bad input. */
+  decode(record: RawRecord): LakeRecord | null {
+    const table = cdcTableOf(record.topic);
+    if (table) return cdcRecord(record, table);
+    const avro = this.readers.get(record.topic)!.avro!;
+    if (record.value === null || record.value.length === 0) return null;
+    return avroRecord(record, avro.codec.decode(record.value), avro.eventTimeField);
+  }
+
+  async handle(batch: DecodedRecord<LakeRecord>[], ctx: HandlerContext): Promise<void> {
+    const { topic, partition } = batch[0]!.raw;
+    const state = this.state(topic, partition);
+    await this.exclusive(state, async () => {
+      for (const { value: record } of batch) {
+        if (record.offset < state.next) continue; // taken in by an earlier try of this batch
+        if (state.segment?.cutsBefore(record, this.limits)) {
+          await this.upload(state, state.segment, 'cut');
+          state.segment = undefined;
+          state.uploadedThrough = undefined;
+          await ctx.heartbeat();
+        }
+        if (state.segment) state.segment.add(record);
+        else state.segment = new Segment(record, this.now());
+        state.next = record.offset + 1n;
+      }
+    });
+  }
+
+  heldFrom(topic: string, partition: number): bigint | undefined {
+    return this.partitions.get(`${topic}/${partition}`)?.segment?.firstOffset;
+  }
+
+  /** The runtime resumes from committed offsets after a join: segments of partitions now elsewhere are dropped. */
+  assigned(assignment: Record<string, number[]>): void {
+    for (const [key, state] of this.partitions) {
+      if (!assignment[state.topic]?.includes(state.partition)) this.partitions.delete(key);
+    }
+  }
+
+  /** Encodes and uploads the segment's hour files. Any failure is retriable: it is never the fault of one record. */
+  private async upload(state: PartitionState, segment: Segment, reason: 'cut' | 'early'): Promise<void> {
+    const { topic, partition } = state;
+    const { columns } = this.readers.get(topic)!;
+    const stop = metrics.lakeUploadDuration.startTimer({ topic });
+    try {
+      await mapConcurrent(segment.hourFiles(), 4, async (file) => {
+        let bytes = 0;
+        const outcome = await putHourFile(
+          this.store,
+          { prefix: this.config.LAKE_PREFIX, topic, partition, hour: file },
+          file,
+          () => {
+            const body = encodeParquet(columns, file.rows);
+            bytes = body.length;
+            return body;
+          },
+        );
+        if (outcome === 'written') {
+          metrics.lakeObjectsWritten.inc({ topic, reason });
+          metrics.lakeBytesWritten.inc({ topic }, bytes);
+        }
+      });
+    } catch (err) {
+      throw new KooError(
+        'SINK_UNAVAILABLE',
+        `lake upload of ${topic}/${partition}@${segment.firstOffset} failed`,
+        { retriable: true, cause: err },
+      );
+    } finally {
+      stop();
+    }
+  }
+
+  /** Uploads segments held longer than the age limit, under their final names; their offsets stay uncommitted. */
+  private async uploadAged(): Promise<void> {
+    const due = [...this.partitions.values()].filter(
+      (s) =>
+        s.segment &&
+        this.now() - s.segment.openedAtMs >= this.limits.ageMs &&
+        s.uploadedThrough !== s.segment.nextOffset,
+    );
+    for (const state of due) {
+      await this.exclusive(state, async () => {
+        const segment = state.segment;
+        if (!segment || this.partitions.get(`${state.topic}/${state.partition}`) !== state) return;
+        await this.upload(state, segment, 'early');
+        state.uploadedThrough = segment.nextOffset;
+      }).catch(() => undefined); // the cut uploads the same objects again, and reports failures
+    }
+  }
+
+  private state(topic: string, partition: number): PartitionState {
+    const key = `${topic}/${partition}`;
+    let state = this.partitions.get(key);
+    if (!state) {
+      state = {
+        topic,
+        partition,
+        segment: undefined,
+        next: -1n,
+        uploadedThrough: undefined,
+        busy: Promise.resolve(),
+      };
+      this.partitions.set(key, state);
+    }
+    return state;
+  }
+
+  private exclusive<R>(state: PartitionState, fn: () => Promise<R>): Promise<R> {
+    const run = state.busy.then(fn, fn);
+    state.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  async sinkReady(): Promise<boolean> {
+    return this.store
+      .list(`${this.config.LAKE_PREFIX}__readyz__`)
+      .next()
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
+  /** Held segments are not uploaded on the way out: the partition's next owner rebuilds them from the committed offset. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.partitions.values()].map((s) => s.busy));
+    this.store.destroy();
+  }
+}
+
+export function createLakeStore(config: LakeConfig): LakeStore {
+  return new LakeStore({
+    region: config.AWS_REGION,
+    endpoint: config.S3_ENDPOINT,
+    bucket: config.LAKE_BUCKET,
+    partBytes: config.LAKE_PART_BYTES,
+  });
+}
+
+export function createLakeWorker(config: LakeConfig): LakeWorker {
+  return new LakeWorker(
+    createLakeStore(config),
+    new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
+    config,
+  );
+}
+
+export const lakeWorkerModule: WorkerModule<LakeConfig, LakeRecord> = {
+  name: 'lake',
+  loadConfig: loadLakeConfig,
+  create: (config) => createLakeWorker(config),
+};

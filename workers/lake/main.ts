@@ -1,0 +1,4 @@
+import { runWorker } from '../../shared/runtime/run-worker.ts';
+import { lakeWorkerModule } from './lake-worker.ts';
+
+await runWorker(lakeWorkerModule);
