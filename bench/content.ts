@@ -9,12 +9,12 @@ import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { createKafka } from '../shared/kafka/kafka-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
 import { createLogger } from '../shared/logging/logger.ts';
-import { metrics } from '../shared/metrics/metrics.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
 import { writeSourceWorkload } from '../shared/synthetic/source-workload.ts';
 import { contentWorkerModule } from '../workers/content/content-worker.ts';
 import pg from 'pg';
 import { latencyFigures, round, type Figures } from './report.ts';
+import { ddbRequests, drainBacklog, until, type BenchConsumer } from './drain.ts';
 import { runNaiveContentConsumer } from './naive-content.ts';
 
 /**
@@ -27,26 +27,10 @@ import { runNaiveContentConsumer } from './naive-content.ts';
  */
 const topics = [topicNames.koos, topicNames.users];
 
-async function ddbRequests(): Promise<number> {
-  return (await metrics.dynamodbRequests.get()).values.reduce((s, v) => s + v.value, 0);
-}
-
 async function totalEnd(admin: Admin): Promise<bigint> {
   let sum = 0n;
   for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) sum += BigInt(p.high);
   return sum;
-}
-
-async function until(
-  what: string,
-  cond: () => Promise<boolean> | boolean,
-  timeoutMs = 600_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function sourceTsMs(record: RawRecord): number | undefined {
@@ -56,11 +40,6 @@ function sourceTsMs(record: RawRecord): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-interface Run {
-  label: string;
-  start: (groupId: string, onDone: (records: readonly RawRecord[]) => void) => Promise<() => Promise<void>>;
 }
 
 export async function benchContent(): Promise<Figures[]> {
@@ -81,7 +60,7 @@ export async function benchContent(): Promise<Figures[]> {
   await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
   const run = Date.now().toString(36);
 
-  const runs: Run[] = [
+  const runs: BenchConsumer[] = [
     {
       label: 'content worker',
       start: async (groupId, onDone) => {
@@ -127,32 +106,7 @@ export async function benchContent(): Promise<Figures[]> {
   const backlog = Number((await totalEnd(admin)) - before);
 
   const results: Figures[] = [];
-  for (const [i, r] of runs.entries()) {
-    let done = 0;
-    let first = 0;
-    let firstBatch = 0;
-    let last = 0;
-    const requestsBefore = await ddbRequests();
-    const stop = await r.start(groups[i]!, (records) => {
-      const now = performance.now();
-      if (done === 0) {
-        first = now;
-        firstBatch = records.length;
-      }
-      done += records.length;
-      last = now;
-    });
-    await until(`${r.label} to drain the backlog`, () => done >= backlog);
-    await stop();
-    const requests = (await ddbRequests()) - requestsBefore;
-    results.push({
-      phase: 'backlog',
-      consumer: r.label,
-      events: backlog,
-      events_per_s: round((done - firstBatch) / ((last - first) / 1000), 1),
-      ddb_requests_per_event: round(requests / backlog, 3),
-    });
-  }
+  for (const [i, r] of runs.entries()) results.push(await drainBacklog(r, groups[i]!, backlog));
 
   // Phase 2: steady load, latency from the source commit to the committed effect.
   for (const [i, r] of runs.entries()) {

@@ -44,9 +44,32 @@ export const tables = {
     // Only tombstones (a like taken back) carry it: they outlive any replay of koo.reactions, then go.
     ttlAttribute: 'ttl',
   },
+  trending: {
+    // One item per trending sorted set (keyed by its Redis key): its snapshot, read back when Redis lost it.
+    name: 'koo_trending',
+    partitionKey: { name: 'k', type: 'S' },
+    indexes: [],
+  },
   users: {
     name: 'koo_users',
     partitionKey: { name: 'id', type: 'S' },
+    indexes: [],
+    ttlAttribute: 'ttl',
+  },
+  graph: {
+    name: 'koo_graph',
+    // A user's partition: whom they follow (g#), their followers (r#, paged by the fan-out), counts (#).
+    partitionKey: { name: 'id', type: 'S' },
+    sortKey: { name: 'k', type: 'S' },
+    indexes: [],
+    // Only unfollow tombstones carry it: they fence replays of koo.public.follows, then go.
+    ttlAttribute: 'ttl',
+  },
+  feed: {
+    name: 'koo_feed',
+    // A reader's partition, newest entry last in key order (`<createdAt>#<contentId>`); fan-out records under fo#<id>.
+    partitionKey: { name: 'id', type: 'S' },
+    sortKey: { name: 'k', type: 'S' },
     indexes: [],
     ttlAttribute: 'ttl',
   },

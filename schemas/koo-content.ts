@@ -25,6 +25,12 @@ export const contentAttr = {
   likes: 'rl',
   shares: 'rs',
   rekoos: 'rr',
+  reactionsOffset: 'ro', // koo.reactions offset of the last reaction counted (the counters' fence)
+  // Engagement score, written only by the engagement worker (see workers/engagement).
+  score: 'es', // forward-decayed score relative to the landmark: sum of w * 2^((t - lm) / half-life)
+  scoreLandmark: 'lm', // the landmark, epoch ms (a whole number of half-lives, so a re-base is exact)
+  scoreVersion: 'ev', // count of score writes: the optimistic lock of a landmark move
+  scoreFencePrefix: 'ef', // ef<r|k><partition>: last source offset applied to es per topic partition
 } as const;
 
 export const userAttr = {
@@ -47,6 +53,14 @@ export const reactionAttr = {
   likeTime: 'lt', // event time of the like or unlike that decides the like bit (latest wins)
   likeEventId: 'le', // its event id: breaks ties between events of the same millisecond
   reactedAt: 'at', // latest event time among the user's reactions to the koo, epoch ms
-  version: 'v', // write count: the optimistic lock of every transition
+  offset: 'o', // the counters' fence value that counts this state (the batch's last offset of the koo)
+  countedFlags: 'pf', // flags the counters held for this user before that batch (used until the fence reaches o)
   expiresAt: 'ttl', // epoch seconds; tombstones only
+} as const;
+
+/** koo_trending: one item per trending sorted set (a language, or `*` for all), its snapshot. */
+export const trendingAttr = {
+  key: 'k', // partition key: the set's Redis key (TRENDING_KEY_PREFIX + trending: + language or *)
+  members: 'm', // map content id → trending rank (log2 of the score relative to the Unix epoch)
+  snapshotAt: 'at', // epoch ms of the snapshot
 } as const;

@@ -15,14 +15,15 @@ export interface FieldProblem {
  */
 export class AvroContract<T> {
   readonly type: avro.types.RecordType;
-  private readonly check: (value: T) => FieldProblem | undefined;
+  // Stored untyped so that a contract of T is also one of any supertype (read stays typed).
+  private readonly check: (value: unknown) => FieldProblem | undefined;
 
   /** `check` adds what Avro cannot say (an id must not be empty). */
   constructor(schema: avro.Schema, check: (value: T) => FieldProblem | undefined = () => undefined) {
     const type = avro.Type.forSchema(schema);
     if (!(type instanceof avro.types.RecordType)) throw new Error(`${type.name ?? 'schema'} is not a record`);
     this.type = type;
-    this.check = check;
+    this.check = (value) => check(value as T);
   }
 
   /** The value as the reader's type, or a VALIDATION_FAILED error naming the first bad field. */
@@ -48,7 +49,7 @@ export class AvroContract<T> {
       if (found) throw this.invalid(found);
       out[field.name] = v;
     }
-    const problem = this.check(out as T);
+    const problem = this.check(out);
     if (problem) throw this.invalid(problem);
     return out as T;
   }

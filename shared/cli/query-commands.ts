@@ -28,15 +28,15 @@ async function print(run: (q: ContentQueries) => Promise<unknown>): Promise<void
   }
 }
 
-const limitOption = (v: string) => {
+export const limitOption = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 1000)
     throw new Error('--limit must be a whole number from 1 to 1000');
   return n;
 };
 
-/** `koo query ...`: the read path's access patterns, printed as JSON. */
-export function addQueryCommands(program: Command): void {
+/** `koo query ...`: the read path's access patterns, printed as JSON. Returns the `query` command for other views' reads. */
+export function addQueryCommands(program: Command): Command {
   const query = program.command('query').description('read the DynamoDB views (prints JSON)');
   query
     .command('koo <contentId>')
@@ -62,4 +62,5 @@ export function addQueryCommands(program: Command): void {
     .action((user: string, o: { limit: number; cursor?: string }) =>
       print((q) => q.koosByCreator(user, o.limit, o.cursor)),
     );
+  return query;
 }

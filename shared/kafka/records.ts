@@ -1,4 +1,4 @@
-import type { IHeaders } from 'kafkajs';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
 
 /** A Kafka record as the runtime hands it to a worker's decoder. */
 export interface RawRecord {
@@ -15,4 +15,17 @@ export interface RawRecord {
 export interface DecodedRecord<T> {
   raw: RawRecord;
   value: T;
+}
+
+/** A kafkajs message as a RawRecord. */
+export function rawRecordOf(topic: string, partition: number, message: KafkaMessage): RawRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ?? null,
+    value: message.value ?? null,
+    timestamp: message.timestamp,
+    headers: message.headers ?? {},
+  };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import { topicNames } from '../../infra/topics.ts';
 import { reactionContract, reactionSchema, reactionSubject, type Reaction } from '../../schemas/reaction.ts';
@@ -101,7 +101,12 @@ export class ReactionProducer {
       logger,
     );
     // Idempotence needs acks from all in-sync replicas and one request in flight per broker (kafkajs).
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // The default partitioner is murmur2 of the key, as Java's: other clients must use the same.
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     return new ReactionProducer(
       producer,

@@ -41,3 +41,32 @@ export class Random {
     return items[items.length - 1]![0];
   }
 }
+
+/**
+ * Zipf's law over ranks 0..n-1: rank r is drawn with probability proportional to 1/(r+1)^s, so a
+ * few items take most draws (popular koos, followed accounts). The CDF is built once; a draw is a
+ * binary search.
+ */
+export class Zipf {
+  private readonly cdf: Float64Array;
+
+  constructor(n: number, s = 1) {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError('n must be a whole number of at least 1');
+    this.cdf = new Float64Array(n);
+    let sum = 0;
+    for (let r = 0; r < n; r++) this.cdf[r] = sum += 1 / (r + 1) ** s;
+    for (let r = 0; r < n; r++) this.cdf[r]! /= sum;
+  }
+
+  rank(rnd: Random): number {
+    const u = rnd.next();
+    let lo = 0;
+    let hi = this.cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { Random } from './random.ts';
+import { Random, Zipf } from './random.ts';
 
 /**
  * Writes app-like activity into the source database (PostgreSQL), from where Debezium carries
- * it to Kafka: users, koos in 20+ languages with Koo's skew, replies to recent koos, edits,
- * renames and deletes. Seeded, so a run can be repeated.
+ * it to Kafka: users with power-law follower counts (the most followed are the eminent profiles),
+ * koos in 20+ languages with Koo's skew, replies to recent koos, edits, renames and deletes.
+ * Seeded, so a run can be repeated.
  */
 
 // Share of koos per language: Hindi first, then English and the Indian languages, then the rest.
@@ -37,6 +38,10 @@ export interface WorkloadOptions {
   seed: number;
   users: number;
   koos: number;
+  /** Accounts each user follows on average; followees are drawn by Zipf rank, so follower counts follow a power law. */
+  followsPerUser?: number;
+  /** Share of users, the most followed, marked eminent (their koos are merged at read time, not fanned out). */
+  eminentShare?: number;
   /** Share of koos that reply to an earlier koo. */
   replyShare?: number;
   /** Share of koos edited once after creation. */
@@ -77,11 +82,27 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
       records += slice.length;
     }
   };
+  // A user's index is their popularity rank: low indices are followed most and write most.
+  const eminent = Math.max(1, Math.round(o.users * (o.eminentShare ?? 0.001)));
   await insertMany(
     'users',
     ['user_id', 'handle', 'display_name', 'is_eminent'],
-    userIds.map((id, i) => [id, `user_${id}`, `User ${i}`, i < Math.max(1, o.users / 1000)]),
+    userIds.map((id, i) => [id, `user_${id}`, `User ${i}`, i < eminent]),
   );
+  if (o.followsPerUser && o.users > 1) {
+    const popularity = new Zipf(o.users, 1);
+    const follows: unknown[][] = [];
+    for (const [i, follower] of userIds.entries()) {
+      const followees = new Set<number>();
+      const want = Math.min(o.users - 1, Math.round(o.followsPerUser * 2 * rnd.next()));
+      for (let tries = 0; followees.size < want && tries < want * 4; tries++) {
+        const rank = popularity.rank(rnd);
+        if (rank !== i) followees.add(rank);
+      }
+      for (const rank of followees) follows.push([follower, userIds[rank]!]);
+    }
+    await insertMany('follows', ['follower_id', 'followee_id'], follows);
+  }
 
   const kooIds: string[] = [];
   const rows: unknown[][] = [];

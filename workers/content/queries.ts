@@ -2,8 +2,10 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
-import { KooError } from '../../shared/errors/koo-error.ts';
+import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
 import { mediaUri } from './decide.ts';
+
+export type { Page };
 
 /** A koo as the app reads it: long names, the full media URI, ISO times. */
 export interface KooView {
@@ -20,12 +22,6 @@ export interface KooView {
   version: number;
 }
 
-export interface Page<T> {
-  items: T[];
-  /** Pass back to get the next page; absent on the last page. */
-  cursor?: string;
-}
-
 export interface ContentQueryOptions {
   contentTable: string;
   mediaBucket: string;
@@ -34,18 +30,6 @@ export interface ContentQueryOptions {
 }
 
 const DAY_MS = 86_400_000;
-
-function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-function decodeCursor<T>(cursor: string): T {
-  try {
-    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as T;
-  } catch (err) {
-    throw new KooError('VALIDATION_FAILED', 'cursor is not one this API returned', { cause: err });
-  }
-}
 
 /** The seed's access patterns on koo_content, plus the thread lookup. */
 export class ContentQueries {

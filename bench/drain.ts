@@ -1,0 +1,62 @@
+import type { RawRecord } from '../shared/kafka/records.ts';
+import { metrics } from '../shared/metrics/metrics.ts';
+import { sleep } from '../shared/runtime/backoff.ts';
+import { round, type Figures } from './report.ts';
+
+/** A consumer under test: started under a group id, it reports every batch it has done. */
+export interface BenchConsumer {
+  label: string;
+  start: (groupId: string, onDone: (records: readonly RawRecord[]) => void) => Promise<() => Promise<void>>;
+}
+
+/** DynamoDB requests this process made so far (every call goes through the Dynamo wrapper's metric). */
+export async function ddbRequests(): Promise<number> {
+  return (await metrics.dynamodbRequests.get()).values.reduce((s, v) => s + v.value, 0);
+}
+
+export async function until(
+  what: string,
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs = 900_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Drains a backlog of `events` records with one consumer whose group is pinned at the backlog's
+ * start: events/s from the end of its first batch (so connecting and joining are not counted),
+ * and DynamoDB requests per event.
+ */
+export async function drainBacklog(
+  consumer: BenchConsumer,
+  groupId: string,
+  events: number,
+): Promise<Figures> {
+  let done = 0;
+  let first = 0;
+  let firstBatch = 0;
+  let last = 0;
+  const requestsBefore = await ddbRequests();
+  const stop = await consumer.start(groupId, (records) => {
+    const now = performance.now();
+    if (done === 0) {
+      first = now;
+      firstBatch = records.length;
+    }
+    done += records.length;
+    last = now;
+  });
+  await until(`${consumer.label} to drain the backlog`, () => done >= events);
+  await stop();
+  return {
+    phase: 'backlog',
+    consumer: consumer.label,
+    events,
+    events_per_s: round((done - firstBatch) / ((last - first) / 1000), 1),
+    ddb_requests_per_event: round(((await ddbRequests()) - requestsBefore) / events, 3),
+  };
+}

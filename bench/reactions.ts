@@ -1,0 +1,166 @@
+import type { Admin, Kafka } from 'kafkajs';
+import { provisionTables } from '../infra/provision.ts';
+import { tableName } from '../infra/tables.ts';
+import { topicNames } from '../infra/topics.ts';
+import { commonConfigSchema } from '../shared/config/common.ts';
+import { loadConfig } from '../shared/config/load-config.ts';
+import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
+import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { rawRecordOf } from '../shared/kafka/records.ts';
+import { createLogger } from '../shared/logging/logger.ts';
+import { ReactionProducer } from '../shared/producer/reaction-producer.ts';
+import { sleep } from '../shared/runtime/backoff.ts';
+import { runWorker } from '../shared/runtime/run-worker.ts';
+import { ReactionWorkload } from '../shared/synthetic/reaction-workload.ts';
+import { reactionsWorkerModule } from '../workers/reactions/reactions-worker.ts';
+import { ddbRequests, drainBacklog, until, type BenchConsumer } from './drain.ts';
+import { runNaiveReactionsConsumer } from './naive-reactions.ts';
+import { latencyFigures, round, type Figures } from './report.ts';
+
+/**
+ * npm run bench -- reactions
+ * 1. Throughput: one backlog of Zipf-skewed reactions (BENCH_REACTIONS events over
+ *    BENCH_REACTION_KOOS koos, with toggles and duplicates), drained from the same offsets by the
+ *    reactions worker, the naive one-UpdateItem-per-event consumer, and a bare kafkajs consumer
+ *    that only drains the topic (the client's own limit): events/s and DynamoDB requests per event.
+ * 2. Latency: reactions emitted at BENCH_REACTION_RATE/s while each consumer runs: produce (the
+ *    record's timestamp) → effect durable and offset committed, percentiles.
+ * The naive consumer writes to tables prefixed bench_naive_, so the real counters stay exact.
+ */
+const topics = [topicNames.reactions];
+
+async function pinAt(
+  admin: Admin,
+  groupId: string,
+  partitions: { partition: number; offset: string }[],
+): Promise<void> {
+  await admin.setOffsets({ groupId, topic: topicNames.reactions, partitions });
+}
+
+const endOffsets = async (admin: Admin) =>
+  (await admin.fetchTopicOffsets(topicNames.reactions)).map((p) => ({
+    partition: p.partition,
+    offset: p.high,
+  }));
+
+function bareConsumer(kafka: Kafka): BenchConsumer['start'] {
+  return async (groupId, onDone) => {
+    const consumer = kafka.consumer({ groupId });
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        onDone(batch.messages.map((m) => rawRecordOf(batch.topic, batch.partition, m)));
+      },
+    });
+    return () => consumer.disconnect();
+  };
+}
+
+export async function benchReactions(): Promise<Figures[]> {
+  const backlog = Number(process.env.BENCH_REACTIONS ?? 30_000);
+  const kooCount = Number(process.env.BENCH_REACTION_KOOS ?? 5_000);
+  const rate = Number(process.env.BENCH_REACTION_RATE ?? 500);
+  const liveSeconds = Number(process.env.BENCH_REACTION_SECONDS ?? 10);
+  const seed = Number(process.env.BENCH_SEED ?? Date.now() % 2 ** 31);
+  const config = loadConfig(commonConfigSchema);
+  const logger = createLogger('bench', 'error');
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const naivePrefix = 'bench_naive_';
+  await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
+  const producer = await ReactionProducer.connect(
+    { brokers: config.KAFKA_BROKERS, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
+    logger,
+  );
+  const run = Date.now().toString(36);
+  const koos = Array.from({ length: kooCount }, (_, i) => `bench-${run}-${i}`);
+  const users = Array.from({ length: kooCount * 4 }, (_, i) => `bench-user-${i}`);
+  const workload = new ReactionWorkload({ seed, koos, users });
+
+  const consumers: BenchConsumer[] = [
+    {
+      label: 'reactions worker',
+      start: async (groupId, onDone) => {
+        const w = await runWorker(reactionsWorkerModule, {
+          ownProcess: false,
+          env: { ...process.env, LOG_LEVEL: 'error', REACTIONS_GROUP_ID: groupId },
+          onCommitted: onDone,
+        });
+        return () => w.close();
+      },
+    },
+    {
+      label: 'naive (one UpdateItem per event)',
+      start: (groupId, onDone) =>
+        runNaiveReactionsConsumer(
+          kafka,
+          dynamo,
+          {
+            contentTable: tableName('content', naivePrefix),
+            groupId,
+            registryUrl: config.SCHEMA_REGISTRY_URL,
+          },
+          (r) => onDone([r]),
+        ),
+    },
+    { label: 'bare kafkajs consumer (drain only)', start: bareConsumer(kafka) },
+  ];
+
+  // Phase 1: one backlog, drained by each consumer from the same offsets.
+  const start = await endOffsets(admin);
+  for (let sent = 0; sent < backlog; sent += 5_000) {
+    await Promise.all(workload.next(Math.min(5_000, backlog - sent)).map((e) => producer.emit(e)));
+  }
+  await producer.flush();
+  const results: Figures[] = [];
+  for (const [i, c] of consumers.entries()) {
+    const groupId = `bench-reactions-${i}-${run}`;
+    await pinAt(admin, groupId, start);
+    results.push(await drainBacklog(c, groupId, backlog));
+  }
+
+  // Phase 2: steady load; latency from produce to the committed effect.
+  for (const [i, c] of consumers.slice(0, 2).entries()) {
+    const groupId = `bench-reactions-live-${i}-${run}`;
+    await pinAt(admin, groupId, await endOffsets(admin));
+    const latencies: number[] = [];
+    let done = 0;
+    const requestsBefore = await ddbRequests();
+    const stop = await c.start(groupId, (records) => {
+      const now = Date.now();
+      for (const r of records) latencies.push(now - Number(r.timestamp));
+      done += records.length;
+    });
+    const total = rate * liveSeconds;
+    const began = Date.now();
+    for (let sent = 0; sent < total; sent += rate / 20) {
+      await Promise.all(workload.next(rate / 20).map((e) => producer.emit(e)));
+      await sleep(began + ((sent + rate / 20) / rate) * 1000 - Date.now());
+    }
+    await until(`${c.label} to catch up with the live load`, () => done >= total);
+    await stop();
+    results.push({
+      phase: `live ${rate}/s`,
+      consumer: c.label,
+      events: done,
+      ddb_requests_per_event: round(((await ddbRequests()) - requestsBefore) / done, 3),
+      ...latencyFigures(latencies),
+    });
+  }
+  const [worker, naive, bare] = results;
+  results.push({
+    phase: 'summary',
+    events_per_s: worker!.events_per_s!,
+    speedup_vs_naive: round(Number(worker!.events_per_s) / Number(naive!.events_per_s), 2),
+    share_of_bare_consumer: round(Number(worker!.events_per_s) / Number(bare!.events_per_s), 3),
+    ddb_requests_per_event: worker!.ddb_requests_per_event!,
+    baseline_ddb_requests_per_event: naive!.ddb_requests_per_event!,
+  });
+  await producer.close();
+  await admin.disconnect();
+  dynamo.destroy();
+  return results;
+}

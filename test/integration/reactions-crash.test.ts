@@ -1,0 +1,91 @@
+import type { Admin } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topicNames } from '../../infra/topics.ts';
+import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { ReactionWorkload } from '../../shared/synthetic/reaction-workload.ts';
+import { newId, runId } from '../support/ids.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+
+const REACTIONS = 50_000;
+const KILLS = 4;
+const groupId = `test-reactions-crash-${runId}`;
+const topics = [topicNames.reactions];
+
+describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', () => {
+  let admin: Admin;
+  let producer: ReactionProducer;
+  const read = reactionReadPath();
+  const replicas: WorkerProcess[] = [];
+  const start = () => {
+    const w = spawnWorker('reactions', {
+      REACTIONS_GROUP_ID: groupId,
+      BATCH_SIZE: '500',
+      SESSION_TIMEOUT_MS: '10000',
+    });
+    replicas.push(w);
+    return w;
+  };
+
+  beforeAll(async () => {
+    admin = testKafka().admin();
+    await admin.connect();
+    producer = await testReactionProducer();
+    await pinGroupAtEnd(admin, groupId, topics);
+  });
+
+  afterAll(async () => {
+    for (const r of replicas) r.child.kill('SIGKILL');
+    await producer?.close();
+    await admin?.disconnect();
+    read.dynamo.destroy();
+  });
+
+  it('ends with every koo at the exact counts of the produced log', async () => {
+    const koos = Array.from({ length: 400 }, newId);
+    const users = Array.from({ length: 2_000 }, newId);
+    const workload = new ReactionWorkload({ seed: 3, koos, users, duplicateShare: 0.05 });
+    const counted = async () =>
+      [...(await read.counters(koos)).values()].reduce((s, c) => s + c.likes + c.shares + c.rekoos, 0);
+
+    let victim = start();
+    start();
+    const chunk = REACTIONS / (KILLS + 1);
+    for (let round = 0; round <= KILLS; round++) {
+      await Promise.all(workload.next(chunk).map((e) => producer.emit(e)));
+      await producer.flush();
+      if (round === KILLS) break;
+      // Kill once the victim's group has counted something of this round, so the kill lands mid-stream.
+      const before = await counted();
+      await waitFor('some of the round to be counted', async () => (await counted()) > before, {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      victim = start();
+    }
+    await Promise.all(workload.drain().map((e) => producer.emit(e))); // the redeliveries still due
+    await producer.flush();
+
+    await waitFor(
+      'the group to commit the end of koo.reactions',
+      () => groupCaughtUp(admin, groupId, topics),
+      {
+        timeoutMs: 180_000,
+        intervalMs: 1000,
+      },
+    );
+    const expected = workload.expectedCounts();
+    const actual = await read.counters(koos);
+    const wrong = koos.filter((id) => {
+      const e = expected.get(id) ?? { likes: 0, shares: 0, rekoos: 0 };
+      const a = actual.get(id)!;
+      return a.likes !== e.likes || a.shares !== e.shares || a.rekoos !== e.rekoos;
+    });
+    expect(wrong.map((id) => ({ id, expected: expected.get(id), actual: actual.get(id) }))).toEqual([]);
+    expect(expected.size).toBeGreaterThan(300);
+  });
+});

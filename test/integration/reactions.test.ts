@@ -1,0 +1,276 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import type { Admin, Consumer, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topicNames } from '../../infra/topics.ts';
+import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
+import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
+import { frame } from '../../shared/avro/wire-format.ts';
+import { dlqHeaders } from '../../shared/kafka/dlq.ts';
+import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
+import { reactionsWorkerModule } from '../../workers/reactions/reactions-worker.ts';
+import { newId, runId } from '../support/ids.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { reactionReadPath, reactionSchemas, testReactionProducer } from '../support/reactions.ts';
+import { stackEnv } from '../support/stack-env.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { startWorkerInProcess } from '../support/workers.ts';
+
+const topics = [topicNames.reactions];
+const groupId = `test-reactions-${runId}`;
+const testSubject = `itest.reactions.${runId}-value`; // evolution is tried here, never on the real subject
+const { v1, withClient: v2, withRequiredWeight: v3, withoutContentId, withLove } = reactionSchemas;
+const avroSchema = (schema: object) => ({ type: SchemaType.AVRO as const, schema: JSON.stringify(schema) });
+
+describe('reactions worker (koo.reactions → koo_reactions and counters on koo_content)', () => {
+  let admin: Admin;
+  let raw: Producer;
+  let producer: ReactionProducer;
+  let startOffsets: { partition: number; offset: string }[];
+  const registry = new SchemaRegistry({ host: stackEnv.schemaRegistryUrl });
+  const read = reactionReadPath();
+  const workers: RunningWorker[] = [];
+  const start = async (group: string) => {
+    const w = await startWorkerInProcess(reactionsWorkerModule, {
+      REACTIONS_GROUP_ID: group,
+      BATCH_SIZE: '4',
+    });
+    workers.push(w);
+    return w;
+  };
+  const caughtUp = (group: string) =>
+    waitFor(`${group} to commit the end of koo.reactions`, () => groupCaughtUp(admin, group, topics));
+
+  beforeAll(async () => {
+    const kafka = testKafka();
+    admin = kafka.admin();
+    raw = kafka.producer();
+    await Promise.all([admin.connect(), raw.connect()]);
+    producer = await testReactionProducer();
+    startOffsets = (await admin.fetchTopicOffsets(topicNames.reactions)).map((p) => ({
+      partition: p.partition,
+      offset: p.high,
+    }));
+    await pinGroupAtEnd(admin, groupId, topics);
+    await start(groupId);
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await producer?.close();
+    await Promise.all([admin?.disconnect(), raw?.disconnect()]);
+    read.dynamo.destroy();
+    await fetch(`${stackEnv.schemaRegistryUrl}/subjects/${testSubject}`, { method: 'DELETE' });
+    await fetch(`${stackEnv.schemaRegistryUrl}/subjects/${testSubject}?permanent=true`, { method: 'DELETE' });
+  });
+
+  const koo = newId();
+  const [a, b, c, d] = [newId(), newId(), newId(), newId()];
+  const expected = { likes: 3, shares: 1, rekoos: 1 };
+  const r = (event_id: string, type: Reaction['type'], user_id: string, event_time: number): Reaction => ({
+    event_id: `${event_id}-${runId}`,
+    type,
+    content_id: koo,
+    user_id,
+    event_time,
+  });
+
+  it('ends a crafted sequence with toggles, duplicates and out-of-order deliveries at the exact counts and items', async () => {
+    const rounds: Reaction[][] = [
+      [
+        r('a1', 'like', a, 1000),
+        r('a1', 'like', a, 1000),
+        r('b2', 'like', b, 2000),
+        r('c1', 'share', c, 1000),
+      ],
+      [
+        r('a2', 'unlike', a, 1100),
+        r('c1', 'share', c, 1000),
+        r('c2', 'share', c, 1200),
+        r('d1', 'like', d, 1000),
+      ],
+      // b's unlike is older than its like: it arrives late and loses; a's old like comes again after its unlike.
+      [
+        r('b1', 'unlike', b, 1500),
+        r('a1', 'like', a, 1000),
+        r('d2', 'unlike', d, 1100),
+        r('c3', 'rekoo', c, 1300),
+      ],
+      [
+        r('d3', 'like', d, 1200),
+        r('c4', 'like', c, 1400),
+        r('c4', 'like', c, 1400),
+        r('d2', 'unlike', d, 1100),
+      ],
+    ];
+    for (const round of rounds) {
+      await Promise.all(round.map((e) => producer.emit(e)));
+      await producer.flush();
+    }
+    await caughtUp(groupId);
+    expect(await read.queries.counts(koo)).toEqual(expected);
+    expect(await read.queries.reactionOf(koo, a)).toBeNull(); // liked, unliked, then a late duplicate of the like
+    expect(await read.queries.reactionOf(koo, b)).toMatchObject({ liked: true, shared: false });
+    expect(await read.queries.reactionOf(koo, c)).toMatchObject({ liked: true, shared: true, rekooed: true });
+    expect(await read.queries.reactionOf(koo, c)).toMatchObject({ reactedAt: new Date(1400).toISOString() });
+    const page1 = await read.queries.reactionsOf(koo, 2);
+    const page2 = await read.queries.reactionsOf(koo, 2, page1.cursor);
+    expect([...page1.items, ...page2.items].map((v) => v.userId).sort()).toEqual([b, c, d].sort());
+  });
+
+  it('changes nothing when a new group replays the topic from before the sequence', async () => {
+    const replay = `test-reactions-replay-${runId}`;
+    await admin.setOffsets({ groupId: replay, topic: topicNames.reactions, partitions: startOffsets });
+    const before = await read.queries.reactionsOf(koo, 10);
+    const w = await start(replay);
+    await caughtUp(replay);
+    await w.close();
+    expect(await read.queries.counts(koo)).toEqual(expected);
+    expect((await read.queries.reactionsOf(koo, 10)).items).toEqual(before.items);
+  });
+
+  it('evolves the schema: an added optional field is accepted and old and new events both count; an incompatible change is refused', async () => {
+    const { id: id1 } = await registry.register(avroSchema(v1), {
+      subject: testSubject,
+      compatibility: COMPATIBILITY.BACKWARD,
+    });
+    const { id: id2 } = await registry.register(avroSchema(v2), {
+      subject: testSubject,
+      compatibility: COMPATIBILITY.BACKWARD,
+    });
+    expect(id2).not.toBe(id1);
+    const refused = await registry
+      .register(avroSchema(v3), { subject: testSubject, compatibility: COMPATIBILITY.BACKWARD })
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error & { status?: number },
+      );
+    expect(refused?.status).toBe(409);
+    expect(refused?.message).toMatch(/incompatible/i);
+    expect(refused?.message).toContain('weight');
+
+    const evolvedKoo = newId();
+    const old = { ...r('v1', 'like', a, 5000), content_id: evolvedKoo };
+    const fresh = { ...r('v2', 'share', b, 5001), content_id: evolvedKoo, client: 'android' };
+    const messages = [
+      frame(id1, avro.Type.forSchema(v1 as avro.Schema).toBuffer(old)),
+      frame(id2, avro.Type.forSchema(v2 as avro.Schema).toBuffer(fresh)),
+    ];
+    const reader = new RegistryCodec(
+      new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
+      reactionContract,
+    );
+    await reader.prepare(messages);
+    const { client: _, ...freshAsRead } = fresh; // the reader's schema has no client field
+    expect(messages.map((m) => reader.decode(m))).toEqual([old, freshAsRead]);
+
+    await raw.send({
+      topic: topicNames.reactions,
+      messages: messages.map((value) => ({ key: evolvedKoo, value })),
+    });
+    await caughtUp(groupId);
+    expect(await read.queries.counts(evolvedKoo)).toEqual({ likes: 1, shares: 1, rekoos: 0 });
+  });
+
+  it('sends what it cannot count to the DLQ with the reason, and keeps counting after it; the producer refuses it up front', async () => {
+    const bad = newId();
+    const dlqGroup = `test-reactions-dlq-${runId}`;
+    await pinGroupAtEnd(admin, dlqGroup, [topicNames.dlq]);
+    const other = `itest.reactions.bad.${runId}-value`;
+    const { id: noContentId } = await registry.register(avroSchema(withoutContentId), {
+      subject: other,
+      compatibility: COMPATIBILITY.NONE,
+    });
+    const { id: loveId } = await registry.register(avroSchema(withLove), {
+      subject: `${other}2`,
+      compatibility: COMPATIBILITY.NONE,
+    });
+    const event = r('bad', 'like', a, 7000);
+    const { content_id: _, ...noContent } = { ...event, content_id: bad };
+    await raw.send({
+      topic: topicNames.reactions,
+      messages: [
+        { key: bad, value: Buffer.from('{"type":"like"}') },
+        { key: bad, value: frame(2_000_000_000, Buffer.from([0])) },
+        {
+          key: bad,
+          value: frame(noContentId, avro.Type.forSchema(withoutContentId as avro.Schema).toBuffer(noContent)),
+        },
+        {
+          key: bad,
+          value: frame(
+            loveId,
+            avro.Type.forSchema(withLove as avro.Schema).toBuffer({
+              ...event,
+              content_id: bad,
+              type: 'love',
+            }),
+          ),
+        },
+        {
+          key: 'another-koo',
+          value: frame(
+            loveId,
+            avro.Type.forSchema(withLove as avro.Schema).toBuffer({ ...event, content_id: bad }),
+          ),
+        },
+      ],
+    });
+    await producer.emit({ ...event, content_id: bad, event_id: `ok-${runId}` }); // after the bad ones, same partition
+
+    await waitFor(
+      'the good reaction after the bad ones to count',
+      async () => (await read.queries.counts(bad)).likes === 1,
+    );
+    const consumer: Consumer = testKafka().consumer({ groupId: dlqGroup });
+    const reasons: string[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: topicNames.dlq });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const key = message.key?.toString();
+        // The lake worker reads koo.reactions too and dead-letters the same records under its name.
+        if (
+          (key === bad || key === 'another-koo') &&
+          message.headers?.[dlqHeaders.worker]?.toString() === 'reactions'
+        ) {
+          reasons.push(
+            `${message.headers?.[dlqHeaders.code]?.toString()}: ${message.headers?.[dlqHeaders.reason]?.toString()}`,
+          );
+        }
+      },
+    });
+    await waitFor('five dead letters', () => reasons.length >= 5);
+    await consumer.disconnect();
+    expect(reasons.sort()).toEqual(
+      [
+        'DECODE_FAILED: not in the Confluent wire format (magic byte 0 and a schema id)',
+        'SCHEMA_UNKNOWN: schema id 2000000000 is not in the registry (or is not Avro)',
+        'VALIDATION_FAILED: invalid koo.events.Reaction: content_id: missing',
+        'VALIDATION_FAILED: invalid koo.events.Reaction: type: expected one of like, unlike, share, rekoo, got "love"',
+        `VALIDATION_FAILED: record key "another-koo" is not the content id ${bad}`,
+      ].sort(),
+    );
+    for (const s of [other, `${other}2`]) {
+      await fetch(`${stackEnv.schemaRegistryUrl}/subjects/${s}`, { method: 'DELETE' });
+      await fetch(`${stackEnv.schemaRegistryUrl}/subjects/${s}?permanent=true`, { method: 'DELETE' });
+    }
+
+    const emit = (e: object) =>
+      producer.emit(e as Reaction).then(
+        () => 'sent',
+        (err: Error) => err.message,
+      );
+    expect(await emit({ ...event, type: 'love' })).toContain(
+      'type: expected one of like, unlike, share, rekoo, got "love"',
+    );
+    expect(await emit({ ...event, content_id: undefined })).toBe(
+      'invalid koo.events.Reaction: content_id: missing',
+    );
+    expect(await emit({ ...event, user_id: '' })).toBe(
+      'invalid koo.events.Reaction: user_id: must be 1 to 64 characters',
+    );
+    expect(await emit({ ...event, event_time: 'yesterday' })).toContain('event_time: expected Avro long');
+  });
+});

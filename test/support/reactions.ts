@@ -1,0 +1,70 @@
+import { tableName } from '../../infra/tables.ts';
+import { reactionSchema, reactionTypeSymbols } from '../../schemas/reaction.ts';
+import { contentAttr as A } from '../../schemas/koo-content.ts';
+import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { createLogger } from '../../shared/logging/logger.ts';
+import { countersOf, type Counters } from '../../workers/reactions/decide.ts';
+import { ReactionQueries } from '../../workers/reactions/queries.ts';
+import { stackEnv } from './stack-env.ts';
+
+export function reactionReadPath(): {
+  dynamo: Dynamo;
+  queries: ReactionQueries;
+  counters: (ids: readonly string[]) => Promise<Map<string, Counters>>;
+} {
+  const dynamo = new Dynamo({
+    region: stackEnv.awsRegion,
+    endpoint: stackEnv.dynamodbEndpoint,
+    retryMaxMs: 5_000,
+  });
+  const queries = new ReactionQueries(dynamo, {
+    reactionsTable: tableName('reactions'),
+    contentTable: tableName('content'),
+  });
+  /** Counters of many koos at once (strongly consistent). */
+  const counters = async (ids: readonly string[]) => {
+    const items = await batchGet(
+      dynamo,
+      tableName('content'),
+      ids.map((id) => ({ [A.contentId]: id })),
+      { keyAttributes: [A.contentId], projection: [A.contentId, A.likes, A.shares, A.rekoos] },
+    );
+    return new Map(ids.map((id) => [id, countersOf(items.get(id))]));
+  };
+  return { dynamo, queries, counters };
+}
+
+export function testReactionProducer(): Promise<ReactionProducer> {
+  return ReactionProducer.connect(
+    { brokers: stackEnv.kafkaBrokers, schemaRegistryUrl: stackEnv.schemaRegistryUrl, clientId: 'koo-tests' },
+    createLogger('test', 'error'),
+  );
+}
+
+type Field = { name: string; type: unknown; default?: unknown };
+const v1 = reactionSchema as unknown as { fields: Field[] };
+const withClient = {
+  ...v1,
+  fields: [...v1.fields, { name: 'client', type: ['null', 'string'], default: null }],
+};
+
+/** Writer schemas of the reaction event that other producers might use, for evolution and bad-input tests. */
+export const reactionSchemas = {
+  v1,
+  /** Compatible: an added optional field with a default. */
+  withClient,
+  /** Not BACKWARD: a required field that old events lack. */
+  withRequiredWeight: { ...withClient, fields: [...withClient.fields, { name: 'weight', type: 'int' }] },
+  withoutContentId: { ...v1, fields: v1.fields.filter((f) => f.name !== 'content_id') },
+  /** A reaction type this version does not know. */
+  withLove: {
+    ...v1,
+    fields: v1.fields.map((f) =>
+      f.name === 'type'
+        ? { ...f, type: { type: 'enum', name: 'ReactionType', symbols: [...reactionTypeSymbols, 'love'] } }
+        : f,
+    ),
+  },
+};

@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import type { Reaction, ReactionType } from '../../schemas/reaction.ts';
+import { Random } from '../../shared/synthetic/random.ts';
+import {
+  applyReactions,
+  counterDelta,
+  itemOf,
+  noReaction,
+  pairKey,
+  pendingEvents,
+  planBatch,
+  reactionFlags as F,
+  storedPairOf,
+  type Counters,
+  type PositionedReaction,
+  type StoredPair,
+} from '../../workers/reactions/decide.ts';
+
+let seq = 0;
+const reaction = (type: ReactionType, time: number, over: Partial<Reaction> = {}): Reaction => ({
+  event_id: `e${++seq}`,
+  type,
+  content_id: 'k1',
+  user_id: 'u1',
+  event_time: time,
+  ...over,
+});
+
+describe('reaction state of one user and koo', () => {
+  it('counts a like once however often it arrives, and an unlike undoes it', () => {
+    const like = reaction('like', 100);
+    expect(applyReactions(noReaction, [like]).flags).toBe(F.like);
+    expect(applyReactions(noReaction, [like, like, like]).flags).toBe(F.like);
+    expect(applyReactions(noReaction, [like, reaction('like', 101)]).flags).toBe(F.like); // a second like is not a second like
+    expect(applyReactions(noReaction, [like, reaction('unlike', 200)]).flags).toBe(0);
+  });
+
+  it('lets the latest like or unlike decide, whatever the delivery order (a late duplicate cannot re-like)', () => {
+    const like = reaction('like', 100);
+    const unlike = reaction('unlike', 200);
+    const afterUnlike = applyReactions(applyReactions(noReaction, [like]), [unlike]);
+    expect(afterUnlike.flags).toBe(0);
+    expect(applyReactions(afterUnlike, [like]).flags).toBe(0); // redelivered after the unlike
+    expect(applyReactions(noReaction, [unlike, like]).flags).toBe(0); // delivered out of order
+    // Same millisecond: the event id breaks the tie, the same way in any order.
+    const a = reaction('like', 300, { event_id: 'a' });
+    const b = reaction('unlike', 300, { event_id: 'b' });
+    expect(applyReactions(noReaction, [a, b])).toEqual(applyReactions(noReaction, [b, a]));
+  });
+
+  it('sets shares and rekoos once per user, beside the like', () => {
+    const s = applyReactions(noReaction, [
+      reaction('share', 1),
+      reaction('share', 2),
+      reaction('rekoo', 3),
+      reaction('like', 4),
+    ]);
+    expect(s.flags).toBe(F.like | F.share | F.rekoo);
+    expect(s.reactedAt).toBe(4);
+    expect(counterDelta(0, s.flags)).toEqual({ likes: 1, shares: 1, rekoos: 1 });
+    expect(counterDelta(s.flags, applyReactions(s, [reaction('unlike', 5)]).flags)).toEqual({
+      likes: -1,
+      shares: 0,
+      rekoos: 0,
+    });
+  });
+
+  it('reaches the same state for any order and split of the same events (property over seeds)', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rnd = new Random(seed);
+      const events = Array.from({ length: 1 + rnd.int(12) }, () =>
+        reaction(rnd.pick(['like', 'unlike', 'share', 'rekoo'] as const), rnd.int(20)),
+      );
+      const withDuplicates = [...events, ...events.filter(() => rnd.next() < 0.3)];
+      const shuffled = [...withDuplicates].sort(() => rnd.next() - 0.5);
+      const cut = rnd.int(shuffled.length + 1);
+      const inTwoBatches = applyReactions(
+        applyReactions(noReaction, shuffled.slice(0, cut)),
+        shuffled.slice(cut),
+      );
+      expect(inTwoBatches, `seed ${seed}`).toEqual(applyReactions(noReaction, events));
+    }
+  });
+});
+
+// The stores of the worker, in memory: what the fence math must keep exact across crashes.
+interface Model {
+  fences: Map<string, number>;
+  counters: Map<string, Counters>;
+  items: Map<string, StoredPair>;
+}
+const emptyModel = (): Model => ({ fences: new Map(), counters: new Map(), items: new Map() });
+
+/** Runs a batch as the worker does; `crash` stops it after the item writes and `partial` counter updates. */
+function runBatch(m: Model, batch: PositionedReaction[], crash?: { partial: number }): void {
+  const plan = planBatch(pendingEvents(batch, m.fences), m.fences, m.items);
+  for (const w of plan.items) m.items.set(pairKey(w.contentId, w.userId), w.stored);
+  const updates = crash ? plan.counters.slice(0, crash.partial) : plan.counters;
+  for (const u of updates) {
+    expect(m.fences.get(u.contentId)).toBe(u.expectedFence);
+    const c = m.counters.get(u.contentId) ?? { likes: 0, shares: 0, rekoos: 0 };
+    m.counters.set(u.contentId, {
+      likes: c.likes + u.delta.likes,
+      shares: c.shares + u.delta.shares,
+      rekoos: c.rekoos + u.delta.rekoos,
+    });
+    m.fences.set(u.contentId, u.fence);
+  }
+}
+
+/** The counts the spec gives, computed independently: per user, the latest like/unlike decides; any share or rekoo counts once. */
+function oracle(events: readonly Reaction[]): Map<string, Counters> {
+  const latest = new Map<string, Reaction>();
+  const shared = new Set<string>();
+  const rekooed = new Set<string>();
+  for (const e of events) {
+    const key = pairKey(e.content_id, e.user_id);
+    if (e.type === 'share') shared.add(key);
+    else if (e.type === 'rekoo') rekooed.add(key);
+    else {
+      const l = latest.get(key);
+      if (!l || e.event_time > l.event_time || (e.event_time === l.event_time && e.event_id > l.event_id))
+        latest.set(key, e);
+    }
+  }
+  const out = new Map<string, Counters>();
+  const bump = (key: string, k: keyof Counters) => {
+    const koo = key.split('\u0000')[0]!;
+    const c = out.get(koo) ?? { likes: 0, shares: 0, rekoos: 0 };
+    c[k]++;
+    out.set(koo, c);
+  };
+  for (const [key, e] of latest) if (e.type === 'like') bump(key, 'likes');
+  for (const key of shared) bump(key, 'shares');
+  for (const key of rekooed) bump(key, 'rekoos');
+  return out;
+}
+
+const nonZero = (m: Map<string, Counters>) =>
+  new Map([...m].filter(([, c]) => c.likes !== 0 || c.shares !== 0 || c.rekoos !== 0));
+
+describe('a batch', () => {
+  const at = (offset: number, r: Reaction): PositionedReaction => ({ offset, reaction: r });
+
+  it('counts each change once: duplicates and a replay write nothing', () => {
+    const m = emptyModel();
+    const log = [
+      at(0, reaction('like', 1)),
+      at(1, reaction('like', 2, { user_id: 'u2' })),
+      at(2, reaction('share', 3)),
+    ];
+    runBatch(m, log);
+    expect(m.counters.get('k1')).toEqual({ likes: 2, shares: 1, rekoos: 0 });
+    expect(m.fences.get('k1')).toBe(2);
+    expect(planBatch(log, m.fences, m.items)).toEqual({ items: [], counters: [] }); // replay: all behind the fence
+    const redelivered = [at(3, log[0]!.reaction), at(4, log[2]!.reaction)]; // same event ids, new offsets
+    expect(planBatch(redelivered, m.fences, m.items)).toEqual({ items: [], counters: [] });
+  });
+
+  it('after a crash between the item writes and the counter update, counts from what the counters hold', () => {
+    const m = emptyModel();
+    const log = [
+      at(10, reaction('like', 1)),
+      at(11, reaction('rekoo', 2)),
+      at(12, reaction('like', 3, { user_id: 'u2' })),
+    ];
+    runBatch(m, log, { partial: 0 });
+    expect(m.counters.size).toBe(0);
+    expect(m.items.get(pairKey('k1', 'u1'))).toMatchObject({ countedFlags: 0, offset: 12 });
+    runBatch(m, log.slice(0, 2)); // redelivered in a smaller batch
+    // u2's item was written before the crash, for a fence the counters have not reached: not counted yet.
+    expect(m.counters.get('k1')).toEqual({ likes: 1, shares: 0, rekoos: 1 });
+    runBatch(m, log.slice(2));
+    expect(m.counters.get('k1')).toEqual({ likes: 2, shares: 0, rekoos: 1 });
+  });
+
+  it('ends with the exact counts for any batching, crash points, duplicates and replays (property over seeds)', () => {
+    for (let seed = 1; seed <= 150; seed++) {
+      const rnd = new Random(seed);
+      const koos = ['a', 'b', 'c'];
+      const users = ['u1', 'u2', 'u3', 'u4'];
+      const produced: Reaction[] = [];
+      for (let i = 0; i < 60; i++) {
+        const dup = produced.length > 0 && rnd.next() < 0.2;
+        produced.push(
+          dup
+            ? rnd.pick(produced)
+            : reaction(rnd.pick(['like', 'like', 'unlike', 'share', 'rekoo'] as const), rnd.int(40), {
+                content_id: rnd.pick(koos),
+                user_id: rnd.pick(users),
+              }),
+        );
+      }
+      const log = produced.map((r, offset) => at(offset, r));
+      const m = emptyModel();
+      for (let committed = 0; committed < log.length;) {
+        const batch = log.slice(committed, committed + 1 + rnd.int(15));
+        if (rnd.next() < 0.3) runBatch(m, batch, { partial: rnd.int(3) });
+        else {
+          runBatch(m, batch);
+          committed += batch.length;
+        }
+      }
+      runBatch(m, log); // a replay from offset 0
+      expect(nonZero(m.counters), `seed ${seed}`).toEqual(oracle(produced));
+    }
+  });
+
+  it('stores a state with what the counters held, and a taken-back like as a tombstone with a TTL', () => {
+    const state = applyReactions(noReaction, [reaction('like', 5, { event_id: 'l' })]);
+    const item = itemOf({ contentId: 'k', userId: 'u', stored: { state, countedFlags: 0, offset: 7 } }, 999);
+    expect(item).toEqual({ id: 'k', u: 'u', f: F.like, lt: 5, le: 'l', at: 5, pf: 0, o: 7 });
+    expect(storedPairOf(item)).toEqual({ state, countedFlags: 0, offset: 7 });
+    const undone = applyReactions(state, [reaction('unlike', 6)]);
+    expect(
+      itemOf(
+        { contentId: 'k', userId: 'u', stored: { state: undone, countedFlags: F.like, offset: 8 } },
+        999,
+      ),
+    ).toMatchObject({
+      f: 0,
+      ttl: 999,
+    });
+  });
+});

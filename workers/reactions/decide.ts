@@ -1,0 +1,215 @@
+import type { Reaction } from '../../schemas/reaction.ts';
+import { contentAttr as A, reactionAttr as R } from '../../schemas/koo-content.ts';
+import type { Item } from '../../shared/dynamodb/batch-writer.ts';
+
+/**
+ * The reactions worker's pure logic.
+ *
+ * State: a user's reactions to a koo fold into one state that does not depend on the order or
+ * the number of times events arrive (the like bit follows the latest like or unlike by event time
+ * and id; shares and rekoos are set once), so re-applying an event never changes it.
+ *
+ * Counters: a koo's reactions share one partition (the key is the content id), so the koo item
+ * keeps the offset of the last reaction its counters include (the fence); a batch counts only
+ * events past it, and moves counters and fence in one compare-and-set update. Who-reacted items
+ * are written before that update, each with the flags the counters held for the user before the
+ * batch and the fence value that will count the new state: until the fence reaches it (a crash
+ * between the two writes), the counters still hold the old flags, and the next attempt counts
+ * from them.
+ */
+
+export const reactionFlags = { like: 1, share: 2, rekoo: 4 } as const;
+
+export interface PairState {
+  /** Bit set of reactionFlags; 0 = no reaction (a tombstone once a like was taken back). */
+  flags: number;
+  /** The like or unlike that decides the like bit. */
+  likeClock?: { time: number; eventId: string };
+  /** Latest event time among the user's reactions to the koo. */
+  reactedAt?: number;
+}
+
+/** A who-reacted item as stored. */
+export interface StoredPair {
+  state: PairState;
+  /** The flags the counters held for this user before the write, until the fence reaches `offset`. */
+  countedFlags: number;
+  offset: number;
+}
+
+export const noReaction: PairState = { flags: 0 };
+
+export interface Counters {
+  likes: number;
+  shares: number;
+  rekoos: number;
+}
+
+/** A reaction and its offset in its partition. */
+export interface PositionedReaction {
+  reaction: Reaction;
+  offset: number;
+}
+
+const later = (a: { time: number; eventId: string }, b: { time: number; eventId: string } | undefined) =>
+  b === undefined || a.time > b.time || (a.time === b.time && a.eventId > b.eventId);
+
+/** Folds a user's reactions to one koo into its state; the result is the same in any order and with any duplicates. */
+export function applyReactions(before: PairState, events: readonly Reaction[]): PairState {
+  let { flags, likeClock, reactedAt } = before;
+  for (const e of events) {
+    reactedAt = Math.max(reactedAt ?? e.event_time, e.event_time);
+    if (e.type === 'share') flags |= reactionFlags.share;
+    else if (e.type === 'rekoo') flags |= reactionFlags.rekoo;
+    else {
+      const clock = { time: e.event_time, eventId: e.event_id };
+      if (!later(clock, likeClock)) continue; // an older or repeated like/unlike: the latest decides
+      likeClock = clock;
+      flags = e.type === 'like' ? flags | reactionFlags.like : flags & ~reactionFlags.like;
+    }
+  }
+  return { flags, ...(likeClock ? { likeClock } : {}), ...(reactedAt === undefined ? {} : { reactedAt }) };
+}
+
+export function sameState(a: PairState, b: PairState): boolean {
+  return (
+    a.flags === b.flags &&
+    a.reactedAt === b.reactedAt &&
+    a.likeClock?.time === b.likeClock?.time &&
+    a.likeClock?.eventId === b.likeClock?.eventId
+  );
+}
+
+const bit = (flags: number, flag: number) => ((flags & flag) === 0 ? 0 : 1);
+
+/** How a koo's counters move when one user's flags go from `before` to `after`. */
+export function counterDelta(before: number, after: number): Counters {
+  return {
+    likes: bit(after, reactionFlags.like) - bit(before, reactionFlags.like),
+    shares: bit(after, reactionFlags.share) - bit(before, reactionFlags.share),
+    rekoos: bit(after, reactionFlags.rekoo) - bit(before, reactionFlags.rekoo),
+  };
+}
+
+/** The flags a koo's counters hold for one user, given the koo's fence (undefined: nothing counted yet). */
+export function countedFlags(stored: StoredPair | undefined, fence: number | undefined): number {
+  if (!stored) return 0;
+  return fence !== undefined && stored.offset <= fence ? stored.state.flags : stored.countedFlags;
+}
+
+export const pairKey = (contentId: string, userId: string) => `${contentId}\u0000${userId}`;
+
+export interface ItemWrite {
+  contentId: string;
+  userId: string;
+  stored: StoredPair;
+}
+
+export interface CounterUpdate {
+  contentId: string;
+  /** The fence read before the batch (undefined: none yet); the update holds only if it is unchanged. */
+  expectedFence: number | undefined;
+  fence: number;
+  delta: Counters;
+}
+
+export interface BatchPlan {
+  items: ItemWrite[];
+  counters: CounterUpdate[];
+}
+
+/** Koos and (koo, user) pairs whose stored state a batch needs, after dropping events the fences already count. */
+export function pendingEvents(
+  events: readonly PositionedReaction[],
+  fences: ReadonlyMap<string, number>,
+): PositionedReaction[] {
+  return events.filter((e) => e.offset > (fences.get(e.reaction.content_id) ?? -1));
+}
+
+/**
+ * What a batch writes: for each (koo, user) with events past the koo's fence, its new state,
+ * stored with the flags the counters held before and the koo's new fence (its last offset in the
+ * batch); for each koo, one counter update by the sum of its users' flag changes.
+ */
+export function planBatch(
+  events: readonly PositionedReaction[],
+  fences: ReadonlyMap<string, number>,
+  stored: ReadonlyMap<string, StoredPair>,
+): BatchPlan {
+  const koos = new Map<string, { fence: number; pairs: Map<string, Reaction[]> }>();
+  for (const { reaction, offset } of pendingEvents(events, fences)) {
+    let koo = koos.get(reaction.content_id);
+    if (!koo) koos.set(reaction.content_id, (koo = { fence: offset, pairs: new Map() }));
+    koo.fence = Math.max(koo.fence, offset);
+    const list = koo.pairs.get(reaction.user_id);
+    if (list) list.push(reaction);
+    else koo.pairs.set(reaction.user_id, [reaction]);
+  }
+  const plan: BatchPlan = { items: [], counters: [] };
+  for (const [contentId, koo] of koos) {
+    const fence = fences.get(contentId);
+    const delta = { likes: 0, shares: 0, rekoos: 0 };
+    for (const [userId, list] of koo.pairs) {
+      const current = stored.get(pairKey(contentId, userId));
+      const state = applyReactions(current?.state ?? noReaction, list);
+      const counted = countedFlags(current, fence);
+      // Nothing new and nothing left to count: a duplicate or a replay.
+      if (current && sameState(current.state, state) && counted === state.flags) continue;
+      plan.items.push({ contentId, userId, stored: { state, countedFlags: counted, offset: koo.fence } });
+      const d = counterDelta(counted, state.flags);
+      delta.likes += d.likes;
+      delta.shares += d.shares;
+      delta.rekoos += d.rekoos;
+    }
+    // The fence moves with every koo that has items written, even when its counters do not.
+    if (plan.items.at(-1)?.contentId === contentId) {
+      plan.counters.push({ contentId, expectedFence: fence, fence: koo.fence, delta });
+    }
+  }
+  return plan;
+}
+
+/** The stored state of a who-reacted item, or undefined when there is none. */
+export function storedPairOf(item: Item | undefined): StoredPair | undefined {
+  if (!item) return undefined;
+  const time = item[R.likeTime] as number | undefined;
+  return {
+    state: {
+      flags: item[R.flags] as number,
+      ...(time === undefined ? {} : { likeClock: { time, eventId: item[R.likeEventId] as string } }),
+      ...(item[R.reactedAt] === undefined ? {} : { reactedAt: item[R.reactedAt] as number }),
+    },
+    countedFlags: item[R.countedFlags] as number,
+    offset: item[R.offset] as number,
+  };
+}
+
+/**
+ * The item a write stores. A state without reactions is kept as a tombstone until
+ * `expiresAtSeconds`: it remembers the unlike, so a late duplicate of the like it undid cannot
+ * count again.
+ */
+export function itemOf(write: ItemWrite, expiresAtSeconds: number): Item {
+  const { state, countedFlags: counted, offset } = write.stored;
+  return {
+    [R.contentId]: write.contentId,
+    [R.userId]: write.userId,
+    [R.flags]: state.flags,
+    ...(state.likeClock
+      ? { [R.likeTime]: state.likeClock.time, [R.likeEventId]: state.likeClock.eventId }
+      : {}),
+    ...(state.reactedAt === undefined ? {} : { [R.reactedAt]: state.reactedAt }),
+    [R.countedFlags]: counted,
+    [R.offset]: offset,
+    ...(state.flags === 0 ? { [R.expiresAt]: expiresAtSeconds } : {}),
+  };
+}
+
+/** The counters as stored on the koo item (absent: zero). */
+export function countersOf(koo: Item | undefined): Counters {
+  return {
+    likes: (koo?.[A.likes] as number | undefined) ?? 0,
+    shares: (koo?.[A.shares] as number | undefined) ?? 0,
+    rekoos: (koo?.[A.rekoos] as number | undefined) ?? 0,
+  };
+}

@@ -1,0 +1,127 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { z } from 'zod';
+import { tableName } from '../../infra/tables.ts';
+import { topicNames } from '../../infra/topics.ts';
+import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
+import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
+import { env, loadConfig } from '../../shared/config/load-config.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { KooError } from '../../shared/errors/koo-error.ts';
+import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
+import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
+import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { pendingEvents, planBatch } from './decide.ts';
+import { ReactionStore } from './reaction-store.ts';
+
+export const reactionsConfigSchema = workerConfigSchema.extend({
+  REACTIONS_GROUP_ID: env.string('koo-reactions'),
+  /** Bigger batches coalesce more of a popular koo's reactions into one counter update. */
+  BATCH_SIZE: env.int(2000, 1, 100_000),
+  /** How long a taken-back like is remembered; keep it above koo.reactions' retention (30 days). */
+  REACTION_TOMBSTONE_TTL_DAYS: env.int(35, 1),
+});
+export type ReactionsConfig = z.infer<typeof reactionsConfigSchema>;
+
+export function loadReactionsConfig(environment: NodeJS.ProcessEnv): ReactionsConfig {
+  return loadConfig(reactionsConfigSchema, environment);
+}
+
+/**
+ * reactions: koo.reactions (Avro) → who-reacted items in koo_reactions and exact counters on the
+ * koo item in koo_content. Per batch: read the koos' counter fences, drop what they already count,
+ * read the (koo, user) items left, fold their events (decide.ts), write the items in batches of 25,
+ * then one fenced counter update per koo.
+ */
+export class ReactionsWorker implements WorkerDefinition<Reaction> {
+  readonly name = 'reactions';
+  readonly topics = [topicNames.reactions];
+  readonly groupId: string;
+  private readonly codec: RegistryCodec<Reaction>;
+  private readonly store: ReactionStore;
+  private readonly config: ReactionsConfig;
+  private readonly now: () => number;
+
+  constructor(
+    codec: RegistryCodec<Reaction>,
+    store: ReactionStore,
+    config: ReactionsConfig,
+    now: () => number = Date.now,
+  ) {
+    this.codec = codec;
+    this.store = store;
+    this.config = config;
+    this.now = now;
+    this.groupId = config.REACTIONS_GROUP_ID;
+  }
+
+  prepare(records: readonly RawRecord[]): Promise<void> {
+    return this.codec.prepare(records.map((r) => r.value));
+  }
+
+  /** A reaction keyed by another id could sit in another partition than its koo's others, out of reach of the fence. */
+  decode(record: RawRecord): Reaction {
+    const reaction = this.codec.decode(record.value);
+    const key = record.key?.toString() ?? null;
+    if (key !== reaction.content_id) {
+      throw new KooError(
+        'VALIDATION_FAILED',
+        `record key ${JSON.stringify(key)} is not the content id ${reaction.content_id}`,
+        {
+          details: { field: 'key' },
+        },
+      );
+    }
+    return reaction;
+  }
+
+  async handle(batch: DecodedRecord<Reaction>[]): Promise<void> {
+    const events = batch.map((r) => ({ reaction: r.value, offset: Number(r.raw.offset) }));
+    const fences = await this.store.getFences(events.map((e) => e.reaction.content_id));
+    const pending = pendingEvents(events, fences);
+    if (pending.length === 0) return; // a replay of what the counters already hold
+    const stored = await this.store.getPairs(
+      pending.map((e) => ({ contentId: e.reaction.content_id, userId: e.reaction.user_id })),
+    );
+    const plan = planBatch(pending, fences, stored);
+    // Items first: a crash before the counter update leaves them saying what the counters still hold.
+    await this.store.writeItems(
+      plan.items,
+      Math.floor(this.now() / 1000) + this.config.REACTION_TOMBSTONE_TTL_DAYS * 86_400,
+    );
+    await mapConcurrent(plan.counters, this.config.SINK_CONCURRENCY, (update) =>
+      this.store.updateCounters(update),
+    );
+  }
+
+  async sinkReady(): Promise<boolean> {
+    return this.store.getFences(['__readyz__']).then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
+export function createReactionsWorker(config: ReactionsConfig): ReactionsWorker {
+  const dynamo = new Dynamo({
+    region: config.AWS_REGION,
+    endpoint: config.DYNAMODB_ENDPOINT,
+    retryMaxMs: config.SINK_RETRY_MAX_MS,
+  });
+  const store = new ReactionStore(
+    dynamo,
+    {
+      reactions: tableName('reactions', config.TABLE_PREFIX),
+      content: tableName('content', config.TABLE_PREFIX),
+    },
+    config.SINK_CONCURRENCY,
+  );
+  const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
+  return new ReactionsWorker(codec, store, config);
+}
+
+export const reactionsWorkerModule: WorkerModule<ReactionsConfig, Reaction> = {
+  name: 'reactions',
+  loadConfig: loadReactionsConfig,
+  create: (config) => createReactionsWorker(config),
+};
