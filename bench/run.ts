@@ -8,6 +8,9 @@ import { report, type Figures } from './report.ts';
 const benches: Record<string, () => Promise<Figures[]>> = {
   content: async () => (await import('./content.ts')).benchContent(),
   lake: async () => (await import('./lake.ts')).benchLake(),
+  notify: async () => (await import('./notify.ts')).benchNotify(),
+  reactions: async () => (await import('./reactions.ts')).benchReactions(),
+  engagement: async () => (await import('./engagement.ts')).benchEngagement(),
 };
 
 const args = process.argv.slice(2);

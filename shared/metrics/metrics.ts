@@ -65,6 +65,12 @@ export const metrics = {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   }),
+  redisRequests: new Counter({
+    name: 'koo_redis_requests_total',
+    help: 'Redis round trips (a pipeline counts once), by operation',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  }),
   lakeObjectsWritten: new Counter({
     name: 'koo_lake_objects_written_total',
     help: 'Parquet objects uploaded, by topic and why (cut: final, offsets committed; early: a held segment made visible)',
@@ -82,6 +88,63 @@ export const metrics = {
     help: 'Time to encode and upload one segment (all its hour files)',
     labelNames: ['topic'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  }),
+  notifyEventsSkipped: new Counter({
+    name: 'koo_notify_events_skipped_total',
+    help: 'Events that notify nobody: oneself, or a koo whose creator is not in koo_content',
+    registers: [registry],
+  }),
+  notifyJobsScheduled: new Counter({
+    name: 'koo_notify_jobs_scheduled_total',
+    help: 'Aggregate jobs handed to the queue (one whose id exists already is a no-op there)',
+    registers: [registry],
+  }),
+  notifyQueueDepth: new Gauge({
+    name: 'koo_notify_queue_jobs',
+    help: 'Jobs of the notifications queue by state (waiting, delayed, active, failed, completed)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+  }),
+  notificationsProcessed: new Counter({
+    name: 'koo_notifications_processed_total',
+    help: 'Notification jobs the sender finished, by outcome (delivered, held for a digest, cancelled)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [registry],
+  }),
+  notificationAttemptsFailed: new Counter({
+    name: 'koo_notification_attempts_failed_total',
+    help: 'Delivery attempts the transport failed (retried with backoff until attempts run out)',
+    registers: [registry],
+  }),
+  notificationDeliveryLatency: new Histogram({
+    name: 'koo_notification_delivery_latency_seconds',
+    help: 'From a job being due (its window ended) to its delivery',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  }),
+  feedEntries: new Counter({
+    name: 'koo_feed_entries_total',
+    help: 'Feed entries written (put) or removed (delete), by what did it: fanout, retract, backfill, unfollow, trim',
+    labelNames: ['operation', 'cause'] as const,
+    registers: [registry],
+  }),
+  feedFanOutsRunning: new Gauge({
+    name: 'koo_feed_fanouts_running',
+    help: 'Fan-outs (push) and retractions (retract) in progress in this process',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  }),
+  feedFanOutPending: new Gauge({
+    name: 'koo_feed_fanout_pending_followers',
+    help: 'Followers the fan-outs and retractions in progress have still to reach (from the authors follower counts)',
+    registers: [registry],
+  }),
+  feedFanOutDuration: new Histogram({
+    name: 'koo_feed_fanout_duration_seconds',
+    help: 'Time to push a koo to (or retract it from) every follower, resumed jobs included from where they resumed',
+    labelNames: ['kind'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600],
     registers: [registry],
   }),
 };
