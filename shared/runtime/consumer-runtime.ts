@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { KooError, errorMessage, isRetriable } from '../errors/koo-error.ts';
 import { sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
 import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
@@ -54,7 +54,13 @@ export class ConsumerRuntime<T> {
       retry: { retries: 10 },
     });
     // Idempotent producer: a retried DLQ send never writes a record twice.
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // murmur2 (kafkajs's DefaultPartitioner, the Java client's), so a redriven record lands where
+    // any other client would put its key.
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
