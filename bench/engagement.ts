@@ -1,0 +1,156 @@
+import { Redis } from 'ioredis';
+import { provisionTables } from '../infra/provision.ts';
+import { tableName } from '../infra/tables.ts';
+import { topicNames } from '../infra/topics.ts';
+import { contentAttr as A } from '../schemas/koo-content.ts';
+import { batchWrite } from '../shared/dynamodb/batch-writer.ts';
+import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
+import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
+import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createLogger } from '../shared/logging/logger.ts';
+import { metrics } from '../shared/metrics/metrics.ts';
+import { ReactionProducer } from '../shared/producer/reaction-producer.ts';
+import { runWorker } from '../shared/runtime/run-worker.ts';
+import { Random } from '../shared/synthetic/random.ts';
+import {
+  decaySettingsOf,
+  engagementWorkerModule,
+  loadEngagementConfig,
+  weightsOf,
+} from '../workers/engagement/engagement-worker.ts';
+import { round, type Figures } from './report.ts';
+import { runNaiveEngagementConsumer } from './naive-engagement.ts';
+
+/**
+ * npm run bench -- engagement
+ * A backlog of reactions (BENCH_ENGAGEMENT_REACTIONS over BENCH_ENGAGEMENT_KOOS koos in 4
+ * languages, popularity skewed), drained from the same offsets by the engagement worker and by a
+ * naive read-modify-write consumer: events/s, DynamoDB and Redis requests per event.
+ */
+const total = async (counter: typeof metrics.dynamodbRequests | typeof metrics.redisRequests) =>
+  (await counter.get()).values.reduce((s, v) => s + v.value, 0);
+
+export async function benchEngagement(): Promise<Figures[]> {
+  const reactions = Number(process.env.BENCH_ENGAGEMENT_REACTIONS ?? 5000);
+  const koos = Number(process.env.BENCH_ENGAGEMENT_KOOS ?? 300);
+  const run = Date.now().toString(36);
+  const keyPrefix = `bench-engagement-${run}:`;
+  const config = loadEngagementConfig({ ...process.env, TRENDING_KEY_PREFIX: keyPrefix });
+  const logger = createLogger('bench', 'error');
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const redis = new Redis(config.REDIS_URL);
+  const naivePrefix = 'bench_naive_';
+  await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
+
+  // Koos exist with a language in both tables (the content worker's part), then the backlog.
+  const random = new Random(Number(process.env.BENCH_SEED ?? Date.now()));
+  const ids = Array.from({ length: koos }, () => random.id());
+  const langs = ['hi', 'kn', 'ta', 'bn'];
+  for (const prefix of ['', naivePrefix]) {
+    const puts = ids.map((id, i) => ({ put: { [A.contentId]: id, [A.lang]: langs[i % langs.length]! } }));
+    await batchWrite(dynamo, tableName('content', prefix), puts, { keyAttributes: [A.contentId] });
+  }
+  const groups = [`bench-engagement-0-${run}`, `bench-engagement-1-${run}`];
+  for (const g of groups) await moveGroupToEnd(admin, g, [topicNames.reactions, topicNames.koos]);
+  const producer = await ReactionProducer.connect({
+    brokers: config.KAFKA_BROKERS,
+    schemaRegistryUrl: config.SCHEMA_REGISTRY_URL,
+  });
+  const now = Date.now();
+  const types = [
+    ['like', 6],
+    ['unlike', 1],
+    ['share', 2],
+    ['rekoo', 2],
+  ] as const;
+  for (let i = 0; i < reactions; i += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, reactions - i) }, () =>
+        producer.emit({
+          // Squaring skews popularity: a few koos get most reactions, as in a real feed.
+          content_id: ids[Math.floor(random.next() ** 2 * koos)]!,
+          user_id: random.id(),
+          type: random.weighted(types),
+          event_time: now - random.int(3_600_000),
+        }),
+      ),
+    );
+  }
+  await producer.close();
+
+  const runs = [
+    {
+      label: 'engagement worker',
+      start: async (groupId: string, onDone: (n: number) => void) => {
+        const w = await runWorker(engagementWorkerModule, {
+          ownProcess: false,
+          env: {
+            ...process.env,
+            LOG_LEVEL: 'error',
+            ENGAGEMENT_GROUP_ID: groupId,
+            TRENDING_KEY_PREFIX: keyPrefix,
+          },
+          onCommitted: (records) => onDone(records.filter((r) => r.topic === topicNames.reactions).length),
+        });
+        return () => w.close();
+      },
+    },
+    {
+      label: 'naive (read-modify-write per event)',
+      start: (groupId: string, onDone: (n: number) => void) =>
+        runNaiveEngagementConsumer(
+          kafka,
+          dynamo,
+          redis,
+          {
+            table: tableName('content', naivePrefix),
+            keyPrefix: `${keyPrefix}naive:`,
+            groupId,
+            registryUrl: config.SCHEMA_REGISTRY_URL,
+            decay: decaySettingsOf(config),
+            weights: weightsOf(config),
+          },
+          () => onDone(1),
+        ),
+    },
+  ];
+  const results: Figures[] = [];
+  for (const [i, r] of runs.entries()) {
+    const [ddbBefore, redisBefore] = [
+      await total(metrics.dynamodbRequests),
+      await total(metrics.redisRequests),
+    ];
+    // Timed from the first committed batch to the last, as the content bench does: group joins are not throughput.
+    let done = 0;
+    let first = { at: 0, events: 0 };
+    let last = 0;
+    const stop = await r.start(groups[i]!, (n) => {
+      if (done === 0) first = { at: performance.now(), events: n };
+      done += n;
+      last = performance.now();
+    });
+    while (done < reactions) await new Promise((resolve) => setTimeout(resolve, 100));
+    await stop();
+    results.push({
+      consumer: r.label,
+      events: reactions,
+      events_per_s: round((done - first.events) / ((last - first.at) / 1000), 1),
+      ddb_requests_per_event: round(((await total(metrics.dynamodbRequests)) - ddbBefore) / reactions, 3),
+      redis_requests_per_event: round(((await total(metrics.redisRequests)) - redisBefore) / reactions, 3),
+    });
+  }
+  const [worker, naive] = results;
+  results.push({
+    consumer: 'summary',
+    speedup: round(Number(worker!.events_per_s) / Number(naive!.events_per_s), 2),
+  });
+  const keys = await redis.keys(`${keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await admin.disconnect();
+  dynamo.destroy();
+  return results;
+}

@@ -1,0 +1,246 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { tableName } from '../../infra/tables.ts';
+import { topicNames } from '../../infra/topics.ts';
+import { kooRowSchema } from '../../schemas/cdc.ts';
+import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
+import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
+import { decodeChangeEvent } from '../../shared/cdc/debezium.ts';
+import { env, loadConfig } from '../../shared/config/load-config.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { KooError } from '../../shared/errors/koo-error.ts';
+import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
+import type { Logger } from '../../shared/logging/logger.ts';
+import { mapConcurrent, sleep } from '../../shared/runtime/backoff.ts';
+import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
+import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import type { DecaySettings } from './decay.ts';
+import {
+  eventsPerKoo,
+  fenceAttribute,
+  planScoreWrite,
+  storedScoreOf,
+  type EngagementEvent,
+  type EngagementWeights,
+} from './decide.ts';
+import { kooScoreItemOf, ScoreStore, type KooScoreItem } from './score-store.ts';
+import { TrendingStore } from './trending-store.ts';
+
+export const engagementConfigSchema = workerConfigSchema.extend({
+  ENGAGEMENT_GROUP_ID: env.string('koo-engagement'),
+  /** Bigger batches coalesce more of a popular koo's events into one write. */
+  BATCH_SIZE: env.int(2000, 1, 100_000),
+  /** A partition's batches are written at most once per this interval (so a koo's score, per source partition); 0: every batch. */
+  ENGAGEMENT_FLUSH_INTERVAL_MS: env.int(1000, 0, 60_000),
+  /** A koo's score halves every this many minutes without engagement. */
+  ENGAGEMENT_HALF_LIFE_MINUTES: env.int(360, 1),
+  /** Landmark period in half-lives; an event adds at most its weight * 2^this, and 2^256 stays far below DynamoDB's 1e125 bound. */
+  ENGAGEMENT_LANDMARK_HALF_LIVES: env.int(28, 1, 256),
+  ENGAGEMENT_WEIGHT_LIKE: env.number(1),
+  ENGAGEMENT_WEIGHT_SHARE: env.number(3),
+  ENGAGEMENT_WEIGHT_REKOO: env.number(2),
+  ENGAGEMENT_WEIGHT_REPLY: env.number(4),
+  /** Koos kept per trending set; at most 5000 so that a set's snapshot stays one DynamoDB item (400 KB). */
+  TRENDING_TOP_K: env.int(100, 1, 5000),
+  /** A koo whose decayed score falls below it leaves trending. */
+  TRENDING_MIN_SCORE: z.coerce
+    .number({ message: 'must be a number' })
+    .positive('must be above 0')
+    .default(0.05),
+  /** How often the trending sets are copied to koo_trending. */
+  TRENDING_SNAPSHOT_INTERVAL_MS: env.int(60_000, 1000),
+  /** Prefix of the worker's Redis keys. */
+  TRENDING_KEY_PREFIX: z.string().default('koo:'),
+});
+export type EngagementConfig = z.infer<typeof engagementConfigSchema>;
+
+export function loadEngagementConfig(environment: NodeJS.ProcessEnv): EngagementConfig {
+  return loadConfig(engagementConfigSchema, environment);
+}
+
+export function decaySettingsOf(config: EngagementConfig): DecaySettings {
+  const halfLifeMs = config.ENGAGEMENT_HALF_LIFE_MINUTES * 60_000;
+  return { halfLifeMs, landmarkPeriodMs: halfLifeMs * config.ENGAGEMENT_LANDMARK_HALF_LIVES };
+}
+
+export function weightsOf(config: EngagementConfig): EngagementWeights {
+  return {
+    like: config.ENGAGEMENT_WEIGHT_LIKE,
+    share: config.ENGAGEMENT_WEIGHT_SHARE,
+    rekoo: config.ENGAGEMENT_WEIGHT_REKOO,
+    reply: config.ENGAGEMENT_WEIGHT_REPLY,
+  };
+}
+
+/** Pure: a reply's CDC create is engagement of its parent; other koo changes are not engagement. */
+export function decodeReply(record: RawRecord): EngagementEvent | null {
+  const change = decodeChangeEvent(record, kooRowSchema);
+  const row = change?.after;
+  // Only a new row is a new reply ('r' is the snapshot of a row Debezium had not streamed yet).
+  if (!row || (change.op !== 'c' && change.op !== 'r') || !row.parent_id || row.parent_id === row.content_id)
+    return null;
+  return { contentId: row.parent_id, kind: 'reply', timeMs: row.created_at };
+}
+
+export function reactionEvent(r: Reaction): EngagementEvent {
+  return { contentId: r.content_id, kind: r.type, timeMs: r.event_time };
+}
+
+/**
+ * engagement: koo.reactions and replies in koo.public.koos → a forward-decayed score on each koo
+ * item in koo_content, and trending sets in Redis. Per batch (one source partition): one read of
+ * the koos' scores and fences, one fenced write per koo with new events, one Redis pipeline.
+ */
+export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
+  readonly name = 'engagement';
+  readonly topics = [topicNames.reactions, topicNames.koos];
+  readonly groupId: string;
+  private readonly codec: RegistryCodec<Reaction>;
+  private readonly scores: ScoreStore;
+  private readonly trending: TrendingStore;
+  private readonly config: EngagementConfig;
+  private readonly decay: DecaySettings;
+  private readonly weights: EngagementWeights;
+  /** When each source partition was last written (epoch ms). */
+  private readonly lastWrite = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly release: () => void;
+  private snapshots: NodeJS.Timeout | undefined;
+
+  constructor(
+    codec: RegistryCodec<Reaction>,
+    scores: ScoreStore,
+    trending: TrendingStore,
+    config: EngagementConfig,
+    options: { now?: () => number; release?: () => void } = {},
+  ) {
+    this.codec = codec;
+    this.scores = scores;
+    this.trending = trending;
+    this.config = config;
+    this.now = options.now ?? Date.now;
+    this.release = options.release ?? (() => undefined);
+    this.groupId = config.ENGAGEMENT_GROUP_ID;
+    this.decay = decaySettingsOf(config);
+    this.weights = weightsOf(config);
+  }
+
+  prepare(records: readonly RawRecord[]): Promise<void> {
+    return this.codec.prepare(records.filter((r) => r.topic === topicNames.reactions).map((r) => r.value));
+  }
+
+  decode(record: RawRecord): EngagementEvent | null {
+    return record.topic === topicNames.reactions
+      ? reactionEvent(this.codec.decode(record.value))
+      : decodeReply(record);
+  }
+
+  async handle(batch: DecodedRecord<EngagementEvent>[], ctx: HandlerContext): Promise<void> {
+    const { topic, partition } = batch[0]!.raw;
+    await this.awaitFlushInterval(`${topic}/${partition}`, ctx.signal);
+    const fence = fenceAttribute(topic, partition);
+    const byKoo = eventsPerKoo(batch.map((r) => ({ event: r.value, offset: Number(r.raw.offset) })));
+    const stored = await this.scores.read([...byKoo.keys()], fence);
+    const current: KooScoreItem[] = [];
+    await mapConcurrent(
+      [...byKoo],
+      this.config.SINK_CONCURRENCY,
+      async ([id, events]) => {
+        const item = stored.get(id);
+        const write = planScoreWrite(id, events, storedScoreOf(item, fence), fence, this.weights, this.decay);
+        // Already applied (a redelivery): the score is still put in Redis, which may have missed it.
+        const after = write ? await this.scores.write(write) : item && kooScoreItemOf(item);
+        if (after) current.push(after);
+      },
+      ctx.signal,
+    );
+    await this.trending.apply(current, this.now());
+    this.lastWrite.set(`${topic}/${partition}`, this.now());
+  }
+
+  /**
+   * Waits out the rest of the partition's flush interval. Events that arrive meanwhile wait in
+   * Kafka, uncommitted, and come as one bigger batch next: writes coalesce without holding
+   * anything in memory that a crash could lose. Shutdown interrupts the wait, uncommitted.
+   */
+  private async awaitFlushInterval(partitionKey: string, signal: AbortSignal): Promise<void> {
+    const wait =
+      (this.lastWrite.get(partitionKey) ?? -Infinity) + this.config.ENGAGEMENT_FLUSH_INTERVAL_MS - this.now();
+    if (wait <= 0) return;
+    await sleep(wait, signal);
+    if (signal.aborted)
+      throw new KooError('SHUTTING_DOWN', 'stopped while waiting for the flush interval', {
+        retriable: true,
+      });
+  }
+
+  /** Copies the trending sets to koo_trending; every replica does it, the last write wins and all are equal. */
+  snapshot(): Promise<number> {
+    return this.trending.snapshot(this.now());
+  }
+
+  /** Snapshots trending every TRENDING_SNAPSHOT_INTERVAL_MS until close; a failed snapshot is retried by the next. */
+  startSnapshots(logger: Logger): void {
+    this.snapshots = setInterval(() => {
+      this.snapshot().catch((err: unknown) => logger.warn({ err }, 'trending snapshot failed'));
+    }, this.config.TRENDING_SNAPSHOT_INTERVAL_MS);
+    this.snapshots.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.snapshots);
+    this.release();
+  }
+
+  async sinkReady(): Promise<boolean> {
+    return this.scores.read(['__readyz__'], fenceAttribute(topicNames.reactions, 0)).then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
+/** The Redis client and stores of the engagement worker and its queries, from the configuration. */
+export function engagementStores(config: EngagementConfig): {
+  dynamo: Dynamo;
+  redis: Redis;
+  scores: ScoreStore;
+  trending: TrendingStore;
+} {
+  const dynamo = new Dynamo({
+    region: config.AWS_REGION,
+    endpoint: config.DYNAMODB_ENDPOINT,
+    retryMaxMs: config.SINK_RETRY_MAX_MS,
+  });
+  // Commands fail fast while Redis is down instead of queueing without bound; the batch retries.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
+  const scores = new ScoreStore(dynamo, tableName('content', config.TABLE_PREFIX), config.SINK_CONCURRENCY);
+  const trending = new TrendingStore(redis, dynamo, {
+    keyPrefix: config.TRENDING_KEY_PREFIX,
+    snapshotTable: tableName('trending', config.TABLE_PREFIX),
+    topK: config.TRENDING_TOP_K,
+    minScore: config.TRENDING_MIN_SCORE,
+    decay: decaySettingsOf(config),
+  });
+  return { dynamo, redis, scores, trending };
+}
+
+function createEngagementWorker(config: EngagementConfig, logger: Logger): EngagementWorker {
+  const { dynamo, redis, scores, trending } = engagementStores(config);
+  const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
+  const worker = new EngagementWorker(codec, scores, trending, config, {
+    release: () => {
+      redis.disconnect();
+      dynamo.destroy();
+    },
+  });
+  worker.startSnapshots(logger);
+  return worker;
+}
+
+export const engagementWorkerModule: WorkerModule<EngagementConfig, EngagementEvent> = {
+  name: 'engagement',
+  loadConfig: loadEngagementConfig,
+  create: createEngagementWorker,
+};
