@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { contentConfigSchema } from '../../workers/content/content-worker.ts';
+import { engagementConfigSchema } from '../../workers/engagement/engagement-worker.ts';
 import { lakeConfigSchema } from '../../workers/lake/lake-worker.ts';
 import { notifyConfigSchema } from '../../workers/notify/notify-config.ts';
 import { senderConfigSchema } from '../../workers/notify-sender/sender-config.ts';
@@ -9,7 +10,7 @@ import { reactionsConfigSchema } from '../../workers/reactions/reactions-worker.
 
 const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
 const variables = new Set(
-  [contentConfigSchema, reactionsConfigSchema, lakeConfigSchema, notifyConfigSchema, senderConfigSchema].flatMap((s) =>
+  [contentConfigSchema, engagementConfigSchema, reactionsConfigSchema, lakeConfigSchema, notifyConfigSchema, senderConfigSchema].flatMap((s) =>
     Object.keys(s.shape),
   ),
 );
