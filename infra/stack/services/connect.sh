@@ -26,10 +26,15 @@ connect_install() {
 
 # connector_status: prints "<connector state> <task states...>", e.g. "RUNNING RUNNING".
 connector_status() {
-  curl -fsS --max-time 3 "$CONNECT_URL/connectors/$CONNECTOR_NAME/status" | stack_node -e '
+  # While the worker starts, the answer may be empty or partial: that is "not yet", not an error.
+  curl -fsS --max-time 3 "$CONNECT_URL/connectors/$CONNECTOR_NAME/status" 2>/dev/null | stack_node -e '
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-      const st = JSON.parse(s);
-      console.log([st.connector.state, ...st.tasks.map((t) => t.state)].join(" "));
+      try {
+        const st = JSON.parse(s);
+        console.log([st.connector.state, ...st.tasks.map((t) => t.state)].join(" "));
+      } catch {
+        process.exit(1);
+      }
     });'
 }
 
