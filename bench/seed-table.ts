@@ -1,0 +1,172 @@
+import { provisionTables } from '../infra/provision.ts';
+import { tableName } from '../infra/tables.ts';
+import type { KooRow } from '../schemas/cdc.ts';
+import type { Reaction } from '../schemas/reaction.ts';
+import { commonConfigSchema } from '../shared/config/common.ts';
+import { loadConfig } from '../shared/config/load-config.ts';
+import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
+import { createLogger } from '../shared/logging/logger.ts';
+import { kooWrite } from '../workers/content/decide.ts';
+import { ContentStore } from '../workers/content/content-store.ts';
+import { ContentQueries } from '../workers/content/queries.ts';
+import { applyReactions, noReaction } from '../workers/reactions/decide.ts';
+import { ReactionQueries } from '../workers/reactions/queries.ts';
+import { ReactionStore } from '../workers/reactions/reaction-store.ts';
+import { round, percentile, type Figures } from './report.ts';
+
+/**
+ * npm run bench -- seed (npm run bench -- reactions prints it too)
+ * The seed's DynamoDB benchmark table (koo-dynamodb-case-study.txt: average latency of reaction
+ * get and write, content get by id, get by creator and write) measured through this project's own
+ * reads (ReactionQueries, ContentQueries) and writes (ContentStore's fenced koo update;
+ * ReactionStore's who-reacted item, the write each reaction costs, since counters move once per
+ * koo per batch), at BENCH_SEED_CONCURRENCY requests in flight, each operation for at most
+ * BENCH_SEED_SECONDS or BENCH_SEED_REQUESTS requests. It runs wherever DYNAMODB_ENDPOINT points (the local stack by
+ * default; empty: AWS), in tables of its own (BENCH_SEED_TABLE_PREFIX, created if missing with
+ * the app's definitions), so its koos never show up in the app's feeds.
+ */
+
+/** The seed's average latencies in ms (DynamoDB on AWS, 40,000 requests/s at the peak). */
+const seedAverageMs = {
+  'Reaction: Get': 4.42,
+  'Reaction: Write': 5.42,
+  'Content: Get by ID': 4.26,
+  'Content: Get by creator': 6.24,
+  'Content: Write': 5.71,
+} as const;
+type Operation = keyof typeof seedAverageMs;
+
+interface Limits {
+  concurrency: number;
+  seconds: number;
+  requests: number;
+}
+
+/** Runs `request(i)` for i = 0, 1, ... with `concurrency` in flight until either limit is reached. */
+async function measure(
+  operation: Operation,
+  limits: Limits,
+  request: (i: number) => Promise<unknown>,
+): Promise<Figures> {
+  const deadline = performance.now() + limits.seconds * 1000;
+  const latencies: number[] = [];
+  let issued = 0;
+  const loop = async () => {
+    while (issued < limits.requests && performance.now() < deadline) {
+      const i = issued++;
+      const started = performance.now();
+      await request(i);
+      latencies.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: limits.concurrency }, loop));
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    operation,
+    concurrency: limits.concurrency,
+    requests: sorted.length,
+    avg_ms: round(sorted.reduce((s, v) => s + v, 0) / sorted.length),
+    p99_ms: round(percentile(sorted, 99)),
+    seed_avg_ms: seedAverageMs[operation],
+  };
+}
+
+/** The same table against DynamoDB on AWS (credentials from the SDK's default chain). */
+const onAwsCommand =
+  'DYNAMODB_ENDPOINT= AWS_REGION=ap-south-1 BENCH_SEED_TABLE_PREFIX=bench_seed_ npm run bench -- seed' +
+  ' (creates on-demand tables bench_seed_* if missing; delete them after)';
+
+export async function benchSeedTable(): Promise<Figures[]> {
+  const limits: Limits = {
+    concurrency: Number(process.env.BENCH_SEED_CONCURRENCY ?? 8),
+    seconds: Number(process.env.BENCH_SEED_SECONDS ?? 3),
+    requests: Number(process.env.BENCH_SEED_REQUESTS ?? 2_000),
+  };
+  const config = {
+    ...loadConfig(commonConfigSchema),
+    TABLE_PREFIX: process.env.BENCH_SEED_TABLE_PREFIX ?? 'bench_seed_',
+  };
+  await provisionTables(config, createLogger('bench', 'error'));
+  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const tables = {
+    content: tableName('content', config.TABLE_PREFIX),
+    users: tableName('users', config.TABLE_PREFIX),
+    reactions: tableName('reactions', config.TABLE_PREFIX),
+  };
+  const mediaBucket = 'koo-media';
+  const contentStore = new ContentStore(dynamo, tables, limits.concurrency);
+  const contentQueries = new ContentQueries(dynamo, { contentTable: tables.content, mediaBucket });
+  const reactionStore = new ReactionStore(dynamo, tables, limits.concurrency);
+  const reactionQueries = new ReactionQueries(dynamo, {
+    reactionsTable: tables.reactions,
+    contentTable: tables.content,
+  });
+
+  const run = `seed-bench-${Date.now().toString(36)}`;
+  const creators = 50;
+  const kooId = (i: number) => `${run}-koo-${i}`;
+  const creatorId = (i: number) => `${run}-creator-${i % creators}`;
+  const userId = (i: number) => `${run}-user-${i}`;
+  const now = Date.now();
+  const kooRow = (i: number): KooRow => ({
+    content_id: kooId(i),
+    creator_id: creatorId(i),
+    parent_id: null,
+    lang: 'hi',
+    body: `seed benchmark koo ${i}`,
+    media_url: null,
+    created_at: now + i,
+    updated_at: now + i,
+  });
+  const settings = { mediaBucket, tombstoneTtlSeconds: 86_400 };
+  const expiresAtSeconds = Math.floor(now / 1000) + 86_400;
+
+  const rows: Figures[] = [];
+  // Writes first: the reads that follow find what they wrote.
+  const koosWritten = await measure('Content: Write', limits, (i) =>
+    contentStore.writeKoo(
+      kooWrite(
+        { op: 'c', before: null, after: kooRow(i), lsn: 1, txId: null, changedAtMs: now, table: 'koos' },
+        undefined,
+        undefined,
+        settings,
+      ),
+    ),
+  );
+  rows.push(koosWritten);
+  const written = Number(koosWritten.requests);
+  rows.push(await measure('Content: Get by ID', limits, (i) => contentQueries.getKoo(kooId(i % written))));
+  rows.push(
+    await measure('Content: Get by creator', limits, (i) => contentQueries.koosByCreator(creatorId(i), 20)),
+  );
+  // Reaction i: a like of one of the koos written, by user i.
+  const liker = (i: number) => ({ contentId: kooId(i % written), userId: userId(i) });
+  const like = (i: number): Reaction => ({
+    event_id: `${run}-like-${i}`,
+    type: 'like',
+    content_id: liker(i).contentId,
+    user_id: liker(i).userId,
+    event_time: now,
+  });
+  const reactionsWritten = await measure('Reaction: Write', limits, (i) =>
+    reactionStore.writeItems(
+      [{ ...liker(i), stored: { state: applyReactions(noReaction, [like(i)]), countedFlags: 0, offset: 0 } }],
+      expiresAtSeconds,
+    ),
+  );
+  rows.push(reactionsWritten);
+  const reacted = Number(reactionsWritten.requests);
+  rows.push(
+    await measure('Reaction: Get', limits, (i) => {
+      const { contentId, userId: user } = liker(i % reacted);
+      return reactionQueries.reactionOf(contentId, user);
+    }),
+  );
+  dynamo.destroy();
+  // stderr: --json output stays one object per line.
+  console.error(
+    `seed table: ${limits.concurrency} requests in flight against ${config.DYNAMODB_ENDPOINT ?? `DynamoDB in ${config.AWS_REGION}`}` +
+      `; on AWS: ${onAwsCommand}`,
+  );
+  return rows;
+}
