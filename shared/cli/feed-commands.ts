@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { tableName } from '../../infra/tables.ts';
+import { contentConfigSchema } from '../../workers/content/content-worker.ts';
+import { feedConfigSchema } from '../../workers/feed/feed-worker.ts';
+import { FeedQueries } from '../../workers/feed/queries.ts';
+import { loadConfig } from '../config/load-config.ts';
+import { Dynamo } from '../dynamodb/dynamo-client.ts';
+import { limitOption } from './query-commands.ts';
+
+/** `koo query feed <userId>`: a user's home feed, newest first, printed as JSON. */
+export function addFeedCommands(query: Command): void {
+  query
+    .command('feed <userId>')
+    .description("a user's home feed, newest first (pushed entries and eminent authors' koos merged)")
+    .option('--limit <n>', 'page size', limitOption, 20)
+    .option('--cursor <cursor>', 'cursor from the previous page')
+    .action(async (userId: string, o: { limit: number; cursor?: string }) => {
+      const config = loadConfig(
+        feedConfigSchema.extend(contentConfigSchema.pick({ MEDIA_BUCKET: true }).shape),
+      );
+      const dynamo = new Dynamo({
+        region: config.AWS_REGION,
+        endpoint: config.DYNAMODB_ENDPOINT,
+        retryMaxMs: 5_000,
+      });
+      const queries = new FeedQueries(dynamo, {
+        graphTable: tableName('graph', config.TABLE_PREFIX),
+        feedTable: tableName('feed', config.TABLE_PREFIX),
+        contentTable: tableName('content', config.TABLE_PREFIX),
+        mediaBucket: config.MEDIA_BUCKET,
+        cap: config.FEED_CAP,
+        entryTtlMs: config.FEED_TTL_DAYS * 86_400_000,
+      });
+      try {
+        console.log(JSON.stringify(await queries.feed(userId, o.limit, o.cursor), null, 2));
+      } finally {
+        dynamo.destroy();
+      }
+    });
+}

@@ -1,0 +1,108 @@
+import type { Admin } from 'kafkajs';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tableName } from '../../infra/tables.ts';
+import { topicNames } from '../../infra/topics.ts';
+import { feedAttr as F } from '../../schemas/koo-feed.ts';
+import { batchWrite } from '../../shared/dynamodb/batch-writer.ts';
+import { loadFollowers, unloadFollowers } from '../../shared/synthetic/follower-graph.ts';
+import { feedEntryKey } from '../../workers/feed/decide.ts';
+import { sql } from '../support/content.ts';
+import { feedReadPath } from '../support/feed.ts';
+import { newId, runId } from '../support/ids.ts';
+import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { sourceDb } from '../support/postgres.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+
+const FOLLOWERS = 20_000;
+const groupId = `test-feed-crash-${runId}`;
+
+describe('feed worker SIGKILLed in the middle of a fan-out to 20,000 followers', () => {
+  let db: pg.Pool;
+  let admin: Admin;
+  const read = feedReadPath(500);
+  const processes: WorkerProcess[] = [];
+  const start = () => {
+    const w = spawnWorker('feed', {
+      FEED_GROUP_ID: groupId,
+      SESSION_TIMEOUT_MS: '10000',
+      FEED_FANOUT_PAGE: '2000',
+      // moto answers every Query by scanning the whole table, so sampled trims (a Query each) would
+      // dominate here; trimming is covered in feed.test.ts.
+      FEED_TRIM_EVERY: '0',
+    });
+    processes.push(w);
+    return w;
+  };
+
+  beforeAll(async () => {
+    db = sourceDb();
+    admin = testKafka().admin();
+    await admin.connect();
+    await pinGroupAtEnd(admin, groupId, [topicNames.follows, topicNames.koos]);
+  });
+
+  let cleanup = async () => {};
+
+  afterAll(async () => {
+    for (const p of processes) p.child.kill('SIGKILL');
+    await cleanup();
+    await Promise.all([admin?.disconnect(), db?.end()]);
+    read.dynamo.destroy();
+  });
+
+  it('resumes after the restart and gives every follower the koo exactly once', async () => {
+    const author = newId();
+    const followers = Array.from({ length: FOLLOWERS }, newId);
+    await db.query(sql.insertUser, [author, `crash_${author}`, 'Crash', false]);
+    await loadFollowers(read.dynamo, tableName('graph'), author, followers);
+    const koo = { contentId: newId(), authorId: author, createdAtMs: Date.now() };
+    const kooId = koo.contentId;
+    // moto keeps everything in memory and scans it per Query: leave no 40,000 items behind.
+    cleanup = async () => {
+      await unloadFollowers(read.dynamo, tableName('graph'), author, followers);
+      await batchWrite(
+        read.dynamo,
+        tableName('feed'),
+        followers.map((f) => ({ delete: feedEntryKey(f, koo) })),
+        { keyAttributes: [F.userId, F.key], concurrency: 16 },
+      );
+    };
+
+    const victim = start();
+    await db.query(sql.insertKoo, [
+      kooId,
+      author,
+      null,
+      'hi',
+      'to everyone',
+      null,
+      new Date(koo.createdAtMs).toISOString(),
+    ]);
+    const progress = await waitFor(
+      'the fan-out to be under way',
+      async () => {
+        const written = ((await read.fanOutRecord(kooId))?.[F.written] as number | undefined) ?? 0;
+        return written >= 2_000 && written;
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    expect(progress).toBeLessThan(FOLLOWERS); // killed mid-way, not after
+
+    start();
+    await waitFor(
+      'the fan-out to finish',
+      async () => (await read.fanOutRecord(kooId))?.[F.state] === 'pushed',
+      {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+      },
+    );
+    const entries = await read.entriesOfKoo(kooId);
+    expect(entries.length).toBe(FOLLOWERS);
+    expect(new Set(entries.map((e) => e[F.userId] as string))).toEqual(new Set(followers));
+  });
+});

@@ -1,0 +1,93 @@
+import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { tableName } from '../../infra/tables.ts';
+import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
+import type { Item } from '../../shared/dynamodb/batch-writer.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { GraphStore } from '../../workers/feed/graph-store.ts';
+import { FeedQueries } from '../../workers/feed/queries.ts';
+import { stackEnv } from './stack-env.ts';
+
+/** Reads of koo_feed and koo_graph for assertions: the read path, and raw items. */
+export function feedReadPath(cap: number) {
+  const dynamo = new Dynamo({
+    region: stackEnv.awsRegion,
+    endpoint: stackEnv.dynamodbEndpoint,
+    retryMaxMs: 5_000,
+  });
+  const graph = new GraphStore(dynamo, tableName('graph'), 8);
+  const queries = new FeedQueries(dynamo, {
+    graphTable: tableName('graph'),
+    feedTable: tableName('feed'),
+    contentTable: tableName('content'),
+    mediaBucket: 'koo-media',
+    cap,
+    entryTtlMs: 30 * 86_400_000,
+  });
+  /** Every item a request (Query or Scan) returns, all pages. */
+  const all = async (
+    send: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
+  ) => {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await send(start);
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  };
+  /** Every stored entry of a user's feed, newest first. */
+  const entries = (userId: string) =>
+    all((start) =>
+      dynamo.call('Query', (doc) =>
+        doc.send(
+          new QueryCommand({
+            TableName: tableName('feed'),
+            KeyConditionExpression: '#id = :id',
+            ExpressionAttributeNames: { '#id': F.userId },
+            ExpressionAttributeValues: { ':id': userId },
+            ScanIndexForward: false,
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      ),
+    );
+  /** Every feed entry of a koo, over all feeds (a scan: a duplicate under another key would show). */
+  const entriesOfKoo = (contentId: string) =>
+    all((start) =>
+      dynamo.call('Scan', (doc) =>
+        doc.send(
+          new ScanCommand({
+            TableName: tableName('feed'),
+            FilterExpression: '#c = :c',
+            ExpressionAttributeNames: { '#c': F.contentId },
+            ExpressionAttributeValues: { ':c': contentId },
+            ExclusiveStartKey: start,
+          }),
+        ),
+      ),
+    );
+  const contentIds = async (userId: string) => (await entries(userId)).map((i) => i[F.contentId] as string);
+  const fanOutRecord = async (contentId: string) =>
+    (
+      await dynamo.call('GetItem', (doc) =>
+        doc.send(
+          new GetCommand({
+            TableName: tableName('feed'),
+            Key: { [F.userId]: fanOutRecordId(contentId), [F.key]: '#' },
+            ConsistentRead: true,
+          }),
+        ),
+      )
+    ).Item;
+  const user = async (userId: string) =>
+    (
+      await dynamo.call('GetItem', (doc) =>
+        doc.send(
+          new GetCommand({ TableName: tableName('users'), Key: { id: userId }, ConsistentRead: true }),
+        ),
+      )
+    ).Item;
+  return { dynamo, graph, queries, entries, entriesOfKoo, contentIds, fanOutRecord, user };
+}

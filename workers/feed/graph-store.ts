@@ -1,0 +1,238 @@
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { graphAttr as G, graphKey } from '../../schemas/koo-feed.ts';
+import { batchGet, keyString, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
+import { KooError } from '../../shared/errors/koo-error.ts';
+import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import {
+  countDeltas,
+  edgeId,
+  edgeStateOf,
+  followerItem,
+  followingItem,
+  packTransactions,
+  type EdgeChange,
+  type EdgeState,
+  type EdgeWrite,
+  type FeedSettings,
+} from './decide.ts';
+
+// Cancellation reasons that reading again and recomputing can get past (another owner moved a version).
+const transientCancellations = new Set([
+  'None',
+  'ConditionalCheckFailed',
+  'TransactionConflict',
+  'ThrottlingError',
+]);
+
+export interface FollowerPage {
+  followerIds: string[];
+  /** Sort key of the last follower read: the next page starts after it; absent on the last page. */
+  next?: string;
+}
+
+/**
+ * The social graph in koo_graph: per-edge items fenced by LSN, exact counts. An edge's flip and
+ * its count changes are one transaction conditioned on the edge version read before, so a replay
+ * (older LSN), a redelivery (same LSN) or a second owner of the partition never counts twice.
+ */
+export class GraphStore {
+  readonly table: string;
+  private readonly dynamo: Dynamo;
+  private readonly concurrency: number;
+
+  constructor(dynamo: Dynamo, table: string, concurrency: number) {
+    this.dynamo = dynamo;
+    this.table = table;
+    this.concurrency = concurrency;
+  }
+
+  /** Stored states of these edges, keyed by edgeId; strongly consistent. */
+  async getEdges(edges: readonly EdgeChange[]): Promise<Map<string, EdgeState>> {
+    const items = await batchGet(
+      this.dynamo,
+      this.table,
+      edges.map((e) => ({ [G.userId]: e.followerId, [G.key]: graphKey.following(e.followeeId) })),
+      { keyAttributes: [G.userId, G.key], concurrency: this.concurrency },
+    );
+    const key = (e: EdgeChange) =>
+      keyString({ [G.userId]: e.followerId, [G.key]: graphKey.following(e.followeeId) }, [G.userId, G.key]);
+    return new Map(edges.map((e) => [edgeId(e), edgeStateOf(items.get(key(e)))]));
+  }
+
+  /** Writes edges and their count changes, a transaction per group; a moved version is a retriable error. */
+  async applyEdges(writes: readonly EdgeWrite[], nowMs: number, settings: FeedSettings): Promise<void> {
+    const tombstoneExpiresAt = Math.floor(nowMs / 1000) + settings.tombstoneTtlSeconds;
+    await mapConcurrent(packTransactions(writes), this.concurrency, async (group) => {
+      const edges = group.flatMap((w) => [
+        {
+          Put: {
+            TableName: this.table,
+            Item: followingItem(w.change, tombstoneExpiresAt),
+            ConditionExpression: w.expectedVersion === 0 ? 'attribute_not_exists(#v)' : '#v = :v',
+            ExpressionAttributeNames: { '#v': G.version },
+            ...(w.expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ':v': w.expectedVersion } }),
+          },
+        },
+        w.change.active
+          ? { Put: { TableName: this.table, Item: followerItem(w.change) } }
+          : {
+              Delete: {
+                TableName: this.table,
+                Key: { [G.userId]: w.change.followeeId, [G.key]: graphKey.follower(w.change.followerId) },
+              },
+            },
+      ]);
+      const counts = [...countDeltas(group)].map(([userId, d]) => ({
+        Update: {
+          TableName: this.table,
+          Key: { [G.userId]: userId, [G.key]: graphKey.counts },
+          ...buildUpdate({ add: { [G.followers]: d.followers, [G.following]: d.following } }),
+        },
+      }));
+      await this.transact([...edges, ...counts]);
+    });
+  }
+
+  private async transact(items: Record<string, unknown>[]): Promise<void> {
+    try {
+      await this.dynamo.call('TransactWriteItems', (doc) =>
+        doc.send(new TransactWriteCommand({ TransactItems: items as never })),
+      );
+    } catch (err) {
+      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+      if (!reasons) throw err;
+      const codes = reasons.map((r) => r.Code ?? 'None');
+      const transient = codes.every((c) => transientCancellations.has(c));
+      throw new KooError(
+        transient ? 'SINK_UNAVAILABLE' : 'SINK_REJECTED',
+        transient
+          ? `graph transaction cancelled (${codes.filter((c) => c !== 'None').join(', ')}): stored edges moved; reading again`
+          : `graph transaction refused: ${codes.join(', ')}`,
+        { retriable: transient, cause: err },
+      );
+    }
+  }
+
+  /** Follower counts of these users (0 for a user without followers). */
+  async followerCounts(userIds: readonly string[]): Promise<Map<string, number>> {
+    const items = await batchGet(
+      this.dynamo,
+      this.table,
+      userIds.map((id) => ({ [G.userId]: id, [G.key]: graphKey.counts })),
+      { keyAttributes: [G.userId, G.key], concurrency: this.concurrency },
+    );
+    const key = (id: string) => keyString({ [G.userId]: id, [G.key]: graphKey.counts }, [G.userId, G.key]);
+    return new Map(userIds.map((id) => [id, (items.get(key(id))?.[G.followers] as number | undefined) ?? 0]));
+  }
+
+  async counts(userId: string): Promise<{ followers: number; following: number }> {
+    const out = await this.dynamo.call('GetItem', (doc) =>
+      doc.send(
+        new GetCommand({ TableName: this.table, Key: { [G.userId]: userId, [G.key]: graphKey.counts } }),
+      ),
+    );
+    return {
+      followers: (out.Item?.[G.followers] as number | undefined) ?? 0,
+      following: (out.Item?.[G.following] as number | undefined) ?? 0,
+    };
+  }
+
+  /** One page of a user's followers, in key order, starting after `after` (a sort key). */
+  async followers(userId: string, limit: number, after?: string): Promise<FollowerPage> {
+    const page = await this.edgePage(userId, graphKey.followerPrefix, limit, after, [G.key]);
+    return {
+      followerIds: page.items.map((i) => (i[G.key] as string).slice(graphKey.followerPrefix.length)),
+      ...(page.next ? { next: page.next } : {}),
+    };
+  }
+
+  /** One page of whom a user follows (unfollow tombstones left out), with when each was followed. */
+  async following(
+    userId: string,
+    limit: number,
+    after?: string,
+  ): Promise<{ followees: { userId: string; followedAtMs: number }[]; next?: string }> {
+    const page = await this.edgePage(userId, graphKey.followingPrefix, limit, after, [
+      G.key,
+      G.active,
+      G.followedAt,
+    ]);
+    return {
+      followees: page.items
+        .filter((i) => i[G.active] === 1)
+        .map((i) => ({
+          userId: (i[G.key] as string).slice(graphKey.followingPrefix.length),
+          followedAtMs: i[G.followedAt] as number,
+        })),
+      ...(page.next ? { next: page.next } : {}),
+    };
+  }
+
+  /** Every user a user follows (the read path needs them all to find eminent followees). */
+  async allFollowing(userId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.following(userId, 1000, after);
+      ids.push(...page.followees.map((f) => f.userId));
+      after = page.next;
+    } while (after);
+    return ids;
+  }
+
+  private async edgePage(
+    userId: string,
+    prefix: string,
+    limit: number,
+    after: string | undefined,
+    attributes: readonly string[],
+  ): Promise<{ items: Item[]; next?: string }> {
+    const out = await this.dynamo.call('Query', (doc) =>
+      doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: '#id = :id AND begins_with(#k, :prefix)',
+          ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
+          ExpressionAttributeNames: {
+            '#id': G.userId,
+            '#k': G.key,
+            ...Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a])),
+          },
+          ExpressionAttributeValues: { ':id': userId, ':prefix': prefix },
+          Limit: limit,
+          ...(after ? { ExclusiveStartKey: { [G.userId]: userId, [G.key]: after } } : {}),
+        }),
+      ),
+    );
+    const items = out.Items ?? [];
+    return { items, ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey[G.key] as string } : {}) };
+  }
+
+  /** Authors whose koos readers pull (eminent profiles): one item, read by every feed read. */
+  async pulledAuthors(): Promise<Set<string>> {
+    const out = await this.dynamo.call('GetItem', (doc) =>
+      doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { [G.userId]: graphKey.pulledAuthors, [G.key]: graphKey.counts },
+        }),
+      ),
+    );
+    return (out.Item?.[G.members] as Set<string> | undefined) ?? new Set();
+  }
+
+  /** Adds authors to the pulled registry (a set: adding twice changes nothing). */
+  async addPulledAuthors(userIds: readonly string[]): Promise<void> {
+    await this.dynamo.call('UpdateItem', (doc) =>
+      doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { [G.userId]: graphKey.pulledAuthors, [G.key]: graphKey.counts },
+          ...buildUpdate({ add: { [G.members]: new Set(userIds) } }),
+        }),
+      ),
+    );
+  }
+}

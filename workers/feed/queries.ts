@@ -1,0 +1,174 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { contentAttr as A } from '../../schemas/koo-content.ts';
+import { feedAttr as F } from '../../schemas/koo-feed.ts';
+import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import { ContentQueries, type KooView } from '../content/queries.ts';
+import { feedSortKey } from './decide.ts';
+import { mergeFeedRefs, nextFeedCursor, type FeedCursor, type FeedRef } from './feed-page.ts';
+import { GraphStore } from './graph-store.ts';
+
+/** A koo in a home feed: the koo, its reaction counts and score where the workers wrote them, and how it got there. */
+export interface FeedItemView extends KooView {
+  likes: number;
+  shares: number;
+  rekoos: number;
+  score: number | null;
+  source: FeedRef['source'];
+}
+
+export interface FeedQueryOptions {
+  graphTable: string;
+  feedTable: string;
+  contentTable: string;
+  mediaBucket: string;
+  /** FEED_CAP: pushed entries a feed shows at most. */
+  cap: number;
+  /** FEED_TTL_DAYS in ms: pulled koos older than a pushed entry lives are left out, as pushed ones expire. */
+  entryTtlMs: number;
+  /** Eminent followees read at the same time. */
+  concurrency?: number;
+}
+
+/**
+ * A user's home feed: their pushed entries merged with the recent koos of the eminent authors they
+ * follow (pulled from by_creator, never fanned out), newest first, hydrated in batch reads.
+ * Entries of authors the user no longer follows are left out (an unfollow may still be cleaning up).
+ */
+export class FeedQueries {
+  private readonly dynamo: Dynamo;
+  private readonly options: FeedQueryOptions;
+  private readonly graph: GraphStore;
+  private readonly content: ContentQueries;
+
+  constructor(dynamo: Dynamo, options: FeedQueryOptions) {
+    this.dynamo = dynamo;
+    this.options = options;
+    this.graph = new GraphStore(dynamo, options.graphTable, 8);
+    this.content = new ContentQueries(dynamo, {
+      contentTable: options.contentTable,
+      mediaBucket: options.mediaBucket,
+    });
+  }
+
+  async feed(userId: string, limit = 20, cursor?: string, nowMs = Date.now()): Promise<Page<FeedItemView>> {
+    const state = cursor ? decodeCursor<FeedCursor>(cursor) : { served: 0 };
+    const [following, pulledAuthors] = await Promise.all([
+      this.graph.allFollowing(userId),
+      this.graph.pulledAuthors(),
+    ]);
+    const followed = new Set(following);
+    const eminent = following.filter((id) => pulledAuthors.has(id));
+    const pushedBudget = Math.min(limit, this.options.cap - state.served);
+    const [pushed, pulled] = await Promise.all([
+      pushedBudget > 0 ? this.pushedRefs(userId, followed, pushedBudget, state.before) : [],
+      mapConcurrent(eminent, this.options.concurrency ?? 8, (author) =>
+        this.pulledKoos(author, limit, nowMs - this.options.entryTtlMs, state.before),
+      ),
+    ]);
+    const pulledItems = new Map(pulled.flat().map((i) => [i[A.contentId] as string, i]));
+    const pulledRefs: FeedRef[] = [...pulledItems.values()].map((i) => ({
+      sortKey: feedSortKey(i[A.createdAt] as number, i[A.contentId] as string),
+      contentId: i[A.contentId] as string,
+      authorId: i[A.creator] as string,
+      source: 'pulled',
+    }));
+    const page = mergeFeedRefs([pushed, pulledRefs], limit, state.before);
+    const hydrated = await batchGet(
+      this.dynamo,
+      this.options.contentTable,
+      page.filter((r) => r.source === 'pushed').map((r) => ({ [A.contentId]: r.contentId })),
+      { keyAttributes: [A.contentId], consistent: false },
+    );
+    // A koo deleted since it was pushed is a tombstone (or gone) until its retraction reaches this feed: left out.
+    const items = page.flatMap((ref) => {
+      const item = hydrated.get(ref.contentId) ?? pulledItems.get(ref.contentId);
+      const view = this.content.toView(item);
+      return view ? [this.feedItem(view, item!, ref.source)] : [];
+    });
+    const next = nextFeedCursor(page, limit, state);
+    return { items, ...(next ? { cursor: encodeCursor(next) } : {}) };
+  }
+
+  private feedItem(view: KooView, item: Item, source: FeedRef['source']): FeedItemView {
+    return {
+      ...view,
+      likes: (item[A.likes] as number | undefined) ?? 0,
+      shares: (item[A.shares] as number | undefined) ?? 0,
+      rekoos: (item[A.rekoos] as number | undefined) ?? 0,
+      score: (item[A.score] as number | undefined) ?? null,
+      source,
+    };
+  }
+
+  /** The user's pushed entries older than `before`, newest first, of authors still followed. */
+  private async pushedRefs(
+    userId: string,
+    followed: Set<string>,
+    limit: number,
+    before?: string,
+  ): Promise<FeedRef[]> {
+    const refs: FeedRef[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.dynamo.call('Query', (doc) =>
+        doc.send(
+          new QueryCommand({
+            TableName: this.options.feedTable,
+            KeyConditionExpression: before ? '#id = :id AND #k < :before' : '#id = :id',
+            ExpressionAttributeNames: { '#id': F.userId, ...(before ? { '#k': F.key } : {}) },
+            ExpressionAttributeValues: { ':id': userId, ...(before ? { ':before': before } : {}) },
+            ScanIndexForward: false,
+            Limit: limit - refs.length,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const i of out.Items ?? []) {
+        if (!followed.has(i[F.author] as string)) continue;
+        refs.push({
+          sortKey: i[F.key] as string,
+          contentId: i[F.contentId] as string,
+          authorId: i[F.author] as string,
+          source: 'pushed',
+        });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start && refs.length < limit);
+    return refs;
+  }
+
+  /** An eminent author's newest top-level koos created after `sinceMs` and older than `before` (GSI by_creator). */
+  private async pulledKoos(
+    authorId: string,
+    limit: number,
+    sinceMs: number,
+    before?: string,
+  ): Promise<Item[]> {
+    const untilMs = before ? Number(before.slice(0, before.indexOf('#'))) : Number.MAX_SAFE_INTEGER;
+    const found: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.dynamo.call('Query', (doc) =>
+        doc.send(
+          new QueryCommand({
+            TableName: this.options.contentTable,
+            IndexName: 'by_creator',
+            KeyConditionExpression: '#c = :c AND #ca BETWEEN :since AND :until',
+            FilterExpression: 'attribute_not_exists(#p)',
+            ExpressionAttributeNames: { '#c': A.creator, '#ca': A.createdAt, '#p': A.parent },
+            ExpressionAttributeValues: { ':c': authorId, ':since': sinceMs, ':until': untilMs },
+            ScanIndexForward: false,
+            Limit: limit,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      found.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start && found.length < limit);
+    return found.slice(0, limit);
+  }
+}
