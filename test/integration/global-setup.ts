@@ -9,9 +9,14 @@ export default async function checkStack(): Promise<void> {
   ];
   for (const [name, url] of probes) {
     try {
-      await fetch(url, { signal: AbortSignal.timeout(3000) });
+      await fetch(url, { signal: AbortSignal.timeout(15_000) });
     } catch (err) {
-      throw new Error(`the local stack is not up (${name} at ${url}: ${String(err)}); run 'npm run stack -- up'`);
+      throw new Error(
+        `the local stack is not up (${name} at ${url}: ${String(err)}); run 'npm run stack -- up'`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }

@@ -10,9 +10,14 @@ import { reactionsConfigSchema } from '../../workers/reactions/reactions-worker.
 
 const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
 const variables = new Set(
-  [contentConfigSchema, engagementConfigSchema, reactionsConfigSchema, lakeConfigSchema, notifyConfigSchema, senderConfigSchema].flatMap((s) =>
-    Object.keys(s.shape),
-  ),
+  [
+    contentConfigSchema,
+    engagementConfigSchema,
+    reactionsConfigSchema,
+    lakeConfigSchema,
+    notifyConfigSchema,
+    senderConfigSchema,
+  ].flatMap((s) => Object.keys(s.shape)),
 );
 
 describe('README', () => {
