@@ -4,7 +4,7 @@ import { contentConfigSchema } from '../../workers/content/content-worker.ts';
 import { feedConfigSchema } from '../../workers/feed/feed-worker.ts';
 import { FeedQueries } from '../../workers/feed/queries.ts';
 import { loadConfig } from '../config/load-config.ts';
-import { Dynamo } from '../dynamodb/dynamo-client.ts';
+import { dynamoFor } from '../dynamodb/dynamo-client.ts';
 import { limitOption } from './query-commands.ts';
 
 /** `koo query feed <userId>`: a user's home feed, newest first, printed as JSON. */
@@ -18,11 +18,7 @@ export function addFeedCommands(query: Command): void {
       const config = loadConfig(
         feedConfigSchema.extend(contentConfigSchema.pick({ MEDIA_BUCKET: true }).shape),
       );
-      const dynamo = new Dynamo({
-        region: config.AWS_REGION,
-        endpoint: config.DYNAMODB_ENDPOINT,
-        retryMaxMs: 5_000,
-      });
+      const dynamo = dynamoFor(config, 5_000);
       const queries = new FeedQueries(dynamo, {
         graphTable: tableName('graph', config.TABLE_PREFIX),
         feedTable: tableName('feed', config.TABLE_PREFIX),

@@ -3,15 +3,11 @@ import { tableName } from '../../infra/tables.ts';
 import { contentConfigSchema } from '../../workers/content/content-worker.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import { loadConfig } from '../config/load-config.ts';
-import { Dynamo } from '../dynamodb/dynamo-client.ts';
+import { dynamoFor } from '../dynamodb/dynamo-client.ts';
 
 function contentQueries(): { queries: ContentQueries; close: () => void } {
   const config = loadConfig(contentConfigSchema);
-  const dynamo = new Dynamo({
-    region: config.AWS_REGION,
-    endpoint: config.DYNAMODB_ENDPOINT,
-    retryMaxMs: 5_000,
-  });
+  const dynamo = dynamoFor(config, 5_000);
   const queries = new ContentQueries(dynamo, {
     contentTable: tableName('content', config.TABLE_PREFIX),
     mediaBucket: config.MEDIA_BUCKET,

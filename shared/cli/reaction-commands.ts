@@ -3,16 +3,12 @@ import { tableName } from '../../infra/tables.ts';
 import { ReactionQueries } from '../../workers/reactions/queries.ts';
 import { reactionsConfigSchema } from '../../workers/reactions/reactions-worker.ts';
 import { loadConfig } from '../config/load-config.ts';
-import { Dynamo } from '../dynamodb/dynamo-client.ts';
+import { dynamoFor } from '../dynamodb/dynamo-client.ts';
 import { limitOption } from './query-commands.ts';
 
 async function print(run: (q: ReactionQueries) => Promise<unknown>): Promise<void> {
   const config = loadConfig(reactionsConfigSchema);
-  const dynamo = new Dynamo({
-    region: config.AWS_REGION,
-    endpoint: config.DYNAMODB_ENDPOINT,
-    retryMaxMs: 5_000,
-  });
+  const dynamo = dynamoFor(config, 5_000);
   const queries = new ReactionQueries(dynamo, {
     reactionsTable: tableName('reactions', config.TABLE_PREFIX),
     contentTable: tableName('content', config.TABLE_PREFIX),

@@ -96,3 +96,14 @@ export class Dynamo {
 export function isConditionFailed(err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 }
+
+/**
+ * The client a worker uses, from its validated config: sink retries last `SINK_RETRY_MAX_MS`
+ * (a worker's batch then retries whole); command-line reads pass a short budget instead.
+ */
+export function dynamoFor(
+  config: { AWS_REGION: string; DYNAMODB_ENDPOINT?: string | undefined; SINK_RETRY_MAX_MS?: number },
+  retryMaxMs = config.SINK_RETRY_MAX_MS,
+): Dynamo {
+  return new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT, retryMaxMs });
+}

@@ -6,7 +6,7 @@ import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { decodeChangeEvent, type ChangeEvent } from '../../shared/cdc/debezium.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { RawRecord, DecodedRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
@@ -242,11 +242,7 @@ export const contentWorkerModule: WorkerModule<ContentConfig, ContentEvent> = {
 };
 
 export function createContentWorker(config: ContentConfig): ContentWorker {
-  const dynamo = new Dynamo({
-    region: config.AWS_REGION,
-    endpoint: config.DYNAMODB_ENDPOINT,
-    retryMaxMs: config.SINK_RETRY_MAX_MS,
-  });
+  const dynamo = dynamoFor(config);
   const store = new ContentStore(
     dynamo,
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },

@@ -8,7 +8,7 @@ import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { decodeChangeEvent } from '../../shared/cdc/debezium.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { dynamoFor, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
@@ -208,11 +208,7 @@ export function engagementStores(config: EngagementConfig): {
   scores: ScoreStore;
   trending: TrendingStore;
 } {
-  const dynamo = new Dynamo({
-    region: config.AWS_REGION,
-    endpoint: config.DYNAMODB_ENDPOINT,
-    retryMaxMs: config.SINK_RETRY_MAX_MS,
-  });
+  const dynamo = dynamoFor(config);
   // Commands fail fast while Redis is down instead of queueing without bound; the batch retries.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
   const scores = new ScoreStore(dynamo, tableName('content', config.TABLE_PREFIX), config.SINK_CONCURRENCY);

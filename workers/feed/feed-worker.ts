@@ -4,7 +4,7 @@ import { topicNames } from '../../infra/topics.ts';
 import { followRowSchema, kooRowSchema, type FollowRow, type KooRow } from '../../schemas/cdc.ts';
 import { decodeChangeEvent, type ChangeEvent } from '../../shared/cdc/debezium.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
@@ -263,11 +263,7 @@ export const feedWorkerModule: WorkerModule<FeedConfig, FeedEvent> = {
 };
 
 export function createFeedWorker(config: FeedConfig): FeedWorker {
-  const dynamo = new Dynamo({
-    region: config.AWS_REGION,
-    endpoint: config.DYNAMODB_ENDPOINT,
-    retryMaxMs: config.SINK_RETRY_MAX_MS,
-  });
+  const dynamo = dynamoFor(config);
   const graph = new GraphStore(dynamo, tableName('graph', config.TABLE_PREFIX), config.SINK_CONCURRENCY);
   const feed = new FeedStore(
     dynamo,

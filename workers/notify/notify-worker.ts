@@ -5,7 +5,7 @@ import { followRowSchema, kooRowSchema } from '../../schemas/cdc.ts';
 import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { decodeChangeEvent } from '../../shared/cdc/debezium.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import type { WorkerModule } from '../../shared/runtime/run-worker.ts';
@@ -100,11 +100,7 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
 }
 
 export function createNotifyWorker(config: NotifyConfig): NotifyWorker {
-  const dynamo = new Dynamo({
-    region: config.AWS_REGION,
-    endpoint: config.DYNAMODB_ENDPOINT,
-    retryMaxMs: config.SINK_RETRY_MAX_MS,
-  });
+  const dynamo = dynamoFor(config);
   const lookup = new ProfileLookup(
     dynamo,
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },

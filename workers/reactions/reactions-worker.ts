@@ -5,7 +5,7 @@ import { topicNames } from '../../infra/topics.ts';
 import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
@@ -106,11 +106,7 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
 }
 
 export function createReactionsWorker(config: ReactionsConfig): ReactionsWorker {
-  const dynamo = new Dynamo({
-    region: config.AWS_REGION,
-    endpoint: config.DYNAMODB_ENDPOINT,
-    retryMaxMs: config.SINK_RETRY_MAX_MS,
-  });
+  const dynamo = dynamoFor(config);
   const store = new ReactionStore(
     dynamo,
     {
