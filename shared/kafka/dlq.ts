@@ -13,6 +13,19 @@ export const dlqHeaders = {
   failedAt: 'koo-failed-at',
 } as const;
 
+/**
+ * Set by `koo dlq redrive` on a record it puts back on its source topic: only the named worker
+ * processes it; every other consumer of the topic handled the original already and skips it.
+ */
+export const redriveForHeader = 'koo-redrive-for';
+
+/** The worker a redriven record is meant for, or undefined for an ordinary record. */
+export function redriveTarget(record: RawRecord): string | undefined {
+  const value = record.headers[redriveForHeader];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
 export interface DeadLetter {
   record: RawRecord;
   error: unknown;

@@ -20,6 +20,12 @@ export const metrics = {
     labelNames: ['worker', 'topic', 'code'] as const,
     registers: [registry],
   }),
+  eventsSkipped: new Counter({
+    name: 'koo_events_skipped_total',
+    help: 'Records a worker passed over on purpose, by reason (redrive_for_other: a DLQ redrive meant for another worker)',
+    labelNames: ['worker', 'topic', 'reason'] as const,
+    registers: [registry],
+  }),
   batchDuration: new Histogram({
     name: 'koo_batch_duration_seconds',
     help: 'Time from a batch reaching the worker to its offsets being committed',

@@ -1,6 +1,6 @@
 import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { KooError, errorMessage, isRetriable } from '../errors/koo-error.ts';
-import { sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
+import { redriveTarget, sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
 import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
@@ -143,6 +143,15 @@ export class ConsumerRuntime<T> {
     const letters: DeadLetter[] = [];
     const decoded: DecodedRecord<T>[] = [];
     for (const record of raw) {
+      const redriveFor = redriveTarget(record);
+      if (redriveFor !== undefined && redriveFor !== this.worker.name) {
+        metrics.eventsSkipped.inc({
+          worker: this.worker.name,
+          topic: record.topic,
+          reason: 'redrive_for_other',
+        });
+        continue;
+      }
       try {
         const value = this.worker.decode(record);
         if (value !== null) decoded.push({ raw: record, value });

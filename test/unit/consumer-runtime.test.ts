@@ -1,4 +1,4 @@
-import type { EachBatchPayload, Kafka } from 'kafkajs';
+import type { EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord } from '../../shared/kafka/records.ts';
@@ -35,14 +35,14 @@ function fakeKafka(options: { failCommits?: boolean } = {}) {
   };
   const kafka = { consumer: () => consumer, producer: () => producer } as unknown as Kafka;
   /** Delivers offsets [from, from + count) of partition 0 as one fetched batch; resolves with the offsets resolved. */
-  const deliver = async (from: number, count: number) => {
+  const deliver = async (from: number, count: number, headersAt: (i: number) => IHeaders = () => ({})) => {
     const resolved: string[] = [];
     const messages = Array.from({ length: count }, (_, i) => ({
       offset: String(from + i),
       key: null,
       value: Buffer.from('v'),
       timestamp: '0',
-      headers: {},
+      headers: headersAt(i),
     }));
     await eachBatch!({
       batch: { topic: 't', partition: 0, messages, highWatermark: String(from + count) },
@@ -119,5 +119,21 @@ describe('consumer runtime offsets', () => {
     await started(worker({ assigned: (a) => seen.push(a) }), fake);
     fake.join({ t: [0, 3] });
     expect(seen).toEqual([{ t: [0, 3] }]);
+  });
+});
+
+describe('consumer runtime and DLQ redrives', () => {
+  it('handles a redriven record only in the worker it is meant for, and commits past it in the others', async () => {
+    const handledBy = { test: [] as string[], other: [] as string[] };
+    for (const name of ['test', 'other'] as const) {
+      const fake = fakeKafka();
+      await started(
+        worker({ name, handle: async (batch) => void handledBy[name].push(...batch.map((r) => r.value)) }),
+        fake,
+      );
+      await fake.deliver(0, 2, (i) => (i === 1 ? { 'koo-redrive-for': Buffer.from('test') } : {}));
+      expect(fake.commits.at(-1)?.offset).toBe('2');
+    }
+    expect(handledBy).toEqual({ test: ['0', '1'], other: ['0'] });
   });
 });
