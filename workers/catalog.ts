@@ -97,7 +97,10 @@ export function catalogEntry(name: string): CatalogEntry {
 }
 
 /** The consumer group a worker uses under this environment (its variable, or the default). */
-export function groupIdOf(entry: CatalogEntry, environment: NodeJS.ProcessEnv = process.env): string | undefined {
+export function groupIdOf(
+  entry: CatalogEntry,
+  environment: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (!entry.group) return undefined;
   return environment[entry.group.variable] || entry.group.defaultId;
 }

@@ -11,9 +11,9 @@ export const commonConfigSchema = z.object({
   KAFKA_SSL: env.bool(false),
   SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
   AWS_REGION: env.string('ap-south-1'),
-  /** Unset in production (the SDK finds the regional endpoint). */
-  DYNAMODB_ENDPOINT: env.optionalUrl().default('http://127.0.0.1:8000'),
-  S3_ENDPOINT: env.optionalUrl().default('http://127.0.0.1:9000'),
+  /** Empty in production (the SDK finds the regional endpoint); unset means the local stack. */
+  DYNAMODB_ENDPOINT: env.optionalUrl('http://127.0.0.1:8000'),
+  S3_ENDPOINT: env.optionalUrl('http://127.0.0.1:9000'),
   TABLE_PREFIX: z.string().default(''),
   LAKE_BUCKET: env.string('koo-lake'),
   REDIS_URL: env.url('redis://127.0.0.1:6379'),

@@ -52,6 +52,12 @@ export const env = {
           .filter(Boolean),
       )
       .refine((v) => v.length > 0, 'must name at least one value'),
-  optionalUrl: () => z.url('must be a URL').optional(),
+  /** A URL with a default when unset; set empty it means none (an AWS endpoint: the SDK picks the regional one). */
+  optionalUrl: (def: string) =>
+    z
+      .string()
+      .default(def)
+      .transform((v) => (v === '' ? undefined : v))
+      .pipe(z.url('must be a URL').optional()),
   level: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

@@ -4,6 +4,7 @@ import { localCredentials } from '../aws/credentials.ts';
 import { KooError } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { backoffDelayMs, sleep } from '../runtime/backoff.ts';
+import { processShutdown } from '../runtime/process-shutdown.ts';
 
 export interface DynamoOptions {
   region: string;
@@ -42,6 +43,9 @@ export class Dynamo {
       region: options.region,
       endpoint: options.endpoint,
       maxAttempts: 1,
+      // Without timeouts a request to an unreachable endpoint (dropped packets) waits forever and
+      // stalls the partition; with them it fails and joins the retry policy below.
+      requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
       ...localCredentials(options.endpoint),
     });
     this.doc = DynamoDBDocumentClient.from(client, {
@@ -76,6 +80,12 @@ export class Dynamo {
         const throttled = throttlingNames.has(name);
         metrics.dynamodbRequests.inc({ operation, outcome: throttled ? 'throttled' : 'error' });
         if (throttled) metrics.dynamodbThrottles.inc({ operation });
+        if (processShutdown.signal.aborted) {
+          throw new KooError('SHUTTING_DOWN', `DynamoDB ${operation} abandoned: shutting down`, {
+            retriable: true,
+            cause: err,
+          });
+        }
         if (Date.now() - started > this.retryMaxMs) {
           throw new KooError(
             throttled ? 'SINK_THROTTLED' : 'SINK_UNAVAILABLE',
@@ -83,7 +93,7 @@ export class Dynamo {
             { retriable: true, cause: err },
           );
         }
-        await sleep(backoffDelayMs(attempt));
+        await sleep(backoffDelayMs(attempt), processShutdown.signal);
       }
     }
   }

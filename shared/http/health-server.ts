@@ -14,6 +14,12 @@ export interface ReadinessCheck {
 export class HealthServer {
   private server: Server | undefined;
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly checkTimeoutMs: number;
+
+  /** `checkTimeoutMs`: a readiness check that has not answered by then fails (below the probe's timeout). */
+  constructor(checkTimeoutMs = 2_000) {
+    this.checkTimeoutMs = checkTimeoutMs;
+  }
 
   addReadinessCheck(name: string, check: ReadinessCheck): void {
     this.checks.set(name, check);
@@ -34,10 +40,18 @@ export class HealthServer {
     if (url.startsWith('/healthz')) return { status: 200, type: 'text/plain', body: 'ok\n' };
     if (url.startsWith('/readyz')) {
       const failing: string[] = [];
-      for (const [name, check] of this.checks) {
-        const ok = await Promise.resolve(check()).catch(() => false);
-        if (!ok) failing.push(name);
-      }
+      // A check that hangs (a sink whose connections time out) counts as failing: the probe must answer.
+      await Promise.all(
+        [...this.checks].map(async ([name, check]) => {
+          let timer: NodeJS.Timeout | undefined;
+          const timedOut = new Promise<false>(
+            (resolve) => (timer = setTimeout(() => resolve(false), this.checkTimeoutMs)),
+          );
+          const ok = await Promise.race([Promise.resolve(check()).catch(() => false), timedOut]);
+          clearTimeout(timer);
+          if (!ok) failing.push(name);
+        }),
+      );
       return failing.length === 0
         ? { status: 200, type: 'text/plain', body: 'ready\n' }
         : { status: 503, type: 'text/plain', body: `not ready: ${failing.join(', ')}\n` };

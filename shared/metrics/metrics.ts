@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * One registry per process; components record through these objects.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'koo_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'koo_' });
 
 export const metrics = {
   eventsConsumed: new Counter({

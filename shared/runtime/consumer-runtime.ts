@@ -64,6 +64,7 @@ export class ConsumerRuntime<T> {
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
+      this.forgetLagOfLostPartitions(e.payload.memberAssignment);
       this.worker.assigned?.(e.payload.memberAssignment);
       this.logger.info(
         { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
@@ -76,6 +77,20 @@ export class ConsumerRuntime<T> {
     });
     this.consumer.on(DISCONNECT, () => (this.joined = false));
     this.consumer.on(STOP, () => (this.joined = false));
+  }
+
+  /**
+   * Partitions whose lag this member exports. A partition that moved to another member stops
+   * being exported here, so that a sum over members counts each partition once, and fresh.
+   */
+  private readonly lagExported = new Map<string, { topic: string; partition: string }>();
+
+  private forgetLagOfLostPartitions(assignment: Record<string, number[]>): void {
+    for (const [key, { topic, partition }] of this.lagExported) {
+      if (assignment[topic]?.includes(Number(partition))) continue;
+      metrics.consumerLag.remove({ worker: this.worker.name, topic, partition });
+      this.lagExported.delete(key);
+    }
   }
 
   /** Joined the group and running: feeds /readyz. */
@@ -129,8 +144,10 @@ export class ConsumerRuntime<T> {
       metrics.batchDuration.observe({ worker: this.worker.name, topic: batch.topic }, seconds);
       metrics.eventsConsumed.inc({ worker: this.worker.name, topic: batch.topic }, raw.length);
       const lag = BigInt(batch.highWatermark) - BigInt(last.offset) - 1n;
+      const partition = String(batch.partition);
+      this.lagExported.set(`${batch.topic}:${partition}`, { topic: batch.topic, partition });
       metrics.consumerLag.set(
-        { worker: this.worker.name, topic: batch.topic, partition: String(batch.partition) },
+        { worker: this.worker.name, topic: batch.topic, partition },
         Number(lag < 0n ? 0n : lag),
       );
       await heartbeat();

@@ -9,6 +9,7 @@ import { HealthServer } from '../http/health-server.ts';
 import { createKafka } from '../kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { ConsumerRuntime, type ConsumerRuntimeOptions } from './consumer-runtime.ts';
+import { processShutdown } from './process-shutdown.ts';
 import type { WorkerDefinition } from './worker-definition.ts';
 
 export const workerConfigSchema = commonConfigSchema.extend(consumerConfigSchema.shape);
@@ -91,6 +92,7 @@ export async function runWorker<C extends WorkerConfig, T>(
   if (ownProcess) {
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'signal received');
+      processShutdown.abort();
       const deadline = setTimeout(() => {
         logger.error(
           { timeoutMs: config.SHUTDOWN_TIMEOUT_MS },

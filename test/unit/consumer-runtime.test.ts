@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord } from '../../shared/kafka/records.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
+import { metrics } from '../../shared/metrics/metrics.ts';
 import { ConsumerRuntime } from '../../shared/runtime/consumer-runtime.ts';
 import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 
@@ -135,5 +136,19 @@ describe('consumer runtime and DLQ redrives', () => {
       expect(fake.commits.at(-1)?.offset).toBe('2');
     }
     expect(handledBy).toEqual({ test: ['0', '1'], other: ['0'] });
+  });
+});
+
+describe('consumer runtime lag gauge', () => {
+  it('stops exporting the lag of a partition that moved to another member', async () => {
+    const fake = fakeKafka();
+    await started(worker({ name: 'lag-test' }), fake);
+    const lagOf = async () =>
+      (await metrics.consumerLag.get()).values.filter((v) => v.labels.worker === 'lag-test');
+    fake.join({ t: [0] });
+    await fake.deliver(0, 3);
+    expect((await lagOf()).map((v) => v.labels.partition)).toEqual(['0']);
+    fake.join({ t: [1] });
+    expect(await lagOf()).toEqual([]);
   });
 });

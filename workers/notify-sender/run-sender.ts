@@ -1,6 +1,7 @@
 import { errorMessage } from '../../shared/errors/koo-error.ts';
 import { HealthServer } from '../../shared/http/health-server.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
+import { processShutdown } from '../../shared/runtime/process-shutdown.ts';
 import { NotificationStore } from '../notify/notification-store.ts';
 import { NotificationSender } from './notification-sender.ts';
 import { loadSenderConfig } from './sender-config.ts';
@@ -56,6 +57,7 @@ export async function runSender(
   if (ownProcess) {
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'signal received');
+      processShutdown.abort();
       setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
       void close().then(() => process.exit(0));
     };

@@ -1,0 +1,435 @@
+/**
+ * Renders infra/aws/koo-pipeline.template.json, the CloudFormation template of what the pipeline
+ * needs on AWS, from the definitions the code runs on:
+ * - infra/tables.ts: every DynamoDB table with its keys, GSIs (projection ALL, as
+ *   infra/provision.ts creates them locally) and TTL attribute;
+ * - workers/catalog.ts and infra/aws/worker-access.ts: per deployable process, a least-privilege
+ *   IAM managed policy and an IRSA role `koo-pipeline-<name>` for the Kubernetes service account of
+ *   the same name;
+ * - the S3 bucket of the Parquet lake (workers/lake).
+ *
+ *   node infra/aws/render.ts           writes the template
+ *   node infra/aws/render.ts --check   exits 1, naming the first difference, when the file is stale
+ *
+ * Choices, and why:
+ * - Tables are on-demand (PAY_PER_REQUEST), like provision.ts: Koo's traffic is spiky (a match, an
+ *   election result, a celebrity koo multiply reactions and fan-out within minutes), and so are the
+ *   workers themselves (a replay or a backlog after a deploy writes as fast as DynamoDB accepts).
+ *   Provisioned capacity would throttle those bursts while auto scaling catches up (minutes) and be
+ *   paid for idle at night; on-demand absorbs up to twice the previous peak at once.
+ * - Tables and the bucket are retained when the stack deletes or replaces them (they hold the
+ *   views and the lake), have deletion protection, point-in-time recovery (35 days of restores) and
+ *   encryption at rest (DynamoDB: the AWS-managed KMS key, which callers need no KMS permission for).
+ * - The lake is encrypted with SSE-S3, not KMS: an object's ETag stays the MD5 of its bytes (the
+ *   lake compares ETags) and the workers need no KMS permissions. Versioning is on, so that an
+ *   overwrite or a compaction that went wrong can be undone for NoncurrentDays; older versions then
+ *   expire, which bounds what early uploads and compaction (both replace objects) cost. The worker
+ *   writes final names directly (conditional PUTs, no temporary prefix), so the only leftovers are
+ *   incomplete multipart uploads, aborted after a day.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
+import { catalog } from '../../workers/catalog.ts';
+import { tables, type KeyAttribute, type TableDefinition, type TableKey } from '../tables.ts';
+import { workerAccess, type WorkerAccess } from './worker-access.ts';
+
+export const templatePath = fileURLToPath(new URL('./koo-pipeline.template.json', import.meta.url));
+
+/** The Kubernetes namespace's default and the name of each process's service account and role. */
+export const defaultNamespace = 'koo-pipeline';
+export const roleName = (worker: string): string => `koo-pipeline-${worker}`;
+
+/** Days after which lake objects move to cheaper storage, and old versions expire. */
+export const lakeLifecycle = {
+  infrequentAccessDays: 30,
+  glacierInstantRetrievalDays: 180,
+  abortIncompleteUploadDays: 1,
+  noncurrentVersionDays: 7,
+  // S3 Standard-IA and Glacier IR bill an object below 128 KiB as 128 KiB: small ones stay.
+  minTransitionBytes: 128 * 1024,
+};
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+const pascal = (s: string): string =>
+  s
+    .split(/[^A-Za-z0-9]+/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
+
+export const tableLogicalId = (key: string): string => `${pascal(key)}Table`;
+export const policyLogicalId = (worker: string): string => `${pascal(worker)}Policy`;
+export const roleLogicalId = (worker: string): string => `${pascal(worker)}Role`;
+export const lakeBucketLogicalId = 'LakeBucket';
+
+const tags: Json = [
+  { Key: 'app', Value: 'koo-pipeline' },
+  { Key: 'environment', Value: { Ref: 'Environment' } },
+];
+
+const retained = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' };
+
+function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute): Json {
+  return [
+    { AttributeName: partitionKey.name, KeyType: 'HASH' },
+    ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' }] : []),
+  ];
+}
+
+function tableResource(def: TableDefinition): Json {
+  // Exactly the key attributes of the table and its GSIs (DynamoDB refuses any other).
+  const attributes = new Map<string, KeyAttribute>();
+  for (const k of [def.partitionKey, def.sortKey, ...def.indexes.flatMap((i) => [i.partitionKey, i.sortKey])])
+    if (k) attributes.set(k.name, k);
+  return {
+    Type: 'AWS::DynamoDB::Table',
+    ...retained,
+    Properties: {
+      TableName: { 'Fn::Sub': `\${TablePrefix}${def.name}` },
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [...attributes.values()].map((a) => ({
+        AttributeName: a.name,
+        AttributeType: a.type,
+      })),
+      KeySchema: keySchema(def.partitionKey, def.sortKey),
+      ...(def.indexes.length > 0
+        ? {
+            GlobalSecondaryIndexes: def.indexes.map((index) => ({
+              IndexName: index.name,
+              KeySchema: keySchema(index.partitionKey, index.sortKey),
+              Projection: { ProjectionType: 'ALL' },
+            })),
+          }
+        : {}),
+      ...(def.ttlAttribute
+        ? { TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }
+        : {}),
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      DeletionProtectionEnabled: true,
+      Tags: tags,
+    },
+  };
+}
+
+function lakeBucketResource(): Json {
+  const l = lakeLifecycle;
+  return {
+    Type: 'AWS::S3::Bucket',
+    ...retained,
+    Properties: {
+      BucketName: { Ref: 'LakeBucketName' },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: [
+          {
+            Id: 'tier-lake-objects',
+            Status: 'Enabled',
+            ObjectSizeGreaterThan: String(l.minTransitionBytes),
+            Transitions: [
+              { StorageClass: 'STANDARD_IA', TransitionInDays: l.infrequentAccessDays },
+              { StorageClass: 'GLACIER_IR', TransitionInDays: l.glacierInstantRetrievalDays },
+            ],
+          },
+          {
+            Id: 'abort-incomplete-multipart-uploads',
+            Status: 'Enabled',
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: l.abortIncompleteUploadDays },
+          },
+          {
+            Id: 'expire-replaced-versions',
+            Status: 'Enabled',
+            NoncurrentVersionExpiration: { NoncurrentDays: l.noncurrentVersionDays },
+            ExpiredObjectDeleteMarker: true,
+          },
+        ],
+      },
+      Tags: tags,
+    },
+  };
+}
+
+/** Refuses plain HTTP to the lake (conditional writes need TLS or SigV4 anyway). */
+function lakeBucketPolicyResource(): Json {
+  return {
+    Type: 'AWS::S3::BucketPolicy',
+    Properties: {
+      Bucket: { Ref: lakeBucketLogicalId },
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'DenyInsecureTransport',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: [
+              { 'Fn::GetAtt': [lakeBucketLogicalId, 'Arn'] },
+              { 'Fn::Sub': `\${${lakeBucketLogicalId}.Arn}/*` },
+            ],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** The statements of a worker's policy: one per table, one per GSI, and the lake's bucket and objects. */
+export function policyStatements(access: WorkerAccess): Json[] {
+  const statements: Json[] = [];
+  for (const t of access.tables) {
+    const def: TableDefinition = tables[t.table];
+    const id = tableLogicalId(t.table);
+    if (t.actions.length > 0)
+      statements.push({
+        Sid: id,
+        Effect: 'Allow',
+        Action: [...t.actions].sort().map((a) => `dynamodb:${a}`),
+        Resource: { 'Fn::GetAtt': [id, 'Arn'] },
+      });
+    for (const [index, actions] of Object.entries(t.indexes ?? {})) {
+      if (!def.indexes.some((i) => i.name === index))
+        throw new Error(`worker-access.ts: table ${t.table} has no index ${index}`);
+      statements.push({
+        Sid: `${id}${pascal(index)}Index`,
+        Effect: 'Allow',
+        Action: [...actions].sort().map((a) => `dynamodb:${a}`),
+        Resource: { 'Fn::Sub': `\${${id}.Arn}/index/${index}` },
+      });
+    }
+  }
+  const lake = access.lake ?? [];
+  if (lake.includes('ListBucket'))
+    statements.push({
+      // On the whole bucket, without an s3:prefix condition: S3 answers a HEAD of a missing key
+      // with 404 only to a caller allowed to list (else 403), and the request has no prefix then.
+      Sid: 'LakeList',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: { 'Fn::GetAtt': [lakeBucketLogicalId, 'Arn'] },
+    });
+  const objectActions = lake.filter((a) => a !== 'ListBucket');
+  if (objectActions.length > 0)
+    statements.push({
+      Sid: 'LakeObjects',
+      Effect: 'Allow',
+      Action: [...objectActions].sort().map((a) => `s3:${a}`),
+      Resource: { 'Fn::Sub': `\${${lakeBucketLogicalId}.Arn}/\${LakePrefix}*` },
+    });
+  return statements;
+}
+
+/** IAM descriptions take Latin-1 only (the catalog's descriptions have arrows), up to 1000 characters. */
+export function iamText(text: string): string {
+  return text
+    .replaceAll('→', '->')
+    .replace(/[^\t\n\r\u0020-\u007E\u00A1-\u00FF]/g, '?')
+    .slice(0, 1000);
+}
+
+function describeAccess(access: WorkerAccess): string {
+  const parts = access.tables.map((t) => {
+    const on = [
+      ...(t.actions.length > 0 ? [[...t.actions].sort().join(', ')] : []),
+      ...Object.entries(t.indexes ?? {}).map(([i, a]) => `${a.join(', ')} on index ${i}`),
+    ];
+    return `${tables[t.table].name}: ${on.join('; ')}`;
+  });
+  if (access.lake?.length) parts.push(`lake bucket: ${[...access.lake].sort().join(', ')}`);
+  return parts.join('. ');
+}
+
+/**
+ * IRSA: only the Kubernetes service account `koo-pipeline-<name>` of the namespace, through the
+ * cluster's OIDC provider, may assume the role. The condition keys name the provider's issuer,
+ * which a JSON key cannot compute, so the document is a string with substitutions.
+ */
+function roleResource(worker: string, hasPolicy: boolean, description: string): Json {
+  const trust = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Federated: '${OidcProviderArn}' },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: {
+          StringEquals: {
+            '${OidcIssuer}:sub': `system:serviceaccount:\${ServiceAccountNamespace}:${roleName(worker)}`,
+            '${OidcIssuer}:aud': 'sts.amazonaws.com',
+          },
+        },
+      },
+    ],
+  };
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: roleName(worker),
+      Description: iamText(description),
+      AssumeRolePolicyDocument: {
+        'Fn::Sub': [
+          JSON.stringify(trust),
+          {
+            OidcIssuer: {
+              'Fn::Select': [1, { 'Fn::Split': ['oidc-provider/', { Ref: 'OidcProviderArn' }] }],
+            },
+          },
+        ],
+      },
+      ...(hasPolicy ? { ManagedPolicyArns: [{ Ref: policyLogicalId(worker) }] } : {}),
+      Tags: tags,
+    },
+  };
+}
+
+/** The template as an object. */
+export function buildTemplate(): { [key: string]: Json } {
+  const resources: { [key: string]: Json } = {};
+  const outputs: { [key: string]: Json } = {};
+  for (const [key, def] of Object.entries(tables) as [TableKey, TableDefinition][]) {
+    resources[tableLogicalId(key)] = tableResource(def);
+    outputs[`${tableLogicalId(key)}Name`] = {
+      Description: `${def.name} with the prefix`,
+      Value: { Ref: tableLogicalId(key) },
+    };
+  }
+  resources[lakeBucketLogicalId] = lakeBucketResource();
+  resources[`${lakeBucketLogicalId}Policy`] = lakeBucketPolicyResource();
+  outputs[`${lakeBucketLogicalId}Arn`] = {
+    Description: 'The lake bucket (LAKE_BUCKET)',
+    Value: { 'Fn::GetAtt': [lakeBucketLogicalId, 'Arn'] },
+  };
+
+  for (const entry of catalog) {
+    const access = workerAccess[entry.name];
+    if (!access) throw new Error(`infra/aws/worker-access.ts has no entry for ${entry.name}`);
+    const statements = policyStatements(access);
+    if (statements.length > 0) {
+      const description = iamText(
+        `koo-pipeline ${entry.name} (${entry.description}). ${describeAccess(access)}.`,
+      );
+      resources[policyLogicalId(entry.name)] = {
+        Type: 'AWS::IAM::ManagedPolicy',
+        Properties: {
+          ManagedPolicyName: { 'Fn::Sub': `\${AWS::StackName}-${entry.name}` },
+          Description: description,
+          PolicyDocument: { Version: '2012-10-17', Statement: statements },
+        },
+      };
+      outputs[`${policyLogicalId(entry.name)}Arn`] = {
+        Description: `What ${entry.name} may do on AWS`,
+        Value: { Ref: policyLogicalId(entry.name) },
+      };
+    }
+    resources[roleLogicalId(entry.name)] = roleResource(
+      entry.name,
+      statements.length > 0,
+      statements.length > 0
+        ? `IRSA role of the ${entry.name} worker (service account ${roleName(entry.name)})`
+        : `IRSA role of the ${entry.name} worker (service account ${roleName(entry.name)}); it calls no AWS API`,
+    );
+    outputs[`${roleLogicalId(entry.name)}Arn`] = {
+      Description: `Annotate service account ${roleName(entry.name)} with it (eks.amazonaws.com/role-arn)`,
+      Value: { 'Fn::GetAtt': [roleLogicalId(entry.name), 'Arn'] },
+    };
+  }
+
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description:
+      'koo-pipeline: DynamoDB tables (on-demand: spiky traffic and replays), the S3 Parquet lake, and a ' +
+      'least-privilege IAM policy and IRSA role per worker. Generated by infra/aws/render.ts from ' +
+      'infra/tables.ts and infra/aws/worker-access.ts; do not edit.',
+    Parameters: {
+      Environment: {
+        Type: 'String',
+        Default: 'production',
+        AllowedPattern: '^[a-z0-9-]+$',
+        Description: 'Tag value (environment) of every resource',
+      },
+      TablePrefix: {
+        Type: 'String',
+        Default: '',
+        AllowedPattern: '^[A-Za-z0-9_.-]*$',
+        Description: "Prefix of every table name: the workers' TABLE_PREFIX (e.g. prod_)",
+      },
+      LakeBucketName: {
+        Type: 'String',
+        AllowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
+        Description: "The lake bucket, created by this stack: the workers' LAKE_BUCKET",
+      },
+      LakePrefix: {
+        Type: 'String',
+        Default: '',
+        AllowedPattern: '^[A-Za-z0-9_./=-]*$',
+        Description: "Key prefix of the lake in the bucket: the lake worker's LAKE_PREFIX (e.g. staging/)",
+      },
+      OidcProviderArn: {
+        Type: 'String',
+        AllowedPattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/.+$',
+        Description: "The EKS cluster's IAM OIDC provider (IRSA)",
+      },
+      ServiceAccountNamespace: {
+        Type: 'String',
+        Default: defaultNamespace,
+        Description: 'Kubernetes namespace of the service accounts koo-pipeline-<worker>',
+      },
+    },
+    Metadata: {
+      'koo-pipeline': {
+        GeneratedBy: 'node infra/aws/render.ts',
+        Sources: ['infra/tables.ts', 'workers/catalog.ts', 'infra/aws/worker-access.ts'],
+      },
+    },
+    Resources: resources,
+    Outputs: outputs,
+  };
+}
+
+/** The template as the checked-in file holds it: JSON formatted by the repository's prettier settings. */
+export async function renderTemplate(): Promise<string> {
+  const config = (await prettier.resolveConfig(templatePath)) ?? {};
+  return prettier.format(JSON.stringify(buildTemplate(), null, 2), { ...config, filepath: templatePath });
+}
+
+/** The first line where two texts differ, for a stale-file message. */
+export function firstDifference(expected: string, actual: string): string | undefined {
+  if (expected === actual) return undefined;
+  const e = expected.split('\n');
+  const a = actual.split('\n');
+  for (let i = 0; i < Math.max(e.length, a.length); i++) {
+    if (e[i] !== a[i])
+      return `line ${i + 1}: expected ${JSON.stringify(e[i] ?? '<end of file>')}, found ${JSON.stringify(a[i] ?? '<end of file>')}`;
+  }
+  return 'the files differ';
+}
+
+if (import.meta.main) {
+  const rendered = await renderTemplate();
+  if (process.argv.includes('--check')) {
+    const current = await readFile(templatePath, 'utf8').catch(() => '');
+    const difference = firstDifference(rendered, current);
+    if (difference) {
+      console.error(
+        `infra/aws/koo-pipeline.template.json is stale (${difference}); run node infra/aws/render.ts`,
+      );
+      process.exit(1);
+    }
+    console.log('infra/aws/koo-pipeline.template.json is up to date');
+  } else {
+    await writeFile(templatePath, rendered);
+    console.log(`wrote ${templatePath}`);
+  }
+}

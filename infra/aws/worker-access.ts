@@ -1,0 +1,108 @@
+/**
+ * What each deployable process (workers/catalog.ts) may do on AWS: the DynamoDB actions per table
+ * (and per GSI), and the S3 actions on the lake. infra/aws/render.ts turns each entry into one
+ * least-privilege IAM managed policy; test/unit/aws-template.test.ts checks every entry against
+ * what the worker's code calls (infra/aws/code-access.ts): nothing it calls is missing, nothing
+ * granted goes unused.
+ *
+ * Actions are IAM action names without the service prefix. A transaction needs no action of its
+ * own: each of its Put/Update/Delete/ConditionCheck items is authorised as PutItem, UpdateItem,
+ * DeleteItem, ConditionCheckItem on its table. A Query on a GSI is authorised on the index's ARN
+ * (`<table>/index/<name>`), not the table's. HeadObject is authorised as GetObject; a multipart
+ * upload (lib-storage's Upload) as PutObject, plus AbortMultipartUpload when it fails.
+ */
+import type { TableKey } from '../tables.ts';
+
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'Scan'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem'
+  | 'ConditionCheckItem';
+
+/** What can be done on a GSI (its items are read-only copies). */
+export type IndexAction = 'Query' | 'Scan';
+
+/** ListBucket is granted on the bucket; the others on the lake's objects (`<bucket>/<LakePrefix>*`). */
+export type LakeAction = 'ListBucket' | 'GetObject' | 'PutObject' | 'AbortMultipartUpload' | 'DeleteObject';
+
+export interface TableAccess {
+  table: TableKey;
+  /** Actions on the table itself (may be empty when only an index is read). */
+  actions: readonly TableAction[];
+  /** Actions per GSI of the table, by index name. */
+  indexes?: Readonly<Record<string, readonly IndexAction[]>>;
+}
+
+export interface WorkerAccess {
+  tables: readonly TableAccess[];
+  lake?: readonly LakeAction[];
+}
+
+/** One entry per catalog entry, by its name. */
+export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
+  content: {
+    tables: [
+      // Koos: batch reads of parents, fenced updates, thread links, handles; a creator's koos by GSI.
+      {
+        table: 'content',
+        actions: ['BatchGetItem', 'GetItem', 'UpdateItem'],
+        indexes: { by_creator: ['Query'] },
+      },
+      // Users: batch reads for the creator join, fenced updates and pending sets.
+      { table: 'users', actions: ['BatchGetItem', 'UpdateItem'] },
+    ],
+  },
+  reactions: {
+    tables: [
+      // Who-reacted items: batch reads of stored pairs, batch puts.
+      { table: 'reactions', actions: ['BatchGetItem', 'BatchWriteItem'] },
+      // Counters and their fence on the koo: batch reads, one conditional update per koo.
+      { table: 'content', actions: ['BatchGetItem', 'UpdateItem'] },
+    ],
+  },
+  engagement: {
+    tables: [
+      // Scores and fences on the koo: batch reads, conditional updates.
+      { table: 'content', actions: ['BatchGetItem', 'UpdateItem'] },
+      // Trending snapshots: written in batches, read back when Redis lost a set.
+      { table: 'trending', actions: ['BatchWriteItem', 'GetItem'] },
+    ],
+  },
+  feed: {
+    tables: [
+      // Edges and counts: batch reads, transactions (Put, Delete, Update items), follower pages,
+      // the pulled-authors registry (UpdateItem), counts (GetItem, also the readiness probe).
+      {
+        table: 'graph',
+        actions: ['BatchGetItem', 'GetItem', 'Query', 'PutItem', 'DeleteItem', 'UpdateItem'],
+      },
+      // Feed entries (batch puts and deletes), fan-out records (fenced put, progress updates), trims.
+      { table: 'feed', actions: ['BatchGetItem', 'BatchWriteItem', 'PutItem', 'UpdateItem', 'Query'] },
+      // An author's newest koos, by GSI only, for a new follower's backfill.
+      { table: 'content', actions: [], indexes: { by_creator: ['Query'] } },
+      // Authors' eminence flag.
+      { table: 'users', actions: ['BatchGetItem'] },
+    ],
+  },
+  lake: {
+    tables: [],
+    // Lists a partition-hour, heads its holder object (HeadObject is GetObject; with ListBucket a
+    // missing key answers 404, which the worker relies on), writes conditionally, single or multipart.
+    // No DeleteObject: only `koo lake compact` deletes, with the operator's credentials.
+    lake: ['ListBucket', 'GetObject', 'PutObject', 'AbortMultipartUpload'],
+  },
+  notify: {
+    tables: [
+      // Read-only lookups of the content worker's views: a koo's creator, a user's handle and eminence.
+      { table: 'content', actions: ['BatchGetItem'] },
+      { table: 'users', actions: ['BatchGetItem'] },
+    ],
+  },
+  // Reads BullMQ in Redis (ElastiCache) and calls the push transport: no AWS API.
+  'notify-sender': { tables: [] },
+};
