@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { errorMessage } from '../errors/koo-error.ts';
 import { addNotifyCommands } from './notify-commands.ts';
+import { addOpsCommands } from './ops-commands.ts';
 import { addEngagementCommands } from './engagement-commands.ts';
 import { addFeedCommands } from './feed-commands.ts';
 import { addLakeCommands } from './lake-commands.ts';
@@ -16,6 +17,7 @@ addFeedCommands(query);
 addNotifyCommands(program);
 addEngagementCommands(program);
 addLakeCommands(program);
+addOpsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

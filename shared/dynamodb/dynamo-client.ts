@@ -44,8 +44,9 @@ export class Dynamo {
       endpoint: options.endpoint,
       maxAttempts: 1,
       // Without timeouts a request to an unreachable endpoint (dropped packets) waits forever and
-      // stalls the partition; with them it fails and joins the retry policy below.
-      requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+      // stalls the partition; with them it fails and joins the retry policy below. Generous, as a
+      // request that timed out may still be applied (every write here is idempotent or fenced).
+      requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000, throwOnRequestTimeout: true },
       ...localCredentials(options.endpoint),
     });
     this.doc = DynamoDBDocumentClient.from(client, {

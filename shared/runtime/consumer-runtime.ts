@@ -19,6 +19,12 @@ export interface ConsumerRuntimeOptions {
   partitionsConcurrently?: number;
   /** Told of every batch once committed (benchmarks measure end-to-end latency with it). */
   onCommitted?: (records: readonly RawRecord[]) => void;
+  /**
+   * Told when the consumer stopped for good: kafkajs gives up on errors it deems non-retriable
+   * (no group coordinator while a broker restarts, for one) and leaves a live process that
+   * consumes nothing. The process should exit, so that its supervisor starts a fresh one.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 /**
@@ -74,6 +80,7 @@ export class ConsumerRuntime<T> {
     this.consumer.on(CRASH, (e) => {
       this.joined = false;
       this.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.stopping.signal.aborted) this.options.onFatal?.(e.payload.error);
     });
     this.consumer.on(DISCONNECT, () => (this.joined = false));
     this.consumer.on(STOP, () => (this.joined = false));

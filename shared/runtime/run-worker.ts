@@ -60,6 +60,7 @@ export async function runWorker<C extends WorkerConfig, T>(
     },
     logger,
   );
+  let onFatal = (err: Error) => logger.error({ err }, 'consumer stopped for good');
   const runtime = new ConsumerRuntime(
     kafka,
     worker,
@@ -69,6 +70,7 @@ export async function runWorker<C extends WorkerConfig, T>(
       sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
       fromBeginning: config.FROM_BEGINNING,
       onCommitted: options.onCommitted,
+      onFatal: (err) => onFatal(err),
     },
     logger,
   );
@@ -105,6 +107,14 @@ export async function runWorker<C extends WorkerConfig, T>(
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    // A consumer kafkajs will not restart leaves a process that looks alive and does nothing:
+    // exit instead, and the supervisor (or Kubernetes) starts a fresh one that rejoins the group.
+    onFatal = (err) => {
+      logger.error({ err }, 'consumer stopped for good; exiting so that a fresh process takes over');
+      processShutdown.abort();
+      setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
+      void close().finally(() => process.exit(1));
+    };
   }
   return { httpPort, close };
 }

@@ -56,7 +56,8 @@ function fakeKafka(options: { failCommits?: boolean } = {}) {
   };
   const join = (assignment: Record<string, number[]>) =>
     handlers.get('join')!({ payload: { memberId: 'm', memberAssignment: assignment } });
-  return { kafka, commits, deliver, join };
+  const crash = (error: Error, restart: boolean) => handlers.get('crash')!({ payload: { error, restart } });
+  return { kafka, commits, deliver, join, crash };
 }
 
 function worker(extra: Partial<WorkerDefinition<string>> = {}): WorkerDefinition<string> {
@@ -150,5 +151,23 @@ describe('consumer runtime lag gauge', () => {
     expect((await lagOf()).map((v) => v.labels.partition)).toEqual(['0']);
     fake.join({ t: [1] });
     expect(await lagOf()).toEqual([]);
+  });
+});
+
+describe('consumer runtime crashes', () => {
+  it('reports a crash kafkajs will not restart from, and only that', async () => {
+    const fake = fakeKafka();
+    const fatal: string[] = [];
+    const options = {
+      batchSize: 2,
+      dlqTopic: 'dlq',
+      sessionTimeoutMs: 10_000,
+      fromBeginning: false,
+      onFatal: (err: Error) => fatal.push(err.message),
+    };
+    await new ConsumerRuntime(fake.kafka, worker(), options, createLogger('test', 'silent')).start();
+    fake.crash(new Error('coordinator moved'), true);
+    fake.crash(new Error('Failed to find group coordinator'), false);
+    expect(fatal).toEqual(['Failed to find group coordinator']);
   });
 });

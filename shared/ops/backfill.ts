@@ -1,0 +1,136 @@
+import type { Admin } from 'kafkajs';
+import { provisionTables } from '../../infra/provision.ts';
+import { catalogEntry, groupIdOf } from '../../workers/catalog.ts';
+import { contentWorkerModule } from '../../workers/content/content-worker.ts';
+import { engagementWorkerModule } from '../../workers/engagement/engagement-worker.ts';
+import { feedWorkerModule } from '../../workers/feed/feed-worker.ts';
+import { reactionsWorkerModule } from '../../workers/reactions/reactions-worker.ts';
+import { commonConfigSchema } from '../config/common.ts';
+import { loadConfig } from '../config/load-config.ts';
+import { isRetriable } from '../errors/koo-error.ts';
+import type { RawRecord } from '../kafka/records.ts';
+import { createLogger } from '../logging/logger.ts';
+import { sleep } from '../runtime/backoff.ts';
+import { runWorker, type RunningWorker } from '../runtime/run-worker.ts';
+import {
+  BackfillProgress,
+  backfillComplete,
+  backfillEnv,
+  backfillGroupId,
+  backfillRanges,
+  backfillRefusal,
+  tablePrefixProblem,
+} from './backfill-plan.ts';
+import { committedOffsets, deleteGroup, describeGroups, partitionPositions } from './kafka-ops.ts';
+
+type InProcessRunner = (options: {
+  env: NodeJS.ProcessEnv;
+  onCommitted: (records: readonly RawRecord[]) => void;
+}) => Promise<RunningWorker>;
+
+// The views a backfill rebuilds (backfillRefusal says why the other workers are not here).
+const inProcessRunners: Record<string, InProcessRunner> = {
+  content: (o) => runWorker(contentWorkerModule, { ...o, ownProcess: false }),
+  reactions: (o) => runWorker(reactionsWorkerModule, { ...o, ownProcess: false }),
+  engagement: (o) => runWorker(engagementWorkerModule, { ...o, ownProcess: false }),
+  feed: (o) => runWorker(feedWorkerModule, { ...o, ownProcess: false }),
+};
+
+export interface BackfillRequest {
+  worker: string;
+  /** The environment the worker would run under (its config, its live group id). */
+  environment: NodeJS.ProcessEnv;
+  /** Write tables with this prefix (provisioned first) instead of the environment's TABLE_PREFIX. */
+  tablePrefix?: string;
+  /** The backfill group; default `<live group>-backfill-<time>`. An existing one resumes from its commits. */
+  groupId?: string;
+  /** Stops the backfill early; its group is kept so it can be resumed with `groupId`. */
+  signal?: AbortSignal;
+  pollMs?: number;
+  onStart?: (info: { groupId: string; total: number }) => void;
+  onProgress?: (done: number) => void;
+}
+
+export interface BackfillResult {
+  worker: string;
+  groupId: string;
+  tablePrefix: string;
+  records: number;
+  seconds: number;
+  /** False when stopped by the signal before every partition was committed. */
+  completed: boolean;
+}
+
+/**
+ * Rebuilds a worker's view from its topics: runs the worker in this process under a group of its
+ * own from offset 0, so the live replicas keep their partitions and offsets, until the group has
+ * committed the log ends seen at the start on every partition; then deletes the group. Writing
+ * the live tables alongside the live worker is safe (the sinks are idempotent and fenced); a
+ * table prefix rebuilds into new tables for a blue/green switch.
+ */
+export async function backfill(admin: Admin, request: BackfillRequest): Promise<BackfillResult> {
+  const entry = catalogEntry(request.worker);
+  const refusal = backfillRefusal(entry);
+  if (refusal) throw new Error(`will not backfill ${entry.name}: ${refusal}`);
+  const run = inProcessRunners[entry.name];
+  if (!run) throw new Error(`no in-process runner for ${entry.name}: add it to shared/ops/backfill.ts`);
+  const problem = request.tablePrefix === undefined ? undefined : tablePrefixProblem(request.tablePrefix);
+  if (problem) throw new Error(problem);
+  const { variable, topics } = entry.group!;
+  const groupId = request.groupId ?? backfillGroupId(groupIdOf(entry, request.environment)!, new Date());
+  const [group] = await describeGroups(admin, [groupId]);
+  if (group!.members > 0)
+    throw new Error(
+      `group ${groupId} has ${group!.members} member(s): is a backfill under it still running?`,
+    );
+
+  const config = loadConfig(commonConfigSchema, request.environment);
+  const tablePrefix = request.tablePrefix ?? config.TABLE_PREFIX;
+  if (request.tablePrefix !== undefined) {
+    await provisionTables({ ...config, TABLE_PREFIX: tablePrefix }, createLogger('koo-backfill', 'warn'));
+  }
+  const ranges = backfillRanges(await partitionPositions(admin, groupId, topics));
+  const progress = new BackfillProgress(ranges);
+  request.onStart?.({ groupId, total: progress.total });
+  const started = performance.now();
+  const result = (completed: boolean): BackfillResult => ({
+    worker: entry.name,
+    groupId,
+    tablePrefix,
+    // A chunk's commit can be seen here before its onCommitted call has counted it.
+    records: completed ? progress.total : progress.done,
+    seconds: (performance.now() - started) / 1000,
+    completed,
+  });
+  if (progress.total === 0) {
+    await deleteGroup(admin, groupId);
+    return result(true);
+  }
+
+  const worker = await run({
+    env: backfillEnv(request.environment, { groupVariable: variable, groupId, tablePrefix }),
+    onCommitted: (records) => {
+      const last = records[records.length - 1];
+      if (last) request.onProgress?.(progress.committed(last.topic, last.partition, BigInt(last.offset)));
+    },
+  });
+  let completed = false;
+  try {
+    while (!request.signal?.aborted) {
+      const committed = await committedOffsets(admin, groupId, topics).catch((err: unknown) => {
+        // A coordinator moving or loading answers with a retriable error: ask again next round.
+        if (!isRetriable(err)) throw err;
+        return new Map<string, bigint>();
+      });
+      if (backfillComplete(ranges, committed)) {
+        completed = true;
+        break;
+      }
+      await sleep(request.pollMs ?? 1_000, request.signal);
+    }
+  } finally {
+    await worker.close();
+  }
+  if (completed) await deleteGroup(admin, groupId);
+  return result(completed);
+}

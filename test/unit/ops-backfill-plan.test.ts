@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BackfillProgress,
+  backfillComplete,
+  backfillEnv,
+  backfillGroupId,
+  backfillRanges,
+  backfillRefusal,
+  tablePrefixProblem,
+} from '../../shared/ops/backfill-plan.ts';
+import { partitionKey } from '../../shared/ops/replay-plan.ts';
+import { catalogEntry } from '../../workers/catalog.ts';
+
+describe('backfill plan', () => {
+  it('rebuilds views only', () => {
+    expect(backfillRefusal(catalogEntry('content'))).toBeUndefined();
+    expect(backfillRefusal(catalogEntry('feed'))).toBeUndefined();
+    expect(backfillRefusal(catalogEntry('notify'))).toMatch(/notify users again/);
+    expect(backfillRefusal(catalogEntry('notify-sender'))).toMatch(/BullMQ/);
+    expect(backfillRefusal(catalogEntry('lake'))).toMatch(/never see its last offsets committed/);
+  });
+
+  it('names its group after the live one and the time', () => {
+    expect(backfillGroupId('koo-content', new Date(Date.UTC(2026, 10, 27, 9, 5, 7, 123)))).toBe(
+      'koo-content-backfill-20261127T090507Z',
+    );
+  });
+
+  it('accepts only table-name characters in a prefix', () => {
+    expect(tablePrefixProblem('blue_2026-11.')).toBeUndefined();
+    expect(tablePrefixProblem('blue/')).toMatch(/--table-prefix may hold only/);
+    expect(tablePrefixProblem('')).toBeDefined();
+  });
+
+  it('runs the worker under its group from offset 0, on a free port, quiet unless asked', () => {
+    const env = backfillEnv(
+      { CONTENT_GROUP_ID: 'koo-content', FROM_BEGINNING: 'false', HTTP_PORT: '9100', TABLE_PREFIX: 'live_' },
+      { groupVariable: 'CONTENT_GROUP_ID', groupId: 'bf', tablePrefix: 'blue_' },
+    );
+    expect(env).toEqual({
+      CONTENT_GROUP_ID: 'bf',
+      FROM_BEGINNING: 'true',
+      HTTP_PORT: '0',
+      TABLE_PREFIX: 'blue_',
+      LOG_LEVEL: 'warn',
+    });
+    const live = backfillEnv(
+      { LOG_LEVEL: 'debug', TABLE_PREFIX: 'live_' },
+      { groupVariable: 'G', groupId: 'bf' },
+    );
+    expect(live).toMatchObject({ LOG_LEVEL: 'debug', TABLE_PREFIX: 'live_', G: 'bf' });
+  });
+
+  const ranges = backfillRanges([
+    { topic: 't', partition: 0, low: 0n, high: 10n, committed: null },
+    { topic: 't', partition: 1, low: 5n, high: 8n, committed: 2n }, // retention passed its commit
+    { topic: 't', partition: 2, low: 0n, high: 6n, committed: 4n }, // a resumed backfill
+    { topic: 't', partition: 3, low: 3n, high: 3n, committed: null }, // nothing to read
+  ]);
+
+  it('reads each partition from where the group starts to the end seen at start', () => {
+    expect(ranges.map((r) => [r.from, r.to])).toEqual([
+      [0n, 10n],
+      [5n, 8n],
+      [4n, 6n],
+      [3n, 3n],
+    ]);
+  });
+
+  it('is complete once every partition with records committed its end', () => {
+    const committed = new Map([
+      [partitionKey('t', 0), 10n],
+      [partitionKey('t', 1), 8n],
+    ]);
+    expect(backfillComplete(ranges, committed)).toBe(false);
+    committed.set(partitionKey('t', 2), 7n); // records produced since count too
+    expect(backfillComplete(ranges, committed)).toBe(true);
+  });
+
+  it('counts progress by the furthest offset committed, within the ranges', () => {
+    const progress = new BackfillProgress(ranges);
+    expect(progress.total).toBe(15);
+    expect(progress.committed('t', 0, 3n)).toBe(4);
+    expect(progress.committed('t', 0, 1n)).toBe(4); // a chunk redelivered after a rebalance
+    expect(progress.committed('t', 2, 40n)).toBe(6); // past the end seen at start
+    expect(progress.committed('other', 0, 99n)).toBe(6);
+    progress.committed('t', 0, 9n);
+    progress.committed('t', 1, 7n);
+    expect(progress.done).toBe(progress.total);
+  });
+});
