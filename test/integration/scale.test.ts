@@ -1,0 +1,502 @@
+/**
+ * The pipeline under ops conditions: every worker as 3 replicas, a 4th added under load, one of
+ * each SIGKILLed (and restarted by the supervisor), the Kafka broker restarted, the DynamoDB
+ * server unreachable for 30 s, one of each stopped with SIGTERM while busy. Afterwards every view,
+ * feed, lake row and notification must be what the produced log implies.
+ */
+import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Partitioners, type Admin, type Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { tableName } from '../../infra/tables.ts';
+import { topicNames } from '../../infra/topics.ts';
+import type { Reaction } from '../../schemas/reaction.ts';
+import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
+import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { sleep } from '../../shared/runtime/backoff.ts';
+import { Supervisor, type Replica } from '../../shared/supervisor/supervisor.ts';
+import { Random } from '../../shared/synthetic/random.ts';
+import { ReactionWorkload } from '../../shared/synthetic/reaction-workload.ts';
+import { catalog } from '../../workers/catalog.ts';
+import { contribution, scoreAt } from '../../workers/engagement/decay.ts';
+import { weightOf } from '../../workers/engagement/decide.ts';
+import { decaySettingsOf, weightsOf } from '../../workers/engagement/engagement-worker.ts';
+import { envelope, kooRow, userRow } from '../support/cdc-events.ts';
+import { contentReadPath } from '../support/content.ts';
+import { engagementReadPath, engagementTestEnv } from '../support/engagement.ts';
+import { feedReadPath } from '../support/feed.ts';
+import { runId } from '../support/ids.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { lakeSnapshot, testLakeStore } from '../support/lake.ts';
+import { notificationStore } from '../support/notify.ts';
+import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
+import { stackEnv } from '../support/stack-env.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { startWebhook } from '../support/webhook.ts';
+
+const USERS = 100;
+const FOLLOWS_EACH = 4;
+const KOOS = 400; // every 4th a reply to the koo before it
+const EDITED = 150;
+const NOTIFY_KOOS = 30; // koos that get only fresh likes: their like notifications are countable
+const REACTION_ROUNDS = 3;
+const REACTIONS_PER_ROUND = 1500;
+const REPLICAS = 3;
+const OUTAGE_MS = 30_000;
+const HTTP_PORT_BASE = Number(process.env.SCALE_TEST_HTTP_PORT_BASE ?? 29400);
+
+const p = `sc${runId}`; // every id of this run starts with it, so lake rows can be picked out
+const lakePrefix = `test-scale-${runId}/`;
+const engagementEnv = engagementTestEnv('scale');
+const group = (worker: string) => `test-scale-${runId}-${worker}`;
+const consumers = catalog.filter((e) => e.group);
+const root = resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
+
+describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and outages`, () => {
+  let admin: Admin;
+  let cdc: Producer;
+  let reactions: ReactionProducer;
+  let supervisor: Supervisor;
+  const webhookP = startWebhook(() => 200);
+  let webhook: Awaited<typeof webhookP>;
+  const dynamoP = startTcpProxy(new URL(stackEnv.dynamodbEndpoint));
+  let dynamo: Awaited<typeof dynamoP>;
+  // Every line of every replica, for the post-mortem of a failure (the test prints where).
+  const logPath = join(tmpdir(), `koo-scale-test-${runId}.log`);
+  const log = createWriteStream(logPath);
+  const content = contentReadPath();
+  const counters = reactionReadPath();
+  const scores = engagementReadPath(engagementEnv);
+  const feeds = feedReadPath(500);
+  const lake = testLakeStore();
+  const notifications = notificationStore(`test-scale-${runId}`);
+
+  beforeAll(async () => {
+    [webhook, dynamo] = await Promise.all([webhookP, dynamoP]);
+    const kafka = testKafka();
+    admin = kafka.admin();
+    cdc = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await Promise.all([admin.connect(), cdc.connect()]);
+    reactions = await testReactionProducer();
+    for (const e of consumers) await pinGroupAtEnd(admin, group(e.name), e.group!.topics);
+    supervisor = new Supervisor({
+      env: {
+        ...process.env,
+        ...engagementEnv,
+        // Snapshots of the trending sets every 30 s, not every second: 4 replicas writing whole sets
+        // to moto each second would be most of its load.
+        TRENDING_SNAPSHOT_INTERVAL_MS: '30000',
+        ...Object.fromEntries(consumers.map((e) => [e.group!.variable, group(e.name)])),
+        LOG_LEVEL: 'warn',
+        DYNAMODB_ENDPOINT: dynamo.url,
+        SESSION_TIMEOUT_MS: '10000',
+        SINK_RETRY_MAX_MS: '10000',
+        BATCH_SIZE: '200',
+        // moto answers each Query by scanning the whole table: no trims, and no backfill on follow
+        // (follows come before koos here, so it would find nothing); both are covered in feed.test.ts.
+        FEED_TRIM_EVERY: '0',
+        FEED_BACKFILL_KOOS: '0',
+        LAKE_PREFIX: lakePrefix,
+        LAKE_ROTATE_AGE_MS: '3000',
+        NOTIFY_PREFIX: `test-scale-${runId}`,
+        NOTIFY_WEBHOOK_URL: webhook.url,
+        NOTIFY_WINDOW_MS: '1500',
+        NOTIFY_ATTEMPTS: '30',
+        NOTIFY_BACKOFF_MS: '200',
+        NOTIFY_LOCK_MS: '3000',
+        NOTIFY_RECIPIENT_LIMIT: '100000',
+      },
+      httpPortBase: HTTP_PORT_BASE,
+      onLine: (r, line) => log.write(`${r.worker}-${r.slot} | ${line}\n`),
+      onEvent: (r, event) => log.write(`${new Date().toISOString()} ${r.worker}-${r.slot} * ${event}\n`),
+    });
+  });
+
+  afterAll(async () => {
+    await supervisor?.close();
+    await Promise.all([admin?.disconnect(), cdc?.disconnect(), reactions?.close()]);
+    await scores.flushRedis();
+    await notifications.obliterate();
+    await notifications.close();
+    await Promise.all([webhook?.close(), dynamo?.close()]);
+    for (const r of [content, counters, feeds]) r.dynamo.destroy();
+    scores.close();
+    lake.destroy();
+    log.end();
+  });
+
+  const readiness = async (r: Replica) =>
+    (await fetch(`http://127.0.0.1:${r.httpPort}/readyz`).catch(() => undefined))?.status;
+  const allReady = async () =>
+    (await Promise.all(supervisor.replicas().map(readiness))).every((s) => s === 200);
+  const caughtUp = async (names: string[]) => {
+    for (const e of consumers.filter((c) => names.includes(c.name))) {
+      if (!(await groupCaughtUp(admin, group(e.name), e.group!.topics))) return false;
+    }
+    return true;
+  };
+  const restartKafka = async () => {
+    const stack = (cmd: string) =>
+      run('bash', [resolve(root, 'infra/stack/stack.sh'), cmd, 'kafka'], { cwd: root, env: process.env });
+    await stack('down');
+    await stack('up');
+  };
+
+  it(
+    'ends with every view, feed, lake row and notification equal to what the log implies',
+    { timeout: 900_000 },
+    async () => {
+      onTestFailed(() => console.log(`the replicas' output: ${logPath}`));
+      const began = Date.now();
+      const step = (what: string) => {
+        const line = `[${((Date.now() - began) / 1000).toFixed(1)} s] ${what}`;
+        console.log(line);
+        log.write(`${new Date().toISOString()} ${line}\n`);
+      };
+      const random = new Random(7);
+      const T0 = Date.now();
+      let lsn = T0 * 1000;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const users = Array.from({ length: USERS }, (_, i) => `${p}u${i}`);
+      const follows = users.flatMap((follower) => {
+        const followees = new Set<string>();
+        while (followees.size < FOLLOWS_EACH) {
+          const f = random.pick(users);
+          if (f !== follower) followees.add(f);
+        }
+        return [...followees].map((followee) => ({ follower, followee }));
+      });
+      const koos = Array.from({ length: KOOS + NOTIFY_KOOS }, (_, i) => ({
+        id: `${p}k${i}`,
+        creator: random.pick(users),
+        parent: i < KOOS && i % 4 === 3 ? `${p}k${i - 1}` : null,
+        lang: random.pick(['hi', 'kn', 'ta', 'en']),
+        createdAt: T0 + i,
+      }));
+      const row = (k: (typeof koos)[number], body: string) =>
+        kooRow(k.id, {
+          creator_id: k.creator,
+          parent_id: k.parent,
+          lang: k.lang,
+          body,
+          created_at: iso(k.createdAt),
+          updated_at: iso(k.createdAt),
+        });
+      // As Debezium writes them: the change's time (notify windows by it) is now, LSNs increase.
+      const change = (table: string, op: 'c' | 'u', before: object | null, after: object) => {
+        const e = envelope(table, op, before, after, ++lsn);
+        return { ...e, source: { ...e.source, ts_ms: Date.now() } };
+      };
+      const send = (topic: string, messages: { key: object; value: object }[]) =>
+        cdc.send({
+          topic,
+          acks: -1,
+          messages: messages.map((m) => ({ key: JSON.stringify(m.key), value: JSON.stringify(m.value) })),
+        });
+      const sendKoos = (list: typeof koos) =>
+        send(
+          topicNames.koos,
+          list.map((k) => ({
+            key: { content_id: k.id },
+            value: change('koos', 'c', null, row(k, 'v1')),
+          })),
+        );
+
+      step('starting every worker at 3 replicas');
+      for (const e of catalog) await supervisor.scale(e.name, REPLICAS);
+      await waitFor('every replica ready', allReady, { timeoutMs: 90_000, intervalMs: 500 });
+
+      step('users and follows; a 4th replica of every consumer joins');
+      await send(
+        topicNames.users,
+        users.map((u) => ({
+          key: { user_id: u },
+          value: change('users', 'c', null, userRow(u, { handle: `h_${u}` })),
+        })),
+      );
+      await send(
+        topicNames.follows,
+        follows.map(({ follower, followee }) => ({
+          key: { follower_id: follower, followee_id: followee },
+          value: change('follows', 'c', null, {
+            follower_id: follower,
+            followee_id: followee,
+            created_at: iso(T0),
+          }),
+        })),
+      );
+      for (const e of consumers) await supervisor.scale(e.name, REPLICAS + 1);
+      // Fan-out on write reaches the followers the graph has: follows first, as the app's order would have it.
+      await waitFor('users and follows applied', () => caughtUp(['content', 'feed']), {
+        timeoutMs: 300_000,
+        intervalMs: 1000,
+      });
+
+      step(
+        'koos in four chunks; one replica of every worker SIGKILLed half-way (the supervisor restarts it)',
+      );
+      const chunk = Math.ceil(koos.length / 4);
+      for (let i = 0; i < koos.length; i += chunk) {
+        await sendKoos(koos.slice(i, i + chunk));
+        if (i === chunk) {
+          for (const e of catalog) supervisor.signal(supervisor.replicas(e.name)[1]!, 'SIGKILL');
+        }
+      }
+      step('restarting the Kafka broker');
+      await restartKafka();
+      step('broker back');
+      await waitFor('koos stored (notify needs their creators)', () => caughtUp(['content']), {
+        timeoutMs: 240_000,
+        intervalMs: 1000,
+      });
+
+      step('reactions in rounds; the DynamoDB server goes away for 30 s during the second');
+      const reactable = koos.slice(0, KOOS).map((k) => k.id);
+      const workload = new ReactionWorkload({
+        seed: 11,
+        koos: reactable,
+        users: Array.from({ length: 300 }, (_, i) => `${p}r${i}`),
+        startTime: T0,
+      });
+      const produced: Reaction[] = [];
+      const notifyKoos = koos.slice(KOOS).map((k, j) => ({ ...k, likers: 1 + (j % 5) }));
+      const likesOfRound = (round: number) =>
+        notifyKoos.flatMap((k) =>
+          Array.from({ length: k.likers }, (_, a) => ({
+            type: 'like' as const,
+            content_id: k.id,
+            user_id: `${p}l${round}-${a}`,
+            event_time: Date.now(),
+          })),
+        );
+      const sendReactions = async (events: Parameters<ReactionProducer['emit']>[0][]) => {
+        produced.push(...(await Promise.all(events.map((e) => reactions.emit(e)))));
+        await reactions.flush();
+      };
+      let sawUnready = false;
+      for (let round = 0; round < REACTION_ROUNDS; round++) {
+        if (round === 1) {
+          step('DynamoDB unreachable');
+          await dynamo.cut();
+          const outageEnds = Date.now() + OUTAGE_MS;
+          await sendReactions([...workload.next(REACTIONS_PER_ROUND), ...likesOfRound(round)]);
+          // Readiness reflects the outage: a content replica cannot reach its sink.
+          sawUnready = await waitFor(
+            'a content replica to turn unready',
+            async () => (await Promise.all(supervisor.replicas('content').map(readiness))).includes(503),
+            { timeoutMs: OUTAGE_MS / 2, intervalMs: 500 },
+          );
+          await sleep(outageEnds - Date.now()); // the outage lasts its 30 s
+          await dynamo.restore();
+          step('DynamoDB back');
+          continue;
+        }
+        await sendReactions([...workload.next(REACTIONS_PER_ROUND), ...likesOfRound(round)]);
+      }
+      await sendReactions(workload.drain());
+      await waitFor('every replica ready again', allReady, { timeoutMs: 60_000, intervalMs: 500 });
+
+      step('edits, while one replica of every worker is stopped with SIGTERM in the middle of its work');
+      await send(
+        topicNames.koos,
+        koos.slice(0, EDITED).map((k) => ({
+          key: { content_id: k.id },
+          value: change('koos', 'u', row(k, 'v1'), { ...row(k, 'v2'), updated_at: iso(Date.now()) }),
+        })),
+      );
+      const stops = await Promise.all(
+        catalog.map(async (e) => ({
+          worker: e.name,
+          ...(await supervisor.stopReplica(supervisor.replicas(e.name)[0]!)),
+        })),
+      );
+      console.log(
+        'SIGTERM to exit, busy replicas:\n' +
+          stops
+            .map(
+              (s) =>
+                `  ${s.worker.padEnd(14)} ${Math.round(s.ms)} ms (exit ${s.status.code ?? s.status.signal})`,
+            )
+            .join('\n'),
+      );
+      for (const s of stops) {
+        expect.soft(s.ms, `${s.worker}: SIGTERM to exit`).toBeLessThan(10_000);
+        // Exit 1 is the worker's own deadline (a rebalance in progress keeps kafkajs from leaving the
+        // group); a signal would be the supervisor's SIGKILL, i.e. no exit of its own.
+        expect.soft(s.status.signal, `${s.worker}: exited by itself`).toBeNull();
+      }
+
+      step('waiting for every group to catch up');
+      // The lake holds each partition's open segment uncommitted (its boundaries come from the log),
+      // so its lag settles at that, not zero: its rows are checked instead.
+      await waitFor(
+        'every view worker caught up',
+        () => caughtUp(consumers.map((e) => e.name).filter((n) => n !== 'lake')),
+        { timeoutMs: 300_000, intervalMs: 2000 },
+      );
+
+      step('checking the views against the log');
+      // content: every koo at its final version, with its creator's handle and its thread.
+      const items = await batchGet(
+        content.dynamo,
+        tableName('content'),
+        koos.map((k) => ({ id: k.id })),
+        { keyAttributes: ['id'] },
+      );
+      const wrongKoos = koos.filter((k, i) => {
+        const item = items.get(k.id);
+        return (
+          !item ||
+          item.c !== k.creator ||
+          item.h !== `h_${k.creator}` ||
+          item.t !== (i < EDITED ? 'v2' : 'v1') ||
+          item.p !== (k.parent ?? undefined) ||
+          item.sp !== (k.parent ?? undefined)
+        );
+      });
+      expect.soft(wrongKoos.map((k) => ({ k, item: items.get(k.id) }))).toEqual([]);
+
+      // reactions: exact counters.
+      const expectedCounts = workload.expectedCounts();
+      for (const k of notifyKoos)
+        expectedCounts.set(k.id, { likes: k.likers * REACTION_ROUNDS, shares: 0, rekoos: 0 });
+      const actualCounts = await counters.counters([...expectedCounts.keys()]);
+      const wrongCounts = [...expectedCounts].filter(([id, e]) => {
+        const a = actualCounts.get(id)!;
+        return a.likes !== e.likes || a.shares !== e.shares || a.rekoos !== e.rekoos;
+      });
+      expect
+        .soft(wrongCounts.map(([id, e]) => ({ id, expected: e, actual: actualCounts.get(id) })))
+        .toEqual([]);
+
+      // engagement: each koo's score is the decayed sum of its log's reactions and replies.
+      const decay = decaySettingsOf(scores.config);
+      const weights = weightsOf(scores.config);
+      const expectedScores = new Map<string, { sum: number; magnitude: number }>();
+      const add = (id: string, c: number) => {
+        const e = expectedScores.get(id) ?? { sum: 0, magnitude: 0 };
+        expectedScores.set(id, { sum: e.sum + c, magnitude: e.magnitude + Math.abs(c) });
+      };
+      for (const r of produced)
+        add(r.content_id, contribution(weightOf(r.type, weights), r.event_time, T0, decay));
+      for (const k of koos)
+        if (k.parent) add(k.parent, contribution(weightOf('reply', weights), k.createdAt, T0, decay));
+      const scored = await batchGet(
+        scores.dynamo,
+        tableName('content'),
+        [...expectedScores.keys()].map((id) => ({ id })),
+        { keyAttributes: ['id'] },
+      );
+      const wrongScores = [...expectedScores].filter(([id, { sum, magnitude }]) => {
+        const item = scored.get(id);
+        const score = item?.es === undefined ? 0 : scoreAt(item.es as number, item.lm as number, T0, decay);
+        return Math.abs(score - Math.max(0, sum)) > 1e-9 * magnitude;
+      });
+      expect.soft(wrongScores.map(([id, e]) => ({ id, expected: e, item: scored.get(id) }))).toEqual([]);
+
+      // feed: each user's feed holds exactly the top-level koos of the users they follow.
+      const expectedFeed = new Map(users.map((u) => [u, new Set<string>()]));
+      for (const { follower, followee } of follows) {
+        for (const k of koos) if (k.creator === followee && !k.parent) expectedFeed.get(follower)!.add(k.id);
+      }
+      const wrongFeeds: { user: string; missing: string[]; extra: string[] }[] = [];
+      for (const [user, expected] of expectedFeed) {
+        const actual = new Set(await feeds.contentIds(user));
+        const missing = [...expected].filter((id) => !actual.has(id));
+        const extra = [...actual].filter((id) => !expected.has(id));
+        if (missing.length + extra.length > 0) wrongFeeds.push({ user, missing, extra });
+      }
+      expect.soft(wrongFeeds).toEqual([]);
+
+      // notifications: every follow and every like of the countable koos, delivered once.
+      const delivered = (kind: string, key: (n: { recipient: string; kooId: string | null }) => string) => {
+        const sums = new Map<string, number>();
+        for (const n of webhook.accepted.values()) {
+          if (n.kind === kind) sums.set(key(n), (sums.get(key(n)) ?? 0) + n.count);
+        }
+        return sums;
+      };
+      const expectedFollowers = new Map<string, number>();
+      for (const { followee } of follows)
+        expectedFollowers.set(followee, (expectedFollowers.get(followee) ?? 0) + 1);
+      const expectedLikes = new Map(notifyKoos.map((k) => [k.id, k.likers * REACTION_ROUNDS]));
+      const pick = <V>(m: Map<string, V>, keys: Iterable<string>) =>
+        new Map([...keys].map((k) => [k, m.get(k)]));
+      await waitFor(
+        'every notification delivered',
+        () => {
+          const likes = delivered('like', (n) => n.kooId!);
+          const followers = delivered('follow', (n) => n.recipient);
+          return (
+            [...expectedLikes].every(([id, n]) => (likes.get(id) ?? 0) >= n) &&
+            [...expectedFollowers].every(([u, n]) => (followers.get(u) ?? 0) >= n)
+          );
+        },
+        { timeoutMs: 120_000, intervalMs: 1000 },
+      ).catch(() => undefined); // the equalities below say what is missing
+      expect(
+        pick(
+          delivered('like', (n) => n.kooId!),
+          expectedLikes.keys(),
+        ),
+      ).toEqual(expectedLikes);
+      expect(
+        pick(
+          delivered('follow', (n) => n.recipient),
+          expectedFollowers.keys(),
+        ),
+      ).toEqual(expectedFollowers);
+      expect.soft(webhook.conflicts).toEqual([]);
+      expect.soft(await notifications.queue.getFailedCount()).toBe(0);
+
+      // lake: every record of the run exactly once, per topic.
+      const expectedRows = {
+        [topicNames.users]: users.length,
+        [topicNames.follows]: follows.length,
+        [topicNames.koos]: koos.length + EDITED,
+        [topicNames.reactions]: produced.length,
+      };
+      const idColumn: Record<string, string> = {
+        [topicNames.users]: 'user_id',
+        [topicNames.follows]: 'follower_id',
+        [topicNames.koos]: 'content_id',
+        [topicNames.reactions]: 'content_id',
+      };
+      const lakeRows = async () => {
+        const snapshot = await lakeSnapshot(lake, lakePrefix);
+        try {
+          const counts: Record<string, { rows: number; distinct: number }> = {};
+          for (const topic of Object.keys(expectedRows)) {
+            const [r] = await snapshot
+              .rows(
+                `select count(*) as n, count(distinct (_partition, _offset)) as d from ${snapshot.topic(topic)} where ${idColumn[topic]} like '${p}%'`,
+              )
+              .catch(() => [{ n: 0, d: 0 }]);
+            counts[topic] = { rows: Number(r!.n), distinct: Number(r!.d) };
+          }
+          return counts;
+        } finally {
+          await snapshot.close();
+        }
+      };
+      const expectedLake = Object.fromEntries(
+        Object.entries(expectedRows).map(([t, n]) => [t, { rows: n, distinct: n }]),
+      );
+      const lakeCounts = await waitFor(
+        'every record in the lake',
+        async () => {
+          const counts = await lakeRows();
+          return JSON.stringify(counts) === JSON.stringify(expectedLake) ? counts : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 3000 },
+      ).catch(lakeRows);
+      expect.soft(lakeCounts).toEqual(expectedLake);
+      expect.soft(sawUnready).toBe(true);
+    },
+  );
+});
