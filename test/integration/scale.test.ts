@@ -62,6 +62,8 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
   let cdc: Producer;
   let reactions: ReactionProducer;
   let supervisor: Supervisor;
+  /** What the run's workers (and `koo status`) get on top of the stack's environment. */
+  let workerEnv: Record<string, string>;
   const webhookP = startWebhook(() => 200);
   let webhook: Awaited<typeof webhookP>;
   const dynamoP = startTcpProxy(new URL(stackEnv.dynamodbEndpoint));
@@ -84,33 +86,33 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
     await Promise.all([admin.connect(), cdc.connect()]);
     reactions = await testReactionProducer();
     for (const e of consumers) await pinGroupAtEnd(admin, group(e.name), e.group!.topics);
+    workerEnv = {
+      ...engagementEnv,
+      // Snapshots of the trending sets every 30 s, not every second: 4 replicas writing whole sets
+      // to moto each second would be most of its load.
+      TRENDING_SNAPSHOT_INTERVAL_MS: '30000',
+      ...Object.fromEntries(consumers.map((e) => [e.group!.variable, group(e.name)])),
+      LOG_LEVEL: 'warn',
+      DYNAMODB_ENDPOINT: dynamo.url,
+      SESSION_TIMEOUT_MS: '10000',
+      SINK_RETRY_MAX_MS: '10000',
+      BATCH_SIZE: '200',
+      // moto answers each Query by scanning the whole table: no trims, and no backfill on follow
+      // (follows come before koos here, so it would find nothing); both are covered in feed.test.ts.
+      FEED_TRIM_EVERY: '0',
+      FEED_BACKFILL_KOOS: '0',
+      LAKE_PREFIX: lakePrefix,
+      LAKE_ROTATE_AGE_MS: '3000',
+      NOTIFY_PREFIX: `test-scale-${runId}`,
+      NOTIFY_WEBHOOK_URL: webhook.url,
+      NOTIFY_WINDOW_MS: '1500',
+      NOTIFY_ATTEMPTS: '30',
+      NOTIFY_BACKOFF_MS: '200',
+      NOTIFY_LOCK_MS: '3000',
+      NOTIFY_RECIPIENT_LIMIT: '100000',
+    };
     supervisor = new Supervisor({
-      env: {
-        ...process.env,
-        ...engagementEnv,
-        // Snapshots of the trending sets every 30 s, not every second: 4 replicas writing whole sets
-        // to moto each second would be most of its load.
-        TRENDING_SNAPSHOT_INTERVAL_MS: '30000',
-        ...Object.fromEntries(consumers.map((e) => [e.group!.variable, group(e.name)])),
-        LOG_LEVEL: 'warn',
-        DYNAMODB_ENDPOINT: dynamo.url,
-        SESSION_TIMEOUT_MS: '10000',
-        SINK_RETRY_MAX_MS: '10000',
-        BATCH_SIZE: '200',
-        // moto answers each Query by scanning the whole table: no trims, and no backfill on follow
-        // (follows come before koos here, so it would find nothing); both are covered in feed.test.ts.
-        FEED_TRIM_EVERY: '0',
-        FEED_BACKFILL_KOOS: '0',
-        LAKE_PREFIX: lakePrefix,
-        LAKE_ROTATE_AGE_MS: '3000',
-        NOTIFY_PREFIX: `test-scale-${runId}`,
-        NOTIFY_WEBHOOK_URL: webhook.url,
-        NOTIFY_WINDOW_MS: '1500',
-        NOTIFY_ATTEMPTS: '30',
-        NOTIFY_BACKOFF_MS: '200',
-        NOTIFY_LOCK_MS: '3000',
-        NOTIFY_RECIPIENT_LIMIT: '100000',
-      },
+      env: { ...process.env, ...workerEnv },
       httpPortBase: HTTP_PORT_BASE,
       onLine: (r, line) => log.write(`${r.worker}-${r.slot} | ${line}\n`),
       onEvent: (r, event) => log.write(`${new Date().toISOString()} ${r.worker}-${r.slot} * ${event}\n`),
@@ -339,6 +341,25 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
         () => caughtUp(consumers.map((e) => e.name).filter((n) => n !== 'lake')),
         { timeoutMs: 300_000, intervalMs: 2000 },
       );
+
+      // What ops see: `koo status` (the CLI, with the deployment's group variables) reports the lag gone.
+      const { stdout } = await run(
+        process.execPath,
+        [resolve(root, 'shared/cli/koo.ts'), 'status', '--json'],
+        {
+          cwd: root,
+          env: { ...process.env, ...workerEnv, LOG_LEVEL: 'error' },
+        },
+      );
+      const status = JSON.parse(stdout) as { groups: { worker: string; groupId: string; lag: number }[] };
+      const lagByWorker = Object.fromEntries(status.groups.map((g) => [g.worker, g.lag]));
+      step(`koo status: lag ${JSON.stringify(lagByWorker)}`);
+      expect
+        .soft(status.groups.map((g) => g.groupId).sort())
+        .toEqual(consumers.map((e) => group(e.name)).sort());
+      for (const e of consumers.filter((c) => c.name !== 'lake')) {
+        expect.soft(lagByWorker[e.name], `${e.name} lag in koo status`).toBe(0);
+      }
 
       step('checking the views against the log');
       // content: every koo at its final version, with its creator's handle and its thread.
