@@ -92,8 +92,13 @@ export async function runWorker<C extends WorkerConfig, T>(
     })());
 
   if (ownProcess) {
+    // `on`, not `once`: Ctrl-C reaches every process of the terminal's group and a supervisor then
+    // sends SIGTERM too; a second signal must not cut a graceful shutdown short.
+    let signalled = false;
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'signal received');
+      if (signalled) return;
+      signalled = true;
       processShutdown.abort();
       const deadline = setTimeout(() => {
         logger.error(
@@ -105,8 +110,8 @@ export async function runWorker<C extends WorkerConfig, T>(
       deadline.unref();
       void close().then(() => process.exit(0));
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     // A consumer kafkajs will not restart leaves a process that looks alive and does nothing:
     // exit instead, and the supervisor (or Kubernetes) starts a fresh one that rejoins the group.
     onFatal = (err) => {

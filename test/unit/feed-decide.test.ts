@@ -11,6 +11,7 @@ import {
   jobOutcome,
   keysBeyondCap,
   kooJob,
+  kooJobs,
   packTransactions,
   planJob,
   recordExpiry,
@@ -96,6 +97,15 @@ describe('feed entries', () => {
 });
 
 describe('fan-out jobs', () => {
+  it('fans out a koo created and edited in the same batch (the edit does not hide the create)', () => {
+    const jobs = kooJobs([kooChange('c', {}, 100), kooChange('u', {}, 101)], now, settings);
+    expect(jobs).toMatchObject([{ kind: 'push', version: 100, koo: { contentId: 'k1' } }]);
+    // A delete after them is the newest thing asked of the feeds.
+    expect(
+      kooJobs([kooChange('c', {}, 100), kooChange('u', {}, 101), kooChange('d', {}, 102)], now, settings),
+    ).toMatchObject([{ kind: 'retract', version: 102 }]);
+  });
+
   it('starts, resumes, skips or settles by the fan-out record', () => {
     expect(planJob(push, undefined)).toEqual({ action: 'start' });
     expect(planJob(push, { state: 'push', version: 100, cursor: 'r#f9', written: 500 })).toEqual({

@@ -67,6 +67,26 @@ export function kooJob(change: ChangeEvent<KooRow>, nowMs: number, settings: Fee
   return { kind: 'push', koo, version: change.lsn };
 }
 
+/**
+ * One job per koo of a batch, from its newest change that asks something of the feeds. Edits ask
+ * nothing, so they are passed over here rather than kept as "the newest change": a create and an
+ * edit of the same koo in one batch (a lagging or redelivered partition) must still fan it out.
+ */
+export function kooJobs(
+  changes: readonly ChangeEvent<KooRow>[],
+  nowMs: number,
+  settings: FeedSettings,
+): KooJob[] {
+  const jobs = new Map<string, KooJob>();
+  for (const change of changes) {
+    const job = kooJob(change, nowMs, settings);
+    if (!job) continue;
+    jobs.delete(job.koo.contentId); // re-inserted: the order of last appearance
+    jobs.set(job.koo.contentId, job);
+  }
+  return [...jobs.values()];
+}
+
 /** A record fences replays of the koo's changes: it lives as long as its entries could, and past the topic's retention. */
 export function recordExpiry(job: KooJob, nowMs: number, settings: FeedSettings): number {
   return Math.max(

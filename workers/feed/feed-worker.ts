@@ -21,14 +21,13 @@ import {
   isPulledAuthor,
   isRetracted,
   jobOutcome,
-  kooJob,
+  kooJobs,
   planJob,
   recordExpiry,
   type EdgeChange,
   type EdgeWrite,
   type FanOutState,
   type FeedSettings,
-  type KooJob,
 } from './decide.ts';
 import { FanOut } from './fan-out.ts';
 import { FeedStore } from './feed-store.ts';
@@ -129,10 +128,7 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
       else koos.push(value.change);
     }
     await this.applyFollows(latestPerKey(edges, edgeId), ctx);
-    await this.applyKoos(
-      latestPerKey(koos, (c) => (c.after ?? c.before)!.content_id),
-      ctx,
-    );
+    await this.applyKoos(koos, ctx);
   }
 
   private async applyFollows(edges: EdgeChange[], ctx: HandlerContext): Promise<void> {
@@ -200,7 +196,7 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
 
   private async applyKoos(changes: ChangeEvent<KooRow>[], ctx: HandlerContext): Promise<void> {
     const now = this.now();
-    const jobs = changes.map((c) => kooJob(c, now, this.settings)).filter((j): j is KooJob => j !== null);
+    const jobs = kooJobs(changes, now, this.settings);
     if (jobs.length === 0) return;
     const records = await this.feed.getRecords(jobs.map((j) => j.koo.contentId));
     const planned = jobs

@@ -55,14 +55,18 @@ export async function runSender(
       logger.info('stopped');
     })());
   if (ownProcess) {
+    // A second signal (Ctrl-C, then the supervisor's SIGTERM) must not cut the shutdown short.
+    let signalled = false;
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'signal received');
+      if (signalled) return;
+      signalled = true;
       processShutdown.abort();
       setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
       void close().then(() => process.exit(0));
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   }
   return { httpPort, close };
 }
