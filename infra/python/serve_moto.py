@@ -2,9 +2,6 @@
 
 - Werkzeug logs every request at INFO; at a few thousand requests per second that costs throughput
   and fills .stack/logs. Set MOTO_ACCESS_LOG=1 to get the lines back when debugging.
-- moto's backends are not thread-safe, and its server answers each request on its own thread:
-  a table copied while another request changes it fails ("dictionary changed size during
-  iteration"). Requests are run one at a time (the GIL allowed little more anyway).
 - TransactWriteItems deep-copies a whole table for every item of the transaction that names it,
   as its rollback point: ~250 ms and ~11 MB that were never given back per transaction on a
   table of 10,000 items, so memory went to tens of GB and the process was OOM-killed. The
@@ -18,24 +15,12 @@ import os
 import threading
 
 import moto.dynamodb.models as dynamodb_models
-from moto.core.responses import BaseResponse
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.server import main
 
 if os.environ.get("MOTO_ACCESS_LOG") != "1":
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-_one_request_at_a_time = threading.Lock()
-_call_action = BaseResponse.call_action
-
-
-def call_action(self):
-    with _one_request_at_a_time:
-        return _call_action(self)
-
-
-BaseResponse.call_action = call_action
 
 
 class _TablesNotCopied:
@@ -79,21 +64,23 @@ def _restore(table, hash_key, range_key, item):
 
 
 _transact_write_items = dynamodb_models.DynamoDBBackend.transact_write_items
+# The module's `copy` is swapped for the length of a transaction: one transaction at a time.
+_one_transaction_at_a_time = threading.Lock()
 
 
 def transact_write_items(self, transact_items):
-    named = _named_items(self, transact_items)
-    before = [(t, h, r, copy.deepcopy(t.get_item(h, r))) for t, h, r in named]
-    # Safe to swap the module's `copy` here: requests run one at a time (above).
-    dynamodb_models.copy = _TablesNotCopied
-    try:
-        return _transact_write_items(self, transact_items)
-    except Exception:
-        for table, hash_key, range_key, item in reversed(before):
-            _restore(table, hash_key, range_key, item)
-        raise
-    finally:
-        dynamodb_models.copy = copy
+    with _one_transaction_at_a_time:
+        named = _named_items(self, transact_items)
+        before = [(t, h, r, copy.deepcopy(t.get_item(h, r))) for t, h, r in named]
+        dynamodb_models.copy = _TablesNotCopied
+        try:
+            return _transact_write_items(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(before):
+                _restore(table, hash_key, range_key, item)
+            raise
+        finally:
+            dynamodb_models.copy = copy
 
 
 dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
