@@ -5,6 +5,7 @@
  * with the replica that wrote it.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { topics } from '../../infra/topics.ts';
 import { catalog, catalogEntry } from '../../workers/catalog.ts';
 import { errorMessage } from '../errors/koo-error.ts';
 import { Supervisor } from './supervisor.ts';
@@ -29,8 +30,11 @@ function replicaCount(value: string, counts: Map<string, number>): Map<string, n
   return new Map(counts).set(worker!, count);
 }
 
+/** A consumer's replicas beyond the partitions of its smallest topic would get none (infra/topics.ts). */
 function partitionCap(worker: string): number {
-  return catalogEntry(worker).group ? Number(process.env.DEFAULT_PARTITIONS ?? 12) : Number.POSITIVE_INFINITY;
+  const group = catalogEntry(worker).group;
+  if (!group) return Number.POSITIVE_INFINITY;
+  return Math.min(...group.topics.map((name) => topics.find((t) => t.name === name)?.partitions ?? Infinity));
 }
 
 const options = new Command('start')
