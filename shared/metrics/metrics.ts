@@ -26,12 +26,6 @@ export const metrics = {
     labelNames: ['worker', 'topic', 'reason'] as const,
     registers: [registry],
   }),
-  fetchGapsRepaired: new Counter({
-    name: 'koo_fetch_gaps_repaired_total',
-    help: 'Batches that started past the committed offset of their partition (the consumer sought back instead of skipping records)',
-    labelNames: ['worker', 'topic'] as const,
-    registers: [registry],
-  }),
   batchDuration: new Histogram({
     name: 'koo_batch_duration_seconds',
     help: 'Time from a batch reaching the worker to its offsets being committed',

@@ -1,11 +1,4 @@
-import {
-  Partitioners,
-  type Admin,
-  type Consumer,
-  type EachBatchPayload,
-  type Kafka,
-  type Producer,
-} from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { KooError, errorMessage, isRetriable } from '../errors/koo-error.ts';
 import { redriveTarget, sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
 import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
@@ -46,16 +39,6 @@ export interface ConsumerRuntimeOptions {
 export class ConsumerRuntime<T> {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
-  private readonly admin: Admin;
-  /**
-   * The next offset this member must be handed, per partition (`topic:partition`): the group's
-   * committed offset after a join, then one past each chunk handled. A batch that starts beyond it
-   * would skip records a crashed owner never processed (kafkajs can resume a partition from a
-   * fetch position of an earlier assignment), so the runtime seeks back instead.
-   */
-  private readonly positions = new Map<string, bigint>();
-  /** Committed offsets of the group per topic, read once per join. */
-  private readonly committedByTopic = new Map<string, Promise<Map<number, bigint>>>();
   private readonly stopping = new AbortController();
   private joined = false;
   private running = false;
@@ -85,11 +68,8 @@ export class ConsumerRuntime<T> {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
-    this.admin = kafka.admin();
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
-      this.positions.clear();
-      this.committedByTopic.clear();
       this.forgetLagOfLostPartitions(e.payload.memberAssignment);
       this.worker.assigned?.(e.payload.memberAssignment);
       this.logger.info(
@@ -126,7 +106,6 @@ export class ConsumerRuntime<T> {
   }
 
   async start(): Promise<void> {
-    await this.admin.connect();
     await this.producer.connect();
     await this.consumer.connect();
     for (const topic of this.worker.topics) {
@@ -141,64 +120,9 @@ export class ConsumerRuntime<T> {
     });
   }
 
-  /** Where the partition must resume: known, or the group's committed offset (undefined: none yet). */
-  private async expectedPosition(topic: string, partition: number): Promise<bigint | undefined> {
-    const known = this.positions.get(`${topic}:${partition}`);
-    if (known !== undefined) return known;
-    let committed = this.committedByTopic.get(topic);
-    if (!committed) {
-      committed = this.admin
-        .fetchOffsets({ groupId: this.worker.groupId, topics: [topic] })
-        .then(
-          ([offsets]) =>
-            new Map(
-              (offsets?.partitions ?? [])
-                .filter((p) => p.offset !== '-1')
-                .map((p) => [p.partition, BigInt(p.offset)] as const),
-            ),
-        );
-      committed.catch(() => this.committedByTopic.delete(topic));
-      this.committedByTopic.set(topic, committed);
-    }
-    return (await committed).get(partition);
-  }
-
   private async runBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, isRunning, isStale } = payload;
-    if (batch.messages.length === 0) return;
-    let expected: bigint | undefined;
-    try {
-      expected = await this.expectedPosition(batch.topic, batch.partition);
-    } catch (err) {
-      // Nothing resolved: kafkajs hands the same records again on its next fetch.
-      this.logger.warn(
-        { err, topic: batch.topic, partition: batch.partition },
-        'reading committed offsets failed',
-      );
-      return;
-    }
-    const first = BigInt(batch.messages[0]!.offset);
-    if (expected !== undefined && first > expected) {
-      this.logger.error(
-        {
-          topic: batch.topic,
-          partition: batch.partition,
-          expected: String(expected),
-          fetched: String(first),
-        },
-        'batch starts past the committed offset; seeking back so that no record is skipped',
-      );
-      metrics.fetchGapsRepaired.inc({ worker: this.worker.name, topic: batch.topic });
-      this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(expected) });
-      return;
-    }
-    // Records before the position were handled already (a batch fetched again): pass over them.
-    const messages =
-      expected === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= expected);
-    if (messages.length === 0) {
-      resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-      return;
-    }
+    const messages = batch.messages;
     // kafkajs rejoins a rebalance only when eachBatch returns: once a heartbeat says the group is
     // rebalancing, finish the chunk in hand, commit it, and return instead of starting the next.
     let rebalancing = false;
@@ -221,7 +145,6 @@ export class ConsumerRuntime<T> {
       const committed = await this.processChunk(raw, heartbeat);
       if (!committed) return;
       const last = raw[raw.length - 1]!;
-      this.positions.set(`${batch.topic}:${batch.partition}`, BigInt(last.offset) + 1n);
       resolveOffset(last.offset);
       this.options.onCommitted?.(raw);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -377,7 +300,6 @@ export class ConsumerRuntime<T> {
       await this.producer
         .disconnect()
         .catch((err) => this.logger.warn({ err }, 'producer disconnect failed'));
-      await this.admin.disconnect().catch((err) => this.logger.warn({ err }, 'admin disconnect failed'));
     })();
     return this.closed;
   }

@@ -10,8 +10,7 @@ import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts
 type Commit = { topic: string; partition: number; offset: string };
 
 /** A kafkajs stand-in with just what the runtime calls: it records commits and runs batches on demand. */
-function fakeKafka(options: { failCommits?: boolean; committed?: Record<number, number> } = {}) {
-  const seeks: { topic: string; partition: number; offset: string }[] = [];
+function fakeKafka(options: { failCommits?: boolean } = {}) {
   const commits: Commit[] = [];
   const handlers = new Map<string, (e: { payload: unknown }) => void>();
   let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
@@ -27,7 +26,6 @@ function fakeKafka(options: { failCommits?: boolean; committed?: Record<number, 
       if (options.failCommits) throw new KooError('KAFKA_UNAVAILABLE', 'not the owner any more');
       commits.push(...offsets);
     },
-    seek: (to: { topic: string; partition: number; offset: string }) => void seeks.push(to),
     stop: async () => undefined,
     disconnect: async () => undefined,
   };
@@ -36,24 +34,7 @@ function fakeKafka(options: { failCommits?: boolean; committed?: Record<number, 
     send: async () => [],
     disconnect: async () => undefined,
   };
-  // The group's committed offsets, as the runtime reads them after a join.
-  const admin = {
-    connect: async () => undefined,
-    disconnect: async () => undefined,
-    fetchOffsets: async ({ topics }: { topics: string[] }) =>
-      topics.map((topic) => ({
-        topic,
-        partitions: Object.entries(options.committed ?? {}).map(([partition, offset]) => ({
-          partition: Number(partition),
-          offset: String(offset),
-        })),
-      })),
-  };
-  const kafka = {
-    consumer: () => consumer,
-    producer: () => producer,
-    admin: () => admin,
-  } as unknown as Kafka;
+  const kafka = { consumer: () => consumer, producer: () => producer } as unknown as Kafka;
   /** Delivers offsets [from, from + count) of partition 0 as one fetched batch; resolves with the offsets resolved. */
   const deliver = async (from: number, count: number, headersAt: (i: number) => IHeaders = () => ({})) => {
     const resolved: string[] = [];
@@ -76,7 +57,7 @@ function fakeKafka(options: { failCommits?: boolean; committed?: Record<number, 
   const join = (assignment: Record<string, number[]>) =>
     handlers.get('join')!({ payload: { memberId: 'm', memberAssignment: assignment } });
   const crash = (error: Error, restart: boolean) => handlers.get('crash')!({ payload: { error, restart } });
-  return { kafka, commits, deliver, join, crash, seeks };
+  return { kafka, commits, deliver, join, crash };
 }
 
 function worker(extra: Partial<WorkerDefinition<string>> = {}): WorkerDefinition<string> {
@@ -188,29 +169,5 @@ describe('consumer runtime crashes', () => {
     fake.crash(new Error('coordinator moved'), true);
     fake.crash(new Error('Failed to find group coordinator'), false);
     expect(fatal).toEqual(['Failed to find group coordinator']);
-  });
-});
-
-describe('consumer runtime positions', () => {
-  it('seeks back to the committed offset when a batch starts past it, handling nothing', async () => {
-    const fake = fakeKafka({ committed: { 0: 5 } });
-    const handled: string[] = [];
-    await started(worker({ handle: async (batch) => void handled.push(...batch.map((r) => r.value)) }), fake);
-    fake.join({ t: [0] });
-    expect(await fake.deliver(8, 2)).toEqual([]);
-    expect(fake.seeks).toEqual([{ topic: 't', partition: 0, offset: '5' }]);
-    expect(handled).toEqual([]);
-    expect(fake.commits).toEqual([]);
-  });
-
-  it('passes over records before the committed offset and handles the rest', async () => {
-    const fake = fakeKafka({ committed: { 0: 5 } });
-    const handled: string[] = [];
-    await started(worker({ handle: async (batch) => void handled.push(...batch.map((r) => r.value)) }), fake);
-    fake.join({ t: [0] });
-    await fake.deliver(3, 4);
-    expect(handled).toEqual(['5', '6']);
-    expect(fake.commits.at(-1)?.offset).toBe('7');
-    expect(fake.seeks).toEqual([]);
   });
 });
