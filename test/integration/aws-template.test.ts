@@ -24,8 +24,8 @@ import { runId } from '../support/ids.ts';
 import { stackEnv } from '../support/stack-env.ts';
 
 // infra/aws/koo-pipeline.template.json, checked by cfn-lint (installed with moto[server]) and
-// deployed to moto's CloudFormation, which answers on the DynamoDB server's port (moto serves every
-// service on one port). The tables it creates must describe exactly as the ones infra/provision.ts
+// deployed to moto's CloudFormation, which answers on the S3 server's port (moto serves every
+// service on one port; the stack's DynamoDB is Dynoxide, which has no CloudFormation). The tables it creates must describe exactly as the ones infra/provision.ts
 // creates locally. moto ignores some properties (TimeToLiveSpecification, the bucket's lifecycle and
 // versioning): the unit test checks those in the template; the TTL of provisioned tables is checked here.
 
@@ -36,9 +36,9 @@ const credentials = {
   accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test',
   secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
 };
-const ddb = new DynamoDBClient({ endpoint: stackEnv.dynamodbEndpoint, region, credentials });
+const ddb = new DynamoDBClient({ endpoint: stackEnv.motoEndpoint, region, credentials });
 // The bucket the stack creates lives in the moto server that ran CloudFormation.
-const s3 = new S3Client({ endpoint: stackEnv.dynamodbEndpoint, region, credentials, forcePathStyle: true });
+const s3 = new S3Client({ endpoint: stackEnv.motoEndpoint, region, credentials, forcePathStyle: true });
 
 const stackPrefix = 'itest-aws-template-';
 const stackName = `${stackPrefix}${runId}`;
@@ -58,7 +58,7 @@ async function queryApi(
   params: Record<string, string> = {},
 ): Promise<string> {
   const date = new Date().toISOString().slice(0, 10).replaceAll('-', '');
-  const res = await fetch(stackEnv.dynamodbEndpoint, {
+  const res = await fetch(stackEnv.motoEndpoint, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
@@ -148,7 +148,7 @@ describe('infra/aws/koo-pipeline.template.json', () => {
     await provisionTables(
       loadConfig(commonConfigSchema, {
         AWS_REGION: region,
-        DYNAMODB_ENDPOINT: stackEnv.dynamodbEndpoint,
+        DYNAMODB_ENDPOINT: stackEnv.motoEndpoint,
         TABLE_PREFIX: provisionedPrefix,
       }),
       createLogger('aws-template-test', 'warn'),

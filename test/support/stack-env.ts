@@ -6,6 +6,8 @@ export const stackEnv = {
   connectUrl: process.env.KAFKA_CONNECT_URL ?? 'http://127.0.0.1:8083',
   dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000',
   s3Endpoint: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000',
+  /** moto, which serves the S3 API and every other AWS API on one port (CloudFormation, IAM). */
+  motoEndpoint: process.env.MOTO_ENDPOINT ?? process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000',
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   pgUrl: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
   awsRegion: process.env.AWS_REGION ?? 'ap-south-1',

@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// A new user's first step is `git clone … && bash infra/dev.sh demo` in a private directory (root's
+// home and every mktemp -d are mode 700 here). PostgreSQL runs as the 'postgres' user, who cannot
+// traverse such a parent: the stack must still start. Its own cluster on a free port, so the
+// stack the other tests use is not touched.
+
+const run = promisify(execFile);
+const stackScript = fileURLToPath(new URL('../../infra/stack/stack.sh', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('the stack from a checkout under a private directory', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  });
+
+  it('starts PostgreSQL, applies the schema and stops it again', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'koo-private-'));
+    cleanup.push(() => rm(parent, { recursive: true, force: true }));
+    expect((await stat(parent)).mode & 0o777).toBe(0o700);
+    const stackDir = join(parent, 'checkout', '.stack');
+    const port = await freePort();
+    const env = { ...process.env, KOO_STACK_DIR: stackDir, PG_PORT: String(port) };
+    const stack = (...args: string[]) => run('bash', [stackScript, ...args], { env, timeout: 120_000 });
+    cleanup.push(async () => {
+      const data = await realpath(join(stackDir, 'data', 'postgres')).catch(() => undefined);
+      await stack('down', 'postgres');
+      // The cluster outside the checkout (see infra/stack/services/postgres.sh) goes with it.
+      if (data && !data.startsWith(parent)) await rm(join(data, '..'), { recursive: true, force: true });
+    });
+
+    await stack('up', 'postgres');
+
+    const db = new pg.Client({ connectionString: `postgres://koo@127.0.0.1:${port}/koo` });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ n: string }>('select count(*) as n from koos');
+      expect(Number(rows[0]!.n)).toBe(0);
+    } finally {
+      await db.end();
+    }
+    const { stdout } = await stack('status');
+    expect(stdout).toMatch(/postgres\s+running \(pid \d+\), healthy/);
+  });
+});
