@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import type { Admin } from 'kafkajs';
 import { compactHour } from '../../workers/lake/compaction.ts';
 import { hourPrefix } from '../../workers/lake/layout.ts';
 import { listLakeObjects, summarizeHours } from '../../workers/lake/lake-listing.ts';
 import { lakeColumns } from '../../workers/lake/lake-rows.ts';
 import { createLakeStore, lakeConfigSchema, type LakeConfig } from '../../workers/lake/lake-worker.ts';
 import { loadConfig } from '../config/load-config.ts';
+import { consumerGroupLag } from '../kafka/consumer-lag.ts';
 import { createKafka } from '../kafka/kafka-client.ts';
 import { createLogger } from '../logging/logger.ts';
 import { formatTable } from './print-table.ts';
@@ -23,8 +25,8 @@ function print(rows: readonly object[], json: boolean): void {
   console.log(json ? JSON.stringify(rows, null, 2) : formatTable(rows));
 }
 
-/** The lake group's committed offset per partition of a topic; partitions it never committed are left out. */
-async function committedOffsets(config: LakeConfig, topic: string): Promise<Map<number, bigint>> {
+/** Runs `use` with an admin client of the lake's cluster. */
+async function withAdmin<T>(config: LakeConfig, use: (admin: Admin) => Promise<T>): Promise<T> {
   const logger = createLogger('koo-lake', 'warn');
   const admin = createKafka(
     { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-lake-cli`, ssl: config.KAFKA_SSL },
@@ -32,15 +34,41 @@ async function committedOffsets(config: LakeConfig, topic: string): Promise<Map<
   ).admin();
   await admin.connect();
   try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The lake group's committed offset per partition of a topic; partitions it never committed are left out. */
+function committedOffsets(config: LakeConfig, topic: string): Promise<Map<number, bigint>> {
+  return withAdmin(config, async (admin) => {
     const [offsets] = await admin.fetchOffsets({ groupId: config.LAKE_GROUP_ID, topics: [topic] });
     return new Map(
       (offsets?.partitions ?? [])
         .filter((p) => p.offset !== '-1')
         .map((p) => [p.partition, BigInt(p.offset)]),
     );
-  } finally {
-    await admin.disconnect();
-  }
+  });
+}
+
+/**
+ * Per partition, the records past the lake group's committed offset: held in an open segment
+ * (whose objects may already be listed, uploaded early), or not read yet. They are in Kafka, not
+ * lost; they reach the lake when their segment closes (LAKE_ROTATE_* limits).
+ */
+function uncommittedRecords(config: LakeConfig, topics: string[]) {
+  return withAdmin(config, async (admin) =>
+    (await consumerGroupLag(admin, config.LAKE_GROUP_ID, topics))
+      .filter((p) => p.lag > 0n)
+      .map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        committed: p.committed,
+        end: p.end,
+        uncommitted: p.lag,
+      })),
+  );
 }
 
 /** `koo lake ls|compact`: what the Parquet lake holds, and compaction of a closed hour. */
@@ -48,7 +76,9 @@ export function addLakeCommands(program: Command): void {
   const lake = program.command('lake').description('the Parquet lake on S3 (LAKE_BUCKET, LAKE_PREFIX)');
   lake
     .command('ls')
-    .description('objects and rows (from Parquet footers) per topic and event hour')
+    .description(
+      'objects and rows (from Parquet footers) per topic and event hour, and the records per partition not yet committed',
+    )
     .option('--topic <topic>', 'one topic (default: LAKE_TOPICS)')
     .option('--dt <date>', 'one day, YYYY-MM-DD', dtOption)
     .option('--json', 'print JSON instead of a table')
@@ -57,11 +87,30 @@ export function addLakeCommands(program: Command): void {
       const store = createLakeStore(config);
       try {
         const objects = [];
-        for (const topic of o.topic ? [o.topic] : config.LAKE_TOPICS) {
+        const topics = o.topic ? [o.topic] : config.LAKE_TOPICS;
+        for (const topic of topics) {
           const keyPrefix = `${config.LAKE_PREFIX}${topic}/${o.dt ? `dt=${o.dt}/` : ''}`;
           objects.push(...(await listLakeObjects(store, config.LAKE_PREFIX, keyPrefix)));
         }
-        print(summarizeHours(objects), o.json ?? false);
+        const hours = summarizeHours(objects);
+        const open = await uncommittedRecords(config, topics);
+        if (o.json) {
+          console.log(
+            JSON.stringify(
+              { hours, uncommitted: open },
+              (_, v) => (typeof v === 'bigint' ? Number(v) : v),
+              2,
+            ),
+          );
+          return;
+        }
+        console.log(formatTable(hours));
+        const total = open.reduce((n, p) => n + p.uncommitted, 0n);
+        console.log(
+          total === 0n
+            ? `\nthe lake group ${config.LAKE_GROUP_ID} has committed every record of ${topics.join(', ')}`
+            : `\n${total} records not yet committed to the lake by ${config.LAKE_GROUP_ID} (open segments; they close by LAKE_ROTATE_ROWS/BYTES/AGE_MS):\n${formatTable(open)}`,
+        );
       } finally {
         store.destroy();
       }

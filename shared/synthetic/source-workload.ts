@@ -52,6 +52,12 @@ export interface WorkloadOptions {
   renameShare?: number;
   /** Rows per transaction. */
   batchSize?: number;
+  /**
+   * Spreads the koos' creation times over this many milliseconds before now, in the order they are
+   * written (uneven gaps, as real traffic), so newest-first listings show times a reader can
+   * check; unset = the database's now() for every row of a transaction.
+   */
+  createdOverMs?: number;
   /** Paces the koo inserts (rows per second); unset = as fast as the database takes them. */
   ratePerSecond?: number;
   onProgress?: (done: number, total: number) => void;
@@ -106,6 +112,7 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
 
   const kooIds: string[] = [];
   const rows: unknown[][] = [];
+  const createdAt = creationTimes(rnd, o.koos, o.createdOverMs);
   for (let i = 0; i < o.koos; i++) {
     const id = rnd.id();
     const lang = rnd.weighted(languageSkew);
@@ -118,13 +125,29 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
     const creator = userIds[Math.floor(userIds.length * rnd.next() ** 2)]!; // a few users write most koos
     const media = rnd.next() < 0.3 ? `s3://koo-media/${creator}/img_${rnd.int(1e6)}.jpg` : null;
     kooIds.push(id);
-    rows.push([id, creator, parent, lang, `koo ${i} in ${lang}`, media]);
+    rows.push([
+      id,
+      creator,
+      parent,
+      lang,
+      `koo ${i} in ${lang}`,
+      media,
+      ...(createdAt ? [createdAt[i]] : []),
+    ]);
   }
   const started = Date.now();
   for (let i = 0; i < rows.length; i += batch) {
     await insertMany(
       'koos',
-      ['content_id', 'creator_id', 'parent_id', 'lang', 'body', 'media_url'],
+      [
+        'content_id',
+        'creator_id',
+        'parent_id',
+        'lang',
+        'body',
+        'media_url',
+        ...(createdAt ? ['created_at'] : []),
+      ],
       rows.slice(i, i + batch),
     );
     o.onProgress?.(Math.min(rows.length, i + batch), rows.length);
@@ -155,4 +178,14 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
     records += 2 * (r.rowCount ?? 0);
   }
   return { userIds, kooIds, deleted, expectedRecords: records, languages };
+}
+
+/** Increasing times over the last `spanMs`, with exponential gaps (arrivals of a Poisson process). */
+export function creationTimes(rnd: Random, count: number, spanMs: number | undefined): Date[] | undefined {
+  if (!spanMs || count === 0) return undefined;
+  const gaps = Array.from({ length: count }, () => -Math.log(1 - rnd.next()));
+  const total = gaps.reduce((a, b) => a + b, 0);
+  const end = Date.now();
+  let at = end - spanMs;
+  return gaps.map((gap) => new Date((at += (gap / total) * spanMs)));
 }

@@ -1,7 +1,11 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { aggregateNotification } from '../../workers/notify/message.ts';
-import { WebhookTransport } from '../../workers/notify-sender/transport.ts';
+import { loadSenderConfig } from '../../workers/notify-sender/sender-config.ts';
+import { FileTransport, transportFor, WebhookTransport } from '../../workers/notify-sender/transport.ts';
 import { startWebhook } from '../support/webhook.ts';
 
 const statusFor: Record<string, number> = { ok: 200, gone: 410, busy: 429, down: 503 };
@@ -30,5 +34,42 @@ describe('webhook transport', async () => {
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(UnrecoverableError);
     }
+  });
+});
+
+describe('default transport', () => {
+  it('without NOTIFY_WEBHOOK_URL deliveries are appended to the outbox file, one JSON line each', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'koo-outbox-'));
+    try {
+      const file = join(dir, 'nested', 'notifications.jsonl');
+      const { transport, destination } = transportFor(loadSenderConfig({ NOTIFY_OUTBOX_FILE: file }));
+      expect(transport).toBeInstanceOf(FileTransport);
+      expect(destination).toContain(file);
+      const n = aggregateNotification(
+        'agg.like.u.k.0.0',
+        { kind: 'like', recipient: 'u', kooId: 'k' },
+        [{ id: 'a' }],
+        3,
+      );
+      await transport.deliver(n, 'key-a');
+      await transport.deliver(n, 'key-b');
+      const lines = (await readFile(file, 'utf8'))
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.idempotencyKey)).toEqual(['key-a', 'key-b']);
+      expect(lines[0].notification).toEqual(n);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a webhook URL selects the webhook; an empty one means none', () => {
+    const webhook = transportFor(loadSenderConfig({ NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:1/n' }));
+    expect(webhook.transport).toBeInstanceOf(WebhookTransport);
+    expect(transportFor(loadSenderConfig({ NOTIFY_WEBHOOK_URL: '' })).transport).toBeInstanceOf(
+      FileTransport,
+    );
+    expect(() => loadSenderConfig({ NOTIFY_WEBHOOK_URL: 'nope' })).toThrow(/NOTIFY_WEBHOOK_URL/);
   });
 });

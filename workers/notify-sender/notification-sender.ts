@@ -33,6 +33,7 @@ export class NotificationSender {
   private readonly config: SenderConfig;
   private readonly logger: Logger;
   private readonly depthTimer: NodeJS.Timeout;
+  private readonly failureLog: FailureLog;
   private closed: Promise<void> | undefined;
 
   constructor(
@@ -45,6 +46,7 @@ export class NotificationSender {
     this.transport = transport;
     this.config = config;
     this.logger = logger;
+    this.failureLog = new FailureLog(logger, config.NOTIFY_FAILURE_LOG_INTERVAL_MS);
     this.worker = new Worker<NotificationJobData, Outcome>(config.NOTIFY_QUEUE, (job) => this.process(job), {
       connection: store.redis,
       prefix: config.NOTIFY_PREFIX,
@@ -56,13 +58,17 @@ export class NotificationSender {
     this.worker.on('failed', (job, err) => {
       metrics.notificationAttemptsFailed.inc();
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.logger[final ? 'error' : 'warn'](
+      this.failureLog.record(
+        final ? 'error' : 'warn',
         { jobId: job?.id, attempt: job?.attemptsMade, err },
-        final ? 'notification failed for good' : 'delivery failed; will retry',
+        final,
       );
     });
     this.worker.on('error', (err) => this.logger.error({ err }, 'sender error'));
-    this.depthTimer = setInterval(() => void this.refreshDepth(), config.NOTIFY_DEPTH_INTERVAL_MS);
+    this.depthTimer = setInterval(() => {
+      this.failureLog.flushIfDue();
+      void this.refreshDepth();
+    }, config.NOTIFY_DEPTH_INTERVAL_MS);
   }
 
   isRunning(): boolean {
@@ -134,8 +140,52 @@ export class NotificationSender {
     this.closed ??= (async () => {
       clearInterval(this.depthTimer);
       await this.worker.close();
+      this.failureLog.flush();
     })();
     return this.closed;
+  }
+}
+
+/**
+ * Delivery failures, logged so that an unreachable receiver is one line a minute, not one per
+ * attempt: the first failure of an interval is logged whole, the rest are counted and summed up
+ * at the interval's end (the metric koo_notification_attempts_failed_total counts each one).
+ */
+class FailureLog {
+  private readonly logger: Logger;
+  private readonly intervalMs: number;
+  private windowStartedAt = 0;
+  private suppressed = { retried: 0, failedForGood: 0 };
+
+  constructor(logger: Logger, intervalMs: number) {
+    this.logger = logger;
+    this.intervalMs = intervalMs;
+  }
+
+  record(level: 'warn' | 'error', fields: object, final: boolean): void {
+    const now = Date.now();
+    if (now - this.windowStartedAt >= this.intervalMs) {
+      this.flush();
+      this.windowStartedAt = now;
+      this.logger[level](fields, final ? 'notification failed for good' : 'delivery failed; will retry');
+      return;
+    }
+    if (final) this.suppressed.failedForGood++;
+    else this.suppressed.retried++;
+  }
+
+  flushIfDue(): void {
+    if (Date.now() - this.windowStartedAt >= this.intervalMs) this.flush();
+  }
+
+  flush(): void {
+    const { retried, failedForGood } = this.suppressed;
+    if (retried + failedForGood === 0) return;
+    this.logger[failedForGood > 0 ? 'error' : 'warn'](
+      { retried, failedForGood, intervalMs: this.intervalMs },
+      `${retried + failedForGood} more delivery attempts failed (not logged one by one)`,
+    );
+    this.suppressed = { retried: 0, failedForGood: 0 };
   }
 }
 

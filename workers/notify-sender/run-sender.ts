@@ -5,7 +5,7 @@ import { processShutdown } from '../../shared/runtime/process-shutdown.ts';
 import { NotificationStore } from '../notify/notification-store.ts';
 import { NotificationSender } from './notification-sender.ts';
 import { loadSenderConfig } from './sender-config.ts';
-import { WebhookTransport, type NotificationTransport } from './transport.ts';
+import { transportFor, type NotificationTransport } from './transport.ts';
 
 export interface RunningSender {
   httpPort: number;
@@ -22,7 +22,7 @@ export async function runSender(
   options: {
     env?: NodeJS.ProcessEnv;
     ownProcess?: boolean;
-    /** Default: the webhook at NOTIFY_WEBHOOK_URL. */
+    /** Default: the webhook at NOTIFY_WEBHOOK_URL, or the file NOTIFY_OUTBOX_FILE. */
     transport?: NotificationTransport;
   } = {},
 ): Promise<RunningSender> {
@@ -37,14 +37,17 @@ export async function runSender(
   }
   const logger = createLogger('notify-sender', config.LOG_LEVEL);
   const store = new NotificationStore(config.REDIS_URL, config);
-  const transport =
-    options.transport ?? new WebhookTransport(config.NOTIFY_WEBHOOK_URL, config.NOTIFY_WEBHOOK_TIMEOUT_MS);
+  const configured = transportFor(config);
+  const transport = options.transport ?? configured.transport;
   const sender = new NotificationSender(store, transport, config, logger);
   const health = new HealthServer();
   health.addReadinessCheck('queue', () => sender.isRunning());
   health.addReadinessCheck('redis', () => store.ping());
   const httpPort = await health.listen(config.HTTP_PORT);
-  logger.info({ httpPort, queue: config.NOTIFY_QUEUE }, 'sender started');
+  logger.info(
+    { httpPort, queue: config.NOTIFY_QUEUE },
+    `sender started; notifications are ${options.transport ? 'delivered by the given transport' : configured.destination}`,
+  );
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -4,9 +4,17 @@ import { env, loadConfig } from '../../shared/config/load-config.ts';
 import { notificationQueueConfigSchema } from '../notify/notify-config.ts';
 
 export const senderConfigSchema = commonConfigSchema.extend(notificationQueueConfigSchema.shape).extend({
-  /** Where the default transport POSTs notifications. */
-  NOTIFY_WEBHOOK_URL: env.url('http://127.0.0.1:8090/notifications'),
+  /** Where notifications are POSTed; unset or empty: they are appended to NOTIFY_OUTBOX_FILE instead. */
+  NOTIFY_WEBHOOK_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.url('must be a URL').optional()),
+  /** Where deliveries go when no webhook is set: one JSON line each. */
+  NOTIFY_OUTBOX_FILE: env.string('.stack/notifications.jsonl'),
   NOTIFY_WEBHOOK_TIMEOUT_MS: env.int(5_000, 100),
+  /** Failed deliveries are logged one in this interval, with a count of the rest. */
+  NOTIFY_FAILURE_LOG_INTERVAL_MS: env.int(60_000, 0),
   /** Jobs delivered at the same time by one sender process. */
   NOTIFY_SENDER_CONCURRENCY: env.int(16, 1, 1000),
   /** Global rate limit, over every sender process: at most NOTIFY_RATE_MAX jobs per NOTIFY_RATE_PERIOD_MS. */

@@ -1,3 +1,5 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { Notification } from '../notify/message.ts';
 
@@ -39,4 +41,42 @@ export class WebhookTransport implements NotificationTransport {
     }
     throw new Error(reason);
   }
+}
+
+/**
+ * Appends each delivery as one JSON line (`{ idempotencyKey, deliveredAt, notification }`) to a
+ * file: the default where no webhook is configured, so a local run delivers somewhere a person
+ * can read (`tail -f`) instead of failing every attempt against a receiver nobody runs. A retried
+ * job may append its line again; readers drop repeats by `idempotencyKey`, as a receiver would.
+ */
+export class FileTransport implements NotificationTransport {
+  readonly path: string;
+  private ready: Promise<unknown> | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  async deliver(notification: Notification, idempotencyKey: string): Promise<void> {
+    await (this.ready ??= mkdir(dirname(this.path), { recursive: true }));
+    const line = JSON.stringify({ idempotencyKey, deliveredAt: new Date().toISOString(), notification });
+    await appendFile(this.path, `${line}\n`);
+  }
+}
+
+/** The configured transport and a line saying where deliveries go (logged once at start). */
+export function transportFor(config: {
+  NOTIFY_WEBHOOK_URL?: string | undefined;
+  NOTIFY_WEBHOOK_TIMEOUT_MS: number;
+  NOTIFY_OUTBOX_FILE: string;
+}): { transport: NotificationTransport; destination: string } {
+  if (config.NOTIFY_WEBHOOK_URL)
+    return {
+      transport: new WebhookTransport(config.NOTIFY_WEBHOOK_URL, config.NOTIFY_WEBHOOK_TIMEOUT_MS),
+      destination: `POST ${config.NOTIFY_WEBHOOK_URL}`,
+    };
+  return {
+    transport: new FileTransport(config.NOTIFY_OUTBOX_FILE),
+    destination: `appended to ${config.NOTIFY_OUTBOX_FILE} (set NOTIFY_WEBHOOK_URL to POST them)`,
+  };
 }
