@@ -1,4 +1,5 @@
-import type { RawRecord } from '../shared/kafka/records.ts';
+import type { Kafka } from 'kafkajs';
+import { rawRecordOf, type RawRecord } from '../shared/kafka/records.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
 import { round, type Figures } from './report.ts';
@@ -53,5 +54,26 @@ export async function drainBacklog(
     events,
     events_per_s: round(done / ((last - started) / 1000), 1),
     ddb_requests_per_event: round(((await ddbRequests()) - requestsBefore) / events, 3),
+  };
+}
+
+/**
+ * A kafkajs consumer that only reads the topics and reports each batch: the ceiling the Kafka
+ * client sets on this machine, against which a worker's throughput is read (share_of_bare_consumer).
+ */
+export function bareConsumer(kafka: Kafka, topics: string[]): BenchConsumer {
+  return {
+    label: 'bare kafkajs consumer (drain only)',
+    start: async (groupId, onDone) => {
+      const consumer = kafka.consumer({ groupId });
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          onDone(batch.messages.map((m) => rawRecordOf(batch.topic, batch.partition, m)));
+        },
+      });
+      return () => consumer.disconnect();
+    },
   };
 }

@@ -20,6 +20,7 @@ import {
 } from '../workers/engagement/engagement-worker.ts';
 import { round, type Figures } from './report.ts';
 import { runNaiveEngagementConsumer } from './naive-engagement.ts';
+import { bareConsumer } from './drain.ts';
 
 /**
  * npm run bench -- engagement
@@ -53,7 +54,7 @@ export async function benchEngagement(): Promise<Figures[]> {
     const puts = ids.map((id, i) => ({ put: { [A.contentId]: id, [A.lang]: langs[i % langs.length]! } }));
     await batchWrite(dynamo, tableName('content', prefix), puts, { keyAttributes: [A.contentId] });
   }
-  const groups = [`bench-engagement-0-${run}`, `bench-engagement-1-${run}`];
+  const groups = [0, 1, 2].map((i) => `bench-engagement-${i}-${run}`);
   for (const g of groups) await moveGroupToEnd(admin, g, [topicNames.reactions, topicNames.koos]);
   const producer = await ReactionProducer.connect({
     brokers: config.KAFKA_BROKERS,
@@ -81,6 +82,7 @@ export async function benchEngagement(): Promise<Figures[]> {
   }
   await producer.close();
 
+  const bare = bareConsumer(kafka, [topicNames.reactions]);
   const runs = [
     {
       label: 'engagement worker',
@@ -116,6 +118,11 @@ export async function benchEngagement(): Promise<Figures[]> {
           () => onDone(1),
         ),
     },
+    {
+      label: bare.label,
+      start: (groupId: string, onDone: (n: number) => void) =>
+        bare.start(groupId, (records) => onDone(records.length)),
+    },
   ];
   const results: Figures[] = [];
   for (const [i, r] of runs.entries()) {
@@ -142,10 +149,13 @@ export async function benchEngagement(): Promise<Figures[]> {
       redis_requests_per_event: round(((await total(metrics.redisRequests)) - redisBefore) / reactions, 3),
     });
   }
-  const [worker, naive] = results;
+  const [worker, naive, bareFigures] = results;
   results.push({
     consumer: 'summary',
+    events_per_s: worker!.events_per_s!,
+    baseline_events_per_s: naive!.events_per_s!,
     speedup: round(Number(worker!.events_per_s) / Number(naive!.events_per_s), 2),
+    share_of_bare_consumer: round(Number(worker!.events_per_s) / Number(bareFigures!.events_per_s), 3),
   });
   const keys = await redis.keys(`${keyPrefix}*`);
   if (keys.length > 0) await redis.del(...keys);

@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { provisionTables } from '../infra/provision.ts';
 import { tableName } from '../infra/tables.ts';
 import { topicNames } from '../infra/topics.ts';
@@ -6,14 +6,13 @@ import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { createKafka } from '../shared/kafka/kafka-client.ts';
-import { rawRecordOf } from '../shared/kafka/records.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { ReactionProducer } from '../shared/producer/reaction-producer.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
 import { ReactionWorkload } from '../shared/synthetic/reaction-workload.ts';
 import { reactionsWorkerModule } from '../workers/reactions/reactions-worker.ts';
-import { ddbRequests, drainBacklog, until, type BenchConsumer } from './drain.ts';
+import { bareConsumer, ddbRequests, drainBacklog, until, type BenchConsumer } from './drain.ts';
 import { runNaiveReactionsConsumer } from './naive-reactions.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
 
@@ -42,20 +41,6 @@ const endOffsets = async (admin: Admin) =>
     partition: p.partition,
     offset: p.high,
   }));
-
-function bareConsumer(kafka: Kafka): BenchConsumer['start'] {
-  return async (groupId, onDone) => {
-    const consumer = kafka.consumer({ groupId });
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        onDone(batch.messages.map((m) => rawRecordOf(batch.topic, batch.partition, m)));
-      },
-    });
-    return () => consumer.disconnect();
-  };
-}
 
 export async function benchReactions(): Promise<Figures[]> {
   const backlog = Number(process.env.BENCH_REACTIONS ?? 30_000);
@@ -106,7 +91,7 @@ export async function benchReactions(): Promise<Figures[]> {
           (r) => onDone([r]),
         ),
     },
-    { label: 'bare kafkajs consumer (drain only)', start: bareConsumer(kafka) },
+    bareConsumer(kafka, topics),
   ];
 
   // Phase 1: one backlog, drained by each consumer from the same offsets.

@@ -1,8 +1,10 @@
 /**
- * npm run bench -- <name...> [--json]
+ * npm run bench -- <name...> [--json] [--readme]
  * Runs benchmarks against the local stack (npm run stack -- up). Each prints a table, or JSON
- * lines with --json. With no name, runs them all.
+ * lines with --json (each with the field `benchmark`). --readme also writes each benchmark's table
+ * into README.md (bench/readme-tables.ts). With no name, runs them all.
  */
+import { writeReadmeTables } from './readme-tables.ts';
 import { report, type Figures } from './report.ts';
 
 const benches: Record<string, () => Promise<Figures[]>> = {
@@ -29,8 +31,16 @@ const selected = (names.length > 0 ? names : Object.keys(benches)).flatMap((n) =
   n,
   ...(alsoRuns[n] ?? []),
 ]);
+const measured = new Map<string, Figures[]>();
 for (const name of new Set(selected)) {
   if (!json) console.log(`\n# ${name}`);
-  report(await benches[name]!(), json);
+  const rows = await benches[name]!();
+  measured.set(name, rows);
+  report(json ? rows.map((r) => ({ benchmark: name, ...r })) : rows, json);
+}
+if (args.includes('--readme')) {
+  const command = `npm run bench -- ${[...new Set(selected)].join(' ')}`;
+  const missing = writeReadmeTables(measured, command);
+  if (missing.length > 0) console.error(`bench: README.md has no section for ${missing.join(', ')}`);
 }
 process.exit(0);
