@@ -40,11 +40,12 @@ import { startWebhook } from '../support/webhook.ts';
 
 const USERS = 100;
 const FOLLOWS_EACH = 4;
-const KOOS = 400; // every 4th a reply to the koo before it
-const EDITED = 150;
+// Sized by SCALE_KOOS and SCALE_REACTIONS (whole run) to try larger loads; the defaults are what CI runs.
+const KOOS = Number(process.env.SCALE_KOOS ?? 5000); // every 4th a reply to the koo before it
+const EDITED = Math.round(KOOS * 0.375);
 const NOTIFY_KOOS = 30; // koos that get only fresh likes: their like notifications are countable
 const REACTION_ROUNDS = 3;
-const REACTIONS_PER_ROUND = 1500;
+const REACTIONS_PER_ROUND = Math.ceil(Number(process.env.SCALE_REACTIONS ?? 50_000) / REACTION_ROUNDS);
 const REPLICAS = 3;
 const OUTAGE_MS = 30_000;
 const HTTP_PORT_BASE = Number(process.env.SCALE_TEST_HTTP_PORT_BASE ?? 29400);

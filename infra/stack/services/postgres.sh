@@ -16,16 +16,36 @@ postgres_check() {
     psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -tAc 'select 1 from koos limit 1' >/dev/null
 }
 
+# postgres_data_dir: where the cluster lives, printed. Normally .stack/data/postgres. Run as root,
+# the server runs as the 'postgres' user, who must reach that folder: a checkout under a private
+# directory (root's home, any mktemp -d) is not reachable, and opening up the user's own parents
+# is not ours to do. Then the cluster lives in /var/tmp/koo-stack-<hash of .stack>/ (sticky,
+# world-traversable) and .stack/data/postgres is a symlink to it.
+postgres_data_dir() {
+  local data="$DATA_DIR/postgres"
+  if [ -L "$data" ] || [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$DATA_DIR" 2>/dev/null; then
+    echo "$data"; return 0
+  fi
+  echo "/var/tmp/koo-stack-$(printf '%s' "$STACK_DIR" | sha256sum | cut -c1-12)/postgres"
+}
+
 postgres_start() {
-  local bin data="$DATA_DIR/postgres" runas=()
+  local bin data runas=()
   bin=$(pg_bin)
   # PostgreSQL refuses to run as root: run it as the 'postgres' system user where we are root.
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
     runas=(runuser -u postgres --)
-    mkdir -p "$data"; chown -R postgres "$data" "$LOG_DIR"
     chmod 755 "$STACK_DIR" "$DATA_DIR"
   fi
+  data=$(postgres_data_dir)
+  if [ "$data" != "$DATA_DIR/postgres" ]; then
+    log "postgres cannot reach $DATA_DIR (a private parent directory): its cluster lives in $data"
+    mkdir -p "$data" && chmod 711 "$(dirname "$data")" && ln -sfn "$data" "$DATA_DIR/postgres"
+  fi
+  data=$(readlink -f "$DATA_DIR/postgres" 2>/dev/null || echo "$DATA_DIR/postgres")
+  mkdir -p "$data"
+  [ ${#runas[@]} -eq 0 ] || chown -R postgres "$data"
   if [ ! -f "$data/PG_VERSION" ]; then
     log "initialising PostgreSQL cluster in $data"
     "${runas[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >>"$LOG_DIR/postgres.log" 2>&1 \
