@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from '../aws/credentials.ts';
 import { KooError } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
+import { InFlightLimit } from './in-flight-limit.ts';
 import { backoffDelayMs, sleep } from '../runtime/backoff.ts';
 import { processShutdown } from '../runtime/process-shutdown.ts';
 
@@ -11,6 +12,8 @@ export interface DynamoOptions {
   endpoint?: string | undefined;
   /** How long retriable failures (throttling, 5xx, network) are retried before giving up. */
   retryMaxMs?: number;
+  /** Requests in flight at most while DynamoDB answers well (fewer while it does not: InFlightLimit). */
+  maxInFlight?: number;
 }
 
 const throttlingNames = new Set([
@@ -33,10 +36,13 @@ const nonRetriableNames = new Set([
  * The one way the pipeline talks to DynamoDB: a document client whose every call is counted,
  * timed, and retried on throttling and transient failures with capped exponential backoff and
  * jitter (the SDK's own retries are off so that there is one policy, measured in one place).
+ * While DynamoDB times out or fails, the client's requests in flight shrink to one (InFlightLimit),
+ * so a slow sink is probed, not stormed.
  */
 export class Dynamo {
   readonly doc: DynamoDBDocumentClient;
   private readonly retryMaxMs: number;
+  private readonly inFlight: InFlightLimit;
 
   constructor(options: DynamoOptions) {
     const client = new DynamoDBClient({
@@ -53,6 +59,7 @@ export class Dynamo {
       marshallOptions: { removeUndefinedValues: true },
     });
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.inFlight = new InFlightLimit(options.maxInFlight ?? 256);
   }
 
   /**
@@ -62,15 +69,19 @@ export class Dynamo {
   async call<T>(operation: string, request: (doc: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
+      await this.inFlight.acquire(processShutdown.signal);
       const stopTimer = metrics.dynamodbRequestDuration.startTimer({ operation });
       try {
         const out = await request(this.doc);
         stopTimer();
+        this.inFlight.release(true);
         metrics.dynamodbRequests.inc({ operation, outcome: 'ok' });
         return out;
       } catch (err) {
         stopTimer();
         const name = (err as { name?: string }).name ?? '';
+        // A rejection is an answer: DynamoDB is well. Anything else (timeouts, 5xx, throttling) cuts the limit.
+        this.inFlight.release(nonRetriableNames.has(name));
         if (nonRetriableNames.has(name)) {
           metrics.dynamodbRequests.inc({
             operation,
