@@ -8,7 +8,8 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY schemas ./schemas
 COPY shared ./shared
 COPY workers ./workers
-COPY infra/topics.ts infra/tables.ts infra/provision.ts ./infra/
+COPY apps ./apps
+COPY infra/provision.ts ./infra/
 # uid 1000, as the Deployments' securityContext expects.
 USER node
-CMD ["node", "shared/cli/koo.ts", "--help"]
+CMD ["node", "apps/cli/koo.ts", "--help"]

@@ -1,6 +1,6 @@
 import type { Admin } from 'kafkajs';
-import { tableName } from '../infra/tables.ts';
-import { topicNames } from '../infra/topics.ts';
+import { tableName } from '../schemas/tables.ts';
+import { topicNames } from '../schemas/topics.ts';
 import { provisionTables } from '../infra/provision.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
@@ -10,7 +10,7 @@ import { createKafka } from '../shared/kafka/kafka-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
-import { writeSourceWorkload } from '../shared/synthetic/source-workload.ts';
+import { writeSourceWorkload } from '../apps/synthetic/source-workload.ts';
 import { contentWorkerModule } from '../workers/content/content-worker.ts';
 import pg from 'pg';
 import { latencyFigures, round, type Figures } from './report.ts';

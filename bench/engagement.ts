@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { provisionTables } from '../infra/provision.ts';
-import { tableName } from '../infra/tables.ts';
-import { topicNames } from '../infra/topics.ts';
+import { tableName } from '../schemas/tables.ts';
+import { topicNames } from '../schemas/topics.ts';
 import { contentAttr as A } from '../schemas/koo-content.ts';
 import { batchWrite } from '../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
@@ -9,9 +9,9 @@ import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { createKafka } from '../shared/kafka/kafka-client.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
-import { ReactionProducer } from '../shared/producer/reaction-producer.ts';
+import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
-import { Random } from '../shared/synthetic/random.ts';
+import { Random } from '../apps/synthetic/random.ts';
 import {
   decaySettingsOf,
   engagementWorkerModule,

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
-import { topicNames } from '../infra/topics.ts';
-import { Random } from '../shared/synthetic/random.ts';
-import { languageSkew } from '../shared/synthetic/source-workload.ts';
+import { topicNames } from '../schemas/topics.ts';
+import { Random } from '../apps/synthetic/random.ts';
+import { languageSkew } from '../apps/synthetic/source-workload.ts';
 import type { Column, LakeRow } from '../workers/lake/columns.ts';
 import { cdcColumns, cdcRecord } from '../workers/lake/lake-rows.ts';
 import { encodeParquet } from '../workers/lake/parquet-encoder.ts';

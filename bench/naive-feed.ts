@@ -1,6 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Kafka } from 'kafkajs';
-import { topicNames } from '../infra/topics.ts';
+import { topicNames } from '../schemas/topics.ts';
 import type { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { rawRecordOf } from '../shared/kafka/records.ts';
 import { mapConcurrent } from '../shared/runtime/backoff.ts';

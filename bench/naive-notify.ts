@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { topicNames } from '../infra/topics.ts';
+import { topicNames } from '../schemas/topics.ts';
 import type { Reaction } from '../schemas/reaction.ts';
 import type { RegistryCodec } from '../shared/avro/registry-codec.ts';
 import type { DecodedRecord, RawRecord } from '../shared/kafka/records.ts';

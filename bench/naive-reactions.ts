@@ -1,7 +1,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Kafka } from 'kafkajs';
-import { topicNames } from '../infra/topics.ts';
+import { topicNames } from '../schemas/topics.ts';
 import { contentAttr as A } from '../schemas/koo-content.ts';
 import { reactionContract } from '../schemas/reaction.ts';
 import { RegistryCodec } from '../shared/avro/registry-codec.ts';

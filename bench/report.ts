@@ -2,7 +2,7 @@
  * How every benchmark reports: a table for people, or with --json one JSON object per line
  * with snake_case figures named after what they count.
  */
-import { formatTable } from '../shared/cli/print-table.ts';
+import { formatTable } from '../apps/cli/print-table.ts';
 
 export type Figures = Record<string, string | number>;
 

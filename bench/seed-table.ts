@@ -1,5 +1,5 @@
 import { provisionTables } from '../infra/provision.ts';
-import { tableName } from '../infra/tables.ts';
+import { tableName } from '../schemas/tables.ts';
 import type { KooRow } from '../schemas/cdc.ts';
 import type { Reaction } from '../schemas/reaction.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';

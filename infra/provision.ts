@@ -20,8 +20,8 @@ import { loadConfig } from '../shared/config/load-config.ts';
 import { createKafka } from '../shared/kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../shared/logging/logger.ts';
 import { localCredentials } from '../shared/aws/credentials.ts';
-import { tables, type TableDefinition } from './tables.ts';
-import { topics } from './topics.ts';
+import { tables, type TableDefinition } from '../schemas/tables.ts';
+import { topics } from '../schemas/topics.ts';
 
 export async function provisionTopics(config: CommonConfig, logger: Logger): Promise<void> {
   const admin = createKafka(

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type avro from 'avsc';
-import { topicNames } from '../infra/topics.ts';
+import { topicNames } from './topics.ts';
 import { AvroContract } from '../shared/avro/avro-contract.ts';
 import type { Reaction } from './reaction.generated.ts';
 

@@ -5,7 +5,7 @@
  * that sets variables for it can be checked against the schema.
  */
 import type { z } from 'zod';
-import { topicNames } from '../infra/topics.ts';
+import { topicNames } from '../schemas/topics.ts';
 import { contentConfigSchema } from './content/content-worker.ts';
 import { engagementConfigSchema } from './engagement/engagement-worker.ts';
 import { feedConfigSchema } from './feed/feed-worker.ts';

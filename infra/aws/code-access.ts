@@ -294,7 +294,7 @@ export class CodeAccessReader {
       (d) =>
         ts.isFunctionDeclaration(d) &&
         d.name?.text === 'tableName' &&
-        this.relative(d.getSourceFile().fileName) === path.join('infra', 'tables.ts'),
+        this.relative(d.getSourceFile().fileName) === path.join('schemas', 'tables.ts'),
     );
   }
 

@@ -11,7 +11,7 @@
  * (`<table>/index/<name>`), not the table's. HeadObject is authorised as GetObject; a multipart
  * upload (lib-storage's Upload) as PutObject, plus AbortMultipartUpload when it fails.
  */
-import type { TableKey } from '../tables.ts';
+import type { TableKey } from '../../schemas/tables.ts';
 
 export type TableAction =
   | 'GetItem'

@@ -7,7 +7,7 @@
  *   node infra/k8s/render.ts --check   exit 1 if the checked-in files differ from the render
  *
  * The output is formatted with the repository's prettier settings, so `prettier --check .` and
- * `--check` agree. Partition counts come from infra/topics.ts, which reads DEFAULT_PARTITIONS like
+ * `--check` agree. Partition counts come from schemas/topics.ts, which reads DEFAULT_PARTITIONS like
  * provisioning does: render with the same value. Nothing here is hand-edited: change this script (or the catalog) and render.
  */
 import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { Document, isMap, isScalar } from 'yaml';
 import type { z } from 'zod';
-import { topics } from '../topics.ts';
+import { topics } from '../../schemas/topics.ts';
 import { catalog, groupIdOf, type CatalogEntry } from '../../workers/catalog.ts';
 
 export const k8sDir = dirname(fileURLToPath(import.meta.url));
@@ -199,7 +199,7 @@ export function partitionCap(entry: CatalogEntry): number {
   if (!entry.group) throw new Error(`${entry.name} has no consumer group`);
   const counts = entry.group.topics.map((name) => {
     const topic = topics.find((t) => t.name === name);
-    if (!topic) throw new Error(`${entry.name}: topic ${name} is not in infra/topics.ts`);
+    if (!topic) throw new Error(`${entry.name}: topic ${name} is not in schemas/topics.ts`);
     return topic.partitions;
   });
   return Math.min(...counts);
@@ -433,9 +433,9 @@ function kafkaScaledObject(entry: CatalogEntry): ManifestDoc {
     comment:
       `KEDA: one replica per ${profile.lagThreshold} records of the group's lag; ${profile.lagComment}.\n` +
       (group.topics.length === 1
-        ? `At most ${cap}, the partitions of ${group.topics[0]} (infra/topics.ts): more would sit idle.`
+        ? `At most ${cap}, the partitions of ${group.topics[0]} (schemas/topics.ts): more would sit idle.`
         : `At most ${cap}, the partitions of the smallest of ${group.topics.join(', ')} ` +
-          '(infra/topics.ts): more would sit idle on that topic.'),
+          '(schemas/topics.ts): more would sit idle on that topic.'),
     keyComments: {
       'spec.triggers':
         group.topics.length === 1 ? '' : 'No topic: KEDA sums the lag over every topic the group commits to.',

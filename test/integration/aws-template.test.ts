@@ -15,7 +15,7 @@ import { DeleteBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roleLogicalId, tableLogicalId, templatePath } from '../../infra/aws/render.ts';
 import { provisionTables } from '../../infra/provision.ts';
-import { tableName, tables, type TableDefinition, type TableKey } from '../../infra/tables.ts';
+import { tableName, tables, type TableDefinition, type TableKey } from '../../schemas/tables.ts';
 import { commonConfigSchema } from '../../shared/config/common.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
@@ -251,7 +251,7 @@ describe('infra/aws/koo-pipeline.template.json', () => {
   });
 
   it.each(tableEntries)(
-    '%s: describes as provision.ts creates it, keys and GSIs as infra/tables.ts says',
+    '%s: describes as provision.ts creates it, keys and GSIs as schemas/tables.ts says',
     async (key, def) => {
       const deployed = (
         await ddb.send(new DescribeTableCommand({ TableName: tableName(key, deployedPrefix) }))

@@ -1,8 +1,8 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tableName } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
 import { contentReadPath } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';

@@ -1,7 +1,7 @@
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { dlqHeaders } from '../../shared/kafka/dlq.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { contentWorkerModule as contentWorker } from '../../workers/content/content-worker.ts';

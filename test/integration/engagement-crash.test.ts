@@ -1,11 +1,11 @@
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tableName } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import type { Reaction, ReactionType } from '../../schemas/reaction.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
-import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
-import { Random } from '../../shared/synthetic/random.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
+import { Random } from '../../apps/synthetic/random.ts';
 import { contribution, scoreAt } from '../../workers/engagement/decay.ts';
 import { weightOf } from '../../workers/engagement/decide.ts';
 import { decaySettingsOf, weightsOf } from '../../workers/engagement/engagement-worker.ts';

@@ -1,9 +1,9 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import type { ReactionType } from '../../schemas/reaction.ts';
-import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { engagementWorkerModule } from '../../workers/engagement/engagement-worker.ts';
 import { engagementReadPath, engagementTestEnv, testReactionProducer } from '../support/engagement.ts';

@@ -1,11 +1,11 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tableName } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { feedAttr as F } from '../../schemas/koo-feed.ts';
 import { batchWrite } from '../../shared/dynamodb/batch-writer.ts';
-import { loadFollowers, unloadFollowers } from '../../shared/synthetic/follower-graph.ts';
+import { loadFollowers, unloadFollowers } from '../../apps/synthetic/follower-graph.ts';
 import { feedEntryKey } from '../../workers/feed/decide.ts';
 import { sql } from '../support/content.ts';
 import { feedReadPath } from '../support/feed.ts';

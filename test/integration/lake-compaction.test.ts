@@ -1,6 +1,6 @@
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
 import { hourPrefix, objectKey } from '../../workers/lake/layout.ts';

@@ -1,8 +1,8 @@
 import type { Admin, Producer, RecordMetadata } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { dlqHeaders } from '../../shared/kafka/dlq.ts';
-import { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow, userRow } from '../support/cdc-events.ts';

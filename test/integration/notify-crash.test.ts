@@ -1,7 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
-import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { topicNames } from '../../schemas/topics.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import type { NotificationStore } from '../../workers/notify/notification-store.ts';
 import { newId, runId } from '../support/ids.ts';
 import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';

@@ -1,7 +1,7 @@
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
-import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { topicNames } from '../../schemas/topics.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { windowStart } from '../../workers/notify/decide.ts';
 import type { AggregateJobData, NotificationStore } from '../../workers/notify/notification-store.ts';

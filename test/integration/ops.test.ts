@@ -4,18 +4,18 @@ import { resolve } from 'node:path';
 import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { tableName, tables, type TableKey } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName, tables, type TableKey } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { dlqHeaders } from '../../shared/kafka/dlq.ts';
 import type { RawRecord } from '../../shared/kafka/records.ts';
-import { backfill } from '../../shared/ops/backfill.ts';
-import { listDlq, redriveDlq } from '../../shared/ops/dlq.ts';
-import { headerText } from '../../shared/ops/dlq-records.ts';
-import { committedOffsets, deleteGroup, describeGroups } from '../../shared/ops/kafka-ops.ts';
-import { GroupActiveError, replayGroup } from '../../shared/ops/replay.ts';
-import { partitionKey } from '../../shared/ops/replay-plan.ts';
-import { groupStatuses } from '../../shared/ops/status.ts';
+import { backfill } from '../../apps/ops/backfill.ts';
+import { listDlq, redriveDlq } from '../../apps/ops/dlq.ts';
+import { headerText } from '../../apps/ops/dlq-records.ts';
+import { committedOffsets, deleteGroup, describeGroups } from '../../apps/ops/kafka-ops.ts';
+import { GroupActiveError, replayGroup } from '../../apps/ops/replay.ts';
+import { partitionKey } from '../../apps/ops/replay-plan.ts';
+import { groupStatuses } from '../../apps/ops/status.ts';
 import { runWorker, type RunningWorker } from '../../shared/runtime/run-worker.ts';
 import type { CatalogEntry } from '../../workers/catalog.ts';
 import { contentWorkerModule } from '../../workers/content/content-worker.ts';
@@ -48,7 +48,7 @@ function koo(args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
     execFile(
       process.execPath,
-      ['shared/cli/koo.ts', ...args],
+      ['apps/cli/koo.ts', ...args],
       { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...env } },
       (err, stdout, stderr) => done({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
     ),

@@ -1,8 +1,8 @@
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
-import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
-import { ReactionWorkload } from '../../shared/synthetic/reaction-workload.ts';
+import { topicNames } from '../../schemas/topics.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
+import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
 import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';

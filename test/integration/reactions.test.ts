@@ -2,12 +2,12 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import avro from 'avsc';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { frame } from '../../shared/avro/wire-format.ts';
 import { dlqHeaders } from '../../shared/kafka/dlq.ts';
-import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { reactionsWorkerModule } from '../../workers/reactions/reactions-worker.ts';
 import { newId, runId } from '../support/ids.ts';

@@ -11,15 +11,15 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { tableName } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import type { Reaction } from '../../schemas/reaction.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
-import type { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { sleep } from '../../shared/runtime/backoff.ts';
-import { Supervisor, type Replica } from '../../shared/supervisor/supervisor.ts';
-import { Random } from '../../shared/synthetic/random.ts';
-import { ReactionWorkload } from '../../shared/synthetic/reaction-workload.ts';
+import { Supervisor, type Replica } from '../../apps/supervisor/supervisor.ts';
+import { Random } from '../../apps/synthetic/random.ts';
+import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
 import { catalog } from '../../workers/catalog.ts';
 import { contribution, scoreAt } from '../../workers/engagement/decay.ts';
 import { weightOf } from '../../workers/engagement/decide.ts';
@@ -344,14 +344,10 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       );
 
       // What ops see: `koo status` (the CLI, with the deployment's group variables) reports the lag gone.
-      const { stdout } = await run(
-        process.execPath,
-        [resolve(root, 'shared/cli/koo.ts'), 'status', '--json'],
-        {
-          cwd: root,
-          env: { ...process.env, ...workerEnv, LOG_LEVEL: 'error' },
-        },
-      );
+      const { stdout } = await run(process.execPath, [resolve(root, 'apps/cli/koo.ts'), 'status', '--json'], {
+        cwd: root,
+        env: { ...process.env, ...workerEnv, LOG_LEVEL: 'error' },
+      });
       const status = JSON.parse(stdout) as { groups: { worker: string; groupId: string; lag: number }[] };
       const lagByWorker = Object.fromEntries(status.groups.map((g) => [g.worker, g.lag]));
       step(`koo status: lag ${JSON.stringify(lagByWorker)}`);

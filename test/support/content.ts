@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';

@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
-import { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import {
   decaySettingsOf,
   engagementStores,

@@ -1,5 +1,5 @@
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';

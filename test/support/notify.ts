@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
-import { tableName } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { batchWrite } from '../../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';

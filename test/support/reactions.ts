@@ -1,9 +1,9 @@
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { reactionSchema, reactionTypeSymbols } from '../../schemas/reaction.ts';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
-import { ReactionProducer } from '../../shared/producer/reaction-producer.ts';
+import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { countersOf, type Counters } from '../../workers/reactions/decide.ts';
 import { ReactionQueries } from '../../workers/reactions/queries.ts';

@@ -11,10 +11,10 @@ import {
   templatePath,
 } from '../../infra/aws/render.ts';
 import { workerAccess } from '../../infra/aws/worker-access.ts';
-import { tables, type TableDefinition, type TableKey } from '../../infra/tables.ts';
+import { tables, type TableDefinition, type TableKey } from '../../schemas/tables.ts';
 import { catalog } from '../../workers/catalog.ts';
 
-// infra/aws/koo-pipeline.template.json against its sources: infra/tables.ts for the tables,
+// infra/aws/koo-pipeline.template.json against its sources: schemas/tables.ts for the tables,
 // workers/catalog.ts for the policies and roles, and the workers' code for what each policy grants.
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the template is plain JSON
@@ -36,7 +36,7 @@ describe('the checked-in template', () => {
 });
 
 describe('tables', () => {
-  it('has every table of infra/tables.ts and no other', () => {
+  it('has every table of schemas/tables.ts and no other', () => {
     expect(
       resourcesOf('AWS::DynamoDB::Table')
         .map(([id]) => id)
@@ -44,7 +44,7 @@ describe('tables', () => {
     ).toEqual(tableEntries.map(([key]) => tableLogicalId(key)).sort());
   });
 
-  it.each(tableEntries)('%s: name, keys, GSIs, TTL as infra/tables.ts says', (key, def) => {
+  it.each(tableEntries)('%s: name, keys, GSIs, TTL as schemas/tables.ts says', (key, def) => {
     const resource = template.Resources[tableLogicalId(key)];
     const p = resource.Properties;
     expect(p.TableName).toEqual({ 'Fn::Sub': `\${TablePrefix}${def.name}` });
@@ -211,7 +211,7 @@ describe('worker-access.ts against what the code calls', () => {
   let reader: CodeAccessReader;
   const code = new Map<string, CodeAccess>();
   beforeAll(() => {
-    reader = new CodeAccessReader(root, [...catalog.map((e) => e.main), 'shared/cli/koo.ts']);
+    reader = new CodeAccessReader(root, [...catalog.map((e) => e.main), 'apps/cli/koo.ts']);
     for (const e of catalog) code.set(e.name, reader.of(e.main));
   }, 120_000);
 
@@ -243,7 +243,7 @@ describe('worker-access.ts against what the code calls', () => {
 
   it('sees what only the CLI calls, and keeps it out of the workers', () => {
     // `koo lake compact` deletes compacted objects; the lake worker never deletes.
-    const cli = reader.of('shared/cli/koo.ts');
+    const cli = reader.of('apps/cli/koo.ts');
     expect(cli.problems).toEqual([]);
     expect([...cli.s3]).toContain('DeleteObject');
     expect([...code.get('lake')!.s3]).not.toContain('DeleteObject');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import type { DecaySettings } from '../../workers/engagement/decay.ts';
 import {
   eventsPerKoo,

@@ -5,7 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { CONFIG_MAP, k8sDir, renderManifests, SECRET, strayFiles } from '../../infra/k8s/render.ts';
-import { topics } from '../../infra/topics.ts';
+import { topics } from '../../schemas/topics.ts';
 import { catalog, groupIdOf, type CatalogEntry } from '../../workers/catalog.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,6 +1,6 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { describe, expect, it } from 'vitest';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { reactionContract } from '../../schemas/reaction.ts';
 import { frame } from '../../shared/avro/wire-format.ts';
 import { columnsFromAvro } from '../../workers/lake/columns.ts';

@@ -7,8 +7,8 @@ import {
   backfillRanges,
   backfillRefusal,
   tablePrefixProblem,
-} from '../../shared/ops/backfill-plan.ts';
-import { partitionKey } from '../../shared/ops/replay-plan.ts';
+} from '../../apps/ops/backfill-plan.ts';
+import { partitionKey } from '../../apps/ops/replay-plan.ts';
 import { catalogEntry } from '../../workers/catalog.ts';
 
 describe('backfill plan', () => {

@@ -14,7 +14,7 @@ import {
   redriveProblem,
   redrivenFromHeader,
   type DlqRecord,
-} from '../../shared/ops/dlq-records.ts';
+} from '../../apps/ops/dlq-records.ts';
 
 function dlqRecord(offset: number, headers: Record<string, string>, partition = 0): DlqRecord {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseInstant } from '../../shared/ops/instant.ts';
+import { parseInstant } from '../../apps/ops/instant.ts';
 import {
   partitionKey,
   planReplay,
@@ -9,7 +9,7 @@ import {
   replayTopics,
   selectPartitions,
   type PartitionPosition,
-} from '../../shared/ops/replay-plan.ts';
+} from '../../apps/ops/replay-plan.ts';
 
 const at = Date.UTC(2026, 10, 27, 9, 30);
 const positions: PartitionPosition[] = [

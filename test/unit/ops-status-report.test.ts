@@ -7,7 +7,7 @@ import {
   statusJson,
   type GroupStatus,
   type StatusReport,
-} from '../../shared/ops/status-report.ts';
+} from '../../apps/ops/status-report.ts';
 
 const lagging: GroupStatus = {
   worker: 'content',

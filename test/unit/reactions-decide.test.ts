@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Reaction, ReactionType } from '../../schemas/reaction.ts';
-import { Random } from '../../shared/synthetic/random.ts';
+import { Random } from '../../apps/synthetic/random.ts';
 import {
   applyReactions,
   counterDelta,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Random } from '../../shared/synthetic/random.ts';
-import { creationTimes } from '../../shared/synthetic/source-workload.ts';
+import { Random } from '../../apps/synthetic/random.ts';
+import { creationTimes } from '../../apps/synthetic/source-workload.ts';
 
 describe('synthetic koos: creation times', () => {
   it('are distinct, increasing and spread over the span before now', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { topicNames } from '../../infra/topics.ts';
-import { tableName } from '../../infra/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { kooRowSchema, userRowSchema, type KooRow, type UserRow } from '../../schemas/cdc.ts';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { decodeChangeEvent, type ChangeEvent } from '../../shared/cdc/debezium.ts';

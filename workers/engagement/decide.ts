@@ -1,4 +1,4 @@
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import { contribution, landmarkOf, rebase, type DecaySettings } from './decay.ts';

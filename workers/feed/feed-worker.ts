@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { tableName } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { followRowSchema, kooRowSchema, type FollowRow, type KooRow } from '../../schemas/cdc.ts';
 import { decodeChangeEvent, type ChangeEvent } from '../../shared/cdc/debezium.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';

@@ -1,4 +1,4 @@
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { cdcTables, type CdcTable } from '../../schemas/cdc.ts';
 import { reactionContract, reactionSchema } from '../../schemas/reaction.ts';
 import type { AvroContract } from '../../shared/avro/avro-contract.ts';

@@ -1,6 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { z } from 'zod';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';

@@ -1,6 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { tableName } from '../../infra/tables.ts';
-import { topicNames } from '../../infra/topics.ts';
+import { tableName } from '../../schemas/tables.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { followRowSchema, kooRowSchema } from '../../schemas/cdc.ts';
 import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';

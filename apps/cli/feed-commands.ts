@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { contentConfigSchema } from '../../workers/content/content-worker.ts';
 import { feedConfigSchema } from '../../workers/feed/feed-worker.ts';
 import { FeedQueries } from '../../workers/feed/queries.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { dynamoFor } from '../dynamodb/dynamo-client.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import { limitOption } from './query-commands.ts';
 
 /** `koo query feed <userId>`: a user's home feed, newest first, printed as JSON. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The koo command line: reads of the views and operations on the pipeline. */
 import { Command } from 'commander';
-import { errorMessage } from '../errors/koo-error.ts';
+import { errorMessage } from '../../shared/errors/koo-error.ts';
 import { addNotifyCommands } from './notify-commands.ts';
 import { addOpsCommands } from './ops-commands.ts';
 import { addEngagementCommands } from './engagement-commands.ts';

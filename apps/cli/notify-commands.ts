@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { commonConfigSchema } from '../config/common.ts';
-import { loadConfig } from '../config/load-config.ts';
+import { commonConfigSchema } from '../../shared/config/common.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
 import { notificationQueueConfigSchema } from '../../workers/notify/notify-config.ts';
 import { NotificationStore } from '../../workers/notify/notification-store.ts';
 

@@ -5,13 +5,13 @@ import { contentWorkerModule } from '../../workers/content/content-worker.ts';
 import { engagementWorkerModule } from '../../workers/engagement/engagement-worker.ts';
 import { feedWorkerModule } from '../../workers/feed/feed-worker.ts';
 import { reactionsWorkerModule } from '../../workers/reactions/reactions-worker.ts';
-import { commonConfigSchema } from '../config/common.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { isRetriable } from '../errors/koo-error.ts';
-import type { RawRecord } from '../kafka/records.ts';
-import { createLogger } from '../logging/logger.ts';
-import { sleep } from '../runtime/backoff.ts';
-import { runWorker, type RunningWorker } from '../runtime/run-worker.ts';
+import { commonConfigSchema } from '../../shared/config/common.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { isRetriable } from '../../shared/errors/koo-error.ts';
+import type { RawRecord } from '../../shared/kafka/records.ts';
+import { createLogger } from '../../shared/logging/logger.ts';
+import { sleep } from '../../shared/runtime/backoff.ts';
+import { runWorker, type RunningWorker } from '../../shared/runtime/run-worker.ts';
 import {
   BackfillProgress,
   backfillComplete,
@@ -73,7 +73,7 @@ export async function backfill(admin: Admin, request: BackfillRequest): Promise<
   const refusal = backfillRefusal(entry);
   if (refusal) throw new Error(`will not backfill ${entry.name}: ${refusal}`);
   const run = inProcessRunners[entry.name];
-  if (!run) throw new Error(`no in-process runner for ${entry.name}: add it to shared/ops/backfill.ts`);
+  if (!run) throw new Error(`no in-process runner for ${entry.name}: add it to apps/ops/backfill.ts`);
   const problem = request.tablePrefix === undefined ? undefined : tablePrefixProblem(request.tablePrefix);
   if (problem) throw new Error(problem);
   const { variable, topics } = entry.group!;

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { ReactionQueries } from '../../workers/reactions/queries.ts';
 import { reactionsConfigSchema } from '../../workers/reactions/reactions-worker.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { dynamoFor } from '../dynamodb/dynamo-client.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import { limitOption } from './query-commands.ts';
 
 async function print(run: (q: ReactionQueries) => Promise<unknown>): Promise<void> {

@@ -5,10 +5,10 @@ import { hourPrefix } from '../../workers/lake/layout.ts';
 import { listLakeObjects, summarizeHours } from '../../workers/lake/lake-listing.ts';
 import { lakeColumns } from '../../workers/lake/lake-rows.ts';
 import { createLakeStore, lakeConfigSchema, type LakeConfig } from '../../workers/lake/lake-worker.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { consumerGroupLag } from '../kafka/consumer-lag.ts';
-import { createKafka } from '../kafka/kafka-client.ts';
-import { createLogger } from '../logging/logger.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { consumerGroupLag } from '../../shared/kafka/consumer-lag.ts';
+import { createKafka } from '../../shared/kafka/kafka-client.ts';
+import { createLogger } from '../../shared/logging/logger.ts';
 import { formatTable } from './print-table.ts';
 
 const dtOption = (v: string) => {

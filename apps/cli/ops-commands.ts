@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { catalog, catalogEntry, groupIdOf } from '../../workers/catalog.ts';
 import { notificationQueueConfigSchema } from '../../workers/notify/notify-config.ts';
-import { commonConfigSchema } from '../config/common.ts';
-import { loadConfig } from '../config/load-config.ts';
+import { commonConfigSchema } from '../../shared/config/common.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
 import { backfill } from '../ops/backfill.ts';
 import { listDlq, redriveDlq } from '../ops/dlq.ts';
 import {
@@ -20,7 +20,7 @@ import { replayGroup } from '../ops/replay.ts';
 import { describeTarget, replayRows, replayTargetOf } from '../ops/replay-plan.ts';
 import { collectStatus, notificationQueueProbe } from '../ops/status.ts';
 import { formatStatus, statusJson } from '../ops/status-report.ts';
-import { sleep } from '../runtime/backoff.ts';
+import { sleep } from '../../shared/runtime/backoff.ts';
 import { formatTable } from './print-table.ts';
 
 const wholeNumber = (option: string, min: number) => (v: string) => {
@@ -261,7 +261,7 @@ function backfillCommand(program: Command): void {
     });
 }
 
-/** `koo status|replay|dlq|backfill`: operating the consumers (logic in shared/ops). */
+/** `koo status|replay|dlq|backfill`: operating the consumers (logic in apps/ops). */
 export function addOpsCommands(program: Command): void {
   statusCommand(program);
   replayCommand(program);

@@ -3,8 +3,8 @@ import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import { groupIdOf, type CatalogEntry } from '../../workers/catalog.ts';
 import type { NotificationQueueConfig } from '../../workers/notify/notify-config.ts';
-import { errorMessage } from '../errors/koo-error.ts';
-import { consumerGroupLag } from '../kafka/consumer-lag.ts';
+import { errorMessage } from '../../shared/errors/koo-error.ts';
+import { consumerGroupLag } from '../../shared/kafka/consumer-lag.ts';
 import { describeGroups } from './kafka-ops.ts';
 import { dlqDepth, type GroupStatus, type QueueStatus, type StatusReport } from './status-report.ts';
 

@@ -13,17 +13,17 @@ import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import pg from 'pg';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { catalog } from '../../workers/catalog.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import type { Notification } from '../../workers/notify/message.ts';
-import { commonConfigSchema } from '../config/common.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { dynamoFor } from '../dynamodb/dynamo-client.ts';
-import { consumerGroupLag, moveGroupToEnd } from '../kafka/consumer-lag.ts';
-import { createKafka } from '../kafka/kafka-client.ts';
-import { createLogger } from '../logging/logger.ts';
-import { ReactionProducer } from '../producer/reaction-producer.ts';
+import { commonConfigSchema } from '../../shared/config/common.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
+import { consumerGroupLag, moveGroupToEnd } from '../../shared/kafka/consumer-lag.ts';
+import { createKafka } from '../../shared/kafka/kafka-client.ts';
+import { createLogger } from '../../shared/logging/logger.ts';
+import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
 import { ReactionWorkload } from '../synthetic/reaction-workload.ts';
 import { writeSourceWorkload } from '../synthetic/source-workload.ts';
@@ -68,7 +68,7 @@ const koo = async (...args: string[]) => {
   console.log(`\n$ npm run koo -- ${args.join(' ')}`);
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [resolve(root, 'shared/cli/koo.ts'), ...args],
+    [resolve(root, 'apps/cli/koo.ts'), ...args],
     {
       cwd: root,
       env: { ...process.env, ...groupVariables, LOG_LEVEL: 'error' },

@@ -8,11 +8,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
 import pg from 'pg';
-import { commonConfigSchema } from '../config/common.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { createLogger } from '../logging/logger.ts';
-import { ReactionProducer } from '../producer/reaction-producer.ts';
-import { sleep } from '../runtime/backoff.ts';
+import { commonConfigSchema } from '../../shared/config/common.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { createLogger } from '../../shared/logging/logger.ts';
+import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
+import { sleep } from '../../shared/runtime/backoff.ts';
 import { ReactionWorkload } from './reaction-workload.ts';
 import { writeSourceWorkload } from './source-workload.ts';
 

@@ -1,8 +1,8 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { graphAttr as G, graphKey } from '../../schemas/koo-feed.ts';
 import { followerItem, followingItem, type EdgeChange } from '../../workers/feed/decide.ts';
-import { batchWrite } from '../dynamodb/batch-writer.ts';
-import type { Dynamo } from '../dynamodb/dynamo-client.ts';
+import { batchWrite } from '../../shared/dynamodb/batch-writer.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 
 /**
  * Bulk-loads a synthetic follow graph straight into koo_graph, with the items the feed worker

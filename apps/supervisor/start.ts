@@ -5,9 +5,9 @@
  * with the replica that wrote it.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { topics } from '../../infra/topics.ts';
+import { topics } from '../../schemas/topics.ts';
 import { catalog, catalogEntry } from '../../workers/catalog.ts';
-import { errorMessage } from '../errors/koo-error.ts';
+import { errorMessage } from '../../shared/errors/koo-error.ts';
 import { Supervisor } from './supervisor.ts';
 
 /** `name=N` pairs, accumulated over repeated flags. */
@@ -30,7 +30,7 @@ function replicaCount(value: string, counts: Map<string, number>): Map<string, n
   return new Map(counts).set(worker!, count);
 }
 
-/** A consumer's replicas beyond the partitions of its smallest topic would get none (infra/topics.ts). */
+/** A consumer's replicas beyond the partitions of its smallest topic would get none (schemas/topics.ts). */
 function partitionCap(worker: string): number {
   const group = catalogEntry(worker).group;
   if (!group) return Number.POSITIVE_INFINITY;

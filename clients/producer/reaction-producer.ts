@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
 import { z } from 'zod';
-import { topicNames } from '../../infra/topics.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { reactionContract, reactionSchema, reactionSubject, type Reaction } from '../../schemas/reaction.ts';
-import { RegistryCodec } from '../avro/registry-codec.ts';
-import { KooError, errorMessage } from '../errors/koo-error.ts';
-import { createKafka } from '../kafka/kafka-client.ts';
-import { createLogger, type Logger } from '../logging/logger.ts';
+import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
+import { KooError, errorMessage } from '../../shared/errors/koo-error.ts';
+import { createKafka } from '../../shared/kafka/kafka-client.ts';
+import { createLogger, type Logger } from '../../shared/logging/logger.ts';
 
 /** A reaction as an app service emits it: the event id and time default to a new UUID and now. */
 export type ReactionInput = Omit<Reaction, 'event_id' | 'event_time'> &

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { contentConfigSchema } from '../../workers/content/content-worker.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { dynamoFor } from '../dynamodb/dynamo-client.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 
 function contentQueries(): { queries: ContentQueries; close: () => void } {
   const config = loadConfig(contentConfigSchema);

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { catalog, catalogEntry, type CatalogEntry } from '../../workers/catalog.ts';
-import { backoffDelayMs } from '../runtime/backoff.ts';
+import { backoffDelayMs } from '../../shared/runtime/backoff.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const EX_CONFIG = 78;

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
-import type { CommonConfig } from '../config/common.ts';
-import { createKafka } from '../kafka/kafka-client.ts';
+import type { CommonConfig } from '../../shared/config/common.ts';
+import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { partitionKey, type GroupMembership, type PartitionPosition } from './replay-plan.ts';
 
 /** A client whose warnings go to stderr: stdout carries only the command's result (a table, JSON). */

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { tableName } from '../../infra/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import {
   decaySettingsOf,
   engagementConfigSchema,
   engagementStores,
 } from '../../workers/engagement/engagement-worker.ts';
 import { EngagementQueries } from '../../workers/engagement/queries.ts';
-import { loadConfig } from '../config/load-config.ts';
+import { loadConfig } from '../../shared/config/load-config.ts';
 import { limitOption } from './query-commands.ts';
 
 async function print(run: (q: EngagementQueries) => Promise<unknown>): Promise<void> {

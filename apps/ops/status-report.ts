@@ -1,4 +1,4 @@
-import type { PartitionLag } from '../kafka/consumer-lag.ts';
+import type { PartitionLag } from '../../shared/kafka/consumer-lag.ts';
 import { formatTable } from '../cli/print-table.ts';
 
 /** A worker's consumer group: membership (describeGroups) and lag per partition. */

@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs';
-import { dlqHeaders, redriveForHeader } from '../kafka/dlq.ts';
+import { dlqHeaders, redriveForHeader } from '../../shared/kafka/dlq.ts';
 
 /** Set by redrive on the record it puts back: `<dlq partition>/<dlq offset>`, to trace it to its dead letter. */
 export const redrivenFromHeader = 'koo-redriven-from';
