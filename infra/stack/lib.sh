@@ -8,6 +8,8 @@ RUN_DIR="$STACK_DIR/run"
 LOG_DIR="$STACK_DIR/logs"
 DATA_DIR="$STACK_DIR/data"
 mkdir -p "$DOWNLOADS" "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
+# runuser, useradd and initdb's helpers live in the sbin folders, which a user's PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 
 # Ports and endpoints: the single place the local stack's addresses are set (docker-compose.yml
 # and infra/env.example mirror them; keep the three in step).
