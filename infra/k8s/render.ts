@@ -110,7 +110,8 @@ export const profiles: Record<string, WorkerProfile> = {
   },
   engagement: {
     resources: { cpu: '250m', cpuLimit: '1', memory: 384, memoryLimit: 768 },
-    sizing: 'Batches of 2,000 plus per-partition score deltas held until the next flush',
+    sizing:
+      'Batches of 2,000; each batch is written before the next (no score deltas are held between batches)',
     lagThreshold: 20_000,
     lagComment: 'ten batches of 2,000 per replica',
     usesRedis: true,

@@ -10,7 +10,8 @@ export interface Profile {
 /**
  * Reads what notifications need from the content worker's views, one BatchGetItem round per
  * batch: the creator of each koo (koo_content `c`) and the handle and eminence of each user
- * (koo_users `h`, `e`). Strongly consistent, so that a reaction to a koo just written finds it.
+ * (koo_users `h`, `e`). Strongly consistent, so that a reaction to a koo the content view has
+ * just written finds it.
  */
 export class ProfileLookup {
   private readonly dynamo: Dynamo;
@@ -51,7 +52,7 @@ export class ProfileLookup {
       {
         keyAttributes: ['id'],
         concurrency: this.concurrency,
-        consistent: false,
+        consistent: true,
         projection: ['id', ...attributes],
       },
     );
