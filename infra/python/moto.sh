@@ -1,7 +1,6 @@
-# moto's server from PyPI, shared by the dynamodb and s3 services (sourced by their files). Each
-# service runs its own moto_server process: moto is one Python process per port (GIL-bound), so two
-# processes give DynamoDB and S3 a core each. State is in memory: a restart empties the server, and
-# `stack up` provisioning recreates tables and the bucket.
+# moto's server from PyPI, for the s3 service (sourced by its file); it also answers CloudFormation
+# and IAM for the template test. State is in memory: a restart empties the server, and `stack up`
+# provisioning recreates the bucket.
 
 MOTO_VENV="$STACK_DIR/venv"
 MOTO_REQUIREMENTS="$KOO_ROOT/infra/python/requirements.txt"
@@ -19,25 +18,16 @@ moto_install() {
   echo "$want" > "$stamp"
 }
 
-# moto_check PORT SERVICE: the moto server on PORT answers an AWS call of SERVICE. moto accepts
-# any credentials and does not verify signatures; the region only selects which in-memory
-# backend answers.
+# moto_check PORT: the moto server on PORT answers an S3 call. moto accepts any credentials and
+# does not verify signatures; the region only selects which in-memory backend answers.
 moto_check() {
-  case $2 in
-    dynamodb)
-      curl -fsS -m 3 -X POST "http://127.0.0.1:$1/" -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
-        -H 'Content-Type: application/x-amz-json-1.0' \
-        -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/ap-south-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
-        -d '{}' | grep -q TableNames ;;
-    s3)
-      curl -fsS -m 3 "http://127.0.0.1:$1/" \
-        -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/ap-south-1/s3/aws4_request, SignedHeaders=host, Signature=0' \
-        | grep -q ListAllMyBucketsResult ;;
-  esac
+  curl -fsS -m 3 "http://127.0.0.1:$1/" \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/ap-south-1/s3/aws4_request, SignedHeaders=host, Signature=0' \
+    | grep -q ListAllMyBucketsResult
 }
 
-# moto_start NAME PORT SERVICE
+# moto_start NAME PORT
 moto_start() {
   start_bg "$1" "$MOTO_VENV/bin/python" "$KOO_ROOT/infra/python/serve_moto.py" -H 127.0.0.1 -p "$2"
-  wait_healthy "$1" 30 moto_check "$2" "$3"
+  wait_healthy "$1" 30 moto_check "$2"
 }

@@ -81,8 +81,9 @@ export class Dynamo {
         stopTimer();
         const name = (err as { name?: string }).name ?? '';
         // A rejection is an answer: DynamoDB is well. Anything else (timeouts, 5xx, throttling) cuts the limit.
-        this.inFlight.release(nonRetriableNames.has(name));
-        if (nonRetriableNames.has(name)) {
+        const rejected = nonRetriableNames.has(name);
+        this.inFlight.release(rejected);
+        if (rejected) {
           metrics.dynamodbRequests.inc({
             operation,
             outcome: isConditionFailed(err) ? 'condition_failed' : 'rejected',

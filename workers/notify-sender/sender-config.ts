@@ -5,11 +5,7 @@ import { notificationQueueConfigSchema } from '../notify/notify-config.ts';
 
 export const senderConfigSchema = commonConfigSchema.extend(notificationQueueConfigSchema.shape).extend({
   /** Where notifications are POSTed; unset or empty: they are appended to NOTIFY_OUTBOX_FILE instead. */
-  NOTIFY_WEBHOOK_URL: z
-    .string()
-    .optional()
-    .transform((v) => (v === '' ? undefined : v))
-    .pipe(z.url('must be a URL').optional()),
+  NOTIFY_WEBHOOK_URL: env.optionalUrl(''),
   /** Where deliveries go when no webhook is set: one JSON line each. */
   NOTIFY_OUTBOX_FILE: env.string('.stack/notifications.jsonl'),
   NOTIFY_WEBHOOK_TIMEOUT_MS: env.int(5_000, 100),

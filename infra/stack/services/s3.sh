@@ -4,5 +4,5 @@
 source "$KOO_ROOT/infra/python/moto.sh"
 
 s3_install() { moto_install; }
-s3_check() { moto_check "$S3_PORT" s3; }
-s3_start() { moto_start s3 "$S3_PORT" s3; }
+s3_check() { moto_check "$S3_PORT"; }
+s3_start() { moto_start s3 "$S3_PORT"; }
