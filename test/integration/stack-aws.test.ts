@@ -308,9 +308,9 @@ describe('DynamoDB (local server)', () => {
     const ok = await put(items.slice(0, 25));
     expect(ok.UnprocessedItems?.[table] ?? []).toHaveLength(0);
     // DynamoDB refuses more than 25 requests per call (ValidationException) and two requests for
-    // one key; moto accepts both (any count, and same-key puts unless the items are identical)
-    // and never returns UnprocessedItems or throttles. So the 25 cap, per-key coalescing and the
-    // retry paths are the batch writer's job, proven by its unit tests, not by this server.
+    // one key; a local server may accept both, and none has returned UnprocessedItems or
+    // throttled here. So the 25 cap, per-key coalescing and the retry paths are the batch
+    // writer's job, held by test/unit/batch-writer.test.ts, not by this server.
     const over = await put(items.map((it) => ({ ...it, CONTENT_ID: `over-${it.CONTENT_ID}` }))).then(
       () => 'accepted',
       (e: Error) => e.name,

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { batchGet, batchWrite, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+
+// The local DynamoDB never returns UnprocessedItems/Keys, so the retry paths are held here with a
+// client whose answers are scripted: each call records what was sent and gets the next answer.
+function scripted(answers: object[]) {
+  const sent: { RequestItems: Record<string, unknown> }[] = [];
+  const dynamo = {
+    call: async (_op: string, request: (doc: unknown) => Promise<unknown>) =>
+      request({
+        send: async (command: { input: { RequestItems: Record<string, unknown> } }) => {
+          sent.push(command.input);
+          return answers.shift() ?? {};
+        },
+      }),
+  } as unknown as Dynamo;
+  return { dynamo, sent };
+}
+
+const table = 't';
+const key = { keyAttributes: ['id'] };
+
+describe('batchWrite', () => {
+  it('sends 25 items a request, the last write of a key only', async () => {
+    const { dynamo, sent } = scripted([]);
+    const puts = Array.from({ length: 30 }, (_, i) => ({ put: { id: `k${i}`, v: 1 } }));
+    await batchWrite(dynamo, table, [...puts, { put: { id: 'k0', v: 2 } }], { ...key, concurrency: 1 });
+    const batches = sent.map((s) => s.RequestItems[table] as { PutRequest: { Item: Item } }[]);
+    expect(batches.map((b) => b.length)).toEqual([25, 5]);
+    expect(batches.flat().find((r) => r.PutRequest.Item.id === 'k0')!.PutRequest.Item.v).toBe(2);
+  });
+
+  it('sends UnprocessedItems again until none are left', async () => {
+    const left = [{ PutRequest: { Item: { id: 'k1' } } }];
+    const { dynamo, sent } = scripted([{ UnprocessedItems: { [table]: left } }, {}]);
+    await batchWrite(dynamo, table, [{ put: { id: 'k0' } }, { put: { id: 'k1' } }], key);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.RequestItems[table]).toEqual(left);
+  });
+
+  it('fails retriably when items stay unprocessed past the retry budget', async () => {
+    const left = { UnprocessedItems: { [table]: [{ PutRequest: { Item: { id: 'k0' } } }] } };
+    const { dynamo } = scripted(Array.from({ length: 1000 }, () => left));
+    const err = await batchWrite(dynamo, table, [{ put: { id: 'k0' } }], { ...key, retryMaxMs: 0 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'SINK_THROTTLED', retriable: true });
+  });
+});
+
+describe('batchGet', () => {
+  it('asks again for UnprocessedKeys and returns every item found', async () => {
+    const { dynamo, sent } = scripted([
+      { Responses: { [table]: [{ id: 'a', v: 1 }] }, UnprocessedKeys: { [table]: { Keys: [{ id: 'b' }] } } },
+      { Responses: { [table]: [{ id: 'b', v: 2 }] } },
+    ]);
+    const found = await batchGet(dynamo, table, [{ id: 'a' }, { id: 'b' }, { id: 'a' }], key);
+    expect([...found.values()]).toEqual([
+      { id: 'a', v: 1 },
+      { id: 'b', v: 2 },
+    ]);
+    expect((sent[1]!.RequestItems[table] as { Keys: Item[] }).Keys).toEqual([{ id: 'b' }]);
+  });
+});
