@@ -123,7 +123,11 @@ export class ReactionProducer {
    */
   async emit(input: ReactionInput): Promise<Reaction> {
     if (this.closed) throw new KooError('SHUTTING_DOWN', 'the reaction producer is closed');
-    const reaction = reactionContract.read({ event_id: randomUUID(), event_time: Date.now(), ...input });
+    const now = Date.now();
+    const reaction = reactionContract.read(
+      { event_id: randomUUID(), event_time: now, ...input },
+      { writtenAtMs: now },
+    );
     const message: Message = { key: reaction.content_id, value: this.codec.encode(this.schemaId, reaction) };
     await new Promise<void>((done, failed) => {
       this.queue.push({ message, done, failed });

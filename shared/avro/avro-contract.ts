@@ -7,6 +7,11 @@ export interface FieldProblem {
   problem: string;
 }
 
+/** What is known of a record besides its value: when Kafka got it (its timestamp), when known. */
+export interface RecordContext {
+  writtenAtMs?: number;
+}
+
 /**
  * What a reader accepts, built from the reader's Avro schema: a value is projected onto the
  * schema's fields by name (fields the reader does not know are dropped, missing fields take their
@@ -16,18 +21,21 @@ export interface FieldProblem {
 export class AvroContract<T> {
   readonly type: avro.types.RecordType;
   // Stored untyped so that a contract of T is also one of any supertype (read stays typed).
-  private readonly check: (value: unknown) => FieldProblem | undefined;
+  private readonly check: (value: unknown, context: RecordContext) => FieldProblem | undefined;
 
-  /** `check` adds what Avro cannot say (an id must not be empty). */
-  constructor(schema: avro.Schema, check: (value: T) => FieldProblem | undefined = () => undefined) {
+  /** `check` adds what Avro cannot say (an id must not be empty, a time must be near the record's). */
+  constructor(
+    schema: avro.Schema,
+    check: (value: T, context: RecordContext) => FieldProblem | undefined = () => undefined,
+  ) {
     const type = avro.Type.forSchema(schema);
     if (!(type instanceof avro.types.RecordType)) throw new Error(`${type.name ?? 'schema'} is not a record`);
     this.type = type;
-    this.check = (value) => check(value as T);
+    this.check = (value, context) => check(value as T, context);
   }
 
   /** The value as the reader's type, or a VALIDATION_FAILED error naming the first bad field. */
-  read(value: unknown): T {
+  read(value: unknown, context: RecordContext = {}): T {
     if (typeof value !== 'object' || value === null) {
       throw this.invalid({ field: '(record)', problem: `expected a record, got ${describe(value)}` });
     }
@@ -49,7 +57,7 @@ export class AvroContract<T> {
       if (found) throw this.invalid(found);
       out[field.name] = v;
     }
-    const problem = this.check(out);
+    const problem = this.check(out, context);
     if (problem) throw this.invalid(problem);
     return out as T;
   }

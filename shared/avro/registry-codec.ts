@@ -1,7 +1,8 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { KooError, errorMessage } from '../errors/koo-error.ts';
-import type { AvroContract } from './avro-contract.ts';
+import type { AvroContract, RecordContext } from './avro-contract.ts';
+import type { RawRecord } from '../kafka/records.ts';
 import { frame, unframe } from './wire-format.ts';
 
 /**
@@ -52,7 +53,7 @@ export class RegistryCodec<T> {
   }
 
   /** The event in the reader's shape; throws DECODE_FAILED, SCHEMA_UNKNOWN or VALIDATION_FAILED (naming the field). */
-  decode(message: Buffer | null): T {
+  decode(message: Buffer | null, context: RecordContext = {}): T {
     const { schemaId, payload } = unframe(message);
     const writer = this.writers.get(schemaId);
     if (writer === undefined)
@@ -75,7 +76,12 @@ export class RegistryCodec<T> {
         },
       );
     }
-    return this.contract.read(value);
+    return this.contract.read(value, context);
+  }
+
+  /** A consumed record's value, checked against its Kafka timestamp (when it was written). */
+  decodeRecord(record: Pick<RawRecord, 'value' | 'timestamp'>): T {
+    return this.decode(record.value, { writtenAtMs: Number(record.timestamp) });
   }
 
   /** Frames an event (read through the contract first) with the reader's schema, registered under `schemaId`. */

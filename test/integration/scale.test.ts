@@ -5,7 +5,7 @@
  * feed, lake row and notification must be what the produced log implies.
  */
 import { execFile } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -133,10 +133,25 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
     log.end();
   });
 
-  const readiness = async (r: Replica) =>
-    (await fetch(`http://127.0.0.1:${r.httpPort}/readyz`).catch(() => undefined))?.status;
-  const allReady = async () =>
-    (await Promise.all(supervisor.replicas().map(readiness))).every((s) => s === 200);
+  const readyz = async (r: Replica) => {
+    const res = await fetch(`http://127.0.0.1:${r.httpPort}/readyz`).catch(() => undefined);
+    return { status: res?.status, body: ((await res?.text()) ?? 'no answer').trim() };
+  };
+  const readiness = async (r: Replica) => (await readyz(r)).status;
+  /** True when every replica is ready; otherwise throws naming the unready ones (waitFor's last). */
+  const allReady = async () => {
+    const replicas = supervisor.replicas();
+    const answers = await Promise.all(replicas.map(readyz));
+    const unready = replicas
+      .map((r, i) => ({ r, ...answers[i]! }))
+      .filter((a) => a.status !== 200)
+      .map(
+        (a) =>
+          `${a.r.worker}-${a.r.slot} (pid ${a.r.child.pid}, ${a.r.restarts} restarts): ${a.status ?? '-'} ${a.body}`,
+      );
+    if (unready.length > 0) throw new Error(`unready: ${unready.join('; ')}`);
+    return true;
+  };
   const caughtUp = async (names: string[]) => {
     for (const e of consumers.filter((c) => names.includes(c.name))) {
       if (!(await groupCaughtUp(admin, group(e.name), e.group!.topics))) return false;
@@ -154,7 +169,13 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
     'ends with every view, feed, lake row and notification equal to what the log implies',
     { timeout: 900_000 },
     async () => {
-      onTestFailed(() => console.log(`the replicas' output: ${logPath}`));
+      // CI keeps only the console: the log's tail goes there too.
+      onTestFailed(() =>
+        console.log(
+          `the replicas' output: ${logPath}; its last lines:\n` +
+            readFileSync(logPath, 'utf8').split('\n').slice(-120).join('\n'),
+        ),
+      );
       const began = Date.now();
       const step = (what: string) => {
         const line = `[${((Date.now() - began) / 1000).toFixed(1)} s] ${what}`;

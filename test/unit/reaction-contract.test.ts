@@ -57,6 +57,26 @@ describe('reaction contract', () => {
     expect(reactionContract.read({ ...reaction, extra: 1 })).toEqual(reaction);
   });
 
+  it('takes event_time only as epoch milliseconds near the time the record was written', () => {
+    const writtenAtMs = reaction.event_time + 1_000;
+    const micros = failure(() =>
+      reactionContract.read({ ...reaction, event_time: reaction.event_time * 1000 }, { writtenAtMs }),
+    );
+    expect(micros).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'event_time' } });
+    expect(micros.message).toContain('microseconds instead of milliseconds?');
+    const seconds = failure(() => reactionContract.read({ ...reaction, event_time: 1_764_000_000 }));
+    expect(seconds).toMatchObject({ details: { field: 'event_time' } });
+    expect(seconds.message).toContain('before 2020-01-01');
+    const ahead = { ...reaction, event_time: writtenAtMs + 5 * 60_000 };
+    expect(reactionContract.read(ahead, { writtenAtMs })).toEqual(ahead);
+    expect(() =>
+      reactionContract.read({ ...ahead, event_time: ahead.event_time + 1 }, { writtenAtMs }),
+    ).toThrow(/event_time: .* more than 5 min after the record was written/);
+    // Late is fine (a retried event keeps its time); no timestamp (0, -1) bounds nothing above.
+    expect(reactionContract.read(reaction, { writtenAtMs: writtenAtMs + 86_400_000 })).toEqual(reaction);
+    expect(reactionContract.read(ahead, { writtenAtMs: 0 })).toEqual(ahead);
+  });
+
   it('keeps the generated TypeScript types in step with the .avsc files', async () => {
     for (const schema of generatedSchemas) {
       const { path, text } = await generatedFile(schema);
@@ -108,5 +128,14 @@ describe('reaction codec (Confluent wire format)', () => {
     // The same writer schema still carries countable events.
     const like = encode(4, reaction);
     expect(codec.decode(like)).toEqual(reaction);
+    // A consumed record is checked against its Kafka timestamp.
+    const micros = encode(1, { ...reaction, event_time: reaction.event_time * 1000 });
+    await codec.prepare([micros]);
+    expect(
+      failure(() => codec.decodeRecord({ value: micros, timestamp: String(reaction.event_time) })),
+    ).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'event_time' },
+    });
   });
 });

@@ -132,7 +132,7 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
 
   decode(record: RawRecord): EngagementEvent | null {
     return record.topic === topicNames.reactions
-      ? reactionEvent(this.codec.decode(record.value))
+      ? reactionEvent(this.codec.decodeRecord(record))
       : decodeReply(record);
   }
 

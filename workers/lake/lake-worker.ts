@@ -129,7 +129,7 @@ export class LakeWorker implements WorkerDefinition<LakeRecord> {
     if (table) return cdcRecord(record, table);
     const avro = this.readers.get(record.topic)!.avro!;
     if (record.value === null || record.value.length === 0) return null;
-    return avroRecord(record, avro.codec.decode(record.value), avro.eventTimeField);
+    return avroRecord(record, avro.codec.decodeRecord(record), avro.eventTimeField);
   }
 
   async handle(batch: DecodedRecord<LakeRecord>[], ctx: HandlerContext): Promise<void> {

@@ -54,7 +54,7 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
   /** Reactions, new replies (snapshot reads are old koos, not news), follows and unfollows; null for the rest. */
   decode(record: RawRecord): NotifyEvent | null {
     if (record.topic === topicNames.reactions)
-      return { source: 'reaction', reaction: this.codec.decode(record.value) };
+      return { source: 'reaction', reaction: this.codec.decodeRecord(record) };
     if (record.topic === topicNames.koos) {
       const change = decodeChangeEvent(record, kooRowSchema);
       return change?.op === 'c' && change.after!.parent_id !== null ? { source: 'reply', change } : null;

@@ -64,7 +64,7 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
 
   /** A reaction keyed by another id could sit in another partition than its koo's others, out of reach of the fence. */
   decode(record: RawRecord): Reaction {
-    const reaction = this.codec.decode(record.value);
+    const reaction = this.codec.decodeRecord(record);
     const key = record.key?.toString() ?? null;
     if (key !== reaction.content_id) {
       throw new KooError(
