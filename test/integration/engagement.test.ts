@@ -26,7 +26,8 @@ describe('engagement worker against the stack', () => {
   let producer: ReactionProducer;
   let worker: RunningWorker | undefined;
   const start: Record<string, { partition: number; offset: string }[]> = {};
-  const T0 = Date.now();
+  // The last reaction (T0 + 3 h) is stamped now: the contract refuses event times ahead of their record.
+  const T0 = Date.now() - 3 * HOUR;
   const [a, b, c, d, e, f] = Array.from({ length: 6 }, newId) as [
     string,
     string,

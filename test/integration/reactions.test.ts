@@ -64,12 +64,14 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
   const koo = newId();
   const [a, b, c, d] = [newId(), newId(), newId(), newId()];
   const expected = { likes: 3, shares: 1, rekoos: 1 };
-  const r = (event_id: string, type: Reaction['type'], user_id: string, event_time: number): Reaction => ({
+  // Event times are `ms` after T0 (a real epoch time: the contract refuses times before 2020).
+  const T0 = Date.UTC(2026, 0, 1);
+  const r = (event_id: string, type: Reaction['type'], user_id: string, ms: number): Reaction => ({
     event_id: `${event_id}-${runId}`,
     type,
     content_id: koo,
     user_id,
-    event_time,
+    event_time: T0 + ms,
   });
 
   it('ends a crafted sequence with toggles, duplicates and out-of-order deliveries at the exact counts and items', async () => {
@@ -109,7 +111,9 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
     expect(await read.queries.reactionOf(koo, a)).toBeNull(); // liked, unliked, then a late duplicate of the like
     expect(await read.queries.reactionOf(koo, b)).toMatchObject({ liked: true, shared: false });
     expect(await read.queries.reactionOf(koo, c)).toMatchObject({ liked: true, shared: true, rekooed: true });
-    expect(await read.queries.reactionOf(koo, c)).toMatchObject({ reactedAt: new Date(1400).toISOString() });
+    expect(await read.queries.reactionOf(koo, c)).toMatchObject({
+      reactedAt: new Date(T0 + 1400).toISOString(),
+    });
     const page1 = await read.queries.reactionsOf(koo, 2);
     const page2 = await read.queries.reactionsOf(koo, 2, page1.cursor);
     expect([...page1.items, ...page2.items].map((v) => v.userId).sort()).toEqual([b, c, d].sort());
@@ -212,6 +216,17 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
           ),
         },
         {
+          key: bad,
+          value: frame(
+            loveId,
+            avro.Type.forSchema(withLove as avro.Schema).toBuffer({
+              ...event,
+              content_id: bad,
+              event_time: event.event_time * 1000, // microseconds
+            }),
+          ),
+        },
+        {
           key: 'another-koo',
           value: frame(
             loveId,
@@ -244,9 +259,15 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
         }
       },
     });
-    await waitFor('five dead letters', () => reasons.length >= 5);
+    await waitFor('six dead letters', () => reasons.length >= 6);
     await consumer.disconnect();
-    expect(reasons.sort()).toEqual(
+    const micros = reasons.filter((r) => r.includes('event_time'));
+    expect(micros).toEqual([
+      expect.stringMatching(
+        /^VALIDATION_FAILED: invalid koo\.events\.Reaction: event_time: \d+ is more than 5 min after the record was written \(\d+; microseconds instead of milliseconds\?\)$/,
+      ),
+    ]);
+    expect(reasons.filter((r) => !micros.includes(r)).sort()).toEqual(
       [
         'DECODE_FAILED: not in the Confluent wire format (magic byte 0 and a schema id)',
         'SCHEMA_UNKNOWN: schema id 2000000000 is not in the registry (or is not Avro)',
