@@ -50,8 +50,8 @@ export interface WorkerDefinition<T> {
   heldFrom?(topic: string, partition: number): bigint | undefined;
   /**
    * Told of this member's partitions after every group join. The runtime then resumes every
-   * partition from its committed offset, so a worker that holds records drops those of the
-   * partitions it lost (their new owner rebuilds them).
+   * partition from its committed offset, so a worker that holds records drops all it holds, also
+   * of partitions it keeps (another member may have owned them meanwhile).
    */
   assigned?(partitions: Record<string, number[]>): void;
   /** Whether the worker's sinks answer; feeds /readyz. */

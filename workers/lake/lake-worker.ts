@@ -155,11 +155,14 @@ export class LakeWorker implements WorkerDefinition<LakeRecord> {
     return this.partitions.get(`${topic}/${partition}`)?.segment?.firstOffset;
   }
 
-  /** The runtime resumes from committed offsets after a join: segments of partitions now elsewhere are dropped. */
-  assigned(assignment: Record<string, number[]>): void {
-    for (const [key, state] of this.partitions) {
-      if (!assignment[state.topic]?.includes(state.partition)) this.partitions.delete(key);
-    }
+  /**
+   * After every join the runtime resumes each partition from its committed offset (the first one
+   * held), so every segment is dropped, also of partitions this member keeps: while it was out of
+   * the group another member may have cut and committed past it, and records from there appended
+   * to the old segment would make an object that replaces that member's under the same name.
+   */
+  assigned(): void {
+    this.partitions.clear();
   }
 
   /** Encodes and uploads the segment's hour files. Any failure is retriable: it is never the fault of one record. */

@@ -1,0 +1,86 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { afterAll, describe, expect, it } from 'vitest';
+import { topicNames } from '../../schemas/topics.ts';
+import type { HandlerContext } from '../../shared/runtime/worker-definition.ts';
+import { LakeWorker, loadLakeConfig } from '../../workers/lake/lake-worker.ts';
+import { envelope, kooRow, rawRecord } from '../support/cdc-events.ts';
+import { runId } from '../support/ids.ts';
+import { lakeSnapshot, testLakeStore } from '../support/lake.ts';
+import { stackEnv } from '../support/stack-env.ts';
+
+const topic = topicNames.koos;
+const prefix = `test-lake-rebalance-${runId}/`;
+const changedAt = Date.UTC(2026, 10, 27, 8, 30);
+const ctx = {
+  logger: { warn: () => undefined },
+  signal: new AbortController().signal,
+  heartbeat: async () => undefined,
+} as unknown as HandlerContext;
+
+/**
+ * Two members of one group driven by hand through a takeover (issue 13, item 1), against the
+ * stack's S3: what matters is the objects they leave, read back with DuckDB.
+ */
+describe('lake worker across a rebalance', () => {
+  const stores: ReturnType<typeof testLakeStore>[] = [];
+  const raw = (offset: number) => {
+    const e = envelope('koos', 'c', null, kooRow(`k${offset}`), offset + 1);
+    return rawRecord(topic, { ...e, source: { ...e.source, ts_ms: changedAt } }, offset);
+  };
+  // Offsets 100–300 make records of one size: a segment holds up to 100 of them by bytes.
+  const segmentBytes = 100 * raw(100).value!.length;
+  const member = () => {
+    const store = testLakeStore();
+    stores.push(store);
+    return new LakeWorker(
+      store,
+      new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
+      loadLakeConfig({
+        ...process.env,
+        LAKE_PREFIX: prefix,
+        LAKE_TOPICS: topic,
+        LAKE_ROTATE_ROWS: '1000',
+        LAKE_ROTATE_BYTES: String(segmentBytes),
+      }),
+    );
+  };
+  const batch = (worker: LakeWorker, from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => {
+      const record = raw(from + i);
+      return { raw: record, value: worker.decode(record)! };
+    });
+
+  afterAll(async () => {
+    for (const store of stores) store.destroy();
+  });
+
+  it('a member that gets a partition back resumes from the committed offset, not onto the segment it held', async () => {
+    const a = member();
+    const b = member();
+    a.assigned({ [topic]: [0] });
+    await a.handle(batch(a, 100, 150), ctx); // A holds [100,150); its commit stays at 100
+    // A is evicted (its upload outlived the rebalance timeout); B takes over from 100, cuts
+    // [100,200) at offset 200 and commits 200.
+    b.assigned({ [topic]: [0] });
+    await b.handle(batch(b, 100, 201), ctx);
+    expect(b.heldFrom(topic, 0)).toBe(200n);
+    // A rejoins and gets the partition back: the runtime resumes it at the committed 200. Onto
+    // the stale [100,150) it would cut [100,150)∪[200,250) at 250, under B's object's name and
+    // reaching further, so replacing it: rows 150–199 gone.
+    a.assigned({ [topic]: [0] });
+    await a.handle(batch(a, 200, 301), ctx); // cuts [200,300) at offset 300
+
+    const lake = await lakeSnapshot(stores[0]!, prefix);
+    try {
+      const rows = await lake.rows(
+        `select count(*) as n, count(distinct _offset) as offsets, min(_offset) as first, max(_offset) as last
+         from ${lake.topic(topic)}`,
+      );
+      expect(rows).toEqual([{ n: '200', offsets: '200', first: '100', last: '299' }]);
+    } finally {
+      await lake.close();
+    }
+    expect(a.heldFrom(topic, 0)).toBe(300n);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
