@@ -19,8 +19,7 @@ import { round, percentile, type Figures } from './report.ts';
  * The seed's DynamoDB benchmark table (koo-dynamodb-case-study.txt: average latency of reaction
  * get and write, content get by id, get by creator and write) measured through this project's own
  * reads (ReactionQueries, ContentQueries) and writes (ContentStore's fenced koo update;
- * ReactionStore's who-reacted item, the write each reaction costs, since counters move once per
- * koo per batch), at BENCH_SEED_CONCURRENCY requests in flight, each operation for at most
+ * ReactionStore's step: a who-reacted item with its koo's counters, one transaction), at BENCH_SEED_CONCURRENCY requests in flight, each operation for at most
  * BENCH_SEED_SECONDS or BENCH_SEED_REQUESTS requests. It runs wherever DYNAMODB_ENDPOINT points (the local stack by
  * default; empty: AWS), in tables of its own (BENCH_SEED_TABLE_PREFIX, created if missing with
  * the app's definitions), so its koos never show up in the app's feeds.
@@ -139,8 +138,9 @@ export async function benchSeedTable(): Promise<Figures[]> {
   rows.push(
     await measure('Content: Get by creator', limits, (i) => contentQueries.koosByCreator(creatorId(i), 20)),
   );
-  // Reaction i: a like of one of the koos written, by user i.
-  const liker = (i: number) => ({ contentId: kooId(i % written), userId: userId(i) });
+  // Reaction i: a like by user i, as the worker writes it (the item with its koo's counters and
+  // fence, one transaction); each of a koo of its own, so that no two writes race for one fence.
+  const liker = (i: number) => ({ contentId: `${run}-liked-${i}`, userId: userId(i) });
   const like = (i: number): Reaction => ({
     event_id: `${run}-like-${i}`,
     type: 'like',
@@ -149,8 +149,19 @@ export async function benchSeedTable(): Promise<Figures[]> {
     event_time: now,
   });
   const reactionsWritten = await measure('Reaction: Write', limits, (i) =>
-    reactionStore.writeItems(
-      [{ ...liker(i), stored: { state: applyReactions(noReaction, [like(i)]), countedFlags: 0, offset: 0 } }],
+    reactionStore.applyStep(
+      {
+        contentId: liker(i).contentId,
+        expectedFence: undefined,
+        fence: 0,
+        delta: { likes: 1, shares: 0, rekoos: 0 },
+        items: [
+          {
+            ...liker(i),
+            stored: { state: applyReactions(noReaction, [like(i)]), countedFlags: 0, offset: 0 },
+          },
+        ],
+      },
       expiresAtSeconds,
     ),
   );

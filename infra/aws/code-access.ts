@@ -12,7 +12,7 @@
  *   import, a wrapper (shared/dynamodb/batch-writer.ts) or a `Map.delete` changes nothing. A
  *   command the mapping below does not know fails the check, so a new kind of call is never missed.
  *   Transactions count per item: `{ Put | Update | Delete | ConditionCheck: { TableName, ... } }`
- *   literals in a file that builds a TransactWrite command.
+ *   literals in a file that builds a TransactWrite command or calls shared/dynamodb/transact.ts.
  * - Which calls run: a function or method counts when something in the worker's import graph
  *   refers to it (resolved by the checker, so `store.delete` is LakeStore.delete only when the
  *   receiver is a LakeStore; `{ name }` shorthands and re-exports resolve too). A store method that
@@ -243,7 +243,7 @@ export class CodeAccessReader {
   }
 
   private readFile(file: ts.SourceFile): void {
-    const transactional = /\bTransactWrite(Items)?Command\b/.test(file.text);
+    const transactional = /\bTransactWrite(Items)?Command\b|\btransactWrite\(/.test(file.text);
     const visit = (node: ts.Node): void => {
       if (ts.isClassDeclaration(node) && isTopLevel(node)) this.readHeritage(node);
       if (ts.isNewExpression(node)) this.readNew(node);

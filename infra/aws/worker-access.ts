@@ -59,16 +59,17 @@ export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
   },
   reactions: {
     tables: [
-      // Who-reacted items: batch reads of stored pairs, batch puts.
-      { table: 'reactions', actions: ['BatchGetItem', 'BatchWriteItem'] },
-      // Counters and their fence on the koo: batch reads, one conditional update per koo.
-      { table: 'content', actions: ['BatchGetItem', 'UpdateItem'] },
+      // Who-reacted items: batch reads of stored pairs, puts inside the koo's transactions.
+      { table: 'reactions', actions: ['BatchGetItem', 'PutItem'] },
+      // Counters and their fence on the koo: batch reads, a fenced update in each transaction,
+      // and the readiness probe.
+      { table: 'content', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
     ],
   },
   engagement: {
     tables: [
-      // Scores and fences on the koo: batch reads, conditional updates.
-      { table: 'content', actions: ['BatchGetItem', 'UpdateItem'] },
+      // Scores and fences on the koo: batch reads, conditional updates, the readiness probe.
+      { table: 'content', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
       // Trending snapshots: written in batches, read back when Redis lost a set.
       { table: 'trending', actions: ['BatchWriteItem', 'GetItem'] },
     ],

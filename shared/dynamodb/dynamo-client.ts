@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from '../aws/credentials.ts';
 import { KooError } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
@@ -43,6 +43,9 @@ export class Dynamo {
   readonly doc: DynamoDBDocumentClient;
   private readonly retryMaxMs: number;
   private readonly inFlight: InFlightLimit;
+  /** When a request last got an answer, and last failed without one (timeouts, 5xx, refused), in epoch ms. */
+  private lastAnsweredAt = -Infinity;
+  private lastFailedAt = -Infinity;
 
   constructor(options: DynamoOptions) {
     const client = new DynamoDBClient({
@@ -75,6 +78,7 @@ export class Dynamo {
         const out = await request(this.doc);
         stopTimer();
         this.inFlight.release(true);
+        this.lastAnsweredAt = Date.now();
         metrics.dynamodbRequests.inc({ operation, outcome: 'ok' });
         return out;
       } catch (err) {
@@ -83,6 +87,8 @@ export class Dynamo {
         // A rejection is an answer: DynamoDB is well. Anything else (timeouts, 5xx, throttling) cuts the limit.
         const rejected = nonRetriableNames.has(name);
         this.inFlight.release(rejected);
+        if (rejected) this.lastAnsweredAt = Date.now();
+        else this.lastFailedAt = Date.now();
         if (rejected) {
           metrics.dynamodbRequests.inc({
             operation,
@@ -108,6 +114,26 @@ export class Dynamo {
         }
         await sleep(backoffDelayMs(attempt), processShutdown.signal);
       }
+    }
+  }
+
+  /**
+   * Whether DynamoDB answers (readiness): yes at once when a request was answered in the last
+   * `freshMs` and none failed since; otherwise one GetItem of `key` in `table` (a table the
+   * worker may read), sent ahead of the requests waiting for a slot and not retried, so that a
+   * worker's own backlog after an outage does not read as the sink being down.
+   */
+  async reachable(table: string, key: Record<string, string>, freshMs = 5_000): Promise<boolean> {
+    const now = Date.now();
+    if (this.lastAnsweredAt > this.lastFailedAt && now - this.lastAnsweredAt < freshMs) return true;
+    try {
+      await this.doc.send(new GetCommand({ TableName: table, Key: key }));
+      this.lastAnsweredAt = Date.now();
+      return true;
+    } catch (err) {
+      const answered = nonRetriableNames.has((err as { name?: string }).name ?? '');
+      if (answered) this.lastAnsweredAt = Date.now();
+      return answered;
     }
   }
 

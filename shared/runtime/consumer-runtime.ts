@@ -124,14 +124,18 @@ export class ConsumerRuntime<T> {
     const { batch, resolveOffset, isRunning, isStale } = payload;
     const messages = batch.messages;
     // kafkajs rejoins a rebalance only when eachBatch returns: once a heartbeat says the group is
-    // rebalancing, finish the chunk in hand, commit it, and return instead of starting the next.
-    let rebalancing = false;
+    // rebalancing, the handler's signal stops its work (retries, fan-out pages, propagation) and
+    // nothing more of the batch is committed; whoever owns the partition after the rebalance
+    // redoes it from the committed offset. Waiting for the work instead would hold up the whole
+    // group's rebalance, and past the rebalance timeout this member's writes would race the next owner's.
+    const rebalance = new AbortController();
+    const signal = AbortSignal.any([this.stopping.signal, rebalance.signal]);
     const heartbeat = () =>
       payload.heartbeat().catch((err: { type?: string }) => {
-        if (err.type && rebalanceErrors.has(err.type)) rebalancing = true;
+        if (err.type && rebalanceErrors.has(err.type)) rebalance.abort();
       });
     for (let i = 0; i < messages.length; i += this.options.batchSize) {
-      if (!isRunning() || isStale() || rebalancing || this.stopping.signal.aborted) return;
+      if (!isRunning() || isStale() || signal.aborted) return;
       const started = process.hrtime.bigint();
       const raw: RawRecord[] = messages.slice(i, i + this.options.batchSize).map((m) => ({
         topic: batch.topic,
@@ -142,8 +146,15 @@ export class ConsumerRuntime<T> {
         timestamp: m.timestamp,
         headers: m.headers ?? {},
       }));
-      const committed = await this.processChunk(raw, heartbeat);
-      if (!committed) return;
+      const committed = await this.processChunk(raw, heartbeat, signal);
+      if (!committed) {
+        if (rebalance.signal.aborted)
+          this.logger.info(
+            { topic: batch.topic, partition: batch.partition },
+            'rebalance: batch left to the next owner',
+          );
+        return;
+      }
       const last = raw[raw.length - 1]!;
       resolveOffset(last.offset);
       this.options.onCommitted?.(raw);
@@ -161,9 +172,13 @@ export class ConsumerRuntime<T> {
     }
   }
 
-  /** Decode, handle, dead-letter, commit. Resolves false when shutdown interrupted it (nothing committed). */
-  private async processChunk(raw: RawRecord[], heartbeat: () => Promise<void>): Promise<boolean> {
-    if (this.worker.prepare && !(await this.prepareWithRetry(raw, heartbeat))) return false;
+  /** Decode, handle, dead-letter, commit. Resolves false when `signal` (shutdown, rebalance) interrupted it: nothing committed. */
+  private async processChunk(
+    raw: RawRecord[],
+    heartbeat: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    if (this.worker.prepare && !(await this.prepareWithRetry(raw, heartbeat, signal))) return false;
     const letters: DeadLetter[] = [];
     const decoded: DecodedRecord<T>[] = [];
     for (const record of raw) {
@@ -183,11 +198,7 @@ export class ConsumerRuntime<T> {
         letters.push({ record, error });
       }
     }
-    const ctx: HandlerContext = {
-      logger: this.logger,
-      signal: this.stopping.signal,
-      heartbeat,
-    };
+    const ctx: HandlerContext = { logger: this.logger, signal, heartbeat };
     // Heartbeats go on while the worker's effects are in flight, so a slow batch is not a dead member.
     const beat = setInterval(() => void ctx.heartbeat(), Math.max(1000, this.options.sessionTimeoutMs / 5));
     try {
@@ -233,9 +244,13 @@ export class ConsumerRuntime<T> {
 
   /**
    * Runs the worker's prepare step (what decoding needs, such as writer schemas) until it
-   * succeeds, the partition waiting meanwhile. Resolves false when shutdown interrupted it.
+   * succeeds, the partition waiting meanwhile. Resolves false when `signal` interrupted it.
    */
-  private async prepareWithRetry(raw: RawRecord[], heartbeat: () => Promise<void>): Promise<boolean> {
+  private async prepareWithRetry(
+    raw: RawRecord[],
+    heartbeat: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.worker.prepare!(raw);
@@ -246,9 +261,9 @@ export class ConsumerRuntime<T> {
           { err: error, attempt, delayMs: delay, records: raw.length },
           'preparing batch failed; retrying',
         );
-        await heartbeat().catch(() => undefined);
-        await sleep(delay, this.stopping.signal);
-        if (this.stopping.signal.aborted) return false;
+        await heartbeat();
+        await sleep(delay, signal);
+        if (signal.aborted) return false;
       }
     }
   }
@@ -256,7 +271,7 @@ export class ConsumerRuntime<T> {
   /**
    * Runs the handler until it succeeds, retrying retriable failures with backoff while the worker
    * runs. A non-retriable failure splits the batch to find the record at fault. Returns the
-   * rejected records, or undefined when shutdown interrupted the retries.
+   * rejected records, or undefined when the context's signal (shutdown, rebalance) interrupted them.
    */
   private async handleWithRetry(
     batch: DecodedRecord<T>[],
@@ -267,7 +282,7 @@ export class ConsumerRuntime<T> {
       try {
         return (await this.worker.handle(batch, ctx)) ?? [];
       } catch (error) {
-        if (this.stopping.signal.aborted) return undefined;
+        if (ctx.signal.aborted) return undefined;
         if (!isRetriable(error)) {
           if (batch.length === 1) return [{ record: batch[0]!, error }];
           const mid = Math.ceil(batch.length / 2);
@@ -282,8 +297,8 @@ export class ConsumerRuntime<T> {
           { err: error, attempt, delayMs: delay, records: batch.length },
           'batch failed; retrying',
         );
-        await sleep(delay, this.stopping.signal);
-        if (this.stopping.signal.aborted) return undefined;
+        await sleep(delay, ctx.signal);
+        if (ctx.signal.aborted) return undefined;
       }
     }
   }

@@ -3,7 +3,11 @@ import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
 
 export interface HandlerContext {
   logger: Logger;
-  /** Aborted when the worker is shutting down: stop starting new work. */
+  /**
+   * Aborted when the worker is shutting down or this member must rejoin its group (a rebalance,
+   * after which another member may own the partition): stop starting new work and throw; the
+   * batch is not committed, and its effects are redone from the committed offset.
+   */
   signal: AbortSignal;
   /** Keeps the group membership alive during long work (a big fan-out, a backfill). */
   heartbeat(): Promise<void>;

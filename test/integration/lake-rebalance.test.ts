@@ -57,17 +57,17 @@ describe('lake worker across a rebalance', () => {
   it('a member that gets a partition back resumes from the committed offset, not onto the segment it held', async () => {
     const a = member();
     const b = member();
-    a.assigned({ [topic]: [0] });
+    a.assigned(); // joined, with partition 0
     await a.handle(batch(a, 100, 150), ctx); // A holds [100,150); its commit stays at 100
     // A is evicted (its upload outlived the rebalance timeout); B takes over from 100, cuts
     // [100,200) at offset 200 and commits 200.
-    b.assigned({ [topic]: [0] });
+    b.assigned(); // joined, with partition 0
     await b.handle(batch(b, 100, 201), ctx);
     expect(b.heldFrom(topic, 0)).toBe(200n);
     // A rejoins and gets the partition back: the runtime resumes it at the committed 200. Onto
     // the stale [100,150) it would cut [100,150)∪[200,250) at 250, under B's object's name and
     // reaching further, so replacing it: rows 150–199 gone.
-    a.assigned({ [topic]: [0] });
+    a.assigned(); // joined, with partition 0
     await a.handle(batch(a, 200, 301), ctx); // cuts [200,300) at offset 300
 
     const lake = await lakeSnapshot(stores[0]!, prefix);

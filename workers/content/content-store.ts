@@ -51,6 +51,11 @@ export class ContentStore {
     );
   }
 
+  /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
+  reachable(): Promise<boolean> {
+    return this.dynamo.reachable(this.tables.content, { [A.contentId]: '__readyz__' });
+  }
+
   async getKoo(id: string): Promise<Item | undefined> {
     const out = await this.dynamo.call('GetItem', (doc) =>
       doc.send(

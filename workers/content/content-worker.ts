@@ -227,11 +227,8 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     }
   }
 
-  async sinkReady(): Promise<boolean> {
-    return this.store.getKoo('__readyz__').then(
-      () => true,
-      () => false,
-    );
+  sinkReady(): Promise<boolean> {
+    return this.store.reachable();
   }
 }
 

@@ -193,11 +193,8 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
     this.release();
   }
 
-  async sinkReady(): Promise<boolean> {
-    return this.scores.read(['__readyz__'], fenceAttribute(topicNames.reactions, 0)).then(
-      () => true,
-      () => false,
-    );
+  sinkReady(): Promise<boolean> {
+    return this.scores.reachable();
   }
 }
 

@@ -44,6 +44,11 @@ export class ScoreStore {
   }
 
   /** The koos' items (language, score and the given fence only), keyed by content id; strongly consistent. */
+  /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
+  reachable(): Promise<boolean> {
+    return this.dynamo.reachable(this.table, { [A.contentId]: '__readyz__' });
+  }
+
   async read(ids: readonly string[], fenceAttr: string): Promise<Map<string, Item>> {
     const items = await batchGet(
       this.dynamo,

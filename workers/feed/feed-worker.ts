@@ -244,11 +244,8 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
     );
   }
 
-  async sinkReady(): Promise<boolean> {
-    return this.graph.counts('__readyz__').then(
-      () => true,
-      () => false,
-    );
+  sinkReady(): Promise<boolean> {
+    return this.graph.reachable();
   }
 }
 

@@ -1,9 +1,9 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { graphAttr as G, graphKey } from '../../schemas/koo-feed.ts';
 import { batchGet, keyString, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
-import { KooError } from '../../shared/errors/koo-error.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import {
   countDeltas,
@@ -17,14 +17,6 @@ import {
   type EdgeWrite,
   type FeedSettings,
 } from './decide.ts';
-
-// Cancellation reasons that reading again and recomputing can get past (another owner moved a version).
-const transientCancellations = new Set([
-  'None',
-  'ConditionalCheckFailed',
-  'TransactionConflict',
-  'ThrottlingError',
-]);
 
 export interface FollowerPage {
   followerIds: string[];
@@ -91,28 +83,13 @@ export class GraphStore {
           ...buildUpdate({ add: { [G.followers]: d.followers, [G.following]: d.following } }),
         },
       }));
-      await this.transact([...edges, ...counts]);
+      await transactWrite(this.dynamo, [...edges, ...counts], 'graph edges');
     });
   }
 
-  private async transact(items: Record<string, unknown>[]): Promise<void> {
-    try {
-      await this.dynamo.call('TransactWriteItems', (doc) =>
-        doc.send(new TransactWriteCommand({ TransactItems: items as never })),
-      );
-    } catch (err) {
-      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
-      if (!reasons) throw err;
-      const codes = reasons.map((r) => r.Code ?? 'None');
-      const transient = codes.every((c) => transientCancellations.has(c));
-      throw new KooError(
-        transient ? 'SINK_UNAVAILABLE' : 'SINK_REJECTED',
-        transient
-          ? `graph transaction cancelled (${codes.filter((c) => c !== 'None').join(', ')}): stored edges moved; reading again`
-          : `graph transaction refused: ${codes.join(', ')}`,
-        { retriable: transient, cause: err },
-      );
-    }
+  /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
+  reachable(): Promise<boolean> {
+    return this.dynamo.reachable(this.table, { [G.userId]: '__readyz__', [G.key]: graphKey.counts });
   }
 
   /** Follower counts of these users (0 for a user without followers). */

@@ -11,11 +11,13 @@ import type { Item } from '../../shared/dynamodb/batch-writer.ts';
  *
  * Counters: a koo's reactions share one partition (the key is the content id), so the koo item
  * keeps the offset of the last reaction its counters include (the fence); a batch counts only
- * events past it, and moves counters and fence in one compare-and-set update. Who-reacted items
- * are written before that update, each with the flags the counters held for the user before the
- * batch and the fence value that will count the new state: until the fence reaches it (a crash
- * between the two writes), the counters still hold the old flags, and the next attempt counts
- * from them.
+ * events past it. Each step of a koo writes its who-reacted items, its counter changes and the
+ * new fence in one transaction conditioned on the fence it read: a second writer of the partition
+ * (a member evicted mid-batch that keeps running, a backfill beside the live group) cannot
+ * overwrite the items the counters were moved by, nor count an event twice; the loser reads again.
+ * An item also keeps the flags the counters held before it and the fence it was written for
+ * (`countedFlags`, `offset`): items written before the counters moved (the worker's former
+ * two-step writes) still count from what the counters hold.
  */
 
 export const reactionFlags = { like: 1, share: 2, rekoo: 4 } as const;
@@ -105,17 +107,18 @@ export interface ItemWrite {
   stored: StoredPair;
 }
 
-export interface CounterUpdate {
+/** A transaction holds at most 100 actions: a step's items and its koo's counter update. */
+export const MAX_ITEMS_PER_STEP = 99;
+
+/** One transaction: who-reacted items of a koo, with its counter changes and fence. */
+export interface KooStep {
   contentId: string;
-  /** The fence read before the batch (undefined: none yet); the update holds only if it is unchanged. */
+  /** The fence before the step (undefined: none yet); the step holds only if it is unchanged. */
   expectedFence: number | undefined;
+  /** The offset of the step's last event: the fence after it. */
   fence: number;
   delta: Counters;
-}
-
-export interface BatchPlan {
   items: ItemWrite[];
-  counters: CounterUpdate[];
 }
 
 /** Koos and (koo, user) pairs whose stored state a batch needs, after dropping events the fences already count. */
@@ -126,47 +129,96 @@ export function pendingEvents(
   return events.filter((e) => e.offset > (fences.get(e.reaction.content_id) ?? -1));
 }
 
+/** Cuts a koo's events (in offset order) into runs of at most `maxUsers` users each. */
+function runsOfUsers(events: readonly PositionedReaction[], maxUsers: number): PositionedReaction[][] {
+  const runs: PositionedReaction[][] = [];
+  let run: PositionedReaction[] = [];
+  let users = new Set<string>();
+  for (const e of events) {
+    if (!users.has(e.reaction.user_id) && users.size === maxUsers) {
+      runs.push(run);
+      run = [];
+      users = new Set();
+    }
+    run.push(e);
+    users.add(e.reaction.user_id);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
 /**
- * What a batch writes: for each (koo, user) with events past the koo's fence, its new state,
- * stored with the flags the counters held before and the koo's new fence (its last offset in the
- * batch); for each koo, one counter update by the sum of its users' flag changes.
+ * What a batch writes, as steps: per koo with events past its fence, runs of its events of at
+ * most `maxItems` users, each run a step that stores each user's new state (with the flags the
+ * counters held before) and moves the counters by the sum of their flag changes, to the fence of
+ * the run's last offset. A koo's steps follow each other (each expects the fence of the one
+ * before); a run that changes nothing is no step.
  */
 export function planBatch(
   events: readonly PositionedReaction[],
   fences: ReadonlyMap<string, number>,
   stored: ReadonlyMap<string, StoredPair>,
-): BatchPlan {
-  const koos = new Map<string, { fence: number; pairs: Map<string, Reaction[]> }>();
-  for (const { reaction, offset } of pendingEvents(events, fences)) {
-    let koo = koos.get(reaction.content_id);
-    if (!koo) koos.set(reaction.content_id, (koo = { fence: offset, pairs: new Map() }));
-    koo.fence = Math.max(koo.fence, offset);
-    const list = koo.pairs.get(reaction.user_id);
+  maxItems = MAX_ITEMS_PER_STEP,
+): KooStep[] {
+  const koos = new Map<string, PositionedReaction[]>();
+  for (const e of pendingEvents(events, fences)) {
+    const list = koos.get(e.reaction.content_id);
+    if (list) list.push(e);
+    else koos.set(e.reaction.content_id, [e]);
+  }
+  const steps: KooStep[] = [];
+  for (const [contentId, kooEvents] of koos) {
+    let fence = fences.get(contentId);
+    const written = new Map<string, StoredPair>(); // by this koo's earlier steps
+    for (const run of runsOfUsers(kooEvents, maxItems)) {
+      const step = planStep(
+        contentId,
+        run,
+        fence,
+        (userId) => written.get(userId) ?? stored.get(pairKey(contentId, userId)),
+      );
+      if (!step) continue;
+      for (const item of step.items) written.set(item.userId, item.stored);
+      fence = step.fence;
+      steps.push(step);
+    }
+  }
+  return steps;
+}
+
+function planStep(
+  contentId: string,
+  run: readonly PositionedReaction[],
+  fence: number | undefined,
+  storedOf: (userId: string) => StoredPair | undefined,
+): KooStep | undefined {
+  const pairs = new Map<string, Reaction[]>();
+  for (const { reaction } of run) {
+    const list = pairs.get(reaction.user_id);
     if (list) list.push(reaction);
-    else koo.pairs.set(reaction.user_id, [reaction]);
+    else pairs.set(reaction.user_id, [reaction]);
   }
-  const plan: BatchPlan = { items: [], counters: [] };
-  for (const [contentId, koo] of koos) {
-    const fence = fences.get(contentId);
-    const delta = { likes: 0, shares: 0, rekoos: 0 };
-    for (const [userId, list] of koo.pairs) {
-      const current = stored.get(pairKey(contentId, userId));
-      const state = applyReactions(current?.state ?? noReaction, list);
-      const counted = countedFlags(current, fence);
-      // Nothing new and nothing left to count: a duplicate or a replay.
-      if (current && sameState(current.state, state) && counted === state.flags) continue;
-      plan.items.push({ contentId, userId, stored: { state, countedFlags: counted, offset: koo.fence } });
-      const d = counterDelta(counted, state.flags);
-      delta.likes += d.likes;
-      delta.shares += d.shares;
-      delta.rekoos += d.rekoos;
-    }
-    // The fence moves with every koo that has items written, even when its counters do not.
-    if (plan.items.at(-1)?.contentId === contentId) {
-      plan.counters.push({ contentId, expectedFence: fence, fence: koo.fence, delta });
-    }
+  const stepFence = run.at(-1)!.offset;
+  const step: KooStep = {
+    contentId,
+    expectedFence: fence,
+    fence: stepFence,
+    delta: { likes: 0, shares: 0, rekoos: 0 },
+    items: [],
+  };
+  for (const [userId, list] of pairs) {
+    const current = storedOf(userId);
+    const state = applyReactions(current?.state ?? noReaction, list);
+    const counted = countedFlags(current, fence);
+    // Nothing new and nothing left to count: a duplicate or a replay.
+    if (current && sameState(current.state, state) && counted === state.flags) continue;
+    step.items.push({ contentId, userId, stored: { state, countedFlags: counted, offset: stepFence } });
+    const d = counterDelta(counted, state.flags);
+    step.delta.likes += d.likes;
+    step.delta.shares += d.shares;
+    step.delta.rekoos += d.rekoos;
   }
-  return plan;
+  return step.items.length > 0 ? step : undefined;
 }
 
 /** The stored state of a who-reacted item, or undefined when there is none. */

@@ -1,17 +1,9 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, reactionAttr as R } from '../../schemas/koo-content.ts';
-import { batchGet, batchWrite } from '../../shared/dynamodb/batch-writer.ts';
-import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
-import { KooError } from '../../shared/errors/koo-error.ts';
-import {
-  itemOf,
-  pairKey,
-  storedPairOf,
-  type CounterUpdate,
-  type ItemWrite,
-  type StoredPair,
-} from './decide.ts';
+import { itemOf, pairKey, storedPairOf, type KooStep, type StoredPair } from './decide.ts';
 
 export interface ReactionTables {
   reactions: string;
@@ -19,8 +11,8 @@ export interface ReactionTables {
 }
 
 /**
- * The reactions worker's DynamoDB adapter: reads fences and who-reacted items in batches, writes
- * items with BatchWriteItem, and moves a koo's counters and fence in one conditional update.
+ * The reactions worker's DynamoDB adapter: reads fences and who-reacted items in batches, and
+ * writes each step of a koo (its items, counters and fence) as one fenced transaction.
  * It decides nothing (decide.ts does).
  */
 export class ReactionStore {
@@ -32,6 +24,11 @@ export class ReactionStore {
     this.dynamo = dynamo;
     this.tables = tables;
     this.concurrency = concurrency;
+  }
+
+  /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
+  reachable(): Promise<boolean> {
+    return this.dynamo.reachable(this.tables.content, { [A.contentId]: '__readyz__' });
   }
 
   /** The counters' fence of each koo that has one. */
@@ -68,24 +65,16 @@ export class ReactionStore {
     return stored;
   }
 
-  async writeItems(writes: readonly ItemWrite[], expiresAtSeconds: number): Promise<void> {
-    await batchWrite(
-      this.dynamo,
-      this.tables.reactions,
-      writes.map((w) => ({ put: itemOf(w, expiresAtSeconds) })),
-      { keyAttributes: [R.contentId, R.userId], concurrency: this.concurrency },
-    );
-  }
-
   /**
-   * Adds a batch's counter changes and moves the fence, only if the fence is still the one the
-   * batch read: a second consumer of the partition (a rebalance, a member that lost its session)
-   * cannot count the same events twice. A moved fence is a retriable error: the batch is read again.
+   * Writes a step's items, adds its counter changes and moves the fence in one transaction, only
+   * if the fence is still the one the batch read: a second writer of the partition (a member that
+   * lost its session, a backfill) can neither count the same events twice nor overwrite the items
+   * the counters were moved by. A moved fence is a retriable error: the batch is read again.
    */
-  async updateCounters(update: CounterUpdate): Promise<void> {
-    const { delta } = update;
+  async applyStep(step: KooStep, expiresAtSeconds: number): Promise<void> {
+    const { delta } = step;
     const built = buildUpdate({
-      set: { [A.reactionsOffset]: update.fence },
+      set: { [A.reactionsOffset]: step.fence },
       add: Object.fromEntries(
         [
           [A.likes, delta.likes],
@@ -94,34 +83,28 @@ export class ReactionStore {
         ].filter(([, n]) => n !== 0),
       ),
     });
-    const fenced = update.expectedFence === undefined;
-    try {
-      await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
+    const fenced = step.expectedFence === undefined;
+    await transactWrite(
+      this.dynamo,
+      [
+        ...step.items.map((w) => ({
+          Put: { TableName: this.tables.reactions, Item: itemOf(w, expiresAtSeconds) },
+        })),
+        {
+          Update: {
             TableName: this.tables.content,
-            Key: { [A.contentId]: update.contentId },
+            Key: { [A.contentId]: step.contentId },
             ...built,
             ConditionExpression: fenced ? 'attribute_not_exists(#ro)' : '#ro = :ro',
             ExpressionAttributeNames: { ...built.ExpressionAttributeNames, '#ro': A.reactionsOffset },
             ExpressionAttributeValues: {
               ...built.ExpressionAttributeValues,
-              ...(fenced ? {} : { ':ro': update.expectedFence }),
+              ...(fenced ? {} : { ':ro': step.expectedFence }),
             },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-      throw new KooError(
-        'SINK_UNAVAILABLE',
-        `reaction counters of ${update.contentId} moved during the batch; reading again`,
-        {
-          retriable: true,
-          cause: err,
-          details: { contentId: update.contentId },
+          },
         },
-      );
-    }
+      ],
+      `reactions of ${step.contentId}`,
+    );
   }
 }

@@ -33,8 +33,8 @@ export function loadReactionsConfig(environment: NodeJS.ProcessEnv): ReactionsCo
 /**
  * reactions: koo.reactions (Avro) → who-reacted items in koo_reactions and exact counters on the
  * koo item in koo_content. Per batch: read the koos' counter fences, drop what they already count,
- * read the (koo, user) items left, fold their events (decide.ts), write the items in batches of 25,
- * then one fenced counter update per koo.
+ * read the (koo, user) items left, fold their events (decide.ts), and write per koo its items,
+ * counters and fence in fenced transactions of up to 99 items.
  */
 export class ReactionsWorker implements WorkerDefinition<Reaction> {
   readonly name = 'reactions';
@@ -86,22 +86,17 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     const stored = await this.store.getPairs(
       pending.map((e) => ({ contentId: e.reaction.content_id, userId: e.reaction.user_id })),
     );
-    const plan = planBatch(pending, fences, stored);
-    // Items first: a crash before the counter update leaves them saying what the counters still hold.
-    await this.store.writeItems(
-      plan.items,
-      Math.floor(this.now() / 1000) + this.config.REACTION_TOMBSTONE_TTL_DAYS * 86_400,
-    );
-    await mapConcurrent(plan.counters, this.config.SINK_CONCURRENCY, (update) =>
-      this.store.updateCounters(update),
-    );
+    const steps = planBatch(pending, fences, stored);
+    const expiresAt = Math.floor(this.now() / 1000) + this.config.REACTION_TOMBSTONE_TTL_DAYS * 86_400;
+    // A koo's steps in order (each expects the fence of the one before); koos side by side.
+    const byKoo = Map.groupBy(steps, (step) => step.contentId);
+    await mapConcurrent([...byKoo.values()], this.config.SINK_CONCURRENCY, async (kooSteps) => {
+      for (const step of kooSteps) await this.store.applyStep(step, expiresAt);
+    });
   }
 
-  async sinkReady(): Promise<boolean> {
-    return this.store.getFences(['__readyz__']).then(
-      () => true,
-      () => false,
-    );
+  sinkReady(): Promise<boolean> {
+    return this.store.reachable();
   }
 }
 

@@ -1,0 +1,46 @@
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { KooError } from '../errors/koo-error.ts';
+import type { Dynamo } from './dynamo-client.ts';
+
+/** The actions of one TransactWriteItems request (Put, Update, Delete, ConditionCheck), as lib-dynamodb takes them. */
+export type TransactItem = Record<string, unknown>;
+
+/** DynamoDB's limit on the actions of one transaction. */
+export const MAX_TRANSACT_ITEMS = 100;
+
+// Cancellation reasons that reading again and recomputing can get past (another writer moved a version).
+const transientCancellations = new Set([
+  'None',
+  'ConditionalCheckFailed',
+  'TransactionConflict',
+  'ThrottlingError',
+]);
+
+/**
+ * Writes `items` all or none. A transaction cancelled because a condition no longer holds (a
+ * second writer of the partition, a redelivery racing itself) is a retriable KooError: the caller's
+ * batch is read and decided again. Any other cancellation (too large, invalid) is SINK_REJECTED.
+ */
+export async function transactWrite(
+  dynamo: Dynamo,
+  items: readonly TransactItem[],
+  what: string,
+): Promise<void> {
+  try {
+    await dynamo.call('TransactWriteItems', (doc) =>
+      doc.send(new TransactWriteCommand({ TransactItems: items as never })),
+    );
+  } catch (err) {
+    const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+    if (!reasons) throw err;
+    const codes = reasons.map((r) => r.Code ?? 'None');
+    const transient = codes.every((c) => transientCancellations.has(c));
+    throw new KooError(
+      transient ? 'SINK_UNAVAILABLE' : 'SINK_REJECTED',
+      transient
+        ? `${what}: transaction cancelled (${codes.filter((c) => c !== 'None').join(', ')}): stored versions moved; reading again`
+        : `${what}: transaction refused: ${codes.join(', ')}`,
+      { retriable: transient, cause: err },
+    );
+  }
+}
