@@ -43,6 +43,7 @@ export const userAttr = {
   deleted: 'x',
   expiresAt: 'ttl',
   pendingKoos: 'pk', // koos written before this user's row arrived, waiting for the handle (string set)
+  propagatedHandle: 'ph', // the handle every koo of the user was given; a rename propagates while h differs
 } as const;
 
 /** koo_reactions: one item per koo and user who reacted to it (who reacted how). */

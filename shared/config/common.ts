@@ -34,6 +34,12 @@ export const consumerConfigSchema = z.object({
   SINK_RETRY_MAX_MS: env.int(30_000, 100),
   SHUTDOWN_TIMEOUT_MS: env.int(9_000, 100, 60_000),
   SESSION_TIMEOUT_MS: env.int(30_000, 6_000),
+  /**
+   * How long the group waits for its members to rejoin a rebalance. A member's work stops at
+   * the next heartbeat (SESSION_TIMEOUT_MS / 5) after the rebalance began, plus the request in
+   * flight (up to SINK_RETRY_MAX_MS): keep this above both, or the member is evicted meanwhile.
+   */
+  REBALANCE_TIMEOUT_MS: env.int(60_000, 6_000),
   FROM_BEGINNING: env.bool(true),
 });
 export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;

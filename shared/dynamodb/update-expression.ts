@@ -3,6 +3,8 @@ import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 export interface UpdateSpec {
   /** Attributes to set; `null`/`undefined` values are removed instead. */
   set?: Record<string, NativeAttributeValue | null | undefined>;
+  /** Attributes to set only where the item does not have them yet (`if_not_exists`). */
+  setIfAbsent?: Record<string, NativeAttributeValue>;
   remove?: readonly string[];
   /** Numbers to add, or sets to add members to. */
   add?: Record<string, NativeAttributeValue>;
@@ -47,6 +49,10 @@ export function buildUpdate(spec: UpdateSpec): BuiltUpdate {
   for (const [attr, v] of Object.entries(spec.set ?? {})) {
     if (v === null || v === undefined) removal(attr);
     else sets.push(`${name(attr)} = ${value(v)}`);
+  }
+  for (const [attr, v] of Object.entries(spec.setIfAbsent ?? {})) {
+    const alias = name(attr);
+    sets.push(`${alias} = if_not_exists(${alias}, ${value(v)})`);
   }
   for (const attr of spec.remove ?? []) removal(attr);
   for (const [attr, v] of Object.entries(spec.add ?? {})) adds.push(`${name(attr)} ${value(v)}`);

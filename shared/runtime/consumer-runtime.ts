@@ -14,6 +14,8 @@ export interface ConsumerRuntimeOptions {
   batchSize: number;
   dlqTopic: string;
   sessionTimeoutMs: number;
+  /** How long the group waits for members to rejoin; their work stops on the rebalance's first heartbeat. */
+  rebalanceTimeoutMs: number;
   fromBeginning: boolean;
   /** Partitions whose batches run at the same time (order is kept within each partition). */
   partitionsConcurrently?: number;
@@ -54,6 +56,7 @@ export class ConsumerRuntime<T> {
     this.consumer = kafka.consumer({
       groupId: worker.groupId,
       sessionTimeout: options.sessionTimeoutMs,
+      rebalanceTimeout: options.rebalanceTimeoutMs,
       heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
       // A batch larger than the worker's batch size is split; this bounds memory per fetch.
       maxBytesPerPartition: 1024 * 1024,

@@ -68,6 +68,7 @@ export async function runWorker<C extends WorkerConfig, T>(
       batchSize: config.BATCH_SIZE,
       dlqTopic: config.DLQ_TOPIC,
       sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
+      rebalanceTimeoutMs: config.REBALANCE_TIMEOUT_MS,
       fromBeginning: config.FROM_BEGINNING,
       onCommitted: options.onCommitted,
       onFatal: (err) => onFatal(err),
@@ -79,8 +80,6 @@ export async function runWorker<C extends WorkerConfig, T>(
   if (worker.sinkReady) health.addReadinessCheck('sink', () => worker.sinkReady!());
   const httpPort = await health.listen(config.HTTP_PORT);
   logger.info({ httpPort, groupId: worker.groupId, topics: worker.topics }, 'worker starting');
-  await runtime.start();
-
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -121,5 +120,8 @@ export async function runWorker<C extends WorkerConfig, T>(
       void close().finally(() => process.exit(1));
     };
   }
+  // After the handlers above: kafkajs can give up while the consumer is still joining (a broker
+  // restarting), and that process must exit too.
+  await runtime.start();
   return { httpPort, close };
 }

@@ -36,7 +36,12 @@ function fakeKafka(options: { failCommits?: boolean } = {}) {
   };
   const kafka = { consumer: () => consumer, producer: () => producer } as unknown as Kafka;
   /** Delivers offsets [from, from + count) of partition 0 as one fetched batch; resolves with the offsets resolved. */
-  const deliver = async (from: number, count: number, headersAt: (i: number) => IHeaders = () => ({})) => {
+  const deliver = async (
+    from: number,
+    count: number,
+    headersAt: (i: number) => IHeaders = () => ({}),
+    heartbeat: () => Promise<void> = async () => undefined,
+  ) => {
     const resolved: string[] = [];
     const messages = Array.from({ length: count }, (_, i) => ({
       offset: String(from + i),
@@ -48,7 +53,7 @@ function fakeKafka(options: { failCommits?: boolean } = {}) {
     await eachBatch!({
       batch: { topic: 't', partition: 0, messages, highWatermark: String(from + count) },
       resolveOffset: (offset: string) => resolved.push(offset),
-      heartbeat: async () => undefined,
+      heartbeat,
       isRunning: () => true,
       isStale: () => false,
     } as unknown as EachBatchPayload);
@@ -72,7 +77,13 @@ function worker(extra: Partial<WorkerDefinition<string>> = {}): WorkerDefinition
 }
 
 async function started(w: WorkerDefinition<string>, fake: ReturnType<typeof fakeKafka>) {
-  const options = { batchSize: 2, dlqTopic: 'dlq', sessionTimeoutMs: 10_000, fromBeginning: false };
+  const options = {
+    batchSize: 2,
+    dlqTopic: 'dlq',
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 20_000,
+    fromBeginning: false,
+  };
   const runtime = new ConsumerRuntime(fake.kafka, w, options, createLogger('test', 'silent'));
   await runtime.start();
   return runtime;
@@ -113,6 +124,27 @@ describe('consumer runtime offsets', () => {
     const fake = fakeKafka({ failCommits: true });
     await started(worker(), fake);
     expect(await fake.deliver(10, 5)).toEqual([]);
+  });
+
+  it('stops the handler when a heartbeat says the group rebalances, and commits nothing of the batch', async () => {
+    let rebalancing = false;
+    let stoppedBy: AbortSignal | undefined;
+    const slow = worker({
+      handle: async (_batch, ctx) => {
+        rebalancing = true; // the group starts rebalancing while this batch's effects are in flight
+        await ctx.heartbeat();
+        stoppedBy = ctx.signal;
+        if (ctx.signal.aborted) throw new Error('stopped before the batch was done');
+      },
+    });
+    const fake = fakeKafka();
+    await started(slow, fake);
+    const resolved = await fake.deliver(10, 4, undefined, async () => {
+      if (rebalancing) throw Object.assign(new Error('rebalancing'), { type: 'REBALANCE_IN_PROGRESS' });
+    });
+    expect(stoppedBy?.aborted).toBe(true);
+    expect(resolved).toEqual([]);
+    expect(fake.commits).toEqual([]);
   });
 
   it('tells a holding worker its partitions after every join', async () => {
@@ -162,6 +194,7 @@ describe('consumer runtime crashes', () => {
       batchSize: 2,
       dlqTopic: 'dlq',
       sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 20_000,
       fromBeginning: false,
       onFatal: (err: Error) => fatal.push(err.message),
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentAttr as A } from '../../schemas/koo-content.ts';
+import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { decodeContentEvent } from '../../workers/content/content-worker.ts';
 import {
   isResolved,
@@ -8,6 +8,7 @@ import {
   langGroup,
   latestPerKey,
   mediaUri,
+  needsPropagation,
   rootOf,
   shortenMedia,
   userWrite,
@@ -127,19 +128,23 @@ describe('content decisions', () => {
     expect(A.superParent in write.set).toBe(false);
   });
 
-  it('propagates handles for renames only', () => {
+  it('propagates a handle until every koo has it, whatever change of the user comes next', () => {
     const decode = (op: 'c' | 'u', before: object | null, after: object) => {
       const e = decodeContentEvent(rawRecord('koo.public.users', envelope('users', op, before, after, 5)));
       if (!e || e.kind !== 'user') throw new Error('expected a user event');
       return e.change;
     };
-    expect(userWrite(decode('c', null, userRow('u1')), settings, 0).renamed).toBe(false);
-    expect(
-      userWrite(decode('u', userRow('u1'), userRow('u1', { display_name: 'x' })), settings, 0).renamed,
-    ).toBe(false);
-    expect(userWrite(decode('u', userRow('u1'), userRow('u1', { handle: 'new' })), settings, 0).renamed).toBe(
-      true,
-    );
+    // A new user's handle is the propagated one (its early koos wait in its pending set).
+    expect(userWrite(decode('c', null, userRow('u1')), settings, 0).setIfAbsent).toEqual({
+      [U.propagatedHandle]: 'handle_u1',
+    });
+    expect(needsPropagation(null, 'handle_u1')).toBe(false);
+    const stored = { [U.handle]: 'old', [U.propagatedHandle]: 'old' };
+    expect(needsPropagation(stored, 'old')).toBe(false); // an edit of something else
+    expect(needsPropagation(stored, 'new')).toBe(true); // a rename
+    // The rename was written, its propagation cut off: the next change resumes it.
+    expect(needsPropagation({ [U.handle]: 'new', [U.propagatedHandle]: 'old' }, 'new')).toBe(true);
+    expect(needsPropagation({ [U.handle]: 'old' }, 'new')).toBe(true); // an item from before `ph`
   });
 });
 

@@ -18,4 +18,11 @@ describe('buildUpdate', () => {
     });
     expect(u.ExpressionAttributeValues).toEqual({ ':u0': 5, ':u2': 'x', ':u3': 1, ':u4': new Set(['a']) });
   });
+
+  it('sets an attribute only where the item lacks it', () => {
+    const u = buildUpdate({ set: { h: 'b' }, setIfAbsent: { ph: 'b' } });
+    expect(u.UpdateExpression).toBe('SET #u0 = :u0, #u1 = if_not_exists(#u1, :u1)');
+    expect(u.ExpressionAttributeNames).toEqual({ '#u0': 'h', '#u1': 'ph' });
+    expect(u.ExpressionAttributeValues).toEqual({ ':u0': 'b', ':u1': 'b' });
+  });
 });

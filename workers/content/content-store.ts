@@ -2,7 +2,7 @@ import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
-import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
+import { buildUpdate, type UpdateSpec } from '../../shared/dynamodb/update-expression.ts';
 import type { KooWrite, UserWrite } from './decide.ts';
 
 export interface ContentTables {
@@ -70,7 +70,7 @@ export class ContentStore {
     return this.fencedUpdate(
       this.tables.content,
       { [A.contentId]: write.contentId },
-      write.set,
+      { set: write.set },
       A.version,
       write.version,
       'ALL_NEW',
@@ -82,7 +82,7 @@ export class ContentStore {
     const before = await this.fencedUpdate(
       this.tables.users,
       { [U.userId]: write.userId },
-      write.set,
+      { set: write.set, ...(write.setIfAbsent ? { setIfAbsent: write.setIfAbsent } : {}) },
       U.version,
       write.version,
       'ALL_OLD',
@@ -90,15 +90,35 @@ export class ContentStore {
     return before === undefined ? undefined : (before ?? null);
   }
 
+  /** Records that every koo of the user has `handle`, unless a newer version of the user is stored (it propagates its own). */
+  async setPropagatedHandle(userId: string, handle: string, version: number): Promise<void> {
+    try {
+      await this.dynamo.call('UpdateItem', (doc) =>
+        doc.send(
+          new UpdateCommand({
+            TableName: this.tables.users,
+            Key: { [U.userId]: userId },
+            UpdateExpression: 'SET #ph = :ph',
+            ConditionExpression: '#v = :v',
+            ExpressionAttributeNames: { '#ph': U.propagatedHandle, '#v': U.version },
+            ExpressionAttributeValues: { ':ph': handle, ':v': version },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+    }
+  }
+
   private async fencedUpdate(
     table: string,
     key: Item,
-    set: Record<string, unknown>,
+    spec: UpdateSpec,
     versionAttr: string,
     version: number,
     returnValues: 'ALL_NEW' | 'ALL_OLD',
   ): Promise<Item | undefined> {
-    const update = buildUpdate({ set: set as Item });
+    const update = buildUpdate(spec);
     try {
       const out = await this.dynamo.call('UpdateItem', (doc) =>
         doc.send(

@@ -18,6 +18,7 @@ import {
   kooTombstone,
   kooWrite,
   latestPerKey,
+  needsPropagation,
   rootOf,
   userWrite,
   type ContentSettings,
@@ -207,11 +208,9 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
           );
           await this.store.removePendingKoos(write.userId, [...waiting]);
         }
-        if (
-          write.renamed ||
-          (before !== null && before[U.handle] !== undefined && before[U.handle] !== handle)
-        ) {
+        if (needsPropagation(before, handle)) {
           await this.propagateHandle(write.userId, handle, write.version);
+          await this.store.setPropagatedHandle(write.userId, handle, write.version);
         }
       },
       signal,

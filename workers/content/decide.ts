@@ -147,8 +147,8 @@ export interface UserWrite {
   userId: string;
   version: number;
   set: Record<string, string | number | boolean | null>;
-  /** A rename: every koo of the creator must show the new handle. */
-  renamed: boolean;
+  /** Set where the item lacks them: a new user's handle is the one its koos get. */
+  setIfAbsent?: Record<string, string>;
 }
 
 export function userWrite(event: ChangeEvent<UserRow>, settings: ContentSettings, nowMs: number): UserWrite {
@@ -166,7 +166,6 @@ export function userWrite(event: ChangeEvent<UserRow>, settings: ContentSettings
         [U.deleted]: 1,
         [U.expiresAt]: Math.floor(nowMs / 1000) + settings.tombstoneTtlSeconds,
       },
-      renamed: false,
     };
   }
   const row = event.after!;
@@ -182,8 +181,19 @@ export function userWrite(event: ChangeEvent<UserRow>, settings: ContentSettings
       [U.deleted]: null,
       [U.expiresAt]: null,
     },
-    // Koos that arrived before their creator's row wait in its pending set instead, so only a
-    // rename needs the creator's koos from the index.
-    renamed: event.op === 'u' && event.before !== null && event.before.handle !== row.handle,
+    setIfAbsent: { [U.propagatedHandle]: row.handle },
   };
+}
+
+/**
+ * Whether the creator's koos must be given `handle`, from the user item as it was before the
+ * write (null: there was none; koos that came before it wait in its pending set instead). The
+ * handle is propagated until every koo has it, and only then recorded as `ph`: a propagation cut
+ * off (a crash, an eviction) resumes with the next change of the user, whatever it changes.
+ */
+export function needsPropagation(before: Item | null, handle: string): boolean {
+  if (before === null) return false;
+  // Items written before `ph` existed: their stored handle is the one propagated.
+  const propagated = before[U.propagatedHandle] ?? before[U.handle];
+  return propagated !== handle;
 }
