@@ -1,3 +1,4 @@
+import { decaySettingsOf, loadEngagementConfig } from '../workers/engagement/engagement-worker.ts';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import pg from 'pg';
@@ -232,6 +233,7 @@ async function benchRead(
     contentTable: tableName('content', prefix),
     mediaBucket: 'koo-media',
     cap,
+    decay: decaySettingsOf(loadEngagementConfig(process.env)),
     entryTtlMs: entryTtlSeconds * 1000,
   });
   const newest = koos.sort((a, b) => b.at - a.at)[0]!;

@@ -158,7 +158,11 @@ export async function benchSeedTable(): Promise<Figures[]> {
         items: [
           {
             ...liker(i),
-            stored: { state: applyReactions(noReaction, [like(i)]), countedFlags: 0, offset: 0 },
+            stored: {
+              state: applyReactions(noReaction, [{ reaction: like(i), offset: 0 }]),
+              countedFlags: 0,
+              offset: 0,
+            },
           },
         ],
       },

@@ -52,7 +52,7 @@ export const reactionAttr = {
   userId: 'u', // sort key: "did user X react" is one GetItem
   flags: 'f', // bit set: 1 liked, 2 shared, 4 rekooed; 0 on a tombstone (an unliked like)
   likeTime: 'lt', // event time of the like or unlike that decides the like bit (latest wins)
-  likeEventId: 'le', // its event id: breaks ties between events of the same millisecond
+  likeOffset: 'lo', // its offset in the koo's partition: of events of the same millisecond, the later in the log wins
   reactedAt: 'at', // latest event time among the user's reactions to the koo, epoch ms
   offset: 'o', // the counters' fence value that counts this state (the batch's last offset of the koo)
   countedFlags: 'pf', // flags the counters held for this user before that batch (used until the fence reaches o)

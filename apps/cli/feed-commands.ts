@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { tableName } from '../../schemas/tables.ts';
 import { contentConfigSchema } from '../../workers/content/content-worker.ts';
+import { decaySettingsOf, engagementConfigSchema } from '../../workers/engagement/engagement-worker.ts';
 import { feedConfigSchema } from '../../workers/feed/feed-worker.ts';
 import { FeedQueries } from '../../workers/feed/queries.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
@@ -16,7 +17,12 @@ export function addFeedCommands(query: Command): void {
     .option('--cursor <cursor>', 'cursor from the previous page')
     .action(async (userId: string, o: { limit: number; cursor?: string }) => {
       const config = loadConfig(
-        feedConfigSchema.extend(contentConfigSchema.pick({ MEDIA_BUCKET: true }).shape),
+        feedConfigSchema.extend(contentConfigSchema.pick({ MEDIA_BUCKET: true }).shape).extend(
+          engagementConfigSchema.pick({
+            ENGAGEMENT_HALF_LIFE_MINUTES: true,
+            ENGAGEMENT_LANDMARK_HALF_LIVES: true,
+          }).shape,
+        ),
       );
       const dynamo = dynamoFor(config, 5_000);
       const queries = new FeedQueries(dynamo, {
@@ -26,6 +32,7 @@ export function addFeedCommands(query: Command): void {
         mediaBucket: config.MEDIA_BUCKET,
         cap: config.FEED_CAP,
         entryTtlMs: config.FEED_TTL_DAYS * 86_400_000,
+        decay: decaySettingsOf(config),
       });
       try {
         console.log(JSON.stringify(await queries.feed(userId, o.limit, o.cursor), null, 2));

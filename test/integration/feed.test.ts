@@ -6,6 +6,12 @@ import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { contentWorkerModule } from '../../workers/content/content-worker.ts';
 import { feedWorkerModule } from '../../workers/feed/feed-worker.ts';
 import { sql } from '../support/content.ts';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { tableName } from '../../schemas/tables.ts';
+import { contentAttr as A } from '../../schemas/koo-content.ts';
+import { landmarkOf } from '../../workers/engagement/decay.ts';
+import { decaySettingsOf } from '../../workers/engagement/engagement-worker.ts';
+import { engagementReadPath } from '../support/engagement.ts';
 import { feedReadPath } from '../support/feed.ts';
 import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
@@ -107,6 +113,33 @@ describe('feed worker (follows and koos CDC → koo_graph, koo_feed; read path)'
       likes: 0,
       source: 'pushed',
     });
+  });
+
+  it('shows each koo with its engagement score decayed to the read, as `koo query score` gives it', async () => {
+    const scores = engagementReadPath({}); // the engagement worker's decay, as the feed's read path has it
+    try {
+      const now = Date.now();
+      const decay = decaySettingsOf(scores.config);
+      // A score as the engagement worker stores it: relative to a landmark hours back.
+      const landmark = landmarkOf(now - 3 * decay.halfLifeMs, decay);
+      await read.dynamo.doc.send(
+        new UpdateCommand({
+          TableName: tableName('content'),
+          Key: { [A.contentId]: rootKoo },
+          UpdateExpression: 'SET #s = :s, #l = :l',
+          ExpressionAttributeNames: { '#s': A.score, '#l': A.scoreLandmark },
+          ExpressionAttributeValues: { ':s': 1000, ':l': landmark },
+        }),
+      );
+      scores.clock.now = now;
+      const { score } = await scores.queries.score(rootKoo);
+      expect(score).toBeGreaterThan(0);
+      expect(score).toBeLessThan(1000);
+      const [item] = (await read.queries.feed(followers[0]!, 20, undefined, now)).items;
+      expect(item).toMatchObject({ contentId: rootKoo, score });
+    } finally {
+      scores.close();
+    }
   });
 
   it("merges an eminent author's koos at read time without writing them to feeds", async () => {

@@ -90,7 +90,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
     workerEnv = {
       ...engagementEnv,
       // Snapshots of the trending sets every 30 s, not every second: 4 replicas writing whole sets
-      // to moto each second would be most of its load.
+      // each second would be most of the load on the stack's DynamoDB (two shared cores).
       TRENDING_SNAPSHOT_INTERVAL_MS: '30000',
       ...Object.fromEntries(consumers.map((e) => [e.group!.variable, group(e.name)])),
       LOG_LEVEL: 'warn',
@@ -98,8 +98,8 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       SESSION_TIMEOUT_MS: '10000',
       SINK_RETRY_MAX_MS: '10000',
       BATCH_SIZE: '200',
-      // moto answers each Query by scanning the whole table: no trims, and no backfill on follow
-      // (follows come before koos here, so it would find nothing); both are covered in feed.test.ts.
+      // No trims and no backfill on follow: follows come before koos here, so a backfill would
+      // find nothing; both are covered in feed.test.ts.
       FEED_TRIM_EVERY: '0',
       FEED_BACKFILL_KOOS: '0',
       LAKE_PREFIX: lakePrefix,

@@ -1,3 +1,4 @@
+import { decaySettingsOf, loadEngagementConfig } from '../../workers/engagement/engagement-worker.ts';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { tableName } from '../../schemas/tables.ts';
 import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
@@ -21,6 +22,7 @@ export function feedReadPath(cap: number) {
     contentTable: tableName('content'),
     mediaBucket: 'koo-media',
     cap,
+    decay: decaySettingsOf(loadEngagementConfig(process.env)),
     entryTtlMs: 30 * 86_400_000,
   });
   /** Every item a request (Query or Scan) returns, all pages. */

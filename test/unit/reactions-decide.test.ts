@@ -12,44 +12,52 @@ import {
   reactionFlags as F,
   storedPairOf,
   type Counters,
+  type PairState,
   type PositionedReaction,
   type StoredPair,
 } from '../../workers/reactions/decide.ts';
 
 let seq = 0;
-const reaction = (type: ReactionType, time: number, over: Partial<Reaction> = {}): Reaction => ({
-  event_id: `e${++seq}`,
-  type,
-  content_id: 'k1',
-  user_id: 'u1',
-  event_time: time,
-  ...over,
-});
+// Each reaction made is a record at the next offset; passing the same one twice is a redelivery.
+const offsets = new Map<Reaction, number>();
+const reaction = (type: ReactionType, time: number, over: Partial<Reaction> = {}): Reaction => {
+  const r = { event_id: `e${++seq}`, type, content_id: 'k1', user_id: 'u1', event_time: time, ...over };
+  offsets.set(r, seq);
+  return r;
+};
+const apply = (state: PairState, events: readonly Reaction[]) =>
+  applyReactions(
+    state,
+    events.map((r) => ({ reaction: r, offset: offsets.get(r)! })),
+  );
 
 describe('reaction state of one user and koo', () => {
   it('counts a like once however often it arrives, and an unlike undoes it', () => {
     const like = reaction('like', 100);
-    expect(applyReactions(noReaction, [like]).flags).toBe(F.like);
-    expect(applyReactions(noReaction, [like, like, like]).flags).toBe(F.like);
-    expect(applyReactions(noReaction, [like, reaction('like', 101)]).flags).toBe(F.like); // a second like is not a second like
-    expect(applyReactions(noReaction, [like, reaction('unlike', 200)]).flags).toBe(0);
+    expect(apply(noReaction, [like]).flags).toBe(F.like);
+    expect(apply(noReaction, [like, like, like]).flags).toBe(F.like);
+    expect(apply(noReaction, [like, reaction('like', 101)]).flags).toBe(F.like); // a second like is not a second like
+    expect(apply(noReaction, [like, reaction('unlike', 200)]).flags).toBe(0);
   });
 
   it('lets the latest like or unlike decide, whatever the delivery order (a late duplicate cannot re-like)', () => {
     const like = reaction('like', 100);
     const unlike = reaction('unlike', 200);
-    const afterUnlike = applyReactions(applyReactions(noReaction, [like]), [unlike]);
+    const afterUnlike = apply(apply(noReaction, [like]), [unlike]);
     expect(afterUnlike.flags).toBe(0);
-    expect(applyReactions(afterUnlike, [like]).flags).toBe(0); // redelivered after the unlike
-    expect(applyReactions(noReaction, [unlike, like]).flags).toBe(0); // delivered out of order
-    // Same millisecond: the event id breaks the tie, the same way in any order.
-    const a = reaction('like', 300, { event_id: 'a' });
-    const b = reaction('unlike', 300, { event_id: 'b' });
-    expect(applyReactions(noReaction, [a, b])).toEqual(applyReactions(noReaction, [b, a]));
+    expect(apply(afterUnlike, [like]).flags).toBe(0); // redelivered after the unlike
+    expect(apply(noReaction, [unlike, like]).flags).toBe(0); // delivered out of order
+    // Same millisecond: the later in the log wins, in any delivery order.
+    const like300 = reaction('like', 300);
+    const unlike300 = reaction('unlike', 300);
+    expect(apply(noReaction, [like300, unlike300]).flags).toBe(0);
+    expect(apply(noReaction, [unlike300, like300]).flags).toBe(0);
+    const relike300 = reaction('like', 300);
+    expect(apply(noReaction, [relike300, unlike300, like300]).flags).toBe(F.like);
   });
 
   it('sets shares and rekoos once per user, beside the like', () => {
-    const s = applyReactions(noReaction, [
+    const s = apply(noReaction, [
       reaction('share', 1),
       reaction('share', 2),
       reaction('rekoo', 3),
@@ -58,7 +66,7 @@ describe('reaction state of one user and koo', () => {
     expect(s.flags).toBe(F.like | F.share | F.rekoo);
     expect(s.reactedAt).toBe(4);
     expect(counterDelta(0, s.flags)).toEqual({ likes: 1, shares: 1, rekoos: 1 });
-    expect(counterDelta(s.flags, applyReactions(s, [reaction('unlike', 5)]).flags)).toEqual({
+    expect(counterDelta(s.flags, apply(s, [reaction('unlike', 5)]).flags)).toEqual({
       likes: -1,
       shares: 0,
       rekoos: 0,
@@ -74,11 +82,8 @@ describe('reaction state of one user and koo', () => {
       const withDuplicates = [...events, ...events.filter(() => rnd.next() < 0.3)];
       const shuffled = [...withDuplicates].sort(() => rnd.next() - 0.5);
       const cut = rnd.int(shuffled.length + 1);
-      const inTwoBatches = applyReactions(
-        applyReactions(noReaction, shuffled.slice(0, cut)),
-        shuffled.slice(cut),
-      );
-      expect(inTwoBatches, `seed ${seed}`).toEqual(applyReactions(noReaction, events));
+      const inTwoBatches = apply(apply(noReaction, shuffled.slice(0, cut)), shuffled.slice(cut));
+      expect(inTwoBatches, `seed ${seed}`).toEqual(apply(noReaction, events));
     }
   });
 });
@@ -116,19 +121,24 @@ function runBatch(
   }
 }
 
-/** The counts the spec gives, computed independently: per user, the latest like/unlike decides; any share or rekoo counts once. */
-function oracle(events: readonly Reaction[]): Map<string, Counters> {
-  const latest = new Map<string, Reaction>();
+/**
+ * The counts the spec gives, computed independently: per user, the latest like/unlike by event
+ * time decides (the later in the log of the same millisecond); any share or rekoo counts once.
+ */
+function oracle(log: readonly PositionedReaction[]): Map<string, Counters> {
+  const latest = new Map<string, PositionedReaction>();
   const shared = new Set<string>();
   const rekooed = new Set<string>();
-  for (const e of events) {
+  for (const entry of log) {
+    const e = entry.reaction;
     const key = pairKey(e.content_id, e.user_id);
     if (e.type === 'share') shared.add(key);
     else if (e.type === 'rekoo') rekooed.add(key);
     else {
       const l = latest.get(key);
-      if (!l || e.event_time > l.event_time || (e.event_time === l.event_time && e.event_id > l.event_id))
-        latest.set(key, e);
+      const time = l?.reaction.event_time;
+      if (!l || e.event_time > time! || (e.event_time === time && entry.offset > l.offset))
+        latest.set(key, entry);
     }
   }
   const out = new Map<string, Counters>();
@@ -138,7 +148,7 @@ function oracle(events: readonly Reaction[]): Map<string, Counters> {
     c[k]++;
     out.set(koo, c);
   };
-  for (const [key, e] of latest) if (e.type === 'like') bump(key, 'likes');
+  for (const [key, e] of latest) if (e.reaction.type === 'like') bump(key, 'likes');
   for (const key of shared) bump(key, 'shares');
   for (const key of rekooed) bump(key, 'rekoos');
   return out;
@@ -150,7 +160,7 @@ const nonZero = (m: Map<string, Counters>) =>
 describe('a batch', () => {
   const at = (offset: number, r: Reaction): PositionedReaction => ({ offset, reaction: r });
 
-  it('counts each change once: duplicates and a replay write nothing', () => {
+  it('counts each change once: a replay writes nothing, and retries count nothing again', () => {
     const m = emptyModel();
     const log = [
       at(0, reaction('like', 1)),
@@ -161,8 +171,10 @@ describe('a batch', () => {
     expect(m.counters.get('k1')).toEqual({ likes: 2, shares: 1, rekoos: 0 });
     expect(m.fences.get('k1')).toBe(2);
     expect(planBatch(log, m.fences, m.items)).toEqual([]); // replay: all behind the fence
-    const redelivered = [at(3, log[0]!.reaction), at(4, log[2]!.reaction)]; // same event ids, new offsets
-    expect(planBatch(redelivered, m.fences, m.items)).toEqual([]);
+    // An app's retries (same events, new offsets): later in the log, but nothing new to count.
+    runBatch(m, [at(3, log[0]!.reaction), at(4, log[2]!.reaction)]);
+    expect(m.counters.get('k1')).toEqual({ likes: 2, shares: 1, rekoos: 0 });
+    expect(planBatch([at(4, log[2]!.reaction)], m.fences, m.items)).toEqual([]); // redelivered: behind the fence
   });
 
   it('writes a koo with more users than a transaction holds in steps that follow each other', () => {
@@ -188,7 +200,7 @@ describe('a batch', () => {
     const m = emptyModel();
     runBatch(m, [at(10, reaction('like', 1))]);
     // u2's like was stored for fence 12, but the counters never reached it (a crash in between).
-    const liked = applyReactions(noReaction, [reaction('like', 3, { user_id: 'u2' })]);
+    const liked = apply(noReaction, [reaction('like', 3, { user_id: 'u2' })]);
     m.items.set(pairKey('k1', 'u2'), { state: liked, countedFlags: 0, offset: 12 });
     runBatch(m, [at(11, reaction('rekoo', 2)), at(12, reaction('like', 3, { user_id: 'u2' }))]);
     expect(m.counters.get('k1')).toEqual({ likes: 2, shares: 0, rekoos: 1 });
@@ -223,16 +235,16 @@ describe('a batch', () => {
         }
       }
       runBatch(m, log); // a replay from offset 0
-      expect(nonZero(m.counters), `seed ${seed}`).toEqual(oracle(produced));
+      expect(nonZero(m.counters), `seed ${seed}`).toEqual(oracle(log));
     }
   });
 
   it('stores a state with what the counters held, and a taken-back like as a tombstone with a TTL', () => {
-    const state = applyReactions(noReaction, [reaction('like', 5, { event_id: 'l' })]);
+    const state = applyReactions(noReaction, [{ reaction: reaction('like', 5), offset: 6 }]);
     const item = itemOf({ contentId: 'k', userId: 'u', stored: { state, countedFlags: 0, offset: 7 } }, 999);
-    expect(item).toEqual({ id: 'k', u: 'u', f: F.like, lt: 5, le: 'l', at: 5, pf: 0, o: 7 });
+    expect(item).toEqual({ id: 'k', u: 'u', f: F.like, lt: 5, lo: 6, at: 5, pf: 0, o: 7 });
     expect(storedPairOf(item)).toEqual({ state, countedFlags: 0, offset: 7 });
-    const undone = applyReactions(state, [reaction('unlike', 6)]);
+    const undone = apply(state, [reaction('unlike', 6)]);
     expect(
       itemOf(
         { contentId: 'k', userId: 'u', stored: { state: undone, countedFlags: F.like, offset: 8 } },

@@ -59,7 +59,9 @@ export function loadEngagementConfig(environment: NodeJS.ProcessEnv): Engagement
   return loadConfig(engagementConfigSchema, environment);
 }
 
-export function decaySettingsOf(config: EngagementConfig): DecaySettings {
+export function decaySettingsOf(
+  config: Pick<EngagementConfig, 'ENGAGEMENT_HALF_LIFE_MINUTES' | 'ENGAGEMENT_LANDMARK_HALF_LIVES'>,
+): DecaySettings {
   const halfLifeMs = config.ENGAGEMENT_HALF_LIFE_MINUTES * 60_000;
   return { halfLifeMs, landmarkPeriodMs: halfLifeMs * config.ENGAGEMENT_LANDMARK_HALF_LIVES };
 }

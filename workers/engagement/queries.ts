@@ -1,5 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
+import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { scoreAt, type DecaySettings } from './decay.ts';
 import type { TrendingKoo, TrendingStore } from './trending-store.ts';
@@ -9,6 +10,15 @@ export interface KooScore {
   /** Decayed to `at`; 0 for a koo without engagement. */
   score: number;
   at: string;
+}
+
+/**
+ * A koo item's engagement score decayed to `nowMs` (0 without engagement): the stored score is
+ * relative to its landmark and means nothing alone. Every read that shows a score uses this.
+ */
+export function kooScoreAt(item: Item | undefined, nowMs: number, decay: DecaySettings): number {
+  const landmark = item?.[A.scoreLandmark] as number | undefined;
+  return landmark === undefined ? 0 : scoreAt(item![A.score] as number, landmark, nowMs, decay);
 }
 
 /** The engagement read path: a koo's current score, and trending koos per language. `now` is injectable so tests can move time. */
@@ -45,10 +55,7 @@ export class EngagementQueries {
         }),
       ),
     );
-    const landmark = out.Item?.[A.scoreLandmark] as number | undefined;
-    const score =
-      landmark === undefined ? 0 : scoreAt(out.Item![A.score] as number, landmark, nowMs, this.decay);
-    return { contentId, score, at: new Date(nowMs).toISOString() };
+    return { contentId, score: kooScoreAt(out.Item, nowMs, this.decay), at: new Date(nowMs).toISOString() };
   }
 
   /** Trending koos of a language (`*` for all), best first, with their current scores. */

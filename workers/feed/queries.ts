@@ -6,16 +6,19 @@ import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cur
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { ContentQueries, type KooView } from '../content/queries.ts';
+import type { DecaySettings } from '../engagement/decay.ts';
+import { kooScoreAt } from '../engagement/queries.ts';
 import { feedSortKey } from './decide.ts';
 import { mergeFeedRefs, nextFeedCursor, type FeedCursor, type FeedRef } from './feed-page.ts';
 import { GraphStore } from './graph-store.ts';
 
-/** A koo in a home feed: the koo, its reaction counts and score where the workers wrote them, and how it got there. */
+/** A koo in a home feed: the koo, its reaction counts and engagement score as the workers wrote them, and how it got there. */
 export interface FeedItemView extends KooView {
   likes: number;
   shares: number;
   rekoos: number;
-  score: number | null;
+  /** Decayed to the time of the read, as `koo query score` gives it (0 without engagement). */
+  score: number;
   source: FeedRef['source'];
 }
 
@@ -28,6 +31,8 @@ export interface FeedQueryOptions {
   cap: number;
   /** FEED_TTL_DAYS in ms: pulled koos older than a pushed entry lives are left out, as pushed ones expire. */
   entryTtlMs: number;
+  /** The engagement worker's decay (ENGAGEMENT_HALF_LIFE_MINUTES, ...): scores are shown decayed. */
+  decay: DecaySettings;
   /** Eminent followees read at the same time. */
   concurrency?: number;
 }
@@ -86,19 +91,19 @@ export class FeedQueries {
     const items = page.flatMap((ref) => {
       const item = hydrated.get(ref.contentId) ?? pulledItems.get(ref.contentId);
       const view = this.content.toView(item);
-      return view ? [this.feedItem(view, item!, ref.source)] : [];
+      return view ? [this.feedItem(view, item!, ref.source, nowMs)] : [];
     });
     const next = nextFeedCursor(page, limit, state);
     return { items, ...(next ? { cursor: encodeCursor(next) } : {}) };
   }
 
-  private feedItem(view: KooView, item: Item, source: FeedRef['source']): FeedItemView {
+  private feedItem(view: KooView, item: Item, source: FeedRef['source'], nowMs: number): FeedItemView {
     return {
       ...view,
       likes: (item[A.likes] as number | undefined) ?? 0,
       shares: (item[A.shares] as number | undefined) ?? 0,
       rekoos: (item[A.rekoos] as number | undefined) ?? 0,
-      score: (item[A.score] as number | undefined) ?? null,
+      score: kooScoreAt(item, nowMs, this.options.decay),
       source,
     };
   }

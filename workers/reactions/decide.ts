@@ -6,8 +6,9 @@ import type { Item } from '../../shared/dynamodb/batch-writer.ts';
  * The reactions worker's pure logic.
  *
  * State: a user's reactions to a koo fold into one state that does not depend on the order or
- * the number of times events arrive (the like bit follows the latest like or unlike by event time
- * and id; shares and rekoos are set once), so re-applying an event never changes it.
+ * the number of times events arrive (the like bit follows the latest like or unlike by event time,
+ * then by offset: of two in the same millisecond the later in the log wins; shares and rekoos are
+ * set once), so re-applying an event never changes it.
  *
  * Counters: a koo's reactions share one partition (the key is the content id), so the koo item
  * keeps the offset of the last reaction its counters include (the fence); a batch counts only
@@ -25,8 +26,8 @@ export const reactionFlags = { like: 1, share: 2, rekoo: 4 } as const;
 export interface PairState {
   /** Bit set of reactionFlags; 0 = no reaction (a tombstone once a like was taken back). */
   flags: number;
-  /** The like or unlike that decides the like bit. */
-  likeClock?: { time: number; eventId: string };
+  /** The like or unlike that decides the like bit: its event time and offset. */
+  likeClock?: LikeClock;
   /** Latest event time among the user's reactions to the koo. */
   reactedAt?: number;
 }
@@ -53,18 +54,24 @@ export interface PositionedReaction {
   offset: number;
 }
 
-const later = (a: { time: number; eventId: string }, b: { time: number; eventId: string } | undefined) =>
-  b === undefined || a.time > b.time || (a.time === b.time && a.eventId > b.eventId);
+export interface LikeClock {
+  time: number;
+  /** -1 for a state stored before offsets were (it loses ties). */
+  offset: number;
+}
 
-/** Folds a user's reactions to one koo into its state; the result is the same in any order and with any duplicates. */
-export function applyReactions(before: PairState, events: readonly Reaction[]): PairState {
+const later = (a: LikeClock, b: LikeClock | undefined) =>
+  b === undefined || a.time > b.time || (a.time === b.time && a.offset > b.offset);
+
+/** Folds a user's reactions to one koo into its state; the result is the same in any order and with any redeliveries. */
+export function applyReactions(before: PairState, events: readonly PositionedReaction[]): PairState {
   let { flags, likeClock, reactedAt } = before;
-  for (const e of events) {
+  for (const { reaction: e, offset } of events) {
     reactedAt = Math.max(reactedAt ?? e.event_time, e.event_time);
     if (e.type === 'share') flags |= reactionFlags.share;
     else if (e.type === 'rekoo') flags |= reactionFlags.rekoo;
     else {
-      const clock = { time: e.event_time, eventId: e.event_id };
+      const clock = { time: e.event_time, offset };
       if (!later(clock, likeClock)) continue; // an older or repeated like/unlike: the latest decides
       likeClock = clock;
       flags = e.type === 'like' ? flags | reactionFlags.like : flags & ~reactionFlags.like;
@@ -78,7 +85,7 @@ export function sameState(a: PairState, b: PairState): boolean {
     a.flags === b.flags &&
     a.reactedAt === b.reactedAt &&
     a.likeClock?.time === b.likeClock?.time &&
-    a.likeClock?.eventId === b.likeClock?.eventId
+    a.likeClock?.offset === b.likeClock?.offset
   );
 }
 
@@ -192,11 +199,11 @@ function planStep(
   fence: number | undefined,
   storedOf: (userId: string) => StoredPair | undefined,
 ): KooStep | undefined {
-  const pairs = new Map<string, Reaction[]>();
-  for (const { reaction } of run) {
-    const list = pairs.get(reaction.user_id);
-    if (list) list.push(reaction);
-    else pairs.set(reaction.user_id, [reaction]);
+  const pairs = new Map<string, PositionedReaction[]>();
+  for (const e of run) {
+    const list = pairs.get(e.reaction.user_id);
+    if (list) list.push(e);
+    else pairs.set(e.reaction.user_id, [e]);
   }
   const stepFence = run.at(-1)!.offset;
   const step: KooStep = {
@@ -228,7 +235,9 @@ export function storedPairOf(item: Item | undefined): StoredPair | undefined {
   return {
     state: {
       flags: item[R.flags] as number,
-      ...(time === undefined ? {} : { likeClock: { time, eventId: item[R.likeEventId] as string } }),
+      ...(time === undefined
+        ? {}
+        : { likeClock: { time, offset: (item[R.likeOffset] as number | undefined) ?? -1 } }),
       ...(item[R.reactedAt] === undefined ? {} : { reactedAt: item[R.reactedAt] as number }),
     },
     countedFlags: item[R.countedFlags] as number,
@@ -248,7 +257,7 @@ export function itemOf(write: ItemWrite, expiresAtSeconds: number): Item {
     [R.userId]: write.userId,
     [R.flags]: state.flags,
     ...(state.likeClock
-      ? { [R.likeTime]: state.likeClock.time, [R.likeEventId]: state.likeClock.eventId }
+      ? { [R.likeTime]: state.likeClock.time, [R.likeOffset]: state.likeClock.offset }
       : {}),
     ...(state.reactedAt === undefined ? {} : { [R.reactedAt]: state.reactedAt }),
     [R.countedFlags]: counted,
