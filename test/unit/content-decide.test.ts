@@ -124,8 +124,21 @@ describe('content decisions', () => {
       [A.langGroup]: null,
       [A.expiresAt]: 1000 + 86_400,
     });
-    expect(A.parent in write.set).toBe(false);
+    expect(write.set[A.parent]).toBe('k0');
     expect(A.superParent in write.set).toBe(false);
+  });
+
+  it('keeps a deleted reply a reply when its create was never stored (both in one batch)', () => {
+    const write = kooTombstone(kooEvent('d', kooRow('k1', { parent_id: 'k0' }), 99), settings, 0);
+    const stored = {
+      [A.contentId]: 'k1',
+      ...Object.fromEntries(Object.entries(write.set).filter(([, v]) => v !== null)),
+    };
+    // Not a root of its own: replies to it wait until it inherits k0's root.
+    expect(isResolved(stored)).toBe(false);
+    expect(rootOf({ ...stored, [A.superParent]: 'k0' })).toBe('k0');
+    const root = kooTombstone(kooEvent('d', kooRow('k2'), 99), settings, 0);
+    expect(root.set[A.parent]).toBeNull(); // a root stays one
   });
 
   it('propagates a handle until every koo has it, whatever change of the user comes next', () => {

@@ -117,7 +117,9 @@ export function kooWrite(
 /**
  * A delete retracts the koo from every view (its GSI keys and content go) but leaves a fenced
  * tombstone with the thread links, so a replayed create cannot resurrect it and late replies
- * still find their root. The tombstone expires after the topic's retention.
+ * still find their root. The parent comes from the deleted row: when the create never reached
+ * the table (both in one batch), a reply's tombstone would otherwise pass for a root and its own
+ * replies would take it as theirs. The tombstone expires after the topic's retention.
  */
 export function kooTombstone(event: ChangeEvent<KooRow>, settings: ContentSettings, nowMs: number): KooWrite {
   const row = event.before!;
@@ -125,6 +127,7 @@ export function kooTombstone(event: ChangeEvent<KooRow>, settings: ContentSettin
     contentId: row.content_id,
     version: event.lsn,
     set: {
+      [A.parent]: row.parent_id,
       [A.creator]: null,
       [A.creatorHandle]: null,
       [A.handleVersion]: null,
