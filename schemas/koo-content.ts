@@ -31,6 +31,7 @@ export const contentAttr = {
   scoreLandmark: 'lm', // the landmark, epoch ms (a whole number of half-lives, so a re-base is exact)
   scoreVersion: 'ev', // count of score writes: the optimistic lock of a landmark move
   scoreFencePrefix: 'ef', // ef<r|k><partition>: last source offset applied to es per topic partition
+  trendingRetracted: 'et', // 1 once the koo was deleted: it never trends again, whatever reactions still arrive
 } as const;
 
 export const userAttr = {

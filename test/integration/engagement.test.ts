@@ -141,4 +141,31 @@ describe('engagement worker against the stack', () => {
     expect(ids(rebuilt)).toEqual(ids(expected));
     rebuilt.forEach((k, i) => expect(relative(k.score, expected[i]!.score)).toBeLessThan(1e-9));
   });
+
+  it('drops a deleted (moderated) koo from trending for good, whatever reactions still arrive', async () => {
+    const g = newId();
+    mine.add(g);
+    const now = Date.now();
+    read.clock.now = now;
+    await read.putKoo(g, 'hi');
+    await db.query(
+      'insert into koos (content_id, creator_id, parent_id, lang, body, created_at, updated_at) values ($1, $2, null, $3, $4, $5, $5)',
+      [g, newId(), 'hi', 'to be moderated', new Date(now).toISOString()],
+    );
+    await Promise.all([react(g, 'share', now), react(g, 'share', now), react(g, 'rekoo', now)]);
+    await caughtUp();
+    const trendingNow = async () => [
+      ...ids(await read.queries.trendingKoos('hi', 5000)),
+      ...ids(await read.queries.trendingKoos('*', 5000)),
+    ];
+    expect((await trendingNow()).filter((id) => id === g)).toEqual([g, g]);
+
+    await db.query('delete from koos where content_id = $1', [g]);
+    await waitFor('the deleted koo out of trending', async () => !(await trendingNow()).includes(g), {
+      timeoutMs: 60_000,
+    });
+    await react(g, 'like', now); // in flight when it was deleted
+    await caughtUp();
+    expect(await trendingNow()).not.toContain(g);
+  });
 });

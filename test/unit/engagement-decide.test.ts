@@ -6,10 +6,11 @@ import {
   fenceAttribute,
   planScoreWrite,
   storedScoreOf,
+  weightOf,
   type EngagementKind,
   type SourcedEvent,
 } from '../../workers/engagement/decide.ts';
-import { decodeReply } from '../../workers/engagement/engagement-worker.ts';
+import { decodeKooChange } from '../../workers/engagement/engagement-worker.ts';
 import { envelope, kooRow, rawRecord } from '../support/cdc-events.ts';
 
 const HOUR = 3_600_000;
@@ -93,18 +94,38 @@ describe('replies as engagement', () => {
     );
 
   it('counts a new reply for its parent at the reply creation time', () => {
-    expect(decodeReply(reply('c', 'p1'))).toEqual({
+    expect(decodeKooChange(reply('c', 'p1'))).toEqual({
       contentId: 'p1',
       kind: 'reply',
       timeMs: Date.parse('2026-11-27T08:00:00Z'),
     });
-    expect(decodeReply(reply('r', 'p1'))?.contentId).toBe('p1');
+    expect(decodeKooChange(reply('r', 'p1'))?.contentId).toBe('p1');
   });
 
-  it('ignores root koos, edits, deletes and tombstones', () => {
-    expect(decodeReply(reply('c', null))).toBeNull();
-    expect(decodeReply(reply('u', 'p1'))).toBeNull();
-    expect(decodeReply(reply('d', 'p1'))).toBeNull();
-    expect(decodeReply(rawRecord(topicNames.koos, null))).toBeNull();
+  it('ignores root koos, edits and tombstones', () => {
+    expect(decodeKooChange(reply('c', null))).toBeNull();
+    expect(decodeKooChange(reply('u', 'p1'))).toBeNull();
+    expect(decodeKooChange(rawRecord(topicNames.koos, null))).toBeNull();
+  });
+
+  it('retracts a deleted koo itself, for good, with no weight', () => {
+    expect(decodeKooChange(reply('d', 'p1'))).toMatchObject({ contentId: 'r1', kind: 'delete' });
+    expect(weightOf('delete', weights)).toBe(0);
+    const stored = { score: 3, landmarkMs: 0, version: 2, fence: 4 };
+    const w = planScoreWrite(
+      'r1',
+      [ev('like', 10, 5, 'r1'), ev('delete', 10, 6, 'r1')],
+      stored,
+      'efk0',
+      weights,
+      decay,
+    )!;
+    expect(w.retract).toBe(true);
+    expect(
+      planScoreWrite('r1', [ev('like', 10, 7, 'r1')], { ...stored, fence: 6 }, 'efk0', weights, decay)!
+        .retract,
+    ).toBe(
+      false, // later writes leave the stored mark as it is
+    );
   });
 });

@@ -9,7 +9,8 @@ import { contribution, landmarkOf, rebase, type DecaySettings } from './decay.ts
  * what was applied before, so a redelivered, replayed or re-owned batch adds nothing twice.
  */
 
-export type EngagementKind = 'like' | 'unlike' | 'share' | 'rekoo' | 'reply';
+/** `delete`: the koo itself was deleted (moderated): it leaves trending for good and weighs nothing. */
+export type EngagementKind = 'like' | 'unlike' | 'share' | 'rekoo' | 'reply' | 'delete';
 
 /** One event that moves a koo's score: a reaction to it, or a reply to it. */
 export interface EngagementEvent {
@@ -19,9 +20,10 @@ export interface EngagementEvent {
 }
 
 /** Weight per kind; an unlike takes back a like's weight (as of the unlike). */
-export type EngagementWeights = Record<Exclude<EngagementKind, 'unlike'>, number>;
+export type EngagementWeights = Record<Exclude<EngagementKind, 'unlike' | 'delete'>, number>;
 
 export function weightOf(kind: EngagementKind, weights: EngagementWeights): number {
+  if (kind === 'delete') return 0;
   return kind === 'unlike' ? -weights.like : weights[kind];
 }
 
@@ -68,6 +70,8 @@ export interface ScoreWrite {
   contentId: string;
   fence: { attribute: string; from: number | undefined; to: number };
   landmarkMs: number;
+  /** The koo was deleted: marked so that it never trends again. */
+  retract: boolean;
   change:
     | { kind: 'add'; delta: number; landmarkFrom: number | undefined }
     | { kind: 'set'; score: number; versionFrom: number };
@@ -93,11 +97,24 @@ export function planScoreWrite(
   for (const { event } of fresh)
     delta += contribution(weightOf(event.kind, weights), event.timeMs, landmarkMs, decay);
   const fence = { attribute: fenceAttr, from: stored.fence, to: fresh[fresh.length - 1]!.offset };
+  const retract = fresh.some((e) => e.event.kind === 'delete');
   if (stored.landmarkMs === undefined || stored.landmarkMs === landmarkMs) {
-    return { contentId, fence, landmarkMs, change: { kind: 'add', delta, landmarkFrom: stored.landmarkMs } };
+    return {
+      contentId,
+      fence,
+      landmarkMs,
+      retract,
+      change: { kind: 'add', delta, landmarkFrom: stored.landmarkMs },
+    };
   }
   const score = rebase(stored.score, stored.landmarkMs, landmarkMs, decay) + delta;
-  return { contentId, fence, landmarkMs, change: { kind: 'set', score, versionFrom: stored.version } };
+  return {
+    contentId,
+    fence,
+    landmarkMs,
+    retract,
+    change: { kind: 'set', score, versionFrom: stored.version },
+  };
 }
 
 /** Groups a batch's events per koo, keeping offset order. */

@@ -75,9 +75,14 @@ export function weightsOf(config: EngagementConfig): EngagementWeights {
   };
 }
 
-/** Pure: a reply's CDC create is engagement of its parent; other koo changes are not engagement. */
-export function decodeReply(record: RawRecord): EngagementEvent | null {
+/**
+ * Pure: a reply's CDC create is engagement of its parent; a koo's delete retracts it from
+ * trending; other koo changes are not engagement.
+ */
+export function decodeKooChange(record: RawRecord): EngagementEvent | null {
   const change = decodeChangeEvent(record, kooRowSchema);
+  if (change?.op === 'd')
+    return { contentId: change.before!.content_id, kind: 'delete', timeMs: change.before!.updated_at };
   const row = change?.after;
   // Only a new row is a new reply ('r' is the snapshot of a row Debezium had not streamed yet).
   if (!row || (change.op !== 'c' && change.op !== 'r') || !row.parent_id || row.parent_id === row.content_id)
@@ -135,7 +140,7 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
   decode(record: RawRecord): EngagementEvent | null {
     return record.topic === topicNames.reactions
       ? reactionEvent(this.codec.decodeRecord(record))
-      : decodeReply(record);
+      : decodeKooChange(record);
   }
 
   async handle(batch: DecodedRecord<EngagementEvent>[], ctx: HandlerContext): Promise<void> {

@@ -13,6 +13,8 @@ export interface KooScoreItem {
   score: number;
   landmarkMs: number;
   version: number;
+  /** Deleted: kept out of trending. */
+  retracted: boolean;
 }
 
 export function kooScoreItemOf(item: Item): KooScoreItem | undefined {
@@ -23,6 +25,7 @@ export function kooScoreItemOf(item: Item): KooScoreItem | undefined {
     score: item[A.score] as number,
     landmarkMs: item[A.scoreLandmark] as number,
     version: item[A.scoreVersion] as number,
+    retracted: item[A.trendingRetracted] !== undefined,
   };
 }
 
@@ -57,7 +60,15 @@ export class ScoreStore {
       {
         keyAttributes: [A.contentId],
         concurrency: this.concurrency,
-        projection: [A.contentId, A.lang, A.score, A.scoreLandmark, A.scoreVersion, fenceAttr],
+        projection: [
+          A.contentId,
+          A.lang,
+          A.score,
+          A.scoreLandmark,
+          A.scoreVersion,
+          A.trendingRetracted,
+          fenceAttr,
+        ],
       },
     );
     return new Map([...items.values()].map((item) => [item[A.contentId] as string, item]));
@@ -66,14 +77,20 @@ export class ScoreStore {
   /** Applies a planned write; resolves with the koo's score after it. */
   async write(w: ScoreWrite): Promise<KooScoreItem> {
     const { change, fence } = w;
+    const retracted = w.retract ? { [A.trendingRetracted]: 1 } : {};
     const update = buildUpdate(
       change.kind === 'add'
         ? {
-            set: { [A.scoreLandmark]: w.landmarkMs, [fence.attribute]: fence.to },
+            set: { [A.scoreLandmark]: w.landmarkMs, [fence.attribute]: fence.to, ...retracted },
             add: { [A.score]: change.delta, [A.scoreVersion]: 1 },
           }
         : {
-            set: { [A.score]: change.score, [A.scoreLandmark]: w.landmarkMs, [fence.attribute]: fence.to },
+            set: {
+              [A.score]: change.score,
+              [A.scoreLandmark]: w.landmarkMs,
+              [fence.attribute]: fence.to,
+              ...retracted,
+            },
             add: { [A.scoreVersion]: 1 },
           },
     );

@@ -59,10 +59,16 @@ export class TrendingStore {
     if (koos.length === 0) return;
     const langs = [...new Set(koos.flatMap((k) => (k.lang ? [k.lang] : [])))];
     await this.restoreMissing([ALL_LANGUAGES, ...langs]);
+    // A deleted koo's item no longer names its language: it leaves every language's set.
+    const everyLanguage = koos.some((k) => k.retracted)
+      ? [...new Set([...langs, ...(await this.redis.smembers(this.languagesKey))])]
+      : [];
     const pipeline = this.redis.pipeline();
     for (const koo of koos) {
-      const keys = [this.key(ALL_LANGUAGES), ...(koo.lang ? [this.key(koo.lang)] : [])];
-      const rank = trendingRank(koo.score, koo.landmarkMs, this.options.decay);
+      const rank = koo.retracted ? undefined : trendingRank(koo.score, koo.landmarkMs, this.options.decay);
+      const keys = [ALL_LANGUAGES, ...(koo.retracted ? everyLanguage : koo.lang ? [koo.lang] : [])].map((l) =>
+        this.key(l),
+      );
       for (const key of keys) {
         if (rank === undefined) pipeline.zrem(key, koo.contentId);
         else pipeline.zadd(key, rank, koo.contentId);
