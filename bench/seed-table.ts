@@ -166,6 +166,7 @@ export async function benchSeedTable(): Promise<Figures[]> {
           },
         ],
       },
+      0,
       expiresAtSeconds,
     ),
   );

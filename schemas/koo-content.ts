@@ -26,6 +26,7 @@ export const contentAttr = {
   shares: 'rs',
   rekoos: 'rr',
   reactionsOffset: 'ro', // koo.reactions offset of the last reaction counted (the counters' fence)
+  reactionsPartition: 'rp', // the koo.reactions partition that offset is of: reactions from another one are dead-lettered
   // Engagement score, written only by the engagement worker (see workers/engagement).
   score: 'es', // forward-decayed score relative to the landmark: sum of w * 2^((t - lm) / half-life)
   scoreLandmark: 'lm', // the landmark, epoch ms (a whole number of half-lives, so a re-base is exact)

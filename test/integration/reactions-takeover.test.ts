@@ -35,7 +35,7 @@ class StallingDynamo extends Dynamo {
  * against the stack's DynamoDB: a member evicted mid-batch keeps running, and its late writes
  * must not change what the counters say.
  */
-describe('reactions worker against a second writer of its partition', () => {
+describe('reactions worker against a second writer of its partition, and a foreign partitioner', () => {
   const read = reactionReadPath();
   const clients: Dynamo[] = [];
   const member = (dynamo: Dynamo) => {
@@ -97,5 +97,30 @@ describe('reactions worker against a second writer of its partition', () => {
     await owner.handle([event(4, 'share', 'share-retry')]);
     expect(await read.queries.counts(koo)).toEqual({ likes: 0, shares: 1, rekoos: 0 });
     expect(await read.queries.reactionOf(koo, user)).toMatchObject({ liked: false, shared: true });
+  });
+
+  it("dead-letters a reaction that comes in another partition than its koo's counted ones", async () => {
+    const koo = newId();
+    const w = member(new Dynamo(options));
+    const like = (offset: number, partition: number, user: string) => {
+      const raw = { ...rawRecord(topicNames.reactions, null, offset), partition, key: Buffer.from(koo) };
+      const value: Reaction = {
+        event_id: `p${partition}-${offset}-${runId}`,
+        type: 'like',
+        content_id: koo,
+        user_id: user,
+        event_time: Date.UTC(2026, 0, 1) + offset,
+      };
+      return { raw, value };
+    };
+    expect(await w.handle([like(40, 2, 'u1'), like(41, 2, 'u2')])).toEqual([]);
+    // A producer that partitions by another hash: its offsets mean nothing against partition 2's fence.
+    const foreign = like(7, 5, 'u3');
+    const rejected = await w.handle([foreign, like(90, 5, 'u4')]);
+    expect(rejected.map((r) => r.record.raw.offset)).toEqual(['7', '90']);
+    expect(String(rejected[0]!.error)).toMatch(
+      new RegExp(`reactions of koo ${koo} are counted in partition 2, this one came in partition 5`),
+    );
+    expect(await read.queries.counts(koo)).toEqual({ likes: 2, shares: 0, rekoos: 0 });
   });
 });

@@ -128,6 +128,25 @@ export interface KooStep {
   items: ItemWrite[];
 }
 
+/**
+ * Events of koos whose counters are fenced by offsets of another partition than this batch's
+ * (a producer whose partitioner is not murmur2 of the key, as the Java client's and kafkajs's
+ * are): offsets of different partitions do not compare, so these go to the DLQ instead of being
+ * dropped as counted or counted against a foreign fence.
+ */
+export function misplacedEvents<E extends PositionedReaction>(
+  events: readonly E[],
+  partitions: ReadonlyMap<string, number>,
+  partition: number,
+): Set<E> {
+  return new Set(
+    events.filter((e) => {
+      const fencedBy = partitions.get(e.reaction.content_id);
+      return fencedBy !== undefined && fencedBy !== partition;
+    }),
+  );
+}
+
 /** Koos and (koo, user) pairs whose stored state a batch needs, after dropping events the fences already count. */
 export function pendingEvents(
   events: readonly PositionedReaction[],

@@ -31,8 +31,10 @@ export class ReactionStore {
     return this.dynamo.reachable(this.tables.content, { [A.contentId]: '__readyz__' });
   }
 
-  /** The counters' fence of each koo that has one. */
-  async getFences(contentIds: readonly string[]): Promise<Map<string, number>> {
+  /** The counters' fence of each koo that has one, and the partition it is of (absent on fences older than `rp`). */
+  async getFences(
+    contentIds: readonly string[],
+  ): Promise<{ fences: Map<string, number>; partitions: Map<string, number> }> {
     const items = await batchGet(
       this.dynamo,
       this.tables.content,
@@ -40,15 +42,17 @@ export class ReactionStore {
       {
         keyAttributes: [A.contentId],
         concurrency: this.concurrency,
-        projection: [A.contentId, A.reactionsOffset],
+        projection: [A.contentId, A.reactionsOffset, A.reactionsPartition],
       },
     );
     const fences = new Map<string, number>();
+    const partitions = new Map<string, number>();
     for (const item of items.values()) {
-      if (typeof item[A.reactionsOffset] === 'number')
-        fences.set(item[A.contentId] as string, item[A.reactionsOffset]);
+      const id = item[A.contentId] as string;
+      if (typeof item[A.reactionsOffset] === 'number') fences.set(id, item[A.reactionsOffset]);
+      if (typeof item[A.reactionsPartition] === 'number') partitions.set(id, item[A.reactionsPartition]);
     }
-    return fences;
+    return { fences, partitions };
   }
 
   /** Stored who-reacted items of these (koo, user) pairs, keyed by pairKey. */
@@ -70,11 +74,12 @@ export class ReactionStore {
    * if the fence is still the one the batch read: a second writer of the partition (a member that
    * lost its session, a backfill) can neither count the same events twice nor overwrite the items
    * the counters were moved by. A moved fence is a retriable error: the batch is read again.
+   * `partition`: the koo.reactions partition of the step's events, stored beside the fence.
    */
-  async applyStep(step: KooStep, expiresAtSeconds: number): Promise<void> {
+  async applyStep(step: KooStep, partition: number, expiresAtSeconds: number): Promise<void> {
     const { delta } = step;
     const built = buildUpdate({
-      set: { [A.reactionsOffset]: step.fence },
+      set: { [A.reactionsOffset]: step.fence, [A.reactionsPartition]: partition },
       add: Object.fromEntries(
         [
           [A.likes, delta.likes],

@@ -10,8 +10,8 @@ import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
-import { pendingEvents, planBatch } from './decide.ts';
+import type { Rejection, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { misplacedEvents, pendingEvents, planBatch } from './decide.ts';
 import { ReactionStore } from './reaction-store.ts';
 
 export const reactionsConfigSchema = workerConfigSchema.extend({
@@ -78,11 +78,23 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     return reaction;
   }
 
-  async handle(batch: DecodedRecord<Reaction>[]): Promise<void> {
-    const events = batch.map((r) => ({ reaction: r.value, offset: Number(r.raw.offset) }));
-    const fences = await this.store.getFences(events.map((e) => e.reaction.content_id));
+  async handle(batch: DecodedRecord<Reaction>[]): Promise<Rejection<Reaction>[]> {
+    const { partition } = batch[0]!.raw;
+    const all = batch.map((r) => ({ reaction: r.value, offset: Number(r.raw.offset), record: r }));
+    const { fences, partitions } = await this.store.getFences(all.map((e) => e.reaction.content_id));
+    const misplaced = misplacedEvents(all, partitions, partition);
+    const rejected = [...misplaced].map((e) => ({
+      record: e.record,
+      error: new KooError(
+        'VALIDATION_FAILED',
+        `reactions of koo ${e.reaction.content_id} are counted in partition ${partitions.get(e.reaction.content_id)}, ` +
+          `this one came in partition ${partition} (the producer must partition by murmur2 of the key, as the Java client does)`,
+        { details: { field: 'key' } },
+      ),
+    }));
+    const events = all.filter((e) => !misplaced.has(e));
     const pending = pendingEvents(events, fences);
-    if (pending.length === 0) return; // a replay of what the counters already hold
+    if (pending.length === 0) return rejected; // a replay of what the counters already hold
     const stored = await this.store.getPairs(
       pending.map((e) => ({ contentId: e.reaction.content_id, userId: e.reaction.user_id })),
     );
@@ -91,8 +103,9 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     // A koo's steps in order (each expects the fence of the one before); koos side by side.
     const byKoo = Map.groupBy(steps, (step) => step.contentId);
     await mapConcurrent([...byKoo.values()], this.config.SINK_CONCURRENCY, async (kooSteps) => {
-      for (const step of kooSteps) await this.store.applyStep(step, expiresAt);
+      for (const step of kooSteps) await this.store.applyStep(step, partition, expiresAt);
     });
+    return rejected;
   }
 
   sinkReady(): Promise<boolean> {
