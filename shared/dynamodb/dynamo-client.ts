@@ -1,5 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  UpdateCommand,
+  type NativeAttributeValue,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from '../aws/credentials.ts';
 import { KooError } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
@@ -114,6 +120,21 @@ export class Dynamo {
         }
         await sleep(backoffDelayMs(attempt), processShutdown.signal);
       }
+    }
+  }
+
+  /**
+   * A conditional UpdateItem: resolves with the attributes it returns (`{}` when it asks for
+   * none), or undefined when the condition did not hold, which is the caller's answer rather than
+   * a failure (a newer version is stored, a set already holds the member, ...).
+   */
+  async updateIf(input: UpdateCommandInput): Promise<Record<string, NativeAttributeValue> | undefined> {
+    try {
+      const out = await this.call('UpdateItem', (doc) => doc.send(new UpdateCommand(input)));
+      return out.Attributes ?? {};
+    } catch (err) {
+      if (isConditionFailed(err)) return undefined;
+      throw err;
     }
   }
 

@@ -1,7 +1,7 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
-import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { buildUpdate, type UpdateSpec } from '../../shared/dynamodb/update-expression.ts';
 import type { KooWrite, UserWrite } from './decide.ts';
 
@@ -92,22 +92,14 @@ export class ContentStore {
 
   /** Records that every koo of the user has `handle`, unless a newer version of the user is stored (it propagates its own). */
   async setPropagatedHandle(userId: string, handle: string, version: number): Promise<void> {
-    try {
-      await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: this.tables.users,
-            Key: { [U.userId]: userId },
-            UpdateExpression: 'SET #ph = :ph',
-            ConditionExpression: '#v = :v',
-            ExpressionAttributeNames: { '#ph': U.propagatedHandle, '#v': U.version },
-            ExpressionAttributeValues: { ':ph': handle, ':v': version },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-    }
+    await this.dynamo.updateIf({
+      TableName: this.tables.users,
+      Key: { [U.userId]: userId },
+      UpdateExpression: 'SET #ph = :ph',
+      ConditionExpression: '#v = :v',
+      ExpressionAttributeNames: { '#ph': U.propagatedHandle, '#v': U.version },
+      ExpressionAttributeValues: { ':ph': handle, ':v': version },
+    });
   }
 
   private async fencedUpdate(
@@ -119,25 +111,15 @@ export class ContentStore {
     returnValues: 'ALL_NEW' | 'ALL_OLD',
   ): Promise<Item | undefined> {
     const update = buildUpdate(spec);
-    try {
-      const out = await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: key,
-            ...update,
-            ConditionExpression: FENCE,
-            ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#fv': versionAttr },
-            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':fv': version },
-            ReturnValues: returnValues,
-          }),
-        ),
-      );
-      return out.Attributes ?? {};
-    } catch (err) {
-      if (isConditionFailed(err)) return undefined;
-      throw err;
-    }
+    return this.dynamo.updateIf({
+      TableName: table,
+      Key: key,
+      ...update,
+      ConditionExpression: FENCE,
+      ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#fv': versionAttr },
+      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':fv': version },
+      ReturnValues: returnValues,
+    });
   }
 
   /**
@@ -147,31 +129,23 @@ export class ContentStore {
    * the parent is already resolved (the caller resolves the child itself).
    */
   async addPendingChild(parentId: string, childId: string): Promise<boolean> {
-    try {
-      await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: this.tables.content,
-            Key: { [A.contentId]: parentId },
-            UpdateExpression: 'ADD #pc :child',
-            ConditionExpression:
-              'attribute_not_exists(#sp) AND (attribute_exists(#p) OR (attribute_not_exists(#c) AND attribute_not_exists(#x)))',
-            ExpressionAttributeNames: {
-              '#pc': A.pendingChildren,
-              '#sp': A.superParent,
-              '#p': A.parent,
-              '#c': A.creator,
-              '#x': A.deleted,
-            },
-            ExpressionAttributeValues: { ':child': new Set([childId]) },
-          }),
-        ),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return (
+      (await this.dynamo.updateIf({
+        TableName: this.tables.content,
+        Key: { [A.contentId]: parentId },
+        UpdateExpression: 'ADD #pc :child',
+        ConditionExpression:
+          'attribute_not_exists(#sp) AND (attribute_exists(#p) OR (attribute_not_exists(#c) AND attribute_not_exists(#x)))',
+        ExpressionAttributeNames: {
+          '#pc': A.pendingChildren,
+          '#sp': A.superParent,
+          '#p': A.parent,
+          '#c': A.creator,
+          '#x': A.deleted,
+        },
+        ExpressionAttributeValues: { ':child': new Set([childId]) },
+      })) !== undefined
+    );
   }
 
   /**
@@ -180,24 +154,16 @@ export class ContentStore {
    * atomically. Returns false when the handle is there already (the caller sets it itself).
    */
   async addPendingKoo(userId: string, contentId: string): Promise<boolean> {
-    try {
-      await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: this.tables.users,
-            Key: { [U.userId]: userId },
-            UpdateExpression: 'ADD #pk :koo',
-            ConditionExpression: 'attribute_not_exists(#h)',
-            ExpressionAttributeNames: { '#pk': U.pendingKoos, '#h': U.handle },
-            ExpressionAttributeValues: { ':koo': new Set([contentId]) },
-          }),
-        ),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    return (
+      (await this.dynamo.updateIf({
+        TableName: this.tables.users,
+        Key: { [U.userId]: userId },
+        UpdateExpression: 'ADD #pk :koo',
+        ConditionExpression: 'attribute_not_exists(#h)',
+        ExpressionAttributeNames: { '#pk': U.pendingKoos, '#h': U.handle },
+        ExpressionAttributeValues: { ':koo': new Set([contentId]) },
+      })) !== undefined
+    );
   }
 
   /** Removes koos that were given their handle from a user's pending set. */
@@ -207,25 +173,15 @@ export class ContentStore {
 
   /** Sets a reply's super-parent if it still replies to `parentId`; returns the item after, or undefined. */
   async setSuperParent(childId: string, parentId: string, superParent: string): Promise<Item | undefined> {
-    try {
-      const out = await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: this.tables.content,
-            Key: { [A.contentId]: childId },
-            UpdateExpression: 'SET #sp = :sp',
-            ConditionExpression: '#p = :parent',
-            ExpressionAttributeNames: { '#sp': A.superParent, '#p': A.parent },
-            ExpressionAttributeValues: { ':sp': superParent, ':parent': parentId },
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
-      return out.Attributes;
-    } catch (err) {
-      if (isConditionFailed(err)) return undefined;
-      throw err;
-    }
+    return this.dynamo.updateIf({
+      TableName: this.tables.content,
+      Key: { [A.contentId]: childId },
+      UpdateExpression: 'SET #sp = :sp',
+      ConditionExpression: '#p = :parent',
+      ExpressionAttributeNames: { '#sp': A.superParent, '#p': A.parent },
+      ExpressionAttributeValues: { ':sp': superParent, ':parent': parentId },
+      ReturnValues: 'ALL_NEW',
+    });
   }
 
   /** Removes children that were resolved from a koo's pending set (after they were updated). */
@@ -276,21 +232,13 @@ export class ContentStore {
 
   /** Gives a koo its creator's handle unless it already has a newer one (or is gone). */
   async setHandle(contentId: string, handle: string, handleVersion: number): Promise<void> {
-    try {
-      await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: this.tables.content,
-            Key: { [A.contentId]: contentId },
-            UpdateExpression: 'SET #h = :h, #hv = :hv',
-            ConditionExpression: 'attribute_exists(#c) AND (attribute_not_exists(#hv) OR #hv < :hv)',
-            ExpressionAttributeNames: { '#h': A.creatorHandle, '#hv': A.handleVersion, '#c': A.creator },
-            ExpressionAttributeValues: { ':h': handle, ':hv': handleVersion },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
-    }
+    await this.dynamo.updateIf({
+      TableName: this.tables.content,
+      Key: { [A.contentId]: contentId },
+      UpdateExpression: 'SET #h = :h, #hv = :hv',
+      ConditionExpression: 'attribute_exists(#c) AND (attribute_not_exists(#hv) OR #hv < :hv)',
+      ExpressionAttributeNames: { '#h': A.creatorHandle, '#hv': A.handleVersion, '#c': A.creator },
+      ExpressionAttributeValues: { ':h': handle, ':hv': handleVersion },
+    });
   }
 }

@@ -97,24 +97,12 @@ export function planScoreWrite(
   for (const { event } of fresh)
     delta += contribution(weightOf(event.kind, weights), event.timeMs, landmarkMs, decay);
   const fence = { attribute: fenceAttr, from: stored.fence, to: fresh[fresh.length - 1]!.offset };
-  const retract = fresh.some((e) => e.event.kind === 'delete');
+  const planned = { contentId, fence, landmarkMs, retract: fresh.some((e) => e.event.kind === 'delete') };
   if (stored.landmarkMs === undefined || stored.landmarkMs === landmarkMs) {
-    return {
-      contentId,
-      fence,
-      landmarkMs,
-      retract,
-      change: { kind: 'add', delta, landmarkFrom: stored.landmarkMs },
-    };
+    return { ...planned, change: { kind: 'add', delta, landmarkFrom: stored.landmarkMs } };
   }
   const score = rebase(stored.score, stored.landmarkMs, landmarkMs, decay) + delta;
-  return {
-    contentId,
-    fence,
-    landmarkMs,
-    retract,
-    change: { kind: 'set', score, versionFrom: stored.version },
-  };
+  return { ...planned, change: { kind: 'set', score, versionFrom: stored.version } };
 }
 
 /** Groups a batch's events per koo, keeping offset order. */

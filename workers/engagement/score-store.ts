@@ -1,7 +1,6 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
-import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { ScoreWrite } from './decide.ts';
@@ -107,31 +106,23 @@ export class ScoreStore {
       conditions.push(change.versionFrom === 0 ? 'attribute_not_exists(#ev)' : '#ev = :ev');
       if (change.versionFrom !== 0) values[':ev'] = change.versionFrom;
     }
-    try {
-      const out = await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { [A.contentId]: w.contentId },
-            ...update,
-            ConditionExpression: conditions.join(' AND '),
-            ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...names },
-            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...values },
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
-      return kooScoreItemOf(out.Attributes!)!;
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
+    const after = await this.dynamo.updateIf({
+      TableName: this.table,
+      Key: { [A.contentId]: w.contentId },
+      ...update,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...names },
+      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...values },
+      ReturnValues: 'ALL_NEW',
+    });
+    if (!after)
       throw new KooError(
         'SINK_UNAVAILABLE',
         `score of ${w.contentId} moved since it was read; reading again`,
         {
           retriable: true,
-          cause: err,
         },
       );
-    }
+    return kooScoreItemOf(after)!;
   }
 }

@@ -1,4 +1,4 @@
-import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
 import { batchGet, batchWrite, type Item, type WriteRequest } from '../../shared/dynamodb/batch-writer.ts';
@@ -99,36 +99,28 @@ export class FeedStore {
       ...(progress.cursor ? ['#cur = :cur'] : []),
       ...(progress.finalState ? ['#s = :s'] : []),
     ];
-    try {
-      await this.dynamo.call('UpdateItem', (doc) =>
-        doc.send(
-          new UpdateCommand({
-            TableName: this.tables.feed,
-            Key: { [F.userId]: fanOutRecordId(contentId), [F.key]: '#' },
-            UpdateExpression: `SET ${set.join(', ')}${progress.finalState ? ' REMOVE #cur' : ''}`,
-            ConditionExpression: '#v = :v',
-            ExpressionAttributeNames: {
-              '#n': F.written,
-              '#v': F.version,
-              '#cur': F.cursor,
-              ...(progress.finalState ? { '#s': F.state } : {}),
-            },
-            ExpressionAttributeValues: {
-              ':n': progress.written,
-              ':v': version,
-              ...(progress.cursor ? { ':cur': progress.cursor } : {}),
-              ...(progress.finalState ? { ':s': progress.finalState } : {}),
-            },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!isConditionFailed(err)) throw err;
+    const saved = await this.dynamo.updateIf({
+      TableName: this.tables.feed,
+      Key: { [F.userId]: fanOutRecordId(contentId), [F.key]: '#' },
+      UpdateExpression: `SET ${set.join(', ')}${progress.finalState ? ' REMOVE #cur' : ''}`,
+      ConditionExpression: '#v = :v',
+      ExpressionAttributeNames: {
+        '#n': F.written,
+        '#v': F.version,
+        '#cur': F.cursor,
+        ...(progress.finalState ? { '#s': F.state } : {}),
+      },
+      ExpressionAttributeValues: {
+        ':n': progress.written,
+        ':v': version,
+        ...(progress.cursor ? { ':cur': progress.cursor } : {}),
+        ...(progress.finalState ? { ':s': progress.finalState } : {}),
+      },
+    });
+    if (!saved)
       throw new KooError('SINK_UNAVAILABLE', `fan-out record of ${contentId} moved on; reading again`, {
         retriable: true,
-        cause: err,
       });
-    }
   }
 
   /** Deletes a feed's entries beyond the cap (the oldest); returns how many went. */
