@@ -1,6 +1,50 @@
+import { errorMessage } from '../errors/koo-error.ts';
+import type { Logger } from '../logging/logger.ts';
+
 /**
  * Aborted once this process has been told to stop (SIGTERM/SIGINT). Retry loops of sinks give up
  * at once instead of holding the shutdown past its deadline: the batch they served is not
  * committed and is redelivered to the partition's next owner.
  */
 export const processShutdown = new AbortController();
+
+/**
+ * The configuration, or for a process of its own an exit naming the bad value (EX_CONFIG, 78),
+ * so that a supervisor or Kubernetes shows why it does not start. In a test process it throws.
+ */
+export function configOrExit<C>(name: string, ownProcess: boolean, load: () => C): C {
+  try {
+    return load();
+  } catch (err) {
+    if (!ownProcess) throw err;
+    process.stderr.write(`${name}: ${errorMessage(err)}\n`);
+    process.exit(78);
+  }
+}
+
+/**
+ * SIGTERM and SIGINT close the process gracefully, within `shutdownTimeoutMs` or exit 1 with
+ * the work in flight left uncommitted (it is redelivered). `on`, not `once`: Ctrl-C reaches every
+ * process of the terminal's group and a supervisor then sends SIGTERM too; a second signal must
+ * not cut a graceful shutdown short.
+ */
+export function exitOnSignals(logger: Logger, shutdownTimeoutMs: number, close: () => Promise<void>): void {
+  let signalled = false;
+  const onSignal = (signal: string) => {
+    logger.info({ signal }, 'signal received');
+    if (signalled) return;
+    signalled = true;
+    processShutdown.abort();
+    const deadline = setTimeout(() => {
+      logger.error(
+        { timeoutMs: shutdownTimeoutMs },
+        'shutdown timed out; exiting with uncommitted work (it will be redelivered)',
+      );
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    deadline.unref();
+    void close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

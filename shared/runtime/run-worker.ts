@@ -4,12 +4,11 @@ import {
   type CommonConfig,
   type ConsumerConfig,
 } from '../config/common.ts';
-import { errorMessage } from '../errors/koo-error.ts';
 import { HealthServer } from '../http/health-server.ts';
 import { createKafka } from '../kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { ConsumerRuntime, type ConsumerRuntimeOptions } from './consumer-runtime.ts';
-import { processShutdown } from './process-shutdown.ts';
+import { configOrExit, exitOnSignals, processShutdown } from './process-shutdown.ts';
 import type { WorkerDefinition } from './worker-definition.ts';
 
 export const workerConfigSchema = commonConfigSchema.extend(consumerConfigSchema.shape);
@@ -42,14 +41,7 @@ export async function runWorker<C extends WorkerConfig, T>(
   } = {},
 ): Promise<RunningWorker> {
   const ownProcess = options.ownProcess ?? true;
-  let config: C;
-  try {
-    config = module.loadConfig(options.env ?? process.env);
-  } catch (err) {
-    if (!ownProcess) throw err;
-    process.stderr.write(`${module.name}: ${errorMessage(err)}\n`);
-    process.exit(78); // EX_CONFIG
-  }
+  const config = configOrExit(module.name, ownProcess, () => module.loadConfig(options.env ?? process.env));
   const logger = createLogger(module.name, config.LOG_LEVEL);
   const worker = await module.create(config, logger);
   const kafka = createKafka(
@@ -91,26 +83,7 @@ export async function runWorker<C extends WorkerConfig, T>(
     })());
 
   if (ownProcess) {
-    // `on`, not `once`: Ctrl-C reaches every process of the terminal's group and a supervisor then
-    // sends SIGTERM too; a second signal must not cut a graceful shutdown short.
-    let signalled = false;
-    const onSignal = (signal: string) => {
-      logger.info({ signal }, 'signal received');
-      if (signalled) return;
-      signalled = true;
-      processShutdown.abort();
-      const deadline = setTimeout(() => {
-        logger.error(
-          { timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
-          'shutdown timed out; exiting with uncommitted work (it will be redelivered)',
-        );
-        process.exit(1);
-      }, config.SHUTDOWN_TIMEOUT_MS);
-      deadline.unref();
-      void close().then(() => process.exit(0));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    exitOnSignals(logger, config.SHUTDOWN_TIMEOUT_MS, close);
     // A consumer kafkajs will not restart leaves a process that looks alive and does nothing:
     // exit instead, and the supervisor (or Kubernetes) starts a fresh one that rejoins the group.
     onFatal = (err) => {

@@ -1,7 +1,6 @@
-import { errorMessage } from '../../shared/errors/koo-error.ts';
 import { HealthServer } from '../../shared/http/health-server.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
-import { processShutdown } from '../../shared/runtime/process-shutdown.ts';
+import { configOrExit, exitOnSignals } from '../../shared/runtime/process-shutdown.ts';
 import { NotificationStore } from '../notify/notification-store.ts';
 import { NotificationSender } from './notification-sender.ts';
 import { loadSenderConfig } from './sender-config.ts';
@@ -27,14 +26,9 @@ export async function runSender(
   } = {},
 ): Promise<RunningSender> {
   const ownProcess = options.ownProcess ?? true;
-  let config;
-  try {
-    config = loadSenderConfig(options.env ?? process.env);
-  } catch (err) {
-    if (!ownProcess) throw err;
-    process.stderr.write(`notify-sender: ${errorMessage(err)}\n`);
-    process.exit(78); // EX_CONFIG
-  }
+  const config = configOrExit('notify-sender', ownProcess, () =>
+    loadSenderConfig(options.env ?? process.env),
+  );
   const logger = createLogger('notify-sender', config.LOG_LEVEL);
   const store = new NotificationStore(config.REDIS_URL, config);
   const configured = transportFor(config);
@@ -57,19 +51,6 @@ export async function runSender(
       await health.close();
       logger.info('stopped');
     })());
-  if (ownProcess) {
-    // A second signal (Ctrl-C, then the supervisor's SIGTERM) must not cut the shutdown short.
-    let signalled = false;
-    const onSignal = (signal: string) => {
-      logger.info({ signal }, 'signal received');
-      if (signalled) return;
-      signalled = true;
-      processShutdown.abort();
-      setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
-      void close().then(() => process.exit(0));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  }
+  if (ownProcess) exitOnSignals(logger, config.SHUTDOWN_TIMEOUT_MS, close);
   return { httpPort, close };
 }
