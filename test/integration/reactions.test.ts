@@ -204,35 +204,18 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
           key: bad,
           value: frame(noContentId, avro.Type.forSchema(withoutContentId as avro.Schema).toBuffer(noContent)),
         },
-        {
-          key: bad,
+        // Through the schema whose type enum has `love`: a bad type, a time in microseconds, a key that is not the content id.
+        ...[
+          { key: bad, value: { type: 'love' } },
+          { key: bad, value: { event_time: event.event_time * 1000 } }, // microseconds
+          { key: 'another-koo', value: {} },
+        ].map(({ key, value }) => ({
+          key,
           value: frame(
             loveId,
-            avro.Type.forSchema(withLove as avro.Schema).toBuffer({
-              ...event,
-              content_id: bad,
-              type: 'love',
-            }),
+            avro.Type.forSchema(withLove as avro.Schema).toBuffer({ ...event, content_id: bad, ...value }),
           ),
-        },
-        {
-          key: bad,
-          value: frame(
-            loveId,
-            avro.Type.forSchema(withLove as avro.Schema).toBuffer({
-              ...event,
-              content_id: bad,
-              event_time: event.event_time * 1000, // microseconds
-            }),
-          ),
-        },
-        {
-          key: 'another-koo',
-          value: frame(
-            loveId,
-            avro.Type.forSchema(withLove as avro.Schema).toBuffer({ ...event, content_id: bad }),
-          ),
-        },
+        })),
       ],
     });
     await producer.emit({ ...event, content_id: bad, event_id: `ok-${runId}` }); // after the bad ones, same partition
