@@ -1,3 +1,4 @@
+import { authorKoosId } from '../../workers/feed/decide.ts';
 import { decaySettingsOf, loadEngagementConfig } from '../../workers/engagement/engagement-worker.ts';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { tableName } from '../../schemas/tables.ts';
@@ -55,16 +56,16 @@ export function feedReadPath(cap: number) {
         ),
       ),
     );
-  /** Every feed entry of a koo, over all feeds (a scan: a duplicate under another key would show). */
+  /** Every feed entry of a koo, over all feeds (a scan: a duplicate under another key would show); not the author's index. */
   const entriesOfKoo = (contentId: string) =>
     all((start) =>
       dynamo.call('Scan', (doc) =>
         doc.send(
           new ScanCommand({
             TableName: tableName('feed'),
-            FilterExpression: '#c = :c',
-            ExpressionAttributeNames: { '#c': F.contentId },
-            ExpressionAttributeValues: { ':c': contentId },
+            FilterExpression: '#c = :c AND NOT begins_with(#u, :index)',
+            ExpressionAttributeNames: { '#c': F.contentId, '#u': F.userId },
+            ExpressionAttributeValues: { ':c': contentId, ':index': authorKoosId('') },
             ExclusiveStartKey: start,
           }),
         ),

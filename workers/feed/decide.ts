@@ -49,6 +49,44 @@ export function feedEntryKey(userId: string, koo: KooRef): Item {
   return { [F.userId]: userId, [F.key]: feedSortKey(koo.createdAtMs, koo.contentId) };
 }
 
+/**
+ * The feed worker's own index of an author's top-level koos, in koo_feed beside the feeds and
+ * shaped like one: written before a koo's followers are paged, read (strongly consistent) by a
+ * new follow's backfill. A follow writes its edge before it reads the index, and a koo writes the
+ * index before it reads the edges, so of a follow and a koo at the same moment at least one
+ * sees the other, whatever the content worker's lag.
+ */
+export const authorKoosId = (authorId: string) => `ak#${authorId}`;
+
+/** The author index's change for a koo job: its entry for a push, its removal for a retraction. */
+export function authorIndexWrite(job: KooJob, settings: FeedSettings): { put: Item } | { delete: Item } {
+  const id = authorKoosId(job.koo.authorId);
+  return job.kind === 'push'
+    ? { put: feedEntry(id, job.koo, settings) }
+    : { delete: feedEntryKey(id, job.koo) };
+}
+
+/** The `limit` newest of koos found in several places, each once. */
+export function newestKoos(koos: readonly KooRef[], limit: number): KooRef[] {
+  const byId = new Map(koos.map((k) => [k.contentId, k]));
+  return [...byId.values()]
+    .sort((a, b) =>
+      feedSortKey(b.createdAtMs, b.contentId).localeCompare(feedSortKey(a.createdAtMs, a.contentId)),
+    )
+    .slice(0, limit);
+}
+
+/** The koos of an author's index entries (newest first), as a follower's entries would hold them. */
+export function indexedKoos(entries: readonly Item[], nowMs: number): KooRef[] {
+  return entries
+    .filter((e) => (e[F.expiresAt] as number) * 1000 > nowMs)
+    .map((e) => ({
+      contentId: e[F.contentId] as string,
+      authorId: e[F.author] as string,
+      createdAtMs: Number((e[F.key] as string).split('#')[0]),
+    }));
+}
+
 /** What a koos change asks of the feeds: push a new top-level koo, retract a deleted one, or nothing. */
 export type KooJob = { kind: 'push' | 'retract'; koo: KooRef; version: number };
 

@@ -4,7 +4,13 @@ import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
 import { batchGet, batchWrite, type Item, type WriteRequest } from '../../shared/dynamodb/batch-writer.ts';
 import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
-import { fanOutRecordOf, keysBeyondCap, type FanOutRecord, type FanOutState } from './decide.ts';
+import {
+  authorKoosId,
+  fanOutRecordOf,
+  keysBeyondCap,
+  type FanOutRecord,
+  type FanOutState,
+} from './decide.ts';
 
 export interface FeedTables {
   feed: string;
@@ -169,6 +175,24 @@ export class FeedStore {
   }
 
   /** An author's newest koos (GSI by_creator, replies included: the caller filters), up to `limit` items. */
+  /** The newest entries of an author's koo index (decide.ts authorKoosId), strongly consistent. */
+  async newestOfAuthor(authorId: string, limit: number): Promise<Item[]> {
+    const out = await this.dynamo.call('Query', (doc) =>
+      doc.send(
+        new QueryCommand({
+          TableName: this.tables.feed,
+          KeyConditionExpression: '#id = :id',
+          ExpressionAttributeNames: { '#id': F.userId },
+          ExpressionAttributeValues: { ':id': authorKoosId(authorId) },
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          Limit: limit,
+        }),
+      ),
+    );
+    return out.Items ?? [];
+  }
+
   async newestByCreator(authorId: string, limit: number): Promise<Item[]> {
     const out = await this.dynamo.call('Query', (doc) =>
       doc.send(

@@ -12,16 +12,19 @@ import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-
 import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 import { latestPerKey } from '../content/decide.ts';
 import {
+  authorIndexWrite,
   backfillKoos,
   edgeChange,
   edgeId,
   edgeStep,
   feedEntry,
   feedEntryKey,
+  indexedKoos,
   isPulledAuthor,
   isRetracted,
   jobOutcome,
   kooJobs,
+  newestKoos,
   planJob,
   recordExpiry,
   type EdgeChange,
@@ -172,12 +175,16 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
   private async backfill(followerId: string, authorId: string, now: number): Promise<void> {
     const wanted = this.config.FEED_BACKFILL_KOOS;
     if (wanted === 0) return;
-    // by_creator holds replies too; reading a few times the wanted count usually finds enough roots.
-    const koos = backfillKoos(
-      await this.feed.newestByCreator(authorId, wanted * 4),
+    // The feed worker's own index first (it meets koos the content view does not show yet, see
+    // authorKoosId); by_creator for koos indexed before the index existed. by_creator holds
+    // replies too: reading a few times the wanted count usually finds enough roots.
+    const [indexed, byCreator] = await Promise.all([
+      this.feed.newestOfAuthor(authorId, wanted),
+      this.feed.newestByCreator(authorId, wanted * 4),
+    ]);
+    const koos = newestKoos(
+      [...indexedKoos(indexed, now), ...backfillKoos(byCreator, wanted, now, this.settings)],
       wanted,
-      now,
-      this.settings,
     );
     if (koos.length === 0) return;
     await this.feed.writeEntries(koos.map((k) => ({ put: feedEntry(followerId, k, this.settings) })));
@@ -233,6 +240,8 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
         ),
       ctx.signal,
     );
+    // Before any follower is paged: a follow of the author now finds the koo in the index.
+    await this.feed.writeEntries(planned.map(({ job }) => authorIndexWrite(job, this.settings)));
     const runs = decided.flatMap(({ job, plan, outcome }) =>
       outcome === 'run' && plan.action !== 'settle' && plan.action !== 'skip' ? [{ job, plan }] : [],
     );

@@ -118,7 +118,8 @@ export class GraphStore {
 
   /** One page of a user's followers, in key order, starting after `after` (a sort key). */
   async followers(userId: string, limit: number, after?: string): Promise<FollowerPage> {
-    const page = await this.edgePage(userId, graphKey.followerPrefix, limit, after, [G.key]);
+    // Strongly consistent: a follow written before this page is read is on it (see authorKoosId).
+    const page = await this.edgePage(userId, graphKey.followerPrefix, limit, after, [G.key], true);
     return {
       followerIds: page.items.map((i) => (i[G.key] as string).slice(graphKey.followerPrefix.length)),
       ...(page.next ? { next: page.next } : {}),
@@ -165,6 +166,7 @@ export class GraphStore {
     limit: number,
     after: string | undefined,
     attributes: readonly string[],
+    consistent = false,
   ): Promise<{ items: Item[]; next?: string }> {
     const out = await this.dynamo.call('Query', (doc) =>
       doc.send(
@@ -179,6 +181,7 @@ export class GraphStore {
           },
           ExpressionAttributeValues: { ':id': userId, ':prefix': prefix },
           Limit: limit,
+          ConsistentRead: consistent,
           ...(after ? { ExclusiveStartKey: { [G.userId]: userId, [G.key]: after } } : {}),
         }),
       ),
