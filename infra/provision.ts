@@ -56,16 +56,33 @@ export async function provisionTopics(config: CommonConfig, logger: Logger): Pro
 const eventSchemas = [{ subject: reactionSubject, schema: reactionSchema }];
 
 /**
- * Registers each event schema under its subject with BACKWARD compatibility (consumers upgrade
- * first; producers may then add fields with defaults). Registering a schema the subject already
- * has returns its id, so this is idempotent; an incompatible change fails with the registry's reason.
+ * Every version of an event schema must be readable by every reader schema, older and newer:
+ * workers read with the schema they were built with, while producers in other languages move on
+ * their own. BACKWARD alone would let a producer delete a field the workers need (every record of
+ * it dead-lettered); FULL_TRANSITIVE lets a schema only add or remove fields that have a default.
+ */
+export const eventSchemaCompatibility = COMPATIBILITY.FULL_TRANSITIVE;
+
+/**
+ * Sets each event subject's compatibility level (also on a subject made with another), then
+ * registers its schema. Registering a schema the subject already has returns its id, so this is
+ * idempotent; an incompatible change fails with the registry's reason.
  */
 export async function provisionSchemas(config: CommonConfig, logger: Logger): Promise<void> {
   const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
   for (const { subject, schema } of eventSchemas) {
+    const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: eventSchemaCompatibility }),
+    });
+    if (!res.ok)
+      throw new Error(
+        `registry: setting ${subject}'s compatibility failed: ${res.status} ${await res.text()}`,
+      );
     const { id } = await registry.register(
       { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
+      { subject, compatibility: eventSchemaCompatibility },
     );
     logger.info({ subject, id }, 'schema ready');
   }

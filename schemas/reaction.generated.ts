@@ -5,7 +5,7 @@
 export const reactionTypeSymbols = ['like', 'unlike', 'share', 'rekoo'] as const;
 export type ReactionType = (typeof reactionTypeSymbols)[number];
 
-/** A user's reaction to a koo, emitted by the app. Topic koo.reactions, key = content_id, subject koo.reactions-value (BACKWARD). Evolve only by adding fields that have a default. */
+/** A user's reaction to a koo, emitted by the app. Topic koo.reactions, key = content_id, subject koo.reactions-value (FULL_TRANSITIVE). Evolve only by adding or removing fields that have a default. */
 export interface Reaction {
   /** Unique per reaction the user made; a redelivered or retried event keeps it. */
   event_id: string;

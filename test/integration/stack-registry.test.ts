@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMPATIBILITY, SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { reactionSubject } from '../../schemas/reaction.ts';
+import { eventSchemaCompatibility } from '../../infra/provision.ts';
+import { reactionSchemas } from '../support/reactions.ts';
 import { stackEnv } from '../support/stack-env.ts';
 
 // The local schema registry (Apicurio through its Confluent-compatible API) checked with the
@@ -135,5 +138,23 @@ describe('schema registry (Confluent API)', () => {
       }),
     });
     expect(res.status).toBe(422);
+  });
+
+  it('guards the reaction subject for every reader: only fields with a default may come or go', async () => {
+    const path = encodeURIComponent(reactionSubject);
+    expect((await rest('GET', `/config/${path}`)).json).toEqual({
+      compatibilityLevel: eventSchemaCompatibility,
+    });
+    const check = async (schema: object) =>
+      (
+        await rest('POST', `/compatibility/subjects/${path}/versions/latest`, {
+          schema: JSON.stringify(schema),
+        })
+      ).json.is_compatible;
+    const { v1: current, withClient, withoutContentId } = reactionSchemas;
+    expect(await check(withClient)).toBe(true); // an added optional field
+    expect(await check(withoutContentId)).toBe(false); // a field every worker reads, deleted
+    const withRequired = { ...current, fields: [...current.fields, { name: 'weight', type: 'int' }] };
+    expect(await check(withRequired)).toBe(false); // old records lack it
   });
 });
