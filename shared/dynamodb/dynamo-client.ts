@@ -7,7 +7,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from '../aws/credentials.ts';
-import { KooError } from '../errors/koo-error.ts';
+import { KooError, errorMessage } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
 import { backoffDelayMs, sleep } from '../runtime/backoff.ts';
@@ -100,6 +100,15 @@ export class Dynamo {
             operation,
             outcome: isConditionFailed(err) ? 'condition_failed' : 'rejected',
           });
+          if (isItemTooLarge(err)) {
+            throw new KooError(
+              'ITEM_TOO_LARGE',
+              `DynamoDB ${operation}: ${errorMessage(err)} (400 KB per item)`,
+              {
+                cause: err,
+              },
+            );
+          }
           throw err;
         }
         const throttled = throttlingNames.has(name);
@@ -161,6 +170,15 @@ export class Dynamo {
   destroy(): void {
     this.doc.destroy();
   }
+}
+
+/** DynamoDB's answer to a write that would make an item larger than 400 KB (a ValidationException). */
+function isItemTooLarge(err: unknown): boolean {
+  const e = err as { name?: string; message?: string } | null;
+  return (
+    e?.name === 'ValidationException' &&
+    /item size .*exceeded the maximum allowed size/i.test(e.message ?? '')
+  );
 }
 
 export function isConditionFailed(err: unknown): boolean {

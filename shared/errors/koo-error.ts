@@ -11,6 +11,8 @@ export const errorCodes = [
   'SINK_UNAVAILABLE',
   'SINK_THROTTLED',
   'SINK_REJECTED',
+  /** An item over DynamoDB's 400 KB limit: the record that makes it cannot be written as it is. */
+  'ITEM_TOO_LARGE',
   'KAFKA_UNAVAILABLE',
   'SHUTTING_DOWN',
   'INTERNAL',
