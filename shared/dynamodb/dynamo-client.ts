@@ -93,9 +93,8 @@ export class Dynamo {
         // A rejection is an answer: DynamoDB is well. Anything else (timeouts, 5xx, throttling) cuts the limit.
         const rejected = nonRetriableNames.has(name);
         this.inFlight.release(rejected);
-        if (rejected) this.lastAnsweredAt = Date.now();
-        else this.lastFailedAt = Date.now();
         if (rejected) {
+          this.lastAnsweredAt = Date.now();
           metrics.dynamodbRequests.inc({
             operation,
             outcome: isConditionFailed(err) ? 'condition_failed' : 'rejected',
@@ -111,6 +110,7 @@ export class Dynamo {
           }
           throw err;
         }
+        this.lastFailedAt = Date.now();
         const throttled = throttlingNames.has(name);
         metrics.dynamodbRequests.inc({ operation, outcome: throttled ? 'throttled' : 'error' });
         if (throttled) metrics.dynamodbThrottles.inc({ operation });
