@@ -20,6 +20,7 @@ import { loadFollowers, loadFollowing } from '../apps/synthetic/follower-graph.t
 import { feedEntry, type FeedSettings } from '../workers/feed/decide.ts';
 import { feedSettings, feedWorkerModule, loadFeedConfig } from '../workers/feed/feed-worker.ts';
 import { GraphStore } from '../workers/feed/graph-store.ts';
+import { bodyStoreFor, type BodyStore } from '../workers/content/body-store.ts';
 import { FeedQueries } from '../workers/feed/queries.ts';
 import { until } from './drain.ts';
 import { runNaiveFanOut } from './naive-feed.ts';
@@ -67,6 +68,7 @@ export async function benchFeed(): Promise<Figures[]> {
     max: 4,
   });
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const bodies = bodyStoreFor(config);
   await provisionTables({ ...config, TABLE_PREFIX: prefix }, logger);
   await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
   const graph = new GraphStore(dynamo, tableName('graph', prefix), config.SINK_CONCURRENCY);
@@ -90,7 +92,7 @@ export async function benchFeed(): Promise<Figures[]> {
 
   try {
     // Reads first, while the tables hold only their data (moto's Query time grows with the table).
-    record(await benchRead(dynamo, graph, rnd, reads, settings));
+    record(await benchRead(dynamo, bodies, graph, rnd, reads, settings));
     for (const [i, followers] of sizes.entries()) {
       const author = rnd.id();
       await db.query('insert into users (user_id, handle, display_name) values ($1, $2, $3)', [
@@ -157,6 +159,7 @@ export async function benchFeed(): Promise<Figures[]> {
     await admin.disconnect();
     await db.end();
     dynamo.destroy();
+    bodies.destroy();
     await dropTables(config, [prefix, naivePrefix]);
   }
   return results;
@@ -175,6 +178,7 @@ function fanOutFigures(label: string, followers: number, seconds: number, reques
 /** A reader following 500 authors (20 eminent, pulled), their feed full of the others' koos. */
 async function benchRead(
   dynamo: Dynamo,
+  bodies: BodyStore,
   graph: GraphStore,
   rnd: Random,
   reads: number,
@@ -232,6 +236,7 @@ async function benchRead(
     feedTable: tableName('feed', prefix),
     contentTable: tableName('content', prefix),
     mediaBucket: 'koo-media',
+    bodies,
     cap,
     decay: decaySettingsOf(loadEngagementConfig(process.env)),
     entryTtlMs: entryTtlSeconds * 1000,

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
 import { ContentStore, type ContentTables } from '../workers/content/content-store.ts';
-import { decodeContentEvent } from '../workers/content/content-worker.ts';
+import { decodeContentEvent, loadContentConfig } from '../workers/content/content-worker.ts';
 import { kooTombstone, kooWrite, userWrite } from '../workers/content/decide.ts';
 
 /**
@@ -20,7 +20,12 @@ export async function runNaiveContentConsumer(
   topics: string[],
   onDone: (record: RawRecord) => void,
 ): Promise<() => Promise<void>> {
-  const settings = { mediaBucket: 'koo-media', tombstoneTtlSeconds: 86_400 };
+  // The benchmark's bodies are short: always inline, as in the worker.
+  const settings = {
+    mediaBucket: 'koo-media',
+    tombstoneTtlSeconds: 86_400,
+    bodyInlineMaxBytes: loadContentConfig(process.env).BODY_INLINE_MAX_BYTES,
+  };
   const store = new ContentStore(dynamo, tables, 1);
   const get = async (table: string, id: string) =>
     (

@@ -8,6 +8,8 @@ import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { kooWrite } from '../workers/content/decide.ts';
 import { ContentStore } from '../workers/content/content-store.ts';
+import { bodyStoreFor } from '../workers/content/body-store.ts';
+import { loadContentConfig } from '../workers/content/content-worker.ts';
 import { ContentQueries } from '../workers/content/queries.ts';
 import { applyReactions, noReaction } from '../workers/reactions/decide.ts';
 import { ReactionQueries } from '../workers/reactions/queries.ts';
@@ -94,7 +96,8 @@ export async function benchSeedTable(): Promise<Figures[]> {
   };
   const mediaBucket = 'koo-media';
   const contentStore = new ContentStore(dynamo, tables, limits.concurrency);
-  const contentQueries = new ContentQueries(dynamo, { contentTable: tables.content, mediaBucket });
+  const bodies = bodyStoreFor(config);
+  const contentQueries = new ContentQueries(dynamo, { contentTable: tables.content, mediaBucket, bodies });
   const reactionStore = new ReactionStore(dynamo, tables, limits.concurrency);
   const reactionQueries = new ReactionQueries(dynamo, {
     reactionsTable: tables.reactions,
@@ -117,7 +120,11 @@ export async function benchSeedTable(): Promise<Figures[]> {
     created_at: now + i,
     updated_at: now + i,
   });
-  const settings = { mediaBucket, tombstoneTtlSeconds: 86_400 };
+  const settings = {
+    mediaBucket,
+    tombstoneTtlSeconds: 86_400,
+    bodyInlineMaxBytes: loadContentConfig(process.env).BODY_INLINE_MAX_BYTES,
+  };
   const expiresAtSeconds = Math.floor(now / 1000) + 86_400;
 
   const rows: Figures[] = [];
@@ -179,6 +186,7 @@ export async function benchSeedTable(): Promise<Figures[]> {
     }),
   );
   dynamo.destroy();
+  bodies.destroy();
   // stderr: --json output stays one object per line.
   console.error(
     `seed table: ${limits.concurrency} requests in flight against ${config.DYNAMODB_ENDPOINT ?? `DynamoDB in ${config.AWS_REGION}`}` +

@@ -12,7 +12,7 @@ import {
   waitUntilTableExists,
   type AttributeDefinition,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { reactionSchema, reactionSubject } from '../schemas/reaction.ts';
 import { commonConfigSchema, type CommonConfig } from '../shared/config/common.ts';
@@ -20,6 +20,7 @@ import { loadConfig } from '../shared/config/load-config.ts';
 import { createKafka } from '../shared/kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../shared/logging/logger.ts';
 import { localCredentials } from '../shared/aws/credentials.ts';
+import { s3For } from '../shared/aws/s3-client.ts';
 import { tables, type TableDefinition } from '../schemas/tables.ts';
 import { topics } from '../schemas/topics.ts';
 
@@ -157,20 +158,18 @@ export async function provisionTables(config: CommonConfig, logger: Logger): Pro
   }
 }
 
-export async function provisionBucket(config: CommonConfig, logger: Logger): Promise<void> {
-  const s3 = new S3Client({
-    region: config.AWS_REGION,
-    endpoint: config.S3_ENDPOINT,
-    forcePathStyle: true,
-    ...localCredentials(config.S3_ENDPOINT),
-  });
+/** The lake's bucket and the one of koo bodies too large for an item. */
+export async function provisionBuckets(config: CommonConfig, logger: Logger): Promise<void> {
+  const s3 = s3For(config);
   try {
-    try {
-      await s3.send(new HeadBucketCommand({ Bucket: config.LAKE_BUCKET }));
-    } catch {
-      await s3.send(new CreateBucketCommand({ Bucket: config.LAKE_BUCKET }));
+    for (const bucket of [config.LAKE_BUCKET, config.BODY_BUCKET]) {
+      try {
+        await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch {
+        await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      }
+      logger.info({ bucket }, 'bucket ready');
     }
-    logger.info({ bucket: config.LAKE_BUCKET }, 'bucket ready');
   } finally {
     s3.destroy();
   }
@@ -182,5 +181,5 @@ if (import.meta.main) {
   await provisionTopics(config, logger);
   await provisionSchemas(config, logger);
   await provisionTables(config, logger);
-  await provisionBucket(config, logger);
+  await provisionBuckets(config, logger);
 }

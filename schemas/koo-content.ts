@@ -14,7 +14,8 @@ export const contentAttr = {
   langGroup: 'lg', // LANG_GROUP = lang#YYYY-MM-DD (UTC day); partition key of GSI by_lang
   createdAt: 'ca', // CREATED_AT, epoch ms; sort key of both GSIs
   updatedAt: 'ua', // epoch ms
-  body: 't',
+  body: 't', // the text, when at most BODY_INLINE_MAX_BYTES (UTF-8)
+  bodyKey: 'tk', // else the key of the text in BODY_BUCKET (<content id>/<lsn>), and no t
   mediaKey: 'm', // S3_LOCATION shortened to the object name; URI = s3://<MEDIA_BUCKET>/<creator>/<m>
   mediaUri: 'mu', // the full URI, only when it is not of that derivable form
   version: 'v', // source LSN of the last change applied (the fence)

@@ -3,6 +3,7 @@ import { tableName } from '../../schemas/tables.ts';
 import { contentConfigSchema } from '../../workers/content/content-worker.ts';
 import { decaySettingsOf, engagementConfigSchema } from '../../workers/engagement/engagement-worker.ts';
 import { feedConfigSchema } from '../../workers/feed/feed-worker.ts';
+import { bodyStoreFor } from '../../workers/content/body-store.ts';
 import { FeedQueries } from '../../workers/feed/queries.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
@@ -25,11 +26,13 @@ export function addFeedCommands(query: Command): void {
         ),
       );
       const dynamo = dynamoFor(config, 5_000);
+      const bodies = bodyStoreFor(config);
       const queries = new FeedQueries(dynamo, {
         graphTable: tableName('graph', config.TABLE_PREFIX),
         feedTable: tableName('feed', config.TABLE_PREFIX),
         contentTable: tableName('content', config.TABLE_PREFIX),
         mediaBucket: config.MEDIA_BUCKET,
+        bodies,
         cap: config.FEED_CAP,
         entryTtlMs: config.FEED_TTL_DAYS * 86_400_000,
         decay: decaySettingsOf(config),
@@ -38,6 +41,7 @@ export function addFeedCommands(query: Command): void {
         console.log(JSON.stringify(await queries.feed(userId, o.limit, o.cursor), null, 2));
       } finally {
         dynamo.destroy();
+        bodies.destroy();
       }
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { tableName } from '../../schemas/tables.ts';
 import { contentConfigSchema } from '../../workers/content/content-worker.ts';
+import { bodyStoreFor } from '../../workers/content/body-store.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
@@ -8,11 +9,19 @@ import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 function contentQueries(): { queries: ContentQueries; close: () => void } {
   const config = loadConfig(contentConfigSchema);
   const dynamo = dynamoFor(config, 5_000);
+  const bodies = bodyStoreFor(config);
   const queries = new ContentQueries(dynamo, {
     contentTable: tableName('content', config.TABLE_PREFIX),
     mediaBucket: config.MEDIA_BUCKET,
+    bodies,
   });
-  return { queries, close: () => dynamo.destroy() };
+  return {
+    queries,
+    close: () => {
+      dynamo.destroy();
+      bodies.destroy();
+    },
+  };
 }
 
 async function print(run: (q: ContentQueries) => Promise<unknown>): Promise<void> {

@@ -15,6 +15,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import pg from 'pg';
 import { tableName } from '../../schemas/tables.ts';
 import { catalog } from '../../workers/catalog.ts';
+import { bodyStoreFor } from '../../workers/content/body-store.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import type { Notification } from '../../workers/notify/message.ts';
 import { commonConfigSchema } from '../../shared/config/common.ts';
@@ -53,9 +54,11 @@ const db = new pg.Pool({
   max: 4,
 });
 const dynamo = dynamoFor(config, 5_000);
+const bodies = bodyStoreFor(config);
 const content = new ContentQueries(dynamo, {
   contentTable: tableName('content', config.TABLE_PREFIX),
   mediaBucket: 'koo-media',
+  bodies,
 });
 // The run's own consumer groups, starting at the end of the topics: the workers process exactly
 // what this run produces, however much history the topics hold. Deleted at the end.
@@ -221,5 +224,6 @@ try {
   await admin.disconnect();
   await db.end();
   dynamo.destroy();
+  bodies.destroy();
   receiver.close();
 }

@@ -6,7 +6,8 @@
  * - workers/catalog.ts and infra/aws/worker-access.ts: per deployable process, a least-privilege
  *   IAM managed policy and an IRSA role `koo-pipeline-<name>` for the Kubernetes service account of
  *   the same name;
- * - the S3 bucket of the Parquet lake (workers/lake).
+ * - the S3 bucket of the Parquet lake (workers/lake), and the one of koo bodies too large for an
+ *   item (workers/content).
  *
  *   node infra/aws/render.ts           writes the template
  *   node infra/aws/render.ts --check   exits 1, naming the first difference, when the file is stale
@@ -32,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { catalog } from '../../workers/catalog.ts';
 import { tables, type KeyAttribute, type TableDefinition, type TableKey } from '../../schemas/tables.ts';
-import { workerAccess, type WorkerAccess } from './worker-access.ts';
+import { workerAccess, type BucketAction, type WorkerAccess } from './worker-access.ts';
 
 export const templatePath = fileURLToPath(new URL('./koo-pipeline.template.json', import.meta.url));
 
@@ -62,6 +63,7 @@ export const tableLogicalId = (key: string): string => `${pascal(key)}Table`;
 export const policyLogicalId = (worker: string): string => `${pascal(worker)}Policy`;
 export const roleLogicalId = (worker: string): string => `${pascal(worker)}Role`;
 export const lakeBucketLogicalId = 'LakeBucket';
+export const bodiesBucketLogicalId = 'BodiesBucket';
 
 const tags: Json = [
   { Key: 'app', Value: 'koo-pipeline' },
@@ -113,6 +115,20 @@ function tableResource(def: TableDefinition): Json {
   };
 }
 
+/** What both buckets are: private, encrypted with SSE-S3, owned by the account. */
+const privateBucket = {
+  BucketEncryption: {
+    ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+  },
+  PublicAccessBlockConfiguration: {
+    BlockPublicAcls: true,
+    BlockPublicPolicy: true,
+    IgnorePublicAcls: true,
+    RestrictPublicBuckets: true,
+  },
+  OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+};
+
 function lakeBucketResource(): Json {
   const l = lakeLifecycle;
   return {
@@ -120,16 +136,7 @@ function lakeBucketResource(): Json {
     ...retained,
     Properties: {
       BucketName: { Ref: 'LakeBucketName' },
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-      },
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      ...privateBucket,
       VersioningConfiguration: { Status: 'Enabled' },
       LifecycleConfiguration: {
         Rules: [
@@ -160,12 +167,28 @@ function lakeBucketResource(): Json {
   };
 }
 
-/** Refuses plain HTTP to the lake (conditional writes need TLS or SigV4 anyway). */
-function lakeBucketPolicyResource(): Json {
+/**
+ * Koo bodies above BODY_INLINE_MAX_BYTES. Not versioned: deleting a (moderated) koo's objects
+ * must remove the text, not hide it behind a delete marker.
+ */
+function bodiesBucketResource(): Json {
+  return {
+    Type: 'AWS::S3::Bucket',
+    ...retained,
+    Properties: {
+      BucketName: { Ref: 'BodiesBucketName' },
+      ...privateBucket,
+      Tags: tags,
+    },
+  };
+}
+
+/** Refuses plain HTTP to a bucket (the lake's conditional writes need TLS or SigV4 anyway). */
+function bucketPolicyResource(bucketLogicalId: string): Json {
   return {
     Type: 'AWS::S3::BucketPolicy',
     Properties: {
-      Bucket: { Ref: lakeBucketLogicalId },
+      Bucket: { Ref: bucketLogicalId },
       PolicyDocument: {
         Version: '2012-10-17',
         Statement: [
@@ -175,8 +198,8 @@ function lakeBucketPolicyResource(): Json {
             Principal: '*',
             Action: 's3:*',
             Resource: [
-              { 'Fn::GetAtt': [lakeBucketLogicalId, 'Arn'] },
-              { 'Fn::Sub': `\${${lakeBucketLogicalId}.Arn}/*` },
+              { 'Fn::GetAtt': [bucketLogicalId, 'Arn'] },
+              { 'Fn::Sub': `\${${bucketLogicalId}.Arn}/*` },
             ],
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           },
@@ -186,7 +209,7 @@ function lakeBucketPolicyResource(): Json {
   };
 }
 
-/** The statements of a worker's policy: one per table, one per GSI, and the lake's bucket and objects. */
+/** The statements of a worker's policy: one per table, one per GSI, and each bucket's listing and objects. */
 export function policyStatements(access: WorkerAccess): Json[] {
   const statements: Json[] = [];
   for (const t of access.tables) {
@@ -210,23 +233,41 @@ export function policyStatements(access: WorkerAccess): Json[] {
       });
     }
   }
-  const lake = access.lake ?? [];
-  if (lake.includes('ListBucket'))
+  statements.push(
+    ...bucketStatements(
+      'Lake',
+      lakeBucketLogicalId,
+      `\${${lakeBucketLogicalId}.Arn}/\${LakePrefix}*`,
+      access.lake,
+    ),
+    ...bucketStatements('Bodies', bodiesBucketLogicalId, `\${${bodiesBucketLogicalId}.Arn}/*`, access.bodies),
+  );
+  return statements;
+}
+
+function bucketStatements(
+  sid: string,
+  bucketLogicalId: string,
+  objects: string,
+  actions: readonly BucketAction[] = [],
+): Json[] {
+  const statements: Json[] = [];
+  if (actions.includes('ListBucket'))
     statements.push({
       // On the whole bucket, without an s3:prefix condition: S3 answers a HEAD of a missing key
       // with 404 only to a caller allowed to list (else 403), and the request has no prefix then.
-      Sid: 'LakeList',
+      Sid: `${sid}List`,
       Effect: 'Allow',
       Action: ['s3:ListBucket'],
-      Resource: { 'Fn::GetAtt': [lakeBucketLogicalId, 'Arn'] },
+      Resource: { 'Fn::GetAtt': [bucketLogicalId, 'Arn'] },
     });
-  const objectActions = lake.filter((a) => a !== 'ListBucket');
+  const objectActions = actions.filter((a) => a !== 'ListBucket');
   if (objectActions.length > 0)
     statements.push({
-      Sid: 'LakeObjects',
+      Sid: `${sid}Objects`,
       Effect: 'Allow',
       Action: [...objectActions].sort().map((a) => `s3:${a}`),
-      Resource: { 'Fn::Sub': `\${${lakeBucketLogicalId}.Arn}/\${LakePrefix}*` },
+      Resource: { 'Fn::Sub': objects },
     });
   return statements;
 }
@@ -248,6 +289,7 @@ function describeAccess(access: WorkerAccess): string {
     return `${tables[t.table].name}: ${on.join('; ')}`;
   });
   if (access.lake?.length) parts.push(`lake bucket: ${[...access.lake].sort().join(', ')}`);
+  if (access.bodies?.length) parts.push(`bodies bucket: ${[...access.bodies].sort().join(', ')}`);
   return parts.join('. ');
 }
 
@@ -306,11 +348,17 @@ export function buildTemplate(): { [key: string]: Json } {
     };
   }
   resources[lakeBucketLogicalId] = lakeBucketResource();
-  resources[`${lakeBucketLogicalId}Policy`] = lakeBucketPolicyResource();
-  outputs[`${lakeBucketLogicalId}Arn`] = {
-    Description: 'The lake bucket (LAKE_BUCKET)',
-    Value: { 'Fn::GetAtt': [lakeBucketLogicalId, 'Arn'] },
-  };
+  resources[bodiesBucketLogicalId] = bodiesBucketResource();
+  for (const [id, variable] of [
+    [lakeBucketLogicalId, 'LAKE_BUCKET'],
+    [bodiesBucketLogicalId, 'BODY_BUCKET'],
+  ] as const) {
+    resources[`${id}Policy`] = bucketPolicyResource(id);
+    outputs[`${id}Arn`] = {
+      Description: `The ${id === lakeBucketLogicalId ? 'lake' : 'bodies'} bucket (${variable})`,
+      Value: { 'Fn::GetAtt': [id, 'Arn'] },
+    };
+  }
 
   for (const entry of catalog) {
     const access = workerAccess[entry.name];
@@ -349,7 +397,7 @@ export function buildTemplate(): { [key: string]: Json } {
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description:
-      'koo-pipeline: DynamoDB tables (on-demand: spiky traffic and replays), the S3 Parquet lake, and a ' +
+      'koo-pipeline: DynamoDB tables (on-demand: spiky traffic and replays), the S3 Parquet lake, the bucket of large koo bodies, and a ' +
       'least-privilege IAM policy and IRSA role per worker. Generated by infra/aws/render.ts from ' +
       'schemas/tables.ts and infra/aws/worker-access.ts; do not edit.',
     Parameters: {
@@ -369,6 +417,12 @@ export function buildTemplate(): { [key: string]: Json } {
         Type: 'String',
         AllowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
         Description: "The lake bucket, created by this stack: the workers' LAKE_BUCKET",
+      },
+      BodiesBucketName: {
+        Type: 'String',
+        AllowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
+        Description:
+          "The bucket of koo bodies too large for an item, created by this stack: the workers' BODY_BUCKET",
       },
       LakePrefix: {
         Type: 'String',

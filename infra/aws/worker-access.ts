@@ -1,6 +1,6 @@
 /**
  * What each deployable process (workers/catalog.ts) may do on AWS: the DynamoDB actions per table
- * (and per GSI), and the S3 actions on the lake. infra/aws/render.ts turns each entry into one
+ * (and per GSI), and the S3 actions on the lake and on the bucket of large koo bodies. infra/aws/render.ts turns each entry into one
  * least-privilege IAM managed policy; test/unit/aws-template.test.ts checks every entry against
  * what the worker's code calls (infra/aws/code-access.ts): nothing it calls is missing, nothing
  * granted goes unused.
@@ -27,8 +27,11 @@ export type TableAction =
 /** What can be done on a GSI (its items are read-only copies). */
 export type IndexAction = 'Query' | 'Scan';
 
-/** ListBucket is granted on the bucket; the others on the lake's objects (`<bucket>/<LakePrefix>*`). */
-export type LakeAction = 'ListBucket' | 'GetObject' | 'PutObject' | 'AbortMultipartUpload' | 'DeleteObject';
+/**
+ * ListBucket is granted on the bucket; the others on its objects (the lake's below
+ * `<bucket>/<LakePrefix>*`, the bodies bucket's all).
+ */
+export type BucketAction = 'ListBucket' | 'GetObject' | 'PutObject' | 'AbortMultipartUpload' | 'DeleteObject';
 
 export interface TableAccess {
   table: TableKey;
@@ -40,7 +43,9 @@ export interface TableAccess {
 
 export interface WorkerAccess {
   tables: readonly TableAccess[];
-  lake?: readonly LakeAction[];
+  lake?: readonly BucketAction[];
+  /** BODY_BUCKET: koo bodies too large for an item. */
+  bodies?: readonly BucketAction[];
 }
 
 /** One entry per catalog entry, by its name. */
@@ -56,6 +61,9 @@ export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
       // Users: batch reads for the creator join, fenced updates and pending sets.
       { table: 'users', actions: ['BatchGetItem', 'UpdateItem'] },
     ],
+    // Large bodies: put before the item points to them; a fenced-out version's object and a
+    // deleted koo's objects (listed by its prefix) removed. It never reads them back.
+    bodies: ['ListBucket', 'PutObject', 'DeleteObject'],
   },
   reactions: {
     tables: [

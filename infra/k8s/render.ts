@@ -46,6 +46,7 @@ export const sharedConfig: Record<string, string> = {
   S3_ENDPOINT: '',
   TABLE_PREFIX: 'prod_',
   LAKE_BUCKET: 'koo-lake-prod',
+  BODY_BUCKET: 'koo-bodies-prod',
   LOG_LEVEL: 'info',
 };
 

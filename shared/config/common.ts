@@ -16,6 +16,8 @@ export const commonConfigSchema = z.object({
   S3_ENDPOINT: env.optionalUrl('http://127.0.0.1:9000'),
   TABLE_PREFIX: z.string().default(''),
   LAKE_BUCKET: env.string('koo-lake'),
+  /** Bucket of koo bodies above the content worker's BODY_INLINE_MAX_BYTES (readers fetch them from it). */
+  BODY_BUCKET: env.string('koo-bodies'),
   REDIS_URL: env.url('redis://127.0.0.1:6379'),
   LOG_LEVEL: env.level(),
   /** Port of /healthz, /readyz and /metrics; 0 picks a free one (replicas on one host). */

@@ -45,6 +45,7 @@ const stackName = `${stackPrefix}${runId}`;
 const deployedPrefix = `itest_cfn_${runId}_`;
 const provisionedPrefix = `itest_prov_${runId}_`;
 const bucket = `itest-cfn-lake-${runId}`;
+const bodiesBucket = `itest-cfn-bodies-${runId}`;
 const tableEntries = Object.entries(tables) as [TableKey, TableDefinition][];
 
 /**
@@ -162,12 +163,13 @@ describe('infra/aws/koo-pipeline.template.json', () => {
       await queryApi('iam', 'DeletePolicy', {
         PolicyArn: `arn:aws:iam::123456789012:policy/${stackName}-${entry.name}`,
       }).catch(() => undefined);
-    // Tables and the bucket are retained by the stack's deletion; remove them here.
+    // Tables and the buckets are retained by the stack's deletion; remove them here.
     for (const [key] of tableEntries) {
       await dropTable(tableName(key, deployedPrefix));
       await dropTable(tableName(key, provisionedPrefix));
     }
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    for (const b of [bucket, bodiesBucket])
+      await s3.send(new DeleteBucketCommand({ Bucket: b })).catch(() => undefined);
     ddb.destroy();
     s3.destroy();
   });
@@ -185,10 +187,11 @@ describe('infra/aws/koo-pipeline.template.json', () => {
     expect(result.code).toBe(0);
   });
 
-  it('deploys: every table, the bucket, a role per catalog entry', async () => {
+  it('deploys: every table, both buckets, a role per catalog entry', async () => {
     const parameters: Record<string, string> = {
       TablePrefix: deployedPrefix,
       LakeBucketName: bucket,
+      BodiesBucketName: bodiesBucket,
       Environment: 'itest',
       OidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.ap-south-1.amazonaws.com/id/ITEST',
     };
@@ -221,6 +224,7 @@ describe('infra/aws/koo-pipeline.template.json', () => {
     for (const [key] of tableEntries)
       expect(outputs.get(`${tableLogicalId(key)}Name`)).toBe(tableName(key, deployedPrefix));
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    await s3.send(new HeadBucketCommand({ Bucket: bodiesBucket }));
   });
 
   it('resolves the roles and policies: IRSA trust for the service account, ARNs of the stack tables', async () => {

@@ -7,6 +7,7 @@ import type { HandlerContext } from '../../shared/runtime/worker-definition.ts';
 import { ContentStore } from '../../workers/content/content-store.ts';
 import { ContentWorker, loadContentConfig } from '../../workers/content/content-worker.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
+import { testBodyStore } from '../support/content.ts';
 import { envelope, kooRow, rawRecord, userRow } from '../support/cdc-events.ts';
 import { newId } from '../support/ids.ts';
 import { stackEnv } from '../support/stack-env.ts';
@@ -36,11 +37,16 @@ describe('content worker: a rename whose propagation was cut off', () => {
   const queries = new ContentQueries(new Dynamo(options), {
     contentTable: tables.content,
     mediaBucket: 'koo-media',
+    bodies: testBodyStore(),
   });
   const worker = (dynamo: Dynamo) => {
     clients.push(dynamo);
     const config = loadContentConfig(process.env);
-    return new ContentWorker(new ContentStore(dynamo, tables, config.SINK_CONCURRENCY), config);
+    return new ContentWorker(
+      new ContentStore(dynamo, tables, config.SINK_CONCURRENCY),
+      testBodyStore(),
+      config,
+    );
   };
   afterAll(() => {
     for (const c of clients) c.destroy();

@@ -5,7 +5,7 @@ import { topicNames } from '../../schemas/topics.ts';
 import { dlqHeaders } from '../../shared/kafka/dlq.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { contentWorkerModule as contentWorker } from '../../workers/content/content-worker.ts';
-import { contentReadPath, sql } from '../support/content.ts';
+import { contentReadPath, sql, testBodyStore } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
@@ -197,6 +197,37 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
       await replay.close();
     }
     expect(await Promise.all(ids.map(read.rawItem))).toEqual(before);
+  });
+
+  it('keeps a koo whose body is too large for an item: in S3, read back whole; its delete removes the object', async () => {
+    const user = newId();
+    const koo = newId();
+    // ≈450 KB of UTF-8 (Devanagari is 3 bytes a letter): above DynamoDB's 400 KB item limit.
+    const body = `${'क'.repeat(150_000)} ${koo}`;
+    await db.query(sql.insertUser, [user, `big_${user}`, 'Big', false]);
+    await db.query(sql.insertKoo, [koo, user, null, lang, body, null, t(40)]);
+
+    const stored = await waitFor('the large koo', async () => (await read.queries.getKoo(koo)) ?? undefined);
+    expect(stored.body.length).toBe(body.length);
+    expect(stored.body === body).toBe(true); // not toBe(body): a failure would print 450 KB twice
+    const item = (await read.rawItem(koo))!;
+    expect(item.t).toBeUndefined();
+    expect(item.tk).toBe(`${koo}/${stored.version}`);
+    const byCreator = await read.queries.koosByCreator(user);
+    expect(byCreator.items.map((k) => k.body === body)).toEqual([true]);
+
+    await db.query('delete from koos where content_id = $1', [koo]);
+    await waitFor('the delete', async () => (await read.queries.getKoo(koo)) === null);
+    const bodies = testBodyStore();
+    try {
+      // Moderated text must not stay in the bucket.
+      await waitFor(
+        'the body object to be removed',
+        async () => (await bodies.get(item.tk as string)) === null,
+      );
+    } finally {
+      bodies.destroy();
+    }
   });
 
   it('refuses to start with a bad configuration value, naming it', async () => {

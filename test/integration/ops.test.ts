@@ -21,7 +21,7 @@ import type { CatalogEntry } from '../../workers/catalog.ts';
 import { contentWorkerModule } from '../../workers/content/content-worker.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
-import { contentReadPath } from '../support/content.ts';
+import { contentReadPath, testBodyStore } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';
 import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { stackEnv } from '../support/stack-env.ts';
@@ -360,6 +360,7 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
     const queries = new ContentQueries(read.dynamo, {
       contentTable: tableName('content', tablePrefix),
       mediaBucket: 'koo-media',
+      bodies: testBodyStore(),
     });
     for (const id of produced) {
       expect(await queries.getKoo(id)).toMatchObject({ contentId: id, creatorId: creator, lang });

@@ -7,6 +7,7 @@ import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { GraphStore } from '../../workers/feed/graph-store.ts';
 import { FeedQueries } from '../../workers/feed/queries.ts';
+import { testBodyStore } from './content.ts';
 import { stackEnv } from './stack-env.ts';
 
 /** Reads of koo_feed and koo_graph for assertions: the read path, and raw items. */
@@ -22,6 +23,7 @@ export function feedReadPath(cap: number) {
     feedTable: tableName('feed'),
     contentTable: tableName('content'),
     mediaBucket: 'koo-media',
+    bodies: testBodyStore(),
     cap,
     decay: decaySettingsOf(loadEngagementConfig(process.env)),
     entryTtlMs: 30 * 86_400_000,

@@ -86,9 +86,7 @@ describe('tables', () => {
 
 describe('the lake bucket', () => {
   it('is private, encrypted, retained, and ages objects to cheaper storage', () => {
-    const buckets = resourcesOf('AWS::S3::Bucket');
-    expect(buckets).toHaveLength(1);
-    const [, bucket] = buckets[0]!;
+    const bucket = template.Resources.LakeBucket;
     expect(bucket.DeletionPolicy).toBe('Retain');
     const p = bucket.Properties;
     expect(p.BucketName).toEqual({ Ref: 'LakeBucketName' });
@@ -111,6 +109,27 @@ describe('the lake bucket', () => {
   });
 });
 
+describe('the bodies bucket', () => {
+  it('is private, encrypted, retained, and not versioned: the text of a deleted koo is gone, not hidden', () => {
+    expect(
+      resourcesOf('AWS::S3::Bucket')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['BodiesBucket', 'LakeBucket']);
+    const bucket = template.Resources.BodiesBucket;
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    const p = bucket.Properties;
+    expect(p.BucketName).toEqual({ Ref: 'BodiesBucketName' });
+    expect(Object.values(p.PublicAccessBlockConfiguration)).toEqual([true, true, true, true]);
+    expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({
+      SSEAlgorithm: 'AES256',
+    });
+    expect(p.VersioningConfiguration).toBeUndefined();
+    for (const id of ['LakeBucketPolicy', 'BodiesBucketPolicy'])
+      expect(template.Resources[id].Properties.PolicyDocument.Statement[0].Sid).toBe('DenyInsecureTransport');
+  });
+});
+
 describe('policies and roles', () => {
   it('declares access for exactly the catalog entries', () => {
     expect(Object.keys(workerAccess).sort()).toEqual(catalog.map((e) => e.name).sort());
@@ -120,7 +139,8 @@ describe('policies and roles', () => {
     '%s: a role for its service account, with its policy; both ARNs are outputs',
     (name) => {
       const access = workerAccess[name]!;
-      const grants = access.tables.length > 0 || (access.lake?.length ?? 0) > 0;
+      const grants =
+        access.tables.length > 0 || (access.lake?.length ?? 0) > 0 || (access.bodies?.length ?? 0) > 0;
       const role = template.Resources[roleLogicalId(name)];
       expect(role.Type).toBe('AWS::IAM::Role');
       expect(role.Properties.RoleName).toBe(`koo-pipeline-${name}`);
@@ -148,7 +168,7 @@ describe('policies and roles', () => {
     },
   );
 
-  it('grants no wildcard action or resource: tables, their indexes, the lake bucket and its prefix only', () => {
+  it('grants no wildcard action or resource: tables, their indexes, the lake below its prefix, the bodies bucket', () => {
     const tableIds = new Map(tableEntries.map(([key, def]) => [tableLogicalId(key), def]));
     const policies = resourcesOf('AWS::IAM::ManagedPolicy');
     expect(policies.length).toBeGreaterThan(0);
@@ -161,12 +181,15 @@ describe('policies and roles', () => {
           if (resource['Fn::GetAtt']) {
             const [target, attribute] = resource['Fn::GetAtt'];
             expect(attribute).toBe('Arn');
-            expect(tableIds.has(target) || target === 'LakeBucket', `${id}: ${target}`).toBe(true);
+            expect(
+              tableIds.has(target) || target === 'LakeBucket' || target === 'BodiesBucket',
+              `${id}: ${target}`,
+            ).toBe(true);
             continue;
           }
           const sub: string = resource['Fn::Sub'];
-          // The only wildcard: the lake's object keys below LakePrefix.
-          if (sub === '${LakeBucket.Arn}/${LakePrefix}*') continue;
+          // The only wildcards: the lake's object keys below LakePrefix, and the bodies bucket's objects.
+          if (sub === '${LakeBucket.Arn}/${LakePrefix}*' || sub === '${BodiesBucket.Arn}/*') continue;
           const m = /^\$\{(\w+)\.Arn\}\/index\/([\w.-]+)$/.exec(sub);
           expect(m, `${id}: ${sub}`).not.toBeNull();
           expect(tableIds.get(m![1]!)?.indexes.map((i) => i.name)).toContain(m![2]);
@@ -193,6 +216,9 @@ describe('policies and roles', () => {
         ]),
         ...(access.lake ?? []).map((a) =>
           a === 'ListBucket' ? `s3:${a} LakeBucket` : `s3:${a} \${LakeBucket.Arn}/\${LakePrefix}*`,
+        ),
+        ...(access.bodies ?? []).map((a) =>
+          a === 'ListBucket' ? `s3:${a} BodiesBucket` : `s3:${a} \${BodiesBucket.Arn}/*`,
         ),
       ]);
       expect([...granted].sort(), entry.name).toEqual([...declared].sort());
@@ -238,7 +264,10 @@ describe('worker-access.ts against what the code calls', () => {
       for (const a of declaredActions(t))
         if (possible) expect([...possible], `${name}: ${a} on ${t.table}`).toContain(a);
     }
-    expect([...used.s3].sort(), 'S3 actions').toEqual([...(access.lake ?? [])].sort());
+    // The code's S3 calls are not told apart by bucket: the two declarations together must match them.
+    expect([...used.s3].sort(), 'S3 actions').toEqual(
+      [...new Set([...(access.lake ?? []), ...(access.bodies ?? [])])].sort(),
+    );
   });
 
   it('sees what only the CLI calls, and keeps it out of the workers', () => {

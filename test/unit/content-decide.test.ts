@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { decodeContentEvent } from '../../workers/content/content-worker.ts';
 import {
+  bodyKey,
+  bodyKeyPrefix,
   isResolved,
   kooTombstone,
   kooWrite,
@@ -15,7 +17,7 @@ import {
 } from '../../workers/content/decide.ts';
 import { envelope, kooRow, rawRecord, userRow } from '../support/cdc-events.ts';
 
-const settings = { mediaBucket: 'koo-media', tombstoneTtlSeconds: 86_400 };
+const settings = { mediaBucket: 'koo-media', tombstoneTtlSeconds: 86_400, bodyInlineMaxBytes: 32 * 1024 };
 
 function kooEvent(op: 'c' | 'u' | 'd', row: ReturnType<typeof kooRow>, lsn = 100) {
   const event = decodeContentEvent(
@@ -112,6 +114,20 @@ describe('content decisions', () => {
     expect(isResolved({ id: 'k', x: 1, p: 'r', sp: 'r0' })).toBe(true); // tombstone keeps links
     expect(rootOf({ id: 'k' })).toBe('k');
     expect(rootOf({ id: 'k', p: 'r', sp: 'r0' })).toBe('r0');
+  });
+
+  it('keeps a body up to BODY_INLINE_MAX_BYTES (UTF-8 bytes) in the item, and points to S3 above it', () => {
+    const small = { ...settings, bodyInlineMaxBytes: 9 };
+    const inline = kooWrite(kooEvent('c', kooRow('k1', { body: 'कका' }), 7), undefined, undefined, small);
+    expect(inline.set).toMatchObject({ [A.body]: 'कका', [A.bodyKey]: null });
+    expect(inline.offloadedBody).toBeNull();
+    // Four letters of three bytes: 12 bytes, though 4 characters.
+    const large = kooWrite(kooEvent('u', kooRow('k/1', { body: 'ककाक' }), 8), undefined, undefined, small);
+    expect(large.set).toMatchObject({ [A.body]: null, [A.bodyKey]: 'k%2F1/8' });
+    expect(large.offloadedBody).toEqual({ key: 'k%2F1/8', body: 'ककाक' });
+    expect(bodyKey('k/1', 8).startsWith(bodyKeyPrefix('k/1'))).toBe(true);
+    expect(bodyKeyPrefix('k1')).not.toBe(bodyKeyPrefix('k')); // a prefix never reaches another koo's objects
+    expect(kooTombstone(kooEvent('d', kooRow('k1')), settings, 0).set[A.bodyKey]).toBeNull();
   });
 
   it('retracts a deleted koo but keeps the fence and the thread links', () => {

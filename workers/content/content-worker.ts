@@ -12,6 +12,7 @@ import type { RawRecord, DecodedRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
 import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { bodyStoreFor, type BodyStore } from './body-store.ts';
 import { ContentStore } from './content-store.ts';
 import {
   isResolved,
@@ -30,6 +31,12 @@ export const contentConfigSchema = workerConfigSchema.extend({
   MEDIA_BUCKET: env.string('koo-media'),
   /** How long a delete tombstone fences replays; keep it above the CDC topics' retention. */
   TOMBSTONE_TTL_DAYS: env.int(35, 1),
+  /**
+   * A body above this many UTF-8 bytes goes to BODY_BUCKET and the item points to it. Small
+   * items keep every counter and score update cheap (both GSIs copy the whole item), and an
+   * item can never pass DynamoDB's 400 KB limit.
+   */
+  BODY_INLINE_MAX_BYTES: env.int(32 * 1024, 1, 300 * 1024),
 });
 export type ContentConfig = z.infer<typeof contentConfigSchema>;
 
@@ -74,17 +81,20 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
   readonly groupId: string;
   private readonly settings: ContentSettings;
   private readonly store: ContentStore;
+  private readonly bodies: BodyStore;
   private readonly config: ContentConfig;
   private readonly now: () => number;
 
-  constructor(store: ContentStore, config: ContentConfig, now: () => number = Date.now) {
+  constructor(store: ContentStore, bodies: BodyStore, config: ContentConfig, now: () => number = Date.now) {
     this.store = store;
+    this.bodies = bodies;
     this.config = config;
     this.now = now;
     this.groupId = config.CONTENT_GROUP_ID;
     this.settings = {
       mediaBucket: config.MEDIA_BUCKET,
       tombstoneTtlSeconds: config.TOMBSTONE_TTL_DAYS * 86_400,
+      bodyInlineMaxBytes: config.BODY_INLINE_MAX_BYTES,
     };
   }
 
@@ -126,9 +136,16 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
                 parents.get(change.after!.parent_id ?? ''),
                 this.settings,
               );
+        // The object exists before any item points to it. Fenced out, this version's object is
+        // nobody's: the stored version is newer, with its own key.
+        if (write.offloadedBody) await this.bodies.put(write.offloadedBody.key, write.offloadedBody.body);
         const after = await this.store.writeKoo(write);
-        if (!after) return; // a newer change is stored; it settled its own links
-        if (change.op !== 'd') {
+        if (!after) {
+          if (write.offloadedBody) await this.bodies.remove(write.offloadedBody.key);
+          return; // a newer change is stored; it settled its own links
+        }
+        if (change.op === 'd') await this.bodies.removeKoo(write.contentId);
+        else {
           written.push(after);
           // The creator's row has not arrived: wait for it in its pending set (if it arrived
           // meanwhile, the repair below sets the handle).
@@ -229,6 +246,10 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
   sinkReady(): Promise<boolean> {
     return this.store.reachable();
   }
+
+  async close(): Promise<void> {
+    this.bodies.destroy();
+  }
 }
 
 export const contentWorkerModule: WorkerModule<ContentConfig, ContentEvent> = {
@@ -244,5 +265,5 @@ export function createContentWorker(config: ContentConfig): ContentWorker {
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },
     config.SINK_CONCURRENCY,
   );
-  return new ContentWorker(store, config);
+  return new ContentWorker(store, bodyStoreFor(config), config);
 }

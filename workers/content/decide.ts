@@ -11,6 +11,17 @@ import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 export interface ContentSettings {
   mediaBucket: string;
   tombstoneTtlSeconds: number;
+  /** A body above this many UTF-8 bytes is stored in S3 and the item points to it. */
+  bodyInlineMaxBytes: number;
+}
+
+/** Where a koo's bodies are in the body bucket: one object per version, below the koo's prefix. */
+export function bodyKeyPrefix(contentId: string): string {
+  return `${encodeURIComponent(contentId)}/`;
+}
+
+export function bodyKey(contentId: string, version: number): string {
+  return `${bodyKeyPrefix(contentId)}${version}`;
 }
 
 /** `hi#2026-11-27`: language plus the UTC day, so one busy language is spread over many partitions. */
@@ -72,6 +83,8 @@ export interface KooWrite {
   set: Record<string, string | number | null>;
   /** The parent this koo waits on when its super-parent is not known yet. */
   waitsOn: string | null;
+  /** A body too large for the item: put in S3 at `key` before the item is written. */
+  offloadedBody: { key: string; body: string } | null;
 }
 
 /**
@@ -88,6 +101,8 @@ export function kooWrite(
   const media = shortenMedia(row.media_url, row.creator_id, settings.mediaBucket);
   const resolvedParent = row.parent_id !== null && isResolved(parent) ? parent! : undefined;
   const knownUser = user && user[U.deleted] === undefined ? user : undefined;
+  const offloaded = Buffer.byteLength(row.body, 'utf8') > settings.bodyInlineMaxBytes;
+  const key = bodyKey(row.content_id, event.lsn);
   return {
     contentId: row.content_id,
     version: event.lsn,
@@ -103,7 +118,8 @@ export function kooWrite(
       [A.langGroup]: langGroup(row.lang, row.created_at),
       [A.createdAt]: row.created_at,
       [A.updatedAt]: row.updated_at,
-      [A.body]: row.body,
+      [A.body]: offloaded ? null : row.body,
+      [A.bodyKey]: offloaded ? key : null,
       [A.mediaKey]: media.key ?? null,
       [A.mediaUri]: media.uri ?? null,
       [A.version]: event.lsn,
@@ -111,6 +127,7 @@ export function kooWrite(
       [A.expiresAt]: null,
     },
     waitsOn: row.parent_id !== null && !resolvedParent ? row.parent_id : null,
+    offloadedBody: offloaded ? { key, body: row.body } : null,
   };
 }
 
@@ -136,6 +153,7 @@ export function kooTombstone(event: ChangeEvent<KooRow>, settings: ContentSettin
       [A.createdAt]: null,
       [A.updatedAt]: null,
       [A.body]: null,
+      [A.bodyKey]: null,
       [A.mediaKey]: null,
       [A.mediaUri]: null,
       [A.version]: event.lsn,
@@ -143,6 +161,7 @@ export function kooTombstone(event: ChangeEvent<KooRow>, settings: ContentSettin
       [A.expiresAt]: Math.floor(nowMs / 1000) + settings.tombstoneTtlSeconds,
     },
     waitsOn: null,
+    offloadedBody: null,
   };
 }
 

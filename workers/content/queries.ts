@@ -3,6 +3,8 @@ import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
+import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import type { BodyStore } from './body-store.ts';
 import { mediaUri } from './decide.ts';
 
 export type { Page };
@@ -25,6 +27,8 @@ export interface KooView {
 export interface ContentQueryOptions {
   contentTable: string;
   mediaBucket: string;
+  /** Where the bodies too large for an item are (the content worker's BODY_BUCKET). */
+  bodies: BodyStore;
   /** How many empty day buckets a by-language read walks back before it stops. */
   langLookbackDays?: number;
 }
@@ -41,9 +45,23 @@ export class ContentQueries {
     this.options = options;
   }
 
-  toView(item: Item | undefined): KooView | null {
-    // Stubs (a reply's placeholder for a parent not seen yet) and tombstones are not koos.
+  /**
+   * Items as the app reads them, bodies fetched from S3 where an item points there. Null for
+   * what is not a koo: a stub (a reply's placeholder for a parent not seen yet), a tombstone, or
+   * a koo whose body object is gone (it was deleted since the item was read).
+   */
+  views(items: readonly (Item | undefined)[]): Promise<(KooView | null)[]> {
+    return mapConcurrent(items, 16, (item) => this.view(item));
+  }
+
+  private async view(item: Item | undefined): Promise<KooView | null> {
     if (!item || item[A.creator] === undefined || item[A.deleted] !== undefined) return null;
+    const key = item[A.bodyKey];
+    const body =
+      typeof key === 'string'
+        ? await this.options.bodies.get(key)
+        : ((item[A.body] as string | undefined) ?? '');
+    if (body === null) return null;
     return {
       contentId: item[A.contentId] as string,
       parentId: (item[A.parent] as string | undefined) ?? null,
@@ -51,7 +69,7 @@ export class ContentQueries {
       creatorId: item[A.creator] as string,
       creatorHandle: (item[A.creatorHandle] as string | undefined) ?? null,
       lang: item[A.lang] as string,
-      body: (item[A.body] as string | undefined) ?? '',
+      body,
       mediaUri: mediaUri(item, this.options.mediaBucket),
       createdAt: new Date(item[A.createdAt] as number).toISOString(),
       updatedAt: new Date(item[A.updatedAt] as number).toISOString(),
@@ -59,12 +77,16 @@ export class ContentQueries {
     };
   }
 
+  private async koos(items: readonly Item[]): Promise<KooView[]> {
+    return (await this.views(items)).filter((v): v is KooView => v !== null);
+  }
+
   /** Get a koo by its id. */
   async getKoo(contentId: string): Promise<KooView | null> {
     const out = await this.dynamo.call('GetItem', (doc) =>
       doc.send(new GetCommand({ TableName: this.options.contentTable, Key: { [A.contentId]: contentId } })),
     );
-    return this.toView(out.Item);
+    return (await this.views([out.Item]))[0]!;
   }
 
   /** Get a koo's parent and super-parent (thread root): ids, and the koos themselves in one batch read. */
@@ -80,11 +102,11 @@ export class ContentQueries {
       ids.map((id) => ({ [A.contentId]: id })),
       { keyAttributes: [A.contentId], consistent: false },
     );
-    return {
-      koo,
-      parent: koo.parentId ? this.toView(found.get(koo.parentId)) : null,
-      superParent: koo.superParentId ? this.toView(found.get(koo.superParentId)) : null,
-    };
+    const [parent, superParent] = await this.views([
+      koo.parentId ? found.get(koo.parentId) : undefined,
+      koo.superParentId ? found.get(koo.superParentId) : undefined,
+    ]);
+    return { koo, parent: parent!, superParent: superParent! };
   }
 
   /** Koos by a creator, newest first (GSI by_creator). */
@@ -104,7 +126,7 @@ export class ContentQueries {
       ),
     );
     return {
-      items: (out.Items ?? []).map((i) => this.toView(i)).filter((v): v is KooView => v !== null),
+      items: await this.koos(out.Items ?? []),
       ...(out.LastEvaluatedKey ? { cursor: encodeCursor(out.LastEvaluatedKey) } : {}),
     };
   }
@@ -142,7 +164,7 @@ export class ContentQueries {
           }),
         ),
       );
-      const found = (out.Items ?? []).map((i) => this.toView(i)).filter((v): v is KooView => v !== null);
+      const found = await this.koos(out.Items ?? []);
       items.push(...found);
       if (out.LastEvaluatedKey) {
         state = { day: state.day, key: out.LastEvaluatedKey, empty: 0 };

@@ -5,6 +5,7 @@ import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import type { BodyStore } from '../content/body-store.ts';
 import { ContentQueries, type KooView } from '../content/queries.ts';
 import type { DecaySettings } from '../engagement/decay.ts';
 import { kooScoreAt } from '../engagement/queries.ts';
@@ -27,6 +28,7 @@ export interface FeedQueryOptions {
   feedTable: string;
   contentTable: string;
   mediaBucket: string;
+  bodies: BodyStore;
   /** FEED_CAP: pushed entries a feed shows at most. */
   cap: number;
   /** FEED_TTL_DAYS in ms: pulled koos older than a pushed entry lives are left out, as pushed ones expire. */
@@ -55,6 +57,7 @@ export class FeedQueries {
     this.content = new ContentQueries(dynamo, {
       contentTable: options.contentTable,
       mediaBucket: options.mediaBucket,
+      bodies: options.bodies,
     });
   }
 
@@ -88,11 +91,11 @@ export class FeedQueries {
       { keyAttributes: [A.contentId], consistent: false },
     );
     // A koo deleted since it was pushed is a tombstone (or gone) until its retraction reaches this feed: left out.
-    const items = page.flatMap((ref) => {
-      const item = hydrated.get(ref.contentId) ?? pulledItems.get(ref.contentId);
-      const view = this.content.toView(item);
-      return view ? [this.feedItem(view, item!, ref.source, nowMs)] : [];
-    });
+    const found = page.map((ref) => hydrated.get(ref.contentId) ?? pulledItems.get(ref.contentId));
+    const views = await this.content.views(found);
+    const items = page.flatMap((ref, i) =>
+      views[i] ? [this.feedItem(views[i], found[i]!, ref.source, nowMs)] : [],
+    );
     const next = nextFeedCursor(page, limit, state);
     return { items, ...(next ? { cursor: encodeCursor(next) } : {}) };
   }

@@ -3,10 +3,10 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { localCredentials } from '../../shared/aws/credentials.ts';
+import { s3For } from '../../shared/aws/s3-client.ts';
 
 export interface LakeObject {
   key: string;
@@ -47,12 +47,7 @@ export class LakeStore {
   constructor(options: LakeStoreOptions) {
     this.bucket = options.bucket;
     this.partBytes = options.partBytes;
-    this.s3 = new S3Client({
-      region: options.region,
-      endpoint: options.endpoint,
-      forcePathStyle: options.endpoint !== undefined,
-      ...localCredentials(options.endpoint),
-    });
+    this.s3 = s3For({ AWS_REGION: options.region, S3_ENDPOINT: options.endpoint });
   }
 
   /**
