@@ -1,0 +1,79 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/wait-for.ts';
+
+// Delayed notification jobs, retries in backoff and held digests live only in Redis, and the
+// offsets of their events are committed: the stack's Redis must keep them through a crash. Its
+// own Redis on a free port, so the one the other tests use is not touched.
+
+const run = promisify(execFile);
+const stackScript = fileURLToPath(new URL('../../infra/stack/stack.sh', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("the stack's Redis", () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  });
+
+  it('keeps a delayed job through a SIGKILL and a restart (append-only file, no eviction)', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'koo-redis-'));
+    cleanup.push(() => rm(parent, { recursive: true, force: true }));
+    const stackDir = join(parent, '.stack');
+    const port = await freePort();
+    const env = { ...process.env, KOO_STACK_DIR: stackDir, REDIS_PORT: String(port) };
+    const stack = (...args: string[]) => run('bash', [stackScript, ...args], { env, timeout: 60_000 });
+    cleanup.push(() => stack('down', 'redis'));
+    await stack('up', 'redis');
+
+    const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+    const admin = new Redis(connection);
+    cleanup.push(async () => admin.disconnect());
+    const config = async (name: string) => ((await admin.config('GET', name)) as string[])[1];
+    expect(await config('appendonly')).toBe('yes');
+    expect(await config('appendfsync')).toBe('everysec');
+    expect(await config('maxmemory-policy')).toBe('noeviction');
+
+    const queue = new Queue('durable', { connection });
+    await queue.add('digest', { recipient: 'u1' }, { jobId: 'digest-u1', delay: 3_600_000 });
+    await queue.close();
+    admin.disconnect();
+
+    const pid = Number(await readFile(join(stackDir, 'run', 'redis.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await waitFor('Redis to be gone', () => !alive(pid));
+    await stack('up', 'redis');
+
+    const after = new Queue('durable', { connection });
+    try {
+      expect(await after.getJobState('digest-u1')).toBe('delayed');
+      expect((await after.getJob('digest-u1'))?.data).toEqual({ recipient: 'u1' });
+    } finally {
+      await after.close();
+    }
+  });
+});
