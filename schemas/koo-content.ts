@@ -62,6 +62,21 @@ export const reactionAttr = {
   expiresAt: 'ttl', // epoch seconds; tombstones only
 } as const;
 
+/**
+ * koo_engagement: one item per koo and user who reacted to it, the engagement worker's own copy of
+ * the reactions' state (the score counts a state change, never a repeated record).
+ */
+export const engagementPairAttr = {
+  contentId: 'id', // partition key
+  userId: 'u', // sort key
+  flags: 'f', // bit set as in koo_reactions: 1 liked, 2 shared, 4 rekooed
+  likeTime: 'lt', // event time of the like or unlike that decides the like bit
+  likeOffset: 'lo', // its offset: of two in the same millisecond, the later in the log wins
+  sharedAt: 'st', // event time of the user's earliest share of the koo (it weighs a share then)
+  rekooedAt: 'kt', // event time of the earliest rekoo
+  expiresAt: 'ttl', // epoch seconds; tombstones only
+} as const;
+
 /** koo_trending: one item per trending sorted set (a language, or `*` for all), its snapshot. */
 export const trendingAttr = {
   key: 'k', // partition key: the set's Redis key (TRENDING_KEY_PREFIX + trending: + language or *)

@@ -44,6 +44,15 @@ export const tables = {
     // Only tombstones (a like taken back) carry it: they outlive any replay of koo.reactions, then go.
     ttlAttribute: 'ttl',
   },
+  engagement: {
+    name: 'koo_engagement',
+    // The engagement worker's own state of each (koo, user): what the score already counts of them.
+    partitionKey: { name: 'id', type: 'S' },
+    sortKey: { name: 'u', type: 'S' },
+    indexes: [],
+    // Only tombstones (a like taken back) carry it, as in koo_reactions.
+    ttlAttribute: 'ttl',
+  },
   trending: {
     // One item per trending sorted set (keyed by its Redis key): its snapshot, read back when Redis lost it.
     name: 'koo_trending',

@@ -78,6 +78,8 @@ export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
     tables: [
       // Scores and fences on the koo: batch reads, conditional updates, the readiness probe.
       { table: 'content', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
+      // Users' states of the koos: batch reads, puts inside the score's transactions.
+      { table: 'engagement', actions: ['BatchGetItem', 'PutItem'] },
       // Trending snapshots: written in batches, read back when Redis lost a set.
       { table: 'trending', actions: ['BatchWriteItem', 'GetItem'] },
     ],

@@ -7,7 +7,8 @@ import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
 import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { Random } from '../../apps/synthetic/random.ts';
 import { contribution, scoreAt } from '../../workers/engagement/decay.ts';
-import { weightOf } from '../../workers/engagement/decide.ts';
+import { foldReaction, stateTerms } from '../../workers/engagement/decide.ts';
+import { noReaction } from '../../workers/reactions/decide.ts';
 import { decaySettingsOf, weightsOf } from '../../workers/engagement/engagement-worker.ts';
 import { engagementReadPath, engagementTestEnv, testReactionProducer } from '../support/engagement.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
@@ -93,9 +94,14 @@ describe('engagement worker, 2 replicas, one SIGKILLed mid-stream', () => {
       intervalMs: 1000,
     });
 
+    // Each reaction is of another user: it weighs its kind, and an unlike takes back nothing.
     const expected = new Map<string, { sum: number; magnitude: number }>();
     for (const r of produced) {
-      const c = contribution(weightOf(r.type, weights), r.event_time, T0, decay);
+      const state = foldReaction(noReaction, { kind: r.type, timeMs: r.event_time }, 0);
+      const c = stateTerms(state, weights).reduce(
+        (sum, t) => sum + contribution(t.weight, t.timeMs, T0, decay),
+        0,
+      );
       const e = expected.get(r.content_id) ?? { sum: 0, magnitude: 0 };
       expected.set(r.content_id, { sum: e.sum + c, magnitude: e.magnitude + Math.abs(c) });
     }
@@ -108,7 +114,7 @@ describe('engagement worker, 2 replicas, one SIGKILLed mid-stream', () => {
     for (const [id, { sum, magnitude }] of expected) {
       const item = items.get(id)!;
       const score = scoreAt(item.es as number, item.lm as number, T0, decay);
-      expect(Math.abs(score - Math.max(0, sum))).toBeLessThanOrEqual(1e-9 * magnitude);
+      expect(Math.abs(score - sum)).toBeLessThanOrEqual(1e-9 * magnitude);
     }
   });
 });

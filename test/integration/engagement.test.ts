@@ -36,11 +36,12 @@ describe('engagement worker against the stack', () => {
     string,
     string,
   ];
+  const repeated = newId(); // the once-per-user test's koo, out of the trending assertions
   // Other tests' reactions reach this worker's sets too (it reads the shared topics): look at this test's koos only.
   const mine = new Set([a, b, c, d, e, f]);
   const ids = (list: { contentId: string }[]) => list.map((k) => k.contentId).filter((id) => mine.has(id));
-  const react = (contentId: string, type: ReactionType, timeMs: number) =>
-    producer.emit({ content_id: contentId, user_id: newId(), type, event_time: timeMs });
+  const react = (contentId: string, type: ReactionType, timeMs: number, userId = newId()) =>
+    producer.emit({ content_id: contentId, user_id: userId, type, event_time: timeMs });
   const caughtUp = () =>
     waitFor('the worker to catch up', () => groupCaughtUp(admin, groupId, topics), { timeoutMs: 90_000 });
 
@@ -59,6 +60,7 @@ describe('engagement worker against the stack', () => {
       [d, 'kn'],
       [e, 'kn'],
       [f, 'hi'],
+      [repeated, 'hi'],
     ] as const)
       await read.putKoo(id, lang);
     worker = await startWorkerInProcess(engagementWorkerModule, env);
@@ -73,12 +75,13 @@ describe('engagement worker against the stack', () => {
 
   it('ranks koos per language by decayed, weighted engagement, and re-ranks as time passes', async () => {
     // With a 1 h half-life, at T0: c 4 (a reply now), d 2*2/sqrt(2) (two rekoos 30 min ago),
-    // b 3/2 (a share 1 h ago), e 1 (a like now), a 3/4 (three likes 2 h ago).
+    // b 3/2 (a share 1 h ago), e 1 (a like now), a 3/4 (three likes 2 h ago: four, one taken back).
+    const takenBack = newId();
+    await react(a, 'like', T0 - 2 * HOUR, takenBack); // before its unlike in the log: the same millisecond, the unlike wins
     await Promise.all([
       react(a, 'like', T0 - 2 * HOUR),
       react(a, 'like', T0 - 2 * HOUR),
-      react(a, 'like', T0 - 2 * HOUR),
-      react(a, 'unlike', T0 - 2 * HOUR),
+      react(a, 'unlike', T0 - 2 * HOUR, takenBack),
       react(a, 'like', T0 - 2 * HOUR),
       react(b, 'share', T0 - HOUR),
       react(d, 'rekoo', T0 - HOUR / 2),
@@ -116,9 +119,30 @@ describe('engagement worker against the stack', () => {
     expect(ids(await read.queries.trendingKoos('hi', 5000)).slice(0, 2)).toEqual([f, c]);
   });
 
+  it("counts a user's reaction once: a repeated like, an app's retry, a second share, an unlike of nothing", async () => {
+    const [u1, u2, u3] = [newId(), newId(), newId()];
+    const t = T0 - HOUR;
+    const like = await producer.emit({ content_id: repeated, user_id: u1, type: 'like', event_time: t });
+    await producer.emit({ ...like }); // the app retries the same event (same event id)
+    for (const r of [
+      { user_id: u1, type: 'like' }, // a double tap
+      { user_id: u1, type: 'share' },
+      { user_id: u1, type: 'share' },
+      { user_id: u2, type: 'like' },
+      { user_id: u2, type: 'unlike' },
+      { user_id: u2, type: 'unlike' },
+      { user_id: u3, type: 'unlike' },
+    ] as const)
+      await producer.emit({ content_id: repeated, event_time: t, ...r });
+    await caughtUp();
+    // u1's like and share an hour ago (1 + 3, halved); u2's like is taken back once; u3 had nothing.
+    read.clock.now = T0;
+    expect((await read.queries.score(repeated)).score).toBeCloseTo(2, 9);
+  });
+
   it('leaves every score unchanged when the topics are replayed', async () => {
     const before = new Map<string, number>();
-    for (const id of [a, b, c, d, e, f]) before.set(id, (await read.queries.score(id)).score);
+    for (const id of [a, b, c, d, e, f, repeated]) before.set(id, (await read.queries.score(id)).score);
     await worker!.close();
     for (const topic of topics) await admin.setOffsets({ groupId, topic, partitions: start[topic]! });
     worker = await startWorkerInProcess(engagementWorkerModule, env);

@@ -10,7 +10,7 @@ import {
   type DecaySettings,
 } from '../../workers/engagement/decay.ts';
 import {
-  planScoreWrite,
+  planKoo,
   storedScoreOf,
   type EngagementWeights,
   type ScoreWrite,
@@ -73,14 +73,16 @@ describe('forward decay', () => {
     const n = (180 * DAY) / production.halfLifeMs;
     for (let i = 0; i < n; i++) {
       const t = start + i * production.halfLifeMs;
-      const write = planScoreWrite(
+      const [step] = planKoo(
         'k',
-        [{ event: { contentId: 'k', kind: 'like', timeMs: t }, offset: i }],
+        [{ event: { contentId: 'k', kind: 'like', timeMs: t, userId: `u${i}` }, offset: i }],
         storedScoreOf(item, 'efr0'),
         'efr0',
+        new Map(),
         weights,
         production,
-      )!;
+      );
+      const write = step!.score;
       if (write.change.kind === 'set') landmarks++;
       item = applyLocally(item, write);
       const stored = item['es'] as number;

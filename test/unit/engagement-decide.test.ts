@@ -4,8 +4,9 @@ import type { DecaySettings } from '../../workers/engagement/decay.ts';
 import {
   eventsPerKoo,
   fenceAttribute,
-  planScoreWrite,
+  planKoo,
   storedScoreOf,
+  type StoredScore,
   weightOf,
   type EngagementKind,
   type SourcedEvent,
@@ -21,6 +22,12 @@ const ev = (kind: EngagementKind, timeMs: number, offset: number, contentId = 'k
   event: { contentId, kind, timeMs },
   offset,
 });
+/** A reaction of a user (it weighs by what it changes of the user's state). */
+const by = (userId: string, e: SourcedEvent): SourcedEvent => ({ ...e, event: { ...e.event, userId } });
+
+/** The score write of a batch that makes one step (events without users' states). */
+const planScoreWrite = (id: string, events: SourcedEvent[], stored: StoredScore, fence: string) =>
+  planKoo(id, events, stored, fence, new Map(), weights, decay)[0]?.score;
 
 describe('score writes of a batch', () => {
   it('adds the weighted contributions of a new koo at the landmark of its latest event', () => {
@@ -29,8 +36,6 @@ describe('score writes of a batch', () => {
       [ev('like', L, 5), ev('share', L + HOUR, 6), ev('reply', L + 2 * HOUR, 9)],
       storedScoreOf(undefined, 'efr0'),
       'efr0',
-      weights,
-      decay,
     )!;
     expect(w.landmarkMs).toBe(L);
     expect(w.change).toEqual({ kind: 'add', delta: 1 + 3 * 2 + 4 * 4, landmarkFrom: undefined });
@@ -43,8 +48,6 @@ describe('score writes of a batch', () => {
       [ev('like', L + HOUR, 1), ev('unlike', L + HOUR, 2)],
       storedScoreOf(undefined, 'efr0'),
       'efr0',
-      weights,
-      decay,
     )!;
     expect(w.change).toMatchObject({ kind: 'add', delta: 0 });
   });
@@ -52,22 +55,22 @@ describe('score writes of a batch', () => {
   it('skips what the fence shows applied, and writes nothing when all of it was', () => {
     const stored = storedScoreOf({ id: 'k1', es: 1, lm: L, ev: 1, efr0: 6 }, 'efr0');
     const batch = [ev('like', L, 5), ev('share', L + HOUR, 6), ev('rekoo', L, 7)];
-    const w = planScoreWrite('k1', batch, stored, 'efr0', weights, decay)!;
+    const w = planScoreWrite('k1', batch, stored, 'efr0')!;
     expect(w.change).toEqual({ kind: 'add', delta: 2, landmarkFrom: L });
     expect(w.fence).toEqual({ attribute: 'efr0', from: 6, to: 7 });
-    expect(planScoreWrite('k1', batch.slice(0, 2), stored, 'efr0', weights, decay)).toBeUndefined();
+    expect(planScoreWrite('k1', batch.slice(0, 2), stored, 'efr0')).toBeUndefined();
   });
 
   it('moves the landmark forward by re-basing what is stored, conditioned on the write count', () => {
     const stored = storedScoreOf({ id: 'k1', es: 16, lm: L, ev: 3 }, 'efk2');
-    const w = planScoreWrite('k1', [ev('like', L + 4 * HOUR, 40)], stored, 'efk2', weights, decay)!;
+    const w = planScoreWrite('k1', [ev('like', L + 4 * HOUR, 40)], stored, 'efk2')!;
     expect(w.landmarkMs).toBe(L + 4 * HOUR);
     expect(w.change).toEqual({ kind: 'set', score: 16 / 16 + 1, versionFrom: 3 });
   });
 
   it('never moves the landmark back for a late event', () => {
     const stored = storedScoreOf({ id: 'k1', es: 1, lm: L + 4 * HOUR, ev: 1 }, 'efr0');
-    const w = planScoreWrite('k1', [ev('like', L, 1)], stored, 'efr0', weights, decay)!;
+    const w = planScoreWrite('k1', [ev('like', L, 1)], stored, 'efr0')!;
     expect(w.landmarkMs).toBe(L + 4 * HOUR);
     expect(w.change).toEqual({ kind: 'add', delta: 1 / 16, landmarkFrom: L + 4 * HOUR });
   });
@@ -77,6 +80,92 @@ describe('score writes of a batch', () => {
     expect(fenceAttribute(topicNames.koos, 11)).toBe('efk11');
     const grouped = eventsPerKoo([ev('like', L, 1, 'a'), ev('like', L, 2, 'b'), ev('share', L, 3, 'a')]);
     expect([...grouped.get('a')!].map((e) => e.offset)).toEqual([1, 3]);
+  });
+});
+
+describe("a reaction weighs what it changes of its user's state", () => {
+  const fresh = storedScoreOf(undefined, 'efr0');
+  const plan = (events: SourcedEvent[], pairs = new Map(), maxPairs?: number) =>
+    planKoo('k1', events, fresh, 'efr0', pairs, weights, decay, maxPairs);
+
+  it('counts a repeated like, share or rekoo once (an app retry, a double tap), and stores the states', () => {
+    const [step] = plan([
+      by('u1', ev('like', L, 1)),
+      by('u1', ev('like', L, 2)),
+      by('u2', ev('share', L, 3)),
+      by('u2', ev('share', L + HOUR, 4)),
+      by('u3', ev('rekoo', L, 5)),
+      by('u3', ev('rekoo', L, 6)),
+    ]);
+    expect(step!.score.change).toEqual({ kind: 'add', delta: 1 + 3 + 2, landmarkFrom: undefined });
+    expect(step!.score.fence.to).toBe(6);
+    expect(step!.pairs.map((p) => [p.userId, p.state.flags])).toEqual([
+      ['u1', 1],
+      ['u2', 2],
+      ['u3', 4],
+    ]);
+  });
+
+  it('takes back only a like that stands; a like again after an unlike counts once, at its time', () => {
+    const [step] = plan([
+      by('u1', ev('unlike', L, 1)), // nothing to take back
+      by('u2', ev('like', L, 2)),
+      by('u2', ev('unlike', L + HOUR, 3)),
+      by('u2', ev('like', L + 2 * HOUR, 4)),
+    ]);
+    expect(step!.score.change).toMatchObject({ kind: 'add', delta: 4 }); // u2's like at L + 2 h: 2^2
+    expect(step!.pairs.find((p) => p.userId === 'u1')!.state).toEqual({
+      flags: 0,
+      likeClock: { time: L, offset: 1 },
+    });
+  });
+
+  it('adds nothing for a like the stored state already counts, and stores only states that changed', () => {
+    const pairs = new Map([['u1', { flags: 1, likeClock: { time: L, offset: 1 } }]]);
+    const [step] = plan([by('u1', ev('like', L, 9))], pairs);
+    expect(step!.score.change).toMatchObject({ kind: 'add', delta: 0 });
+    expect(step!.score.fence.to).toBe(9); // the fence still moves past it
+    expect(step!.pairs[0]!.state.likeClock).toEqual({ time: L, offset: 9 }); // the later like now decides
+    // An older unlike that arrives late loses to the stored, later like: nothing changes.
+    const [late] = plan([by('u1', ev('unlike', L - HOUR, 10))], pairs);
+    expect(late!.score.change).toMatchObject({ delta: 0 });
+    expect(late!.pairs).toEqual([]);
+  });
+
+  it('scores the same whatever order the reactions arrive in (the standing reactions, decayed)', () => {
+    const events = [
+      by('u1', ev('like', L, 1)),
+      by('u1', ev('unlike', L + HOUR, 2)),
+      by('u1', ev('share', L + 2 * HOUR, 3)),
+      by('u1', ev('share', L + HOUR, 4)),
+      by('u2', ev('rekoo', L, 5)),
+      by('u2', ev('like', L + 2 * HOUR, 6)),
+    ];
+    const scoreOf = (list: SourcedEvent[]) => {
+      const change = plan(list)[0]!.score.change;
+      return change.kind === 'add' ? change.delta : NaN;
+    };
+    // u1: the like taken back, shared first at L + 1 h (3 * 2); u2: rekoo at L (2), like at L + 2 h (4).
+    expect(scoreOf(events)).toBeCloseTo(6 + 2 + 4, 12);
+    expect(scoreOf([...events].reverse())).toBeCloseTo(6 + 2 + 4, 12);
+  });
+
+  it("splits a koo's users into transactions, each expecting the fence the one before leaves", () => {
+    const steps = plan(
+      [
+        by('a', ev('like', L, 1)),
+        by('b', ev('like', L, 2)),
+        by('a', ev('share', L, 3)),
+        by('c', ev('like', L, 4)),
+      ],
+      new Map(),
+      2,
+    );
+    expect(steps.map((s) => [s.score.fence.from, s.score.fence.to, s.pairs.map((p) => p.userId)])).toEqual([
+      [undefined, 3, ['a', 'b']],
+      [3, 4, ['c']],
+    ]);
+    expect(steps[1]!.score.change).toEqual({ kind: 'add', delta: 1, landmarkFrom: L });
   });
 });
 
@@ -112,19 +201,9 @@ describe('replies as engagement', () => {
     expect(decodeKooChange(reply('d', 'p1'))).toMatchObject({ contentId: 'r1', kind: 'delete' });
     expect(weightOf('delete', weights)).toBe(0);
     const stored = { score: 3, landmarkMs: 0, version: 2, fence: 4 };
-    const w = planScoreWrite(
-      'r1',
-      [ev('like', 10, 5, 'r1'), ev('delete', 10, 6, 'r1')],
-      stored,
-      'efk0',
-      weights,
-      decay,
-    )!;
+    const w = planScoreWrite('r1', [ev('like', 10, 5, 'r1'), ev('delete', 10, 6, 'r1')], stored, 'efk0')!;
     expect(w.retract).toBe(true);
-    expect(
-      planScoreWrite('r1', [ev('like', 10, 7, 'r1')], { ...stored, fence: 6 }, 'efk0', weights, decay)!
-        .retract,
-    ).toBe(
+    expect(planScoreWrite('r1', [ev('like', 10, 7, 'r1')], { ...stored, fence: 6 }, 'efk0')!.retract).toBe(
       false, // later writes leave the stored mark as it is
     );
   });

@@ -19,7 +19,7 @@ import type { DecaySettings } from './decay.ts';
 import {
   eventsPerKoo,
   fenceAttribute,
-  planScoreWrite,
+  planKoo,
   storedScoreOf,
   type EngagementEvent,
   type EngagementWeights,
@@ -52,6 +52,8 @@ export const engagementConfigSchema = workerConfigSchema.extend({
   TRENDING_SNAPSHOT_INTERVAL_MS: env.int(60_000, 1000),
   /** Prefix of the worker's Redis keys. */
   TRENDING_KEY_PREFIX: z.string().default('koo:'),
+  /** How long a taken-back like's state is kept (it stops a late duplicate from counting again); above the topic's retention. */
+  ENGAGEMENT_TOMBSTONE_TTL_DAYS: env.int(35, 1),
 });
 export type EngagementConfig = z.infer<typeof engagementConfigSchema>;
 
@@ -91,13 +93,14 @@ export function decodeKooChange(record: RawRecord): EngagementEvent | null {
 }
 
 export function reactionEvent(r: Reaction): EngagementEvent {
-  return { contentId: r.content_id, kind: r.type, timeMs: r.event_time };
+  return { contentId: r.content_id, kind: r.type, timeMs: r.event_time, userId: r.user_id };
 }
 
 /**
  * engagement: koo.reactions and replies in koo.public.koos → a forward-decayed score on each koo
  * item in koo_content, and trending sets in Redis. Per batch (one source partition): one read of
- * the koos' scores and fences, one fenced write per koo with new events, one Redis pipeline.
+ * the koos' scores and fences and of the reacting users' states, one fenced write per koo with
+ * new events (a transaction with the states it changes), one Redis pipeline.
  */
 export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
   readonly name = 'engagement';
@@ -148,20 +151,47 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
     await this.awaitFlushInterval(`${topic}/${partition}`, ctx.signal);
     const fence = fenceAttribute(topic, partition);
     const byKoo = eventsPerKoo(batch.map((r) => ({ event: r.value, offset: Number(r.raw.offset) })));
-    const stored = await this.scores.read([...byKoo.keys()], fence);
+    const pairKeys = new Map<string, { contentId: string; userId: string }>();
+    for (const { value } of batch)
+      if (value.userId !== undefined)
+        pairKeys.set(`${value.contentId}\u0000${value.userId}`, {
+          contentId: value.contentId,
+          userId: value.userId,
+        });
+    const [stored, pairs] = await Promise.all([
+      this.scores.read([...byKoo.keys()], fence),
+      this.scores.readPairs([...pairKeys.values()]),
+    ]);
+    const expiresAt = Math.floor(this.now() / 1000) + this.config.ENGAGEMENT_TOMBSTONE_TTL_DAYS * 86_400;
     const current: KooScoreItem[] = [];
+    const readBack: string[] = [];
     await mapConcurrent(
       [...byKoo],
       this.config.SINK_CONCURRENCY,
       async ([id, events]) => {
         const item = stored.get(id);
-        const write = planScoreWrite(id, events, storedScoreOf(item, fence), fence, this.weights, this.decay);
+        const steps = planKoo(
+          id,
+          events,
+          storedScoreOf(item, fence),
+          fence,
+          pairs.get(id) ?? new Map(),
+          this.weights,
+          this.decay,
+        );
         // Already applied (a redelivery): the score is still put in Redis, which may have missed it.
-        const after = write ? await this.scores.write(write) : item && kooScoreItemOf(item);
+        let after = steps.length === 0 && item ? kooScoreItemOf(item) : undefined;
+        for (const step of steps) after = await this.scores.write(step, expiresAt);
         if (after) current.push(after);
+        else if (steps.length > 0) readBack.push(id);
       },
       ctx.signal,
     );
+    // Koos last written by a transaction: their score as it is now (other partitions add too).
+    for (const item of (await this.scores.read(readBack, fence)).values()) {
+      const score = kooScoreItemOf(item);
+      if (score) current.push(score);
+    }
     await this.trending.apply(current, this.now());
     this.lastWrite.set(`${topic}/${partition}`, this.now());
   }
@@ -215,7 +245,14 @@ export function engagementStores(config: EngagementConfig): {
   const dynamo = dynamoFor(config);
   // Commands fail fast while Redis is down instead of queueing without bound; the batch retries.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
-  const scores = new ScoreStore(dynamo, tableName('content', config.TABLE_PREFIX), config.SINK_CONCURRENCY);
+  const scores = new ScoreStore(
+    dynamo,
+    {
+      content: tableName('content', config.TABLE_PREFIX),
+      pairs: tableName('engagement', config.TABLE_PREFIX),
+    },
+    config.SINK_CONCURRENCY,
+  );
   const trending = new TrendingStore(redis, dynamo, {
     keyPrefix: config.TRENDING_KEY_PREFIX,
     snapshotTable: tableName('trending', config.TABLE_PREFIX),

@@ -1,9 +1,16 @@
-import { contentAttr as A } from '../../schemas/koo-content.ts';
+import { contentAttr as A, engagementPairAttr as P } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
-import type { ScoreWrite } from './decide.ts';
+import {
+  pairItemOf,
+  pairStateOf,
+  type EngagedState,
+  type EngagementStep,
+  type ScoreWrite,
+} from './decide.ts';
 
 /** What the worker reads and writes of a koo item: its language (for trending) and its score. */
 export interface KooScoreItem {
@@ -28,29 +35,39 @@ export function kooScoreItemOf(item: Item): KooScoreItem | undefined {
   };
 }
 
+export interface ScoreTables {
+  content: string;
+  /** koo_engagement: the users' states of the koos. */
+  pairs: string;
+}
+
 /**
- * The engagement worker's DynamoDB adapter on koo_content: one BatchGetItem per batch for the
- * koos' scores and fences, one conditional UpdateItem per koo written. A condition that fails
- * (another writer moved the landmark or the fence since the read) is a retriable error: the
- * runtime runs the batch again, reading again, and the fences drop what was applied.
+ * The engagement worker's DynamoDB adapter on koo_content and koo_engagement: one BatchGetItem
+ * per batch for the koos' scores and fences (and one for the users' states), one conditional
+ * write per koo step: an UpdateItem, or a transaction when the step stores users' states. A
+ * condition that fails (another writer moved the landmark or the fence since the read) is a
+ * retriable error: the runtime runs the batch again, reading again, and the fences drop what was
+ * applied.
  */
 export class ScoreStore {
   readonly table: string;
+  readonly pairsTable: string;
   private readonly dynamo: Dynamo;
   private readonly concurrency: number;
 
-  constructor(dynamo: Dynamo, table: string, concurrency: number) {
+  constructor(dynamo: Dynamo, tables: ScoreTables, concurrency: number) {
     this.dynamo = dynamo;
-    this.table = table;
+    this.table = tables.content;
+    this.pairsTable = tables.pairs;
     this.concurrency = concurrency;
   }
 
-  /** The koos' items (language, score and the given fence only), keyed by content id; strongly consistent. */
   /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
   reachable(): Promise<boolean> {
     return this.dynamo.reachable(this.table, { [A.contentId]: '__readyz__' });
   }
 
+  /** The koos' items (language, score and the given fence only), keyed by content id; strongly consistent. */
   async read(ids: readonly string[], fenceAttr: string): Promise<Map<string, Item>> {
     const items = await batchGet(
       this.dynamo,
@@ -73,8 +90,54 @@ export class ScoreStore {
     return new Map([...items.values()].map((item) => [item[A.contentId] as string, item]));
   }
 
-  /** Applies a planned write; resolves with the koo's score after it. */
-  async write(w: ScoreWrite): Promise<KooScoreItem> {
+  /** The stored states of (koo, user) pairs, by content id then user id; strongly consistent. */
+  async readPairs(
+    pairs: readonly { contentId: string; userId: string }[],
+  ): Promise<Map<string, Map<string, EngagedState>>> {
+    const items = await batchGet(
+      this.dynamo,
+      this.pairsTable,
+      pairs.map((p) => ({ [P.contentId]: p.contentId, [P.userId]: p.userId })),
+      { keyAttributes: [P.contentId, P.userId], concurrency: this.concurrency },
+    );
+    const out = new Map<string, Map<string, EngagedState>>();
+    for (const item of items.values()) {
+      const id = item[P.contentId] as string;
+      const users = out.get(id) ?? new Map<string, EngagedState>();
+      users.set(item[P.userId] as string, pairStateOf(item));
+      out.set(id, users);
+    }
+    return out;
+  }
+
+  /**
+   * Applies a planned step. Without users' states, one UpdateItem that resolves with the koo's
+   * score after it; with them, one transaction of the score and the states, which resolves with
+   * undefined (a transaction returns no item: the caller reads the score back).
+   */
+  async write(step: EngagementStep, expiresAtSeconds: number): Promise<KooScoreItem | undefined> {
+    const w = step.score;
+    const update = this.scoreUpdate(w);
+    if (step.pairs.length === 0) {
+      const after = await this.dynamo.updateIf({ ...update, ReturnValues: 'ALL_NEW' });
+      if (!after) throw moved(w.contentId);
+      return kooScoreItemOf(after)!;
+    }
+    await transactWrite(
+      this.dynamo,
+      [
+        { Update: update },
+        ...step.pairs.map((p) => ({
+          Put: { TableName: this.pairsTable, Item: pairItemOf(w.contentId, p, expiresAtSeconds) },
+        })),
+      ],
+      `score of ${w.contentId}`,
+    );
+    return undefined;
+  }
+
+  /** The conditional update of a koo's score: the fence (and the landmark or the write count) as read. */
+  private scoreUpdate(w: ScoreWrite) {
     const { change, fence } = w;
     const retracted = w.retract ? { [A.trendingRetracted]: 1 } : {};
     const update = buildUpdate(
@@ -106,23 +169,19 @@ export class ScoreStore {
       conditions.push(change.versionFrom === 0 ? 'attribute_not_exists(#ev)' : '#ev = :ev');
       if (change.versionFrom !== 0) values[':ev'] = change.versionFrom;
     }
-    const after = await this.dynamo.updateIf({
+    return {
       TableName: this.table,
       Key: { [A.contentId]: w.contentId },
       ...update,
       ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...names },
       ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...values },
-      ReturnValues: 'ALL_NEW',
-    });
-    if (!after)
-      throw new KooError(
-        'SINK_UNAVAILABLE',
-        `score of ${w.contentId} moved since it was read; reading again`,
-        {
-          retriable: true,
-        },
-      );
-    return kooScoreItemOf(after)!;
+    };
   }
+}
+
+function moved(contentId: string): KooError {
+  return new KooError('SINK_UNAVAILABLE', `score of ${contentId} moved since it was read; reading again`, {
+    retriable: true,
+  });
 }

@@ -63,8 +63,14 @@ export interface LikeClock {
 const later = (a: LikeClock, b: LikeClock | undefined) =>
   b === undefined || a.time > b.time || (a.time === b.time && a.offset > b.offset);
 
+/** What the fold reads of a reaction (the engagement worker folds its own copy of the states). */
+export interface PairEvent {
+  reaction: Pick<Reaction, 'type' | 'event_time'>;
+  offset: number;
+}
+
 /** Folds a user's reactions to one koo into its state; the result is the same in any order and with any redeliveries. */
-export function applyReactions(before: PairState, events: readonly PositionedReaction[]): PairState {
+export function applyReactions(before: PairState, events: readonly PairEvent[]): PairState {
   let { flags, likeClock, reactedAt } = before;
   for (const { reaction: e, offset } of events) {
     reactedAt = Math.max(reactedAt ?? e.event_time, e.event_time);
@@ -155,19 +161,27 @@ export function pendingEvents(
   return events.filter((e) => e.offset > (fences.get(e.reaction.content_id) ?? -1));
 }
 
-/** Cuts a koo's events (in offset order) into runs of at most `maxUsers` users each. */
-function runsOfUsers(events: readonly PositionedReaction[], maxUsers: number): PositionedReaction[][] {
-  const runs: PositionedReaction[][] = [];
-  let run: PositionedReaction[] = [];
+/**
+ * Cuts a koo's events (in offset order) into runs of at most `maxUsers` users each (a
+ * transaction's items). `userOf` undefined: an event of no user (it joins any run).
+ */
+export function runsOfUsers<E>(
+  events: readonly E[],
+  maxUsers: number,
+  userOf: (e: E) => string | undefined,
+): E[][] {
+  const runs: E[][] = [];
+  let run: E[] = [];
   let users = new Set<string>();
   for (const e of events) {
-    if (!users.has(e.reaction.user_id) && users.size === maxUsers) {
+    const user = userOf(e);
+    if (user !== undefined && !users.has(user) && users.size === maxUsers) {
       runs.push(run);
       run = [];
       users = new Set();
     }
     run.push(e);
-    users.add(e.reaction.user_id);
+    if (user !== undefined) users.add(user);
   }
   if (run.length > 0) runs.push(run);
   return runs;
@@ -196,7 +210,7 @@ export function planBatch(
   for (const [contentId, kooEvents] of koos) {
     let fence = fences.get(contentId);
     const written = new Map<string, StoredPair>(); // by this koo's earlier steps
-    for (const run of runsOfUsers(kooEvents, maxItems)) {
+    for (const run of runsOfUsers(kooEvents, maxItems, (e) => e.reaction.user_id)) {
       const step = planStep(
         contentId,
         run,
