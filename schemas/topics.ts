@@ -18,6 +18,11 @@ export const topicNames = {
   follows: 'koo.public.follows',
   reactions: 'koo.reactions',
   dlq: 'koo.dlq',
+  /** Debezium's heartbeat records (heartbeat.topics.prefix + topic.prefix). */
+  debeziumHeartbeat: '__debezium-heartbeat.koo',
+  /** Changes of the heartbeat and signal tables themselves: no worker reads them. */
+  heartbeatRows: 'koo.public.debezium_heartbeat',
+  signalRows: 'koo.public.debezium_signal',
 } as const;
 
 export const topics: TopicDefinition[] = [
@@ -35,4 +40,10 @@ export const topics: TopicDefinition[] = [
     config: { 'retention.ms': String(30 * DAY_MS) },
   },
   { name: topicNames.dlq, partitions: 3, config: { 'retention.ms': String(90 * DAY_MS) } },
+  // Debezium's bookkeeping (heartbeats every 10 s, signals): one partition, a day is plenty.
+  ...[topicNames.debeziumHeartbeat, topicNames.heartbeatRows, topicNames.signalRows].map((name) => ({
+    name,
+    partitions: 1,
+    config: { 'retention.ms': String(DAY_MS) },
+  })),
 ];

@@ -18,7 +18,7 @@ import { opsKafka, withAdmin } from '../ops/kafka-ops.ts';
 import { progressOnStderr, type Progress } from '../ops/progress.ts';
 import { replayGroup } from '../ops/replay.ts';
 import { describeTarget, replayRows, replayTargetOf } from '../ops/replay-plan.ts';
-import { collectStatus, notificationQueueProbe } from '../ops/status.ts';
+import { collectStatus, notificationQueueProbe, sourceDatabaseConfigSchema } from '../ops/status.ts';
 import { formatStatus, statusJson } from '../ops/status-report.ts';
 import { sleep } from '../../shared/runtime/backoff.ts';
 import { formatTable } from './print-table.ts';
@@ -41,16 +41,21 @@ function interruption(): { signal: AbortSignal; dispose: () => void } {
 function statusCommand(program: Command): void {
   program
     .command('status')
-    .summary('consumer groups and their lag, DLQ depth, notification queue')
+    .summary('consumer groups and their lag, DLQ depth, notification queue, replication slot')
     .description(
       "every worker's consumer group (state, members, total lag), lag per partition, DLQ depth and " +
-        "the notification queue by job state; group ids come from the workers' *_GROUP_ID variables",
+        "the notification queue by job state, WAL retained by Debezium's replication slot; group ids come " +
+        "from the workers' *_GROUP_ID variables",
     )
     .option('--json', 'print one JSON object (with every partition); with --watch, one line per refresh')
     .option('--all', 'list every partition, not only those that lag')
     .option('--watch <seconds>', 'refresh every N seconds until Ctrl-C', wholeNumber('--watch', 1))
     .action(async (o: { json?: boolean; all?: boolean; watch?: number }) => {
-      const config = loadConfig(commonConfigSchema.extend(notificationQueueConfigSchema.shape));
+      const config = loadConfig(
+        commonConfigSchema
+          .extend(notificationQueueConfigSchema.shape)
+          .extend(sourceDatabaseConfigSchema.shape),
+      );
       const queue = notificationQueueProbe(config.REDIS_URL, config);
       const stop = interruption();
       try {
@@ -62,6 +67,7 @@ function statusCommand(program: Command): void {
               environment: process.env,
               dlqTopic: config.DLQ_TOPIC,
               queue,
+              source: { dbUrl: config.PG_URL, slot: config.DEBEZIUM_SLOT },
             });
             if (o.json) console.log(JSON.stringify(statusJson(report), null, o.watch ? undefined : 2));
             else {

@@ -24,11 +24,25 @@ export interface QueueStatus {
   error?: string;
 }
 
+/**
+ * Debezium's replication slot on the source database: WAL the primary keeps for it. Growing
+ * while the captured tables are quiet means the heartbeat does not run; growing with an inactive
+ * slot means the connector is down (the primary's disk fills).
+ */
+export interface SlotStatus {
+  slot: string;
+  /** Absent when the source database did not answer or has no such slot (`error` says why). */
+  active?: boolean;
+  retainedWalBytes?: bigint;
+  error?: string;
+}
+
 export interface StatusReport {
   at: string;
   groups: GroupStatus[];
   dlq: DlqStatus;
   notifications: QueueStatus;
+  replicationSlot: SlotStatus;
 }
 
 export const totalLag = (group: GroupStatus): bigint => group.partitions.reduce((sum, p) => sum + p.lag, 0n);
@@ -86,6 +100,12 @@ export function statusJson(report: StatusReport) {
     })),
     dlq: { topic: report.dlq.topic, depth: n(report.dlq.depth) },
     notifications: report.notifications,
+    replicationSlot: {
+      ...report.replicationSlot,
+      ...(report.replicationSlot.retainedWalBytes === undefined
+        ? {}
+        : { retainedWalBytes: n(report.replicationSlot.retainedWalBytes) }),
+    },
   };
 }
 
@@ -107,5 +127,12 @@ export function formatStatus(report: StatusReport, { all = false } = {}): string
     '',
     `dlq ${report.dlq.topic}: ${report.dlq.depth} record(s)`,
     `notification queue ${q.queue}: ${queue}`,
+    `replication slot ${slotLine(report.replicationSlot)}`,
   ].join('\n');
+}
+
+function slotLine(s: SlotStatus): string {
+  if (s.retainedWalBytes === undefined) return `${s.slot}: unavailable (${s.error ?? 'no answer'})`;
+  const mib = Number(s.retainedWalBytes) / (1024 * 1024);
+  return `${s.slot}: ${s.active ? 'active' : 'INACTIVE'}, ${mib.toFixed(1)} MiB of WAL retained`;
 }

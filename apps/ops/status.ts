@@ -1,12 +1,21 @@
 import { Queue } from 'bullmq';
+import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
+import { z } from 'zod';
+import { env } from '../../shared/config/load-config.ts';
 import { groupIdOf, type CatalogEntry } from '../../workers/catalog.ts';
 import type { NotificationQueueConfig } from '../../workers/notify/notify-config.ts';
 import { errorMessage } from '../../shared/errors/koo-error.ts';
 import { consumerGroupLag } from '../../shared/kafka/consumer-lag.ts';
 import { describeGroups } from './kafka-ops.ts';
-import { dlqDepth, type GroupStatus, type QueueStatus, type StatusReport } from './status-report.ts';
+import {
+  dlqDepth,
+  type GroupStatus,
+  type QueueStatus,
+  type SlotStatus,
+  type StatusReport,
+} from './status-report.ts';
 
 const jobStates = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'completed'] as const;
 
@@ -50,6 +59,39 @@ export function notificationQueueProbe(
   };
 }
 
+export const sourceDatabaseConfigSchema = z.object({
+  /** The source PostgreSQL that Debezium reads (read-only here): its replication slot is reported. */
+  PG_URL: env.url('postgres://koo@127.0.0.1:5432/koo'),
+  DEBEZIUM_SLOT: env.string('koo_debezium'),
+});
+
+/** How much WAL the source database keeps for Debezium's slot; gives up after `timeoutMs` so the rest of the report prints. */
+export async function replicationSlotStatus(
+  dbUrl: string,
+  slot: string,
+  timeoutMs = 5_000,
+): Promise<SlotStatus> {
+  const db = new pg.Client({
+    connectionString: dbUrl,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
+  try {
+    await db.connect();
+    const { rows } = await db.query<{ active: boolean; retained: string | null }>(
+      'select active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text as retained from pg_replication_slots where slot_name = $1',
+      [slot],
+    );
+    const row = rows[0];
+    if (!row || row.retained === null) return { slot, error: 'no such logical slot on the source database' };
+    return { slot, active: row.active, retainedWalBytes: BigInt(row.retained.split('.')[0]!) };
+  } catch (err) {
+    return { slot, error: errorMessage(err) };
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
 /** Membership and lag of every consumer group of the catalog, under the group ids `environment` gives. */
 export async function groupStatuses(
   admin: Admin,
@@ -82,17 +124,20 @@ export async function collectStatus(options: {
   environment: NodeJS.ProcessEnv;
   dlqTopic: string;
   queue: NotificationQueueProbe;
+  source: { dbUrl: string; slot: string };
 }): Promise<StatusReport> {
   const { admin } = options;
-  const [groups, dlqOffsets, notifications] = await Promise.all([
+  const [groups, dlqOffsets, notifications, replicationSlot] = await Promise.all([
     groupStatuses(admin, options.entries, options.environment),
     admin.fetchTopicOffsets(options.dlqTopic),
     options.queue.status(),
+    replicationSlotStatus(options.source.dbUrl, options.source.slot),
   ]);
   return {
     at: new Date().toISOString(),
     groups,
     dlq: { topic: options.dlqTopic, depth: dlqDepth(dlqOffsets) },
     notifications,
+    replicationSlot,
   };
 }

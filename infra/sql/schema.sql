@@ -33,3 +33,18 @@ create table if not exists follows (
 alter table users replica identity full;
 alter table koos replica identity full;
 alter table follows replica identity full;
+
+-- Debezium's own tables (infra/kafka/koo-postgres.json). The heartbeat row is rewritten every
+-- heartbeat.interval.ms: a captured change, so the replication slot's confirmed position moves on
+-- while the captured tables are quiet (else the primary keeps all WAL written meanwhile). The
+-- signal table takes commands such as an incremental snapshot:
+--   insert into debezium_signal values ('<id>', 'execute-snapshot', '{"data-collections": ["public.koos"], "type": "incremental"}');
+create table if not exists debezium_heartbeat (
+  id      int primary key,
+  beat_at timestamptz not null
+);
+create table if not exists debezium_signal (
+  id   text primary key,
+  type text not null,
+  data text null
+);

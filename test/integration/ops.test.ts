@@ -177,6 +177,7 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       }[];
       dlq: { topic: string; depth: number };
       notifications: { queue: string; counts?: Record<string, number> };
+      replicationSlot: { slot: string; active?: boolean; retainedWalBytes?: number; error?: string };
     };
     const content = report.groups.find((g) => g.worker === 'content')!;
     expect(content).toMatchObject({ groupId: groups.cli, state: 'Empty', members: 0 });
@@ -205,12 +206,19 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       waiting: expect.any(Number),
       failed: expect.any(Number),
     });
+    // Debezium's slot on the stack's PostgreSQL: the connector is attached.
+    expect(report.replicationSlot).toMatchObject({
+      slot: 'koo_debezium',
+      active: true,
+      retainedWalBytes: expect.any(Number),
+    });
 
     const text = await koo(['status'], { CONTENT_GROUP_ID: groups.cli });
     expect(text.code).toBe(0);
     const line = new RegExp(`\\ncontent +${groups.cli} +Empty +0 +(\\d+) *\\n`).exec(text.stdout);
     expect(Number(line?.[1])).toBeGreaterThanOrEqual(content.lag); // others may produce meanwhile
     expect(text.stdout).toMatch(new RegExp(`\\n${groups.cli} +koo.public.koos `)); // a lagging partition
+    expect(text.stdout).toMatch(/\nreplication slot koo_debezium: active, [\d.]+ MiB of WAL retained/);
   });
 
   it('replay: refused while the group has a member, then lands on the offsets of the time', async () => {

@@ -27,6 +27,7 @@ const report: StatusReport = {
   groups: [lagging, idle],
   dlq: { topic: 'koo.dlq', depth: 3n },
   notifications: { queue: 'notifications', error: 'no answer from Redis in 5000 ms' },
+  replicationSlot: { slot: 'koo_debezium', active: true, retainedWalBytes: 3n * 1024n * 1024n },
 };
 
 describe('status report', () => {
@@ -71,6 +72,11 @@ describe('status report', () => {
       partitions: [{ committed: 10, end: 15, lag: 5 }, {}, {}],
     });
     expect(json.dlq).toEqual({ topic: 'koo.dlq', depth: 3 });
+    expect(json.replicationSlot).toEqual({
+      slot: 'koo_debezium',
+      active: true,
+      retainedWalBytes: 3 * 1024 * 1024,
+    });
   });
 
   it('prints every section, saying when Redis did not answer', () => {
@@ -78,6 +84,10 @@ describe('status report', () => {
     expect(text).toContain('partitions that lag (--all for every partition)');
     expect(text).toContain('dlq koo.dlq: 3 record(s)');
     expect(text).toContain('notification queue notifications: unavailable (no answer from Redis in 5000 ms)');
+    expect(text).toContain('replication slot koo_debezium: active, 3.0 MiB of WAL retained');
+    expect(
+      formatStatus({ ...report, replicationSlot: { slot: 'koo_debezium', error: 'connection refused' } }),
+    ).toContain('replication slot koo_debezium: unavailable (connection refused)');
     const healthy = formatStatus(
       { ...report, groups: [idle], notifications: { queue: 'n', counts: { waiting: 1, failed: 2 } } },
       { all: true },

@@ -7,7 +7,7 @@ CONNECTOR_NAME=koo-postgres
 # Debezium 3.6 is built against Kafka 4.3 but only uses Connect APIs that 4.1 has (checked by the
 # connector and its task reaching RUNNING and streaming; see the lead's report).
 DEBEZIUM_VERSION=3.6.1.Final
-CDC_TOPICS=koo.public.users,koo.public.koos,koo.public.follows
+CDC_TOPICS=koo.public.users,koo.public.koos,koo.public.follows,koo.public.debezium_heartbeat,koo.public.debezium_signal,__debezium-heartbeat.koo
 : "${CONNECT_HEAP_OPTS:=-Xms256m -Xmx1g}"
 
 connect_install() {
