@@ -12,6 +12,7 @@ import {
   waitUntilTableExists,
   type AttributeDefinition,
 } from '@aws-sdk/client-dynamodb';
+import kafkajs from 'kafkajs';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { reactionSchema, reactionSubject } from '../schemas/reaction.ts';
@@ -24,6 +25,13 @@ import { s3For } from '../shared/aws/s3-client.ts';
 import { tables, type TableDefinition } from '../schemas/tables.ts';
 import { topics } from '../schemas/topics.ts';
 
+// kafkajs is CommonJS; Node's detection of its named exports misses this one.
+const { ConfigResourceTypes } = kafkajs;
+
+/**
+ * Creates the missing topics and brings the configs of existing ones to their definition (a
+ * topic created before a change of `schemas/topics.ts`, e.g. the CDC topics made compacted).
+ */
 export async function provisionTopics(config: CommonConfig, logger: Logger): Promise<void> {
   const admin = createKafka(
     { brokers: config.KAFKA_BROKERS, clientId: 'koo-provision', ssl: config.KAFKA_SSL },
@@ -44,8 +52,43 @@ export async function provisionTopics(config: CommonConfig, logger: Logger): Pro
         })),
       });
     }
+    const present = topics.filter((t) => existing.has(t.name));
+    const described =
+      present.length === 0
+        ? []
+        : (
+            await admin.describeConfigs({
+              includeSynonyms: false,
+              resources: present.map((t) => ({
+                type: ConfigResourceTypes.TOPIC,
+                name: t.name,
+                configNames: Object.keys(t.config),
+              })),
+            })
+          ).resources;
+    const stale = present.filter((t) => {
+      const entries = described.find((r) => r.resourceName === t.name)?.configEntries ?? [];
+      return Object.entries(t.config).some(
+        ([k, v]) => entries.find((e) => e.configName === k)?.configValue !== v,
+      );
+    });
+    if (stale.length > 0) {
+      // alterConfigs sets the topic's whole dynamic config: the definition is all of it.
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: stale.map((t) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name: t.name,
+          configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
     logger.info(
-      { created: missing.map((t) => t.name), existing: topics.length - missing.length },
+      {
+        created: missing.map((t) => t.name),
+        reconfigured: stale.map((t) => t.name),
+        existing: topics.length - missing.length,
+      },
       'topics ready',
     );
   } finally {

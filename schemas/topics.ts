@@ -25,15 +25,26 @@ export const topicNames = {
   signalRows: 'koo.public.debezium_signal',
 } as const;
 
+/**
+ * CDC topics are compacted, so each holds the current state of its table for good and a view can
+ * be rebuilt from offset 0 at any age (`koo backfill`). Every change stays for a week (a consumer
+ * up to a week behind sees each one); within two weeks a key keeps only its newest record. A
+ * delete's Kafka tombstone stays 30 days more, then the key is gone: by then the views' own
+ * delete tombstones (TOMBSTONE_TTL_DAYS, 35) no longer need to fence a replayed create, since no
+ * topic holds it any more.
+ */
+export const cdcTopicConfig: Record<string, string> = {
+  'cleanup.policy': 'compact',
+  'min.compaction.lag.ms': String(7 * DAY_MS),
+  'max.compaction.lag.ms': String(14 * DAY_MS),
+  'delete.retention.ms': String(30 * DAY_MS),
+};
+
 export const topics: TopicDefinition[] = [
   // CDC topics are keyed by primary key; Debezium writes them, the project creates them (auto-create is off).
-  { name: topicNames.users, partitions: defaultPartitions, config: { 'retention.ms': String(30 * DAY_MS) } },
-  { name: topicNames.koos, partitions: defaultPartitions, config: { 'retention.ms': String(30 * DAY_MS) } },
-  {
-    name: topicNames.follows,
-    partitions: defaultPartitions,
-    config: { 'retention.ms': String(30 * DAY_MS) },
-  },
+  { name: topicNames.users, partitions: defaultPartitions, config: cdcTopicConfig },
+  { name: topicNames.koos, partitions: defaultPartitions, config: cdcTopicConfig },
+  { name: topicNames.follows, partitions: defaultPartitions, config: cdcTopicConfig },
   {
     name: topicNames.reactions,
     partitions: defaultPartitions,

@@ -433,7 +433,8 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
         });
       });
       for (const { contentId, state } of pairs.values())
-        for (const t of stateTerms(state, weights)) add(contentId, contribution(t.weight, t.timeMs, T0, decay));
+        for (const t of stateTerms(state, weights))
+          add(contentId, contribution(t.weight, t.timeMs, T0, decay));
       for (const k of koos)
         if (k.parent) add(k.parent, contribution(weightOf('reply', weights), k.createdAt, T0, decay));
       const scored = await batchGet(

@@ -29,7 +29,7 @@ export const contentConfigSchema = workerConfigSchema.extend({
   CONTENT_GROUP_ID: env.string('koo-content'),
   /** Bucket of the app's media: URIs in it are stored as the object name only. */
   MEDIA_BUCKET: env.string('koo-media'),
-  /** How long a delete tombstone fences replays; keep it above the CDC topics' retention. */
+  /** How long a delete tombstone fences replays; keep it above the CDC topics' max.compaction.lag.ms (14 days). */
   TOMBSTONE_TTL_DAYS: env.int(35, 1),
   /**
    * A body above this many UTF-8 bytes goes to BODY_BUCKET and the item points to it. Small
