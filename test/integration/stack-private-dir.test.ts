@@ -1,28 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, privateStack } from '../support/private-stack.ts';
 
 // A new user's first step is `git clone … && bash infra/dev.sh demo` in a private directory (root's
 // home and every mktemp -d are mode 700 here). PostgreSQL runs as the 'postgres' user, who cannot
 // traverse such a parent: the stack must still start. Its own cluster on a free port, so the
 // stack the other tests use is not touched.
-
-const run = promisify(execFile);
-const stackScript = fileURLToPath(new URL('../../infra/stack/stack.sh', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('the stack from a checkout under a private directory', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -36,8 +22,7 @@ describe('the stack from a checkout under a private directory', () => {
     expect((await stat(parent)).mode & 0o777).toBe(0o700);
     const stackDir = join(parent, 'checkout', '.stack');
     const port = await freePort();
-    const env = { ...process.env, KOO_STACK_DIR: stackDir, PG_PORT: String(port) };
-    const stack = (...args: string[]) => run('bash', [stackScript, ...args], { env, timeout: 120_000 });
+    const stack = privateStack({ KOO_STACK_DIR: stackDir, PG_PORT: String(port) });
     cleanup.push(async () => {
       const data = await realpath(join(stackDir, 'data', 'postgres')).catch(() => undefined);
       await stack('down', 'postgres');

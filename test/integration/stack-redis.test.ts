@@ -1,29 +1,15 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, privateStack } from '../support/private-stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 // Delayed notification jobs, retries in backoff and held digests live only in Redis, and the
 // offsets of their events are committed: the stack's Redis must keep them through a crash. Its
 // own Redis on a free port, so the one the other tests use is not touched.
-
-const run = promisify(execFile);
-const stackScript = fileURLToPath(new URL('../../infra/stack/stack.sh', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const alive = (pid: number): boolean => {
   try {
@@ -45,8 +31,7 @@ describe("the stack's Redis", () => {
     cleanup.push(() => rm(parent, { recursive: true, force: true }));
     const stackDir = join(parent, '.stack');
     const port = await freePort();
-    const env = { ...process.env, KOO_STACK_DIR: stackDir, REDIS_PORT: String(port) };
-    const stack = (...args: string[]) => run('bash', [stackScript, ...args], { env, timeout: 60_000 });
+    const stack = privateStack({ KOO_STACK_DIR: stackDir, REDIS_PORT: String(port) }, 60_000);
     cleanup.push(() => stack('down', 'redis'));
     await stack('up', 'redis');
 
