@@ -158,10 +158,11 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
           contentId: value.contentId,
           userId: value.userId,
         });
-    const [stored, pairs] = await Promise.all([
-      this.scores.read([...byKoo.keys()], fence),
-      this.scores.readPairs([...pairKeys.values()]),
-    ]);
+    // Fences first, then the users' states: a state newer than the fence read was written with a
+    // newer fence (one transaction), so the step's condition fails and the batch reads again.
+    // The other order could plan on old states past a fence that already counts newer ones.
+    const stored = await this.scores.read([...byKoo.keys()], fence);
+    const pairs = await this.scores.readPairs([...pairKeys.values()]);
     const expiresAt = Math.floor(this.now() / 1000) + this.config.ENGAGEMENT_TOMBSTONE_TTL_DAYS * 86_400;
     const current: KooScoreItem[] = [];
     const readBack: string[] = [];
