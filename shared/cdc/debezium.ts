@@ -31,6 +31,28 @@ const envelopeSchema = z.object({
   ts_ms: z.number().int().optional(),
 });
 
+/** What Debezium puts in a column PostgreSQL did not resend: an unchanged TOASTed value. */
+export const unavailableValue = '__debezium_unavailable_value';
+
+/**
+ * An update's unchanged TOASTed columns (a long body) come as a placeholder when the table's
+ * REPLICA IDENTITY is not FULL. It must never overwrite a value: it is taken from the before
+ * image, and without one the event is refused, naming the column and the fix.
+ */
+function withToastedValues(after: unknown, before: unknown, table: string): unknown {
+  if (typeof after !== 'object' || after === null) return after;
+  const row = after as Record<string, unknown>;
+  const missing = Object.keys(row).filter((k) => row[k] === unavailableValue);
+  if (missing.length === 0) return after;
+  const old = (typeof before === 'object' && before !== null ? before : {}) as Record<string, unknown>;
+  const unknown = missing.filter((k) => old[k] === undefined || old[k] === unavailableValue);
+  if (unknown.length > 0)
+    throw invalid(
+      `${table}: ${unknown.join(', ')} unchanged but not sent (TOAST); set REPLICA IDENTITY FULL on the table`,
+    );
+  return { ...row, ...Object.fromEntries(missing.map((k) => [k, old[k]])) };
+}
+
 function invalid(message: string, cause?: unknown): KooError {
   return new KooError('VALIDATION_FAILED', message, { cause });
 }
@@ -63,7 +85,7 @@ export function decodeChangeEvent<Row>(
     return row.data;
   };
   const before = parseRow(e.before, 'before');
-  const after = parseRow(e.after, 'after');
+  const after = parseRow(withToastedValues(e.after, e.before, e.source.table), 'after');
   if (e.op === 'd' ? before === null : after === null) {
     throw invalid(`op '${e.op}' without the ${e.op === 'd' ? 'before' : 'after'} row`);
   }

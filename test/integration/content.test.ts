@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -228,6 +229,25 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     } finally {
       bodies.destroy();
     }
+  });
+
+  it('keeps a long body when an update leaves it unchanged (PostgreSQL does not resend TOASTed values)', async () => {
+    const user = newId();
+    const koo = newId();
+    // Random, so compression cannot bring it under the TOAST threshold (about 2 KB).
+    const body = randomBytes(6_000).toString('hex');
+    await db.query(sql.insertUser, [user, `toast_${user}`, 'Toast', false]);
+    await db.query(sql.insertKoo, [koo, user, null, lang, body, null, t(41)]);
+    await waitFor('the koo', async () => (await read.queries.getKoo(koo))?.body === body);
+    await db.query('update koos set media_url = $2, updated_at = now() where content_id = $1', [
+      koo,
+      `s3://koo-media/${user}/late.jpg`,
+    ]);
+    const updated = await waitFor('the update', async () => {
+      const k = await read.queries.getKoo(koo);
+      return k?.mediaUri === `s3://koo-media/${user}/late.jpg` ? k : undefined;
+    });
+    expect(updated.body === body).toBe(true); // not toBe(body): a failure would print 12 KB twice
   });
 
   it('refuses to start with a bad configuration value, naming it', async () => {

@@ -201,7 +201,23 @@ describe('content decoding', () => {
       envelope('koos', 'c', null, kooRow('k1', { parent_id: 'k1' }), 1),
       /itself as its parent/,
     ],
+    [
+      // Without REPLICA IDENTITY FULL an unchanged TOASTed body arrives as a placeholder, and no before image.
+      'a body PostgreSQL did not send',
+      envelope('koos', 'u', null, kooRow('k1', { body: '__debezium_unavailable_value' }), 1),
+      /body unchanged but not sent \(TOAST\); set REPLICA IDENTITY FULL/,
+    ],
   ])('rejects %s with a reason', (_name, value, reason) => {
     expect(() => decodeContentEvent(rawRecord('koo.public.koos', value))).toThrow(reason);
+  });
+
+  it('never writes the TOAST placeholder: an unchanged body is taken from the before image', () => {
+    const before = kooRow('k1', { body: 'a long body' });
+    const after = kooRow('k1', {
+      body: '__debezium_unavailable_value',
+      media_url: 's3://koo-media/u1/x.jpg',
+    });
+    const event = decodeContentEvent(rawRecord('koo.public.koos', envelope('koos', 'u', before, after, 2)));
+    expect(event?.change.after).toMatchObject({ body: 'a long body', media_url: 's3://koo-media/u1/x.jpg' });
   });
 });
