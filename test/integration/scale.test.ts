@@ -23,7 +23,7 @@ import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
 import { catalog } from '../../workers/catalog.ts';
 import { contribution, scoreAt } from '../../workers/engagement/decay.ts';
 import { foldReaction, stateTerms, weightOf, type EngagedState } from '../../workers/engagement/decide.ts';
-import { noReaction } from '../../workers/reactions/decide.ts';
+import { noReaction, pairKey } from '../../workers/reactions/decide.ts';
 import { decaySettingsOf, weightsOf } from '../../workers/engagement/engagement-worker.ts';
 import { envelope, kooRow, userRow } from '../support/cdc-events.ts';
 import { contentReadPath } from '../support/content.ts';
@@ -425,7 +425,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       // A user's standing reactions to a koo weigh (a repeated one adds nothing): fold each pair's.
       const pairs = new Map<string, { contentId: string; state: EngagedState }>();
       produced.forEach((r, i) => {
-        const key = `${r.content_id}/${r.user_id}`;
+        const key = pairKey(r.content_id, r.user_id);
         const before = pairs.get(key)?.state ?? noReaction;
         pairs.set(key, {
           contentId: r.content_id,

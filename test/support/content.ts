@@ -2,17 +2,17 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { tableName } from '../../schemas/tables.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
-import { BodyStore } from '../../workers/content/body-store.ts';
+import { bodyStoreFor, type BodyStore } from '../../workers/content/body-store.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
-import { s3For } from '../../shared/aws/s3-client.ts';
 import { stackEnv } from './stack-env.ts';
 
 /** The stack's bucket of koo bodies too large for an item (provisioned with the lake's). */
 export function testBodyStore(): BodyStore {
-  return new BodyStore(
-    s3For({ AWS_REGION: stackEnv.awsRegion, S3_ENDPOINT: stackEnv.s3Endpoint }),
-    process.env.BODY_BUCKET ?? 'koo-bodies',
-  );
+  return bodyStoreFor({
+    AWS_REGION: stackEnv.awsRegion,
+    S3_ENDPOINT: stackEnv.s3Endpoint,
+    BODY_BUCKET: process.env.BODY_BUCKET ?? 'koo-bodies',
+  });
 }
 
 export function contentReadPath(): {

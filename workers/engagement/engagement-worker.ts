@@ -151,18 +151,14 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
     await this.awaitFlushInterval(`${topic}/${partition}`, ctx.signal);
     const fence = fenceAttribute(topic, partition);
     const byKoo = eventsPerKoo(batch.map((r) => ({ event: r.value, offset: Number(r.raw.offset) })));
-    const pairKeys = new Map<string, { contentId: string; userId: string }>();
-    for (const { value } of batch)
-      if (value.userId !== undefined)
-        pairKeys.set(`${value.contentId}\u0000${value.userId}`, {
-          contentId: value.contentId,
-          userId: value.userId,
-        });
+    const reacting = batch.flatMap(({ value: e }) =>
+      e.userId === undefined ? [] : [{ contentId: e.contentId, userId: e.userId }],
+    );
     // Fences first, then the users' states: a state newer than the fence read was written with a
     // newer fence (one transaction), so the step's condition fails and the batch reads again.
     // The other order could plan on old states past a fence that already counts newer ones.
     const stored = await this.scores.read([...byKoo.keys()], fence);
-    const pairs = await this.scores.readPairs([...pairKeys.values()]);
+    const pairs = await this.scores.readPairs(reacting); // batchGet reads each pair once
     const expiresAt = Math.floor(this.now() / 1000) + this.config.ENGAGEMENT_TOMBSTONE_TTL_DAYS * 86_400;
     const current: KooScoreItem[] = [];
     const readBack: string[] = [];
