@@ -39,6 +39,28 @@ const nonRetriableNames = new Set([
 ]);
 
 /**
+ * Once the process is shutting down no request starts, and none is waited for: the batch it
+ * served is left uncommitted for the partition's next owner, and every write here is idempotent
+ * or fenced, so a write that lands after all is harmless. Without this a handler's remaining
+ * writes (a chunk over a thousand koos against a slow table) run past the shutdown deadline.
+ */
+function shuttingDown(operation: string, cause?: unknown): KooError {
+  return new KooError('SHUTTING_DOWN', `DynamoDB ${operation} abandoned: shutting down`, {
+    retriable: true,
+    cause,
+  });
+}
+
+function untilShutdown<T>(request: Promise<T>, operation: string): Promise<T> {
+  const { signal } = processShutdown;
+  return new Promise<T>((resolve, reject) => {
+    const abandon = () => reject(shuttingDown(operation));
+    signal.addEventListener('abort', abandon, { once: true });
+    request.then(resolve, reject).finally(() => signal.removeEventListener('abort', abandon));
+  });
+}
+
+/**
  * The one way the pipeline talks to DynamoDB: a document client whose every call is counted,
  * timed, and retried on throttling and transient failures with capped exponential backoff and
  * jitter (the SDK's own retries are off so that there is one policy, measured in one place).
@@ -79,9 +101,13 @@ export class Dynamo {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       await this.inFlight.acquire(processShutdown.signal);
+      if (processShutdown.signal.aborted) {
+        this.inFlight.release(true);
+        throw shuttingDown(operation);
+      }
       const stopTimer = metrics.dynamodbRequestDuration.startTimer({ operation });
       try {
-        const out = await request(this.doc);
+        const out = await untilShutdown(request(this.doc), operation);
         stopTimer();
         this.inFlight.release(true);
         this.lastAnsweredAt = Date.now();
@@ -89,6 +115,10 @@ export class Dynamo {
         return out;
       } catch (err) {
         stopTimer();
+        if (err instanceof KooError && err.code === 'SHUTTING_DOWN') {
+          this.inFlight.release(true);
+          throw err;
+        }
         const name = (err as { name?: string }).name ?? '';
         // A rejection is an answer: DynamoDB is well. Anything else (timeouts, 5xx, throttling) cuts the limit.
         const rejected = nonRetriableNames.has(name);
@@ -114,12 +144,7 @@ export class Dynamo {
         const throttled = throttlingNames.has(name);
         metrics.dynamodbRequests.inc({ operation, outcome: throttled ? 'throttled' : 'error' });
         if (throttled) metrics.dynamodbThrottles.inc({ operation });
-        if (processShutdown.signal.aborted) {
-          throw new KooError('SHUTTING_DOWN', `DynamoDB ${operation} abandoned: shutting down`, {
-            retriable: true,
-            cause: err,
-          });
-        }
+        if (processShutdown.signal.aborted) throw shuttingDown(operation, err);
         if (Date.now() - started > this.retryMaxMs) {
           throw new KooError(
             throttled ? 'SINK_THROTTLED' : 'SINK_UNAVAILABLE',

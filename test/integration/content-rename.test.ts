@@ -3,7 +3,6 @@ import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
-import type { HandlerContext } from '../../shared/runtime/worker-definition.ts';
 import { ContentStore } from '../../workers/content/content-store.ts';
 import { ContentWorker, loadContentConfig } from '../../workers/content/content-worker.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
@@ -11,12 +10,9 @@ import { testBodyStore } from '../support/content.ts';
 import { envelope, kooRow, rawRecord, userRow } from '../support/cdc-events.ts';
 import { newId } from '../support/ids.ts';
 import { stackEnv } from '../support/stack-env.ts';
+import { handlerContext } from '../support/workers.ts';
 
-const ctx = {
-  logger: { warn: () => undefined },
-  signal: new AbortController().signal,
-  heartbeat: async () => undefined,
-} as unknown as HandlerContext;
+const ctx = handlerContext();
 const tables = { content: tableName('content'), users: tableName('users') };
 const options = { region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint, retryMaxMs: 5_000 };
 

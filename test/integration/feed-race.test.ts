@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
-import type { HandlerContext } from '../../shared/runtime/worker-definition.ts';
 import { createFeedWorker, loadFeedConfig, type FeedWorker } from '../../workers/feed/feed-worker.ts';
 import { envelope, kooRow, rawRecord } from '../support/cdc-events.ts';
 import { feedReadPath } from '../support/feed.ts';
 import { newId } from '../support/ids.ts';
+import { handlerContext } from '../support/workers.ts';
 
-const ctx = {
-  logger: { warn: () => undefined },
-  signal: new AbortController().signal,
-  heartbeat: async () => undefined,
-} as unknown as HandlerContext;
+const ctx = handlerContext();
 
 /**
  * A follow and a koo of the followee at the same moment (issue 14, item 3), each handled by its

@@ -1,21 +1,17 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
-import type { HandlerContext } from '../../shared/runtime/worker-definition.ts';
 import { LakeWorker, loadLakeConfig } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow, rawRecord } from '../support/cdc-events.ts';
 import { runId } from '../support/ids.ts';
 import { lakeSnapshot, testLakeStore } from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
+import { handlerContext } from '../support/workers.ts';
 
 const topic = topicNames.koos;
 const prefix = `test-lake-rebalance-${runId}/`;
 const changedAt = Date.UTC(2026, 10, 27, 8, 30);
-const ctx = {
-  logger: { warn: () => undefined },
-  signal: new AbortController().signal,
-  heartbeat: async () => undefined,
-} as unknown as HandlerContext;
+const ctx = handlerContext();
 
 /**
  * Two members of one group driven by hand through a takeover (issue 13, item 1), against the

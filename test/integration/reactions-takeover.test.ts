@@ -13,6 +13,9 @@ import { newId, runId } from '../support/ids.ts';
 import { reactionReadPath } from '../support/reactions.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { handlerContext } from '../support/workers.ts';
+
+const ctx = handlerContext();
 
 const readOperations = new Set(['GetItem', 'BatchGetItem', 'Query']);
 
@@ -79,22 +82,22 @@ describe('reactions worker against a second writer of its partition, and a forei
     // The zombie reads for its batch [like], then stalls before writing (evicted meanwhile).
     let resume!: () => void;
     zombieDynamo.hold = new Promise((r) => (resume = r));
-    const late = zombie.handle([event(1, 'like')]).then(
+    const late = zombie.handle([event(1, 'like')], ctx).then(
       () => undefined,
       (error: unknown) => error,
     );
     await waitFor('the zombie to stall at its first write', () => zombieDynamo.stalled > 0);
     // The new owner takes the partition from the same committed offset and fetches more.
-    await owner.handle([event(1, 'like'), event(2, 'share')]);
+    await owner.handle([event(1, 'like'), event(2, 'share')], ctx);
     zombieDynamo.hold = undefined;
     resume();
     const failure = await late;
     expect(failure === undefined || isRetriable(failure)).toBe(true);
-    await zombie.handle([event(1, 'like')]); // the runtime's retry of the zombie's batch
+    await zombie.handle([event(1, 'like')], ctx); // the runtime's retry of the zombie's batch
 
     // The owner goes on: the user takes the like back, and the app retries the share.
-    await owner.handle([event(3, 'unlike')]);
-    await owner.handle([event(4, 'share', 'share-retry')]);
+    await owner.handle([event(3, 'unlike')], ctx);
+    await owner.handle([event(4, 'share', 'share-retry')], ctx);
     expect(await read.queries.counts(koo)).toEqual({ likes: 0, shares: 1, rekoos: 0 });
     expect(await read.queries.reactionOf(koo, user)).toMatchObject({ liked: false, shared: true });
   });
@@ -113,10 +116,10 @@ describe('reactions worker against a second writer of its partition, and a forei
       };
       return { raw, value };
     };
-    expect(await w.handle([like(40, 2, 'u1'), like(41, 2, 'u2')])).toEqual([]);
+    expect(await w.handle([like(40, 2, 'u1'), like(41, 2, 'u2')], ctx)).toEqual([]);
     // A producer that partitions by another hash: its offsets mean nothing against partition 2's fence.
     const foreign = like(7, 5, 'u3');
-    const rejected = await w.handle([foreign, like(90, 5, 'u4')]);
+    const rejected = await w.handle([foreign, like(90, 5, 'u4')], ctx);
     expect(rejected.map((r) => r.record.raw.offset)).toEqual(['7', '90']);
     expect(String(rejected[0]!.error)).toMatch(
       new RegExp(`reactions of koo ${koo} are counted in partition 2, this one came in partition 5`),

@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A TCP forwarder in front of a stack service, so a test can take the service away from the
- * workers (refused and reset connections, as when its server is down) without losing its state:
- * moto keeps its data in memory, so stopping the real process would also wipe the tables.
+ * workers (refused and reset connections, as when its server is down) or make it answer slowly,
+ * without touching the service itself.
  */
 export async function startTcpProxy(target: URL) {
   const sockets = new Set<Socket>();
+  let answerDelayMs = 0;
   const server = createServer((client) => {
     const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
     for (const s of [client, upstream]) {
@@ -15,7 +16,12 @@ export async function startTcpProxy(target: URL) {
       s.on('close', () => sockets.delete(s));
       s.on('error', () => s.destroy());
     }
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    // Every chunk waits the same time, so the answers keep their order.
+    upstream.on('data', (chunk: Buffer) => {
+      if (answerDelayMs === 0) client.write(chunk);
+      else setTimeout(() => client.destroyed || client.write(chunk), answerDelayMs);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -36,6 +42,10 @@ export async function startTcpProxy(target: URL) {
       const closed = stopListening();
       for (const s of sockets) s.resetAndDestroy();
       await closed;
+    },
+    /** Every answer of the service reaches the client `ms` later (0: at once). */
+    slowAnswers: (ms: number) => {
+      answerDelayMs = ms;
     },
     /** The service is back on the same address. */
     restore: () => listen(port).then(() => undefined),

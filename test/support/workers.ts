@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { createLogger } from '../../shared/logging/logger.ts';
+import type { HandlerContext } from '../../shared/runtime/worker-definition.ts';
 import {
   runWorker,
   type RunningWorker,
@@ -9,6 +11,15 @@ import {
 } from '../../shared/runtime/run-worker.ts';
 
 const root = resolve(import.meta.dirname, '../..');
+
+/** What the runtime hands a handler, for a test that calls a worker's `handle` itself: never aborted. */
+export function handlerContext(): HandlerContext {
+  return {
+    logger: createLogger('test', 'error'),
+    signal: new AbortController().signal,
+    heartbeat: async () => {},
+  };
+}
 
 /** Runs a worker in the test process (quiet logs, its own consumer group). */
 export function startWorkerInProcess<C extends WorkerConfig, T>(

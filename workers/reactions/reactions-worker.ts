@@ -10,7 +10,7 @@ import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { Rejection, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import type { HandlerContext, Rejection, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 import { misplacedEvents, pendingEvents, planBatch } from './decide.ts';
 import { ReactionStore } from './reaction-store.ts';
 
@@ -78,7 +78,7 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     return reaction;
   }
 
-  async handle(batch: DecodedRecord<Reaction>[]): Promise<Rejection<Reaction>[]> {
+  async handle(batch: DecodedRecord<Reaction>[], ctx: HandlerContext): Promise<Rejection<Reaction>[]> {
     const { partition } = batch[0]!.raw;
     const all = batch.map((r) => ({ reaction: r.value, offset: Number(r.raw.offset), record: r }));
     const { fences, partitions } = await this.store.getFences(all.map((e) => e.reaction.content_id));
@@ -102,9 +102,14 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     const expiresAt = Math.floor(this.now() / 1000) + this.config.REACTION_TOMBSTONE_TTL_DAYS * 86_400;
     // A koo's steps in order (each expects the fence of the one before); koos side by side.
     const byKoo = Map.groupBy(steps, (step) => step.contentId);
-    await mapConcurrent([...byKoo.values()], this.config.SINK_CONCURRENCY, async (kooSteps) => {
-      for (const step of kooSteps) await this.store.applyStep(step, partition, expiresAt);
-    });
+    await mapConcurrent(
+      [...byKoo.values()],
+      this.config.SINK_CONCURRENCY,
+      async (kooSteps) => {
+        for (const step of kooSteps) await this.store.applyStep(step, partition, expiresAt);
+      },
+      ctx.signal,
+    );
     return rejected;
   }
 

@@ -1,0 +1,95 @@
+import type { Admin } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topicNames } from '../../schemas/topics.ts';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
+import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
+import { newId, runId } from '../support/ids.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
+import { stackEnv } from '../support/stack-env.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+
+const groupId = `test-reactions-shutdown-${runId}`;
+const topics = [topicNames.reactions];
+
+// A rollout stops replicas that are busy: a SIGTERM while a chunk's writes are still going out to
+// a slow DynamoDB must end the process well within its shutdown deadline, not after the chunk's
+// remaining writes (an evicted member's writes are fenced, so nothing needs them to finish).
+describe('reactions worker stopped with SIGTERM while DynamoDB answers slowly', () => {
+  let admin: Admin;
+  let producer: ReactionProducer;
+  const read = reactionReadPath();
+  const replicas: WorkerProcess[] = [];
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  const start = (dynamodbEndpoint: string) => {
+    const w = spawnWorker('reactions', {
+      REACTIONS_GROUP_ID: groupId,
+      DYNAMODB_ENDPOINT: dynamodbEndpoint,
+      SHUTDOWN_TIMEOUT_MS: '9000',
+    });
+    replicas.push(w);
+    return w;
+  };
+
+  beforeAll(async () => {
+    admin = testKafka().admin();
+    await admin.connect();
+    producer = await testReactionProducer();
+    await pinGroupAtEnd(admin, groupId, topics);
+    proxy = await startTcpProxy(new URL(stackEnv.dynamodbEndpoint));
+  });
+
+  afterAll(async () => {
+    for (const r of replicas) r.child.kill('SIGKILL');
+    await proxy?.close();
+    await producer?.close();
+    await admin?.disconnect();
+    read.dynamo.destroy();
+  });
+
+  it('exits by itself within 3 s of SIGTERM, and the next owner counts every reaction', async () => {
+    const koos = Array.from({ length: 3_000 }, newId);
+    const users = Array.from({ length: 2_000 }, newId);
+    const workload = new ReactionWorkload({ seed: 11, koos, users, duplicateShare: 0 });
+    await Promise.all(workload.next(12_000).map((e) => producer.emit(e)));
+    await Promise.all(workload.drain().map((e) => producer.emit(e)));
+    await producer.flush();
+    const counted = async () =>
+      [...(await read.counters(koos)).values()].reduce((s, c) => s + c.likes + c.shares + c.rekoos, 0);
+
+    // A second an answer: a chunk over a thousand koos is a minute of writes at 16 in flight.
+    proxy.slowAnswers(1_000);
+    const busy = start(proxy.url);
+    await waitFor('the replica to be writing', async () => (await counted()) > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
+    const signalled = performance.now();
+    busy.child.kill('SIGTERM');
+    const status = await busy.exited;
+    const ms = performance.now() - signalled;
+    expect({ code: status.code, signal: status.signal }, busy.output()).toEqual({ code: 0, signal: null });
+    expect(ms).toBeLessThan(3_000);
+
+    proxy.slowAnswers(0);
+    start(stackEnv.dynamodbEndpoint);
+    await waitFor(
+      'the group to commit the end of koo.reactions',
+      () => groupCaughtUp(admin, groupId, topics),
+      {
+        timeoutMs: 120_000,
+        intervalMs: 1000,
+      },
+    );
+    const expected = workload.expectedCounts();
+    const actual = await read.counters(koos);
+    const wrong = koos.filter((id) => {
+      const e = expected.get(id) ?? { likes: 0, shares: 0, rekoos: 0 };
+      const a = actual.get(id)!;
+      return a.likes !== e.likes || a.shares !== e.shares || a.rekoos !== e.rekoos;
+    });
+    expect(wrong.map((id) => ({ id, expected: expected.get(id), actual: actual.get(id) }))).toEqual([]);
+  });
+});
