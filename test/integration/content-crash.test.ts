@@ -9,7 +9,7 @@ import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+import { workerReplicas } from '../support/workers.ts';
 
 const KOOS = 1500;
 const groupId = `test-content-crash-${runId}`;
@@ -18,16 +18,12 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
   let db: pg.Pool;
   let admin: Admin;
   const read = contentReadPath();
-  const replicas: WorkerProcess[] = [];
-  const start = () => {
-    const w = spawnWorker('content', {
-      CONTENT_GROUP_ID: groupId,
-      BATCH_SIZE: '100',
-      SESSION_TIMEOUT_MS: '10000',
-    });
-    replicas.push(w);
-    return w;
-  };
+  const replicas = workerReplicas('content', {
+    CONTENT_GROUP_ID: groupId,
+    BATCH_SIZE: '100',
+    SESSION_TIMEOUT_MS: '10000',
+  });
+  const start = replicas.start;
 
   beforeAll(async () => {
     db = sourceDb();
@@ -37,7 +33,7 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
   });
 
   afterAll(async () => {
-    for (const r of replicas) r.child.kill('SIGKILL');
+    replicas.killAll();
     await Promise.all([admin?.disconnect(), db?.end()]);
     read.dynamo.destroy();
   });

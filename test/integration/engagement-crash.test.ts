@@ -13,7 +13,7 @@ import { decaySettingsOf, weightsOf } from '../../workers/engagement/engagement-
 import { engagementReadPath, engagementTestEnv, testReactionProducer } from '../support/engagement.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+import { workerReplicas } from '../support/workers.ts';
 
 const KOOS = 150;
 const REACTIONS = 3000;
@@ -25,14 +25,10 @@ describe('engagement worker, 2 replicas, one SIGKILLed mid-stream', () => {
   const read = engagementReadPath(env);
   const decay = decaySettingsOf(read.config);
   const weights = weightsOf(read.config);
-  const replicas: WorkerProcess[] = [];
   let admin: Admin;
   let producer: ReactionProducer;
-  const start = () => {
-    const w = spawnWorker('engagement', env);
-    replicas.push(w);
-    return w;
-  };
+  const replicas = workerReplicas('engagement', env);
+  const start = replicas.start;
 
   beforeAll(async () => {
     admin = testKafka().admin();
@@ -42,7 +38,7 @@ describe('engagement worker, 2 replicas, one SIGKILLed mid-stream', () => {
   });
 
   afterAll(async () => {
-    for (const r of replicas) r.child.kill('SIGKILL');
+    replicas.killAll();
     await read.flushRedis();
     await Promise.all([producer?.close(), admin?.disconnect()]);
     read.close();

@@ -7,7 +7,7 @@ import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+import { workerReplicas } from '../support/workers.ts';
 
 const REACTIONS = 50_000;
 const KILLS = 4;
@@ -18,16 +18,12 @@ describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', ()
   let admin: Admin;
   let producer: ReactionProducer;
   const read = reactionReadPath();
-  const replicas: WorkerProcess[] = [];
-  const start = () => {
-    const w = spawnWorker('reactions', {
-      REACTIONS_GROUP_ID: groupId,
-      BATCH_SIZE: '500',
-      SESSION_TIMEOUT_MS: '10000',
-    });
-    replicas.push(w);
-    return w;
-  };
+  const replicas = workerReplicas('reactions', {
+    REACTIONS_GROUP_ID: groupId,
+    BATCH_SIZE: '500',
+    SESSION_TIMEOUT_MS: '10000',
+  });
+  const start = replicas.start;
 
   beforeAll(async () => {
     admin = testKafka().admin();
@@ -37,7 +33,7 @@ describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', ()
   });
 
   afterAll(async () => {
-    for (const r of replicas) r.child.kill('SIGKILL');
+    replicas.killAll();
     await producer?.close();
     await admin?.disconnect();
     read.dynamo.destroy();
@@ -79,13 +75,7 @@ describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', ()
       },
     );
     const expected = workload.expectedCounts();
-    const actual = await read.counters(koos);
-    const wrong = koos.filter((id) => {
-      const e = expected.get(id) ?? { likes: 0, shares: 0, rekoos: 0 };
-      const a = actual.get(id)!;
-      return a.likes !== e.likes || a.shares !== e.shares || a.rekoos !== e.rekoos;
-    });
-    expect(wrong.map((id) => ({ id, expected: expected.get(id), actual: actual.get(id) }))).toEqual([]);
+    expect(await read.wrongCounters(koos, expected)).toEqual([]);
     expect(expected.size).toBeGreaterThan(300);
   });
 });

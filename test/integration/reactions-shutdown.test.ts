@@ -9,7 +9,7 @@ import { reactionReadPath, testReactionProducer } from '../support/reactions.ts'
 import { stackEnv } from '../support/stack-env.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+import { workerReplicas } from '../support/workers.ts';
 
 const groupId = `test-reactions-shutdown-${runId}`;
 const topics = [topicNames.reactions];
@@ -21,17 +21,8 @@ describe('reactions worker stopped with SIGTERM while DynamoDB answers slowly', 
   let admin: Admin;
   let producer: ReactionProducer;
   const read = reactionReadPath();
-  const replicas: WorkerProcess[] = [];
+  const replicas = workerReplicas('reactions', { REACTIONS_GROUP_ID: groupId, SHUTDOWN_TIMEOUT_MS: '9000' });
   let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
-  const start = (dynamodbEndpoint: string) => {
-    const w = spawnWorker('reactions', {
-      REACTIONS_GROUP_ID: groupId,
-      DYNAMODB_ENDPOINT: dynamodbEndpoint,
-      SHUTDOWN_TIMEOUT_MS: '9000',
-    });
-    replicas.push(w);
-    return w;
-  };
 
   beforeAll(async () => {
     admin = testKafka().admin();
@@ -42,7 +33,7 @@ describe('reactions worker stopped with SIGTERM while DynamoDB answers slowly', 
   });
 
   afterAll(async () => {
-    for (const r of replicas) r.child.kill('SIGKILL');
+    replicas.killAll();
     await proxy?.close();
     await producer?.close();
     await admin?.disconnect();
@@ -56,25 +47,28 @@ describe('reactions worker stopped with SIGTERM while DynamoDB answers slowly', 
     await Promise.all(workload.next(12_000).map((e) => producer.emit(e)));
     await Promise.all(workload.drain().map((e) => producer.emit(e)));
     await producer.flush();
-    const counted = async () =>
-      [...(await read.counters(koos)).values()].reduce((s, c) => s + c.likes + c.shares + c.rekoos, 0);
 
     // A second an answer: a chunk over a thousand koos is a minute of writes at 16 in flight.
     proxy.slowAnswers(1_000);
-    const busy = start(proxy.url);
-    await waitFor('the replica to be writing', async () => (await counted()) > 0, {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-    });
+    const busy = replicas.start({ DYNAMODB_ENDPOINT: proxy.url });
+    await waitFor(
+      'the replica to be writing',
+      async () => [...(await read.counters(koos)).values()].some((c) => c.likes + c.shares + c.rekoos > 0),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      },
+    );
     const signalled = performance.now();
     busy.child.kill('SIGTERM');
     const status = await busy.exited;
     const ms = performance.now() - signalled;
+    console.log(`SIGTERM to exit, mid-chunk against a slow DynamoDB: ${Math.round(ms)} ms`);
     expect({ code: status.code, signal: status.signal }, busy.output()).toEqual({ code: 0, signal: null });
     expect(ms).toBeLessThan(3_000);
 
     proxy.slowAnswers(0);
-    start(stackEnv.dynamodbEndpoint);
+    replicas.start();
     await waitFor(
       'the group to commit the end of koo.reactions',
       () => groupCaughtUp(admin, groupId, topics),
@@ -83,13 +77,6 @@ describe('reactions worker stopped with SIGTERM while DynamoDB answers slowly', 
         intervalMs: 1000,
       },
     );
-    const expected = workload.expectedCounts();
-    const actual = await read.counters(koos);
-    const wrong = koos.filter((id) => {
-      const e = expected.get(id) ?? { likes: 0, shares: 0, rekoos: 0 };
-      const a = actual.get(id)!;
-      return a.likes !== e.likes || a.shares !== e.shares || a.rekoos !== e.rekoos;
-    });
-    expect(wrong.map((id) => ({ id, expected: expected.get(id), actual: actual.get(id) }))).toEqual([]);
+    expect(await read.wrongCounters(koos, workload.expectedCounts())).toEqual([]);
   });
 });

@@ -13,6 +13,10 @@ export function reactionReadPath(): {
   dynamo: Dynamo;
   queries: ReactionQueries;
   counters: (ids: readonly string[]) => Promise<Map<string, Counters>>;
+  wrongCounters: (
+    ids: readonly string[],
+    expected: ReadonlyMap<string, Counters>,
+  ) => Promise<{ id: string; expected: Counters; actual: Counters }[]>;
 } {
   const dynamo = new Dynamo({
     region: stackEnv.awsRegion,
@@ -33,7 +37,18 @@ export function reactionReadPath(): {
     );
     return new Map(ids.map((id) => [id, countersOf(items.get(id))]));
   };
-  return { dynamo, queries, counters };
+  /** The koos of `ids` whose counters differ from `expected` (a koo missing there: no reactions). */
+  const wrongCounters = async (ids: readonly string[], expected: ReadonlyMap<string, Counters>) => {
+    const actual = await counters(ids);
+    return ids.flatMap((id) => {
+      const e = expected.get(id) ?? { likes: 0, shares: 0, rekoos: 0 };
+      const a = actual.get(id)!;
+      return a.likes === e.likes && a.shares === e.shares && a.rekoos === e.rekoos
+        ? []
+        : [{ id, expected: e, actual: a }];
+    });
+  };
+  return { dynamo, queries, counters, wrongCounters };
 }
 
 export function testReactionProducer(): Promise<ReactionProducer> {

@@ -51,3 +51,18 @@ export function spawnWorker(worker: string, env: Record<string, string>): Worker
   }));
   return { child, output: () => output, exited };
 }
+
+/** Replicas of one worker as child processes, for crash and shutdown tests; `killAll` ends whatever still runs. */
+export function workerReplicas(worker: string, env: Record<string, string>) {
+  const started: WorkerProcess[] = [];
+  return {
+    start: (overrides: Record<string, string> = {}): WorkerProcess => {
+      const replica = spawnWorker(worker, { ...env, ...overrides });
+      started.push(replica);
+      return replica;
+    },
+    killAll: () => {
+      for (const r of started) r.child.kill('SIGKILL');
+    },
+  };
+}
