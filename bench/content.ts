@@ -12,10 +12,10 @@ import { createLogger } from '../shared/logging/logger.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
 import { writeSourceWorkload } from '../apps/synthetic/source-workload.ts';
 import { contentWorkerModule } from '../workers/content/content-worker.ts';
-import pg from 'pg';
 import { latencyFigures, round, type Figures } from './report.ts';
 import { bareConsumer, ddbRequests, drainBacklog, until, type BenchConsumer } from './drain.ts';
 import { runNaiveContentConsumer } from './naive-content.ts';
+import { sourceDatabasePool } from '../shared/config/source-database.ts';
 
 /**
  * npm run bench -- content
@@ -51,10 +51,7 @@ export async function benchContent(): Promise<Figures[]> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const db = new pg.Pool({
-    connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
-    max: 4,
-  });
+  const db = sourceDatabasePool();
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   const naivePrefix = 'bench_naive_';
   await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);

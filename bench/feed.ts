@@ -1,7 +1,6 @@
 import { decaySettingsOf, loadEngagementConfig } from '../workers/engagement/engagement-worker.ts';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import pg from 'pg';
 import { provisionTables } from '../infra/provision.ts';
 import { tableName, tables } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
@@ -25,6 +24,7 @@ import { FeedQueries } from '../workers/feed/queries.ts';
 import { until } from './drain.ts';
 import { runNaiveFanOut } from './naive-feed.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
+import { sourceDatabasePool } from '../shared/config/source-database.ts';
 
 /**
  * npm run bench -- feed
@@ -63,10 +63,7 @@ export async function benchFeed(): Promise<Figures[]> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench-feed' }, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const db = new pg.Pool({
-    connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
-    max: 4,
-  });
+  const db = sourceDatabasePool();
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   const bodies = bodyStoreFor(config);
   await provisionTables({ ...config, TABLE_PREFIX: prefix }, logger);

@@ -18,10 +18,11 @@ import { opsKafka, withAdmin } from '../ops/kafka-ops.ts';
 import { progressOnStderr, type Progress } from '../ops/progress.ts';
 import { replayGroup } from '../ops/replay.ts';
 import { describeTarget, replayRows, replayTargetOf } from '../ops/replay-plan.ts';
-import { collectStatus, notificationQueueProbe, sourceDatabaseConfigSchema } from '../ops/status.ts';
+import { collectStatus, notificationQueueProbe } from '../ops/status.ts';
 import { formatStatus, statusJson } from '../ops/status-report.ts';
 import { sleep } from '../../shared/runtime/backoff.ts';
 import { formatTable } from './print-table.ts';
+import { sourceDatabaseConfigSchema } from '../../shared/config/source-database.ts';
 
 const wholeNumber = (option: string, min: number) => (v: string) => {
   const n = Number(v);

@@ -12,7 +12,6 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import pg from 'pg';
 import { tableName } from '../../schemas/tables.ts';
 import { catalog } from '../../workers/catalog.ts';
 import { bodyStoreFor } from '../../workers/content/body-store.ts';
@@ -28,6 +27,7 @@ import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
 import { ReactionWorkload } from '../synthetic/reaction-workload.ts';
 import { writeSourceWorkload } from '../synthetic/source-workload.ts';
+import { sourceDatabasePool } from '../../shared/config/source-database.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const int = (v: string) => {
@@ -49,10 +49,7 @@ const withoutTerminal = { noTTYOutput: true, notTTYSchedule: 10_000 };
 const config = loadConfig(commonConfigSchema);
 const logger = createLogger('demo', 'error');
 const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-demo' }, logger).admin();
-const db = new pg.Pool({
-  connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
-  max: 4,
-});
+const db = sourceDatabasePool();
 const dynamo = dynamoFor(config, 5_000);
 const bodies = bodyStoreFor(config);
 const content = new ContentQueries(dynamo, {

@@ -2,8 +2,6 @@ import { Queue } from 'bullmq';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
-import { z } from 'zod';
-import { env } from '../../shared/config/load-config.ts';
 import { groupIdOf, type CatalogEntry } from '../../workers/catalog.ts';
 import type { NotificationQueueConfig } from '../../workers/notify/notify-config.ts';
 import { errorMessage } from '../../shared/errors/koo-error.ts';
@@ -58,12 +56,6 @@ export function notificationQueueProbe(
     },
   };
 }
-
-export const sourceDatabaseConfigSchema = z.object({
-  /** The source PostgreSQL that Debezium reads (read-only here): its replication slot is reported. */
-  PG_URL: env.url('postgres://koo@127.0.0.1:5432/koo'),
-  DEBEZIUM_SLOT: env.string('koo_debezium'),
-});
 
 /** How much WAL the source database keeps for Debezium's slot; gives up after `timeoutMs` so the rest of the report prints. */
 export async function replicationSlotStatus(

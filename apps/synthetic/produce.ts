@@ -7,7 +7,6 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
-import pg from 'pg';
 import { commonConfigSchema } from '../../shared/config/common.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
@@ -15,6 +14,7 @@ import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { sleep } from '../../shared/runtime/backoff.ts';
 import { ReactionWorkload } from './reaction-workload.ts';
 import { writeSourceWorkload } from './source-workload.ts';
+import { sourceDatabasePool } from '../../shared/config/source-database.ts';
 
 const count = (v: string) => {
   const n = Number(v);
@@ -39,10 +39,7 @@ const bars = new MultiBar(
   Presets.shades_classic,
 );
 
-const db = new pg.Pool({
-  connectionString: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
-  max: 4,
-});
+const db = sourceDatabasePool();
 const kooBar = bars.create(options.koos, 0, { phase: 'koos     ' });
 const { kooIds: koos, userIds: users } = await writeSourceWorkload(db, {
   seed,
