@@ -41,7 +41,7 @@ export function reactionReadPath(): {
   const wrongCounters = async (ids: readonly string[], expected: ReadonlyMap<string, Counters>) => {
     const actual = await counters(ids);
     return ids.flatMap((id) => {
-      const e = expected.get(id) ?? { likes: 0, shares: 0, rekoos: 0 };
+      const e = expected.get(id) ?? countersOf(undefined);
       const a = actual.get(id)!;
       return a.likes === e.likes && a.shares === e.shares && a.rekoos === e.rekoos
         ? []

@@ -1,3 +1,6 @@
+import { loadConfig } from '../../shared/config/load-config.ts';
+import { sourceDatabaseConfigSchema } from '../../shared/config/source-database.ts';
+
 // Endpoints of the local stack (infra/stack/lib.sh sets the same defaults), overridable by the
 // same environment variables the workers read.
 export const stackEnv = {
@@ -9,6 +12,6 @@ export const stackEnv = {
   /** moto, which serves the S3 API and every other AWS API on one port (CloudFormation, IAM). */
   motoEndpoint: process.env.MOTO_ENDPOINT ?? process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000',
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  pgUrl: process.env.PG_URL ?? 'postgres://koo@127.0.0.1:5432/koo',
+  pgUrl: loadConfig(sourceDatabaseConfigSchema).PG_URL,
   awsRegion: process.env.AWS_REGION ?? 'ap-south-1',
 };
