@@ -156,23 +156,25 @@ export async function benchSeedTable(): Promise<Figures[]> {
     event_time: now,
   });
   const reactionsWritten = await measure('Reaction: Write', limits, (i) =>
-    reactionStore.applyStep(
-      {
-        contentId: liker(i).contentId,
-        expectedFence: undefined,
-        fence: 0,
-        delta: { likes: 1, shares: 0, rekoos: 0 },
-        items: [
-          {
-            ...liker(i),
-            stored: {
-              state: applyReactions(noReaction, [{ reaction: like(i), offset: 0 }]),
-              countedFlags: 0,
-              offset: 0,
+    reactionStore.applySteps(
+      [
+        {
+          contentId: liker(i).contentId,
+          expectedFence: undefined,
+          fence: 0,
+          delta: { likes: 1, shares: 0, rekoos: 0 },
+          items: [
+            {
+              ...liker(i),
+              stored: {
+                state: applyReactions(noReaction, [{ reaction: like(i), offset: 0 }]),
+                countedFlags: 0,
+                offset: 0,
+              },
             },
-          },
-        ],
-      },
+          ],
+        },
+      ],
       0,
       expiresAtSeconds,
     ),

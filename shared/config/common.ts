@@ -43,5 +43,15 @@ export const consumerConfigSchema = z.object({
    */
   REBALANCE_TIMEOUT_MS: env.int(60_000, 6_000),
   FROM_BEGINNING: env.bool(true),
+  /**
+   * A fetch returns once this many bytes wait (or after FETCH_MAX_WAIT_MS): Kafka's
+   * fetch.min.bytes. Above 1, a live stream comes in fewer, bigger batches, fetched for every
+   * partition at once, at the price of up to FETCH_MAX_WAIT_MS of latency; a backlog is not slowed.
+   */
+  FETCH_MIN_BYTES: env.int(1, 1, 64 * 1024 * 1024),
+  /** The longest a fetch waits for FETCH_MIN_BYTES (fetch.max.wait.ms). */
+  FETCH_MAX_WAIT_MS: env.int(5000, 0, 60_000),
+  /** Partitions of a fetch whose batches run side by side (each in order); more share more reads. */
+  PARTITIONS_CONCURRENTLY: env.int(4, 1, 1024),
 });
 export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;

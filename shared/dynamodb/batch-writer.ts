@@ -74,18 +74,70 @@ export async function batchWrite(
   });
 }
 
+type GetOptions = BatchOptions & { consistent?: boolean; projection?: string[] };
+
+/** Keys asked for in this turn of the event loop, per table and read options, and the read that will serve them. */
+interface SharedRead {
+  keys: Map<string, Item>;
+  found: Promise<Map<string, Item>>;
+}
+
+const sharedReads = new WeakMap<Dynamo, Map<string, SharedRead>>();
+
 /**
  * Reads items by key with BatchGetItem, 100 keys to a request, strongly consistent by default,
  * retrying UnprocessedKeys with backoff. Returns the items found, keyed by their key string.
+ * Reads of the same table and options asked for in the same turn of the event loop (the
+ * partitions of one fetch, handled side by side) share their requests: a batch of a few events
+ * per partition at live rates then costs one read, not one per partition. Nothing waits past
+ * the turn it was asked in; a failed request fails each read it served (each batch retries).
  */
-export async function batchGet(
+export function batchGet(
   dynamo: Dynamo,
   table: string,
   keys: readonly Item[],
-  options: BatchOptions & { consistent?: boolean; projection?: string[] },
+  options: GetOptions,
 ): Promise<Map<string, Item>> {
-  const unique = new Map<string, Item>();
-  for (const k of keys) unique.set(keyString(k, options.keyAttributes), k);
+  const group = JSON.stringify([
+    table,
+    options.keyAttributes,
+    options.consistent ?? true,
+    options.projection,
+  ]);
+  let reads = sharedReads.get(dynamo);
+  if (!reads) sharedReads.set(dynamo, (reads = new Map()));
+  let read = reads.get(group);
+  if (!read) {
+    const keysOfRead = new Map<string, Item>();
+    const startedReads = reads;
+    read = {
+      keys: keysOfRead,
+      found: new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        startedReads.delete(group);
+        return readKeys(dynamo, table, [...keysOfRead.values()], options);
+      }),
+    };
+    reads.set(group, read);
+  }
+  const mine = new Map<string, Item>();
+  for (const k of keys) mine.set(keyString(k, options.keyAttributes), k);
+  for (const [id, k] of mine) read.keys.set(id, k);
+  return read.found.then((found) => {
+    const out = new Map<string, Item>();
+    for (const id of mine.keys()) {
+      const item = found.get(id);
+      if (item) out.set(id, item);
+    }
+    return out;
+  });
+}
+
+async function readKeys(
+  dynamo: Dynamo,
+  table: string,
+  keys: readonly Item[],
+  options: GetOptions,
+): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
   const projection = options.projection
     ? {
@@ -93,7 +145,7 @@ export async function batchGet(
         ExpressionAttributeNames: Object.fromEntries(options.projection.map((name, i) => [`#p${i}`, name])),
       }
     : {};
-  await mapConcurrent(chunk([...unique.values()], GET_LIMIT), options.concurrency ?? 8, async (batch) => {
+  await mapConcurrent(chunk(keys, GET_LIMIT), options.concurrency ?? 8, async (batch) => {
     let pending = batch;
     const started = Date.now();
     for (let attempt = 0; pending.length > 0; attempt++) {

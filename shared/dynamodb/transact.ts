@@ -44,3 +44,39 @@ export async function transactWrite(
     );
   }
 }
+
+/**
+ * Packs chains of units into rounds of transactions of at most `maxActions` actions, so that many
+ * small units share one request. A chain is one key's units in the order they must commit (each
+ * may expect what the one before wrote); round i holds the i-th unit of every chain that has one,
+ * so a key's units commit in order, one round after the other. `actionsOf` must not pass
+ * `maxActions` for one unit. A transaction is all or nothing: a unit whose condition fails
+ * cancels the others of its transaction, and the caller reads and decides again, as for one.
+ */
+export function packTransactions<U>(
+  chains: readonly (readonly U[])[],
+  actionsOf: (unit: U) => number,
+  maxActions = MAX_TRANSACT_ITEMS,
+): U[][][] {
+  const rounds: U[][][] = [];
+  for (let live = chains.filter((c) => c.length > 0), i = 0; live.length > 0; i++) {
+    const round: U[][] = [];
+    let transaction: U[] = [];
+    let actions = 0;
+    for (const chain of live) {
+      const unit = chain[i]!;
+      const size = actionsOf(unit);
+      if (transaction.length > 0 && actions + size > maxActions) {
+        round.push(transaction);
+        transaction = [];
+        actions = 0;
+      }
+      transaction.push(unit);
+      actions += size;
+    }
+    round.push(transaction);
+    rounds.push(round);
+    live = live.filter((c) => c.length > i + 1);
+  }
+  return rounds;
+}

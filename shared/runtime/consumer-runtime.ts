@@ -17,8 +17,11 @@ export interface ConsumerRuntimeOptions {
   /** How long the group waits for members to rejoin; their work stops on the rebalance's first heartbeat. */
   rebalanceTimeoutMs: number;
   fromBeginning: boolean;
+  /** Kafka's fetch.min.bytes and fetch.max.wait.ms (FETCH_MIN_BYTES, FETCH_MAX_WAIT_MS). */
+  fetchMinBytes?: number;
+  fetchMaxWaitMs?: number;
   /** Partitions whose batches run at the same time (order is kept within each partition). */
-  partitionsConcurrently?: number;
+  partitionsConcurrently: number;
   /** Told of every batch once committed (benchmarks measure end-to-end latency with it). */
   onCommitted?: (records: readonly RawRecord[]) => void;
   /**
@@ -60,6 +63,8 @@ export class ConsumerRuntime<T> {
       heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
       // A batch larger than the worker's batch size is split; this bounds memory per fetch.
       maxBytesPerPartition: 1024 * 1024,
+      minBytes: options.fetchMinBytes ?? 1,
+      maxWaitTimeInMs: options.fetchMaxWaitMs ?? 5000,
       retry: { retries: 10 },
     });
     // Idempotent producer: a retried DLQ send never writes a record twice.
@@ -118,7 +123,7 @@ export class ConsumerRuntime<T> {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 4,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently,
       eachBatch: (payload) => this.runBatch(payload),
     });
   }

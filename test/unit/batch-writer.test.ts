@@ -62,4 +62,45 @@ describe('batchGet', () => {
     ]);
     expect((sent[1]!.RequestItems[table] as { Keys: Item[] }).Keys).toEqual([{ id: 'b' }]);
   });
+
+  it('serves reads of the same table made in the same turn (partitions handled side by side) with one request', async () => {
+    const { dynamo, sent } = scripted([
+      {
+        Responses: {
+          [table]: [
+            { id: 'a', v: 1 },
+            { id: 'b', v: 2 },
+            { id: 'c', v: 3 },
+          ],
+        },
+      },
+      { Responses: { [table]: [{ id: 'd', v: 4 }] } },
+    ]);
+    const [first, second] = await Promise.all([
+      batchGet(dynamo, table, [{ id: 'a' }, { id: 'b' }], key),
+      batchGet(dynamo, table, [{ id: 'b' }, { id: 'c' }, { id: 'x' }], key),
+    ]);
+    expect([...first.values()]).toEqual([
+      { id: 'a', v: 1 },
+      { id: 'b', v: 2 },
+    ]);
+    expect([...second.values()]).toEqual([
+      { id: 'b', v: 2 },
+      { id: 'c', v: 3 },
+    ]);
+    expect(sent.map((s) => (s.RequestItems[table] as { Keys: Item[] }).Keys.length)).toEqual([4]);
+    // A later read is a request of its own (nothing is held past the turn it was asked in).
+    expect([...(await batchGet(dynamo, table, [{ id: 'd' }], key)).values()]).toEqual([{ id: 'd', v: 4 }]);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('fails every read it served when the shared request fails', async () => {
+    const dynamo = {
+      call: async () => {
+        throw new Error('connection reset');
+      },
+    } as unknown as Dynamo;
+    const reads = [batchGet(dynamo, table, [{ id: 'a' }], key), batchGet(dynamo, table, [{ id: 'b' }], key)];
+    for (const read of reads) await expect(read).rejects.toThrow('connection reset');
+  });
 });

@@ -76,15 +76,17 @@ function worker(extra: Partial<WorkerDefinition<string>> = {}): WorkerDefinition
   };
 }
 
+const runtimeOptions = {
+  batchSize: 2,
+  dlqTopic: 'dlq',
+  sessionTimeoutMs: 10_000,
+  rebalanceTimeoutMs: 20_000,
+  fromBeginning: false,
+  partitionsConcurrently: 4,
+};
+
 async function started(w: WorkerDefinition<string>, fake: ReturnType<typeof fakeKafka>) {
-  const options = {
-    batchSize: 2,
-    dlqTopic: 'dlq',
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 20_000,
-    fromBeginning: false,
-  };
-  const runtime = new ConsumerRuntime(fake.kafka, w, options, createLogger('test', 'silent'));
+  const runtime = new ConsumerRuntime(fake.kafka, w, runtimeOptions, createLogger('test', 'silent'));
   await runtime.start();
   return runtime;
 }
@@ -190,14 +192,7 @@ describe('consumer runtime crashes', () => {
   it('reports a crash kafkajs will not restart from, and only that', async () => {
     const fake = fakeKafka();
     const fatal: string[] = [];
-    const options = {
-      batchSize: 2,
-      dlqTopic: 'dlq',
-      sessionTimeoutMs: 10_000,
-      rebalanceTimeoutMs: 20_000,
-      fromBeginning: false,
-      onFatal: (err: Error) => fatal.push(err.message),
-    };
+    const options = { ...runtimeOptions, onFatal: (err: Error) => fatal.push(err.message) };
     await new ConsumerRuntime(fake.kafka, worker(), options, createLogger('test', 'silent')).start();
     fake.crash(new Error('coordinator moved'), true);
     fake.crash(new Error('Failed to find group coordinator'), false);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { packTransactions } from '../../shared/dynamodb/transact.ts';
 import type { Reaction, ReactionType } from '../../schemas/reaction.ts';
 import { Random } from '../../apps/synthetic/random.ts';
 import {
@@ -97,8 +98,8 @@ interface Model {
 const emptyModel = (): Model => ({ fences: new Map(), counters: new Map(), items: new Map() });
 
 /**
- * Runs a batch as the worker does: each step is one transaction (all or nothing, only on the
- * fence it expects); `crash` stops it after `partial` steps.
+ * Runs a batch as the worker does: steps packed into transactions (each all or nothing, each step
+ * only on the fence it expects); `crash` stops it after `partial` transactions.
  */
 function runBatch(
   m: Model,
@@ -107,17 +108,25 @@ function runBatch(
   maxItems?: number,
 ): void {
   const steps = planBatch(pendingEvents(batch, m.fences), m.fences, m.items, maxItems);
-  for (const step of crash ? steps.slice(0, crash.partial) : steps) {
-    expect(m.fences.get(step.contentId)).toBe(step.expectedFence);
-    expect(step.items.length).toBeLessThanOrEqual(maxItems ?? 99);
-    for (const w of step.items) m.items.set(pairKey(w.contentId, w.userId), w.stored);
-    const c = m.counters.get(step.contentId) ?? { likes: 0, shares: 0, rekoos: 0 };
-    m.counters.set(step.contentId, {
-      likes: c.likes + step.delta.likes,
-      shares: c.shares + step.delta.shares,
-      rekoos: c.rekoos + step.delta.rekoos,
-    });
-    m.fences.set(step.contentId, step.fence);
+  const transactions = packTransactions(
+    [...Map.groupBy(steps, (s) => s.contentId).values()],
+    (s) => s.items.length + 1,
+  ).flat();
+  for (const transaction of crash ? transactions.slice(0, crash.partial) : transactions) {
+    for (const step of transaction) {
+      expect(m.fences.get(step.contentId)).toBe(step.expectedFence);
+      expect(step.items.length).toBeLessThanOrEqual(maxItems ?? 99);
+    }
+    for (const step of transaction) {
+      for (const w of step.items) m.items.set(pairKey(w.contentId, w.userId), w.stored);
+      const c = m.counters.get(step.contentId) ?? { likes: 0, shares: 0, rekoos: 0 };
+      m.counters.set(step.contentId, {
+        likes: c.likes + step.delta.likes,
+        shares: c.shares + step.delta.shares,
+        rekoos: c.rekoos + step.delta.rekoos,
+      });
+      m.fences.set(step.contentId, step.fence);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Reaction } from '../../schemas/reaction.ts';
 import { contentAttr as A, reactionAttr as R } from '../../schemas/koo-content.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
+import { MAX_TRANSACT_ITEMS } from '../../shared/dynamodb/transact.ts';
 
 /**
  * The reactions worker's pure logic.
@@ -120,10 +121,10 @@ export interface ItemWrite {
   stored: StoredPair;
 }
 
-/** A transaction holds at most 100 actions: a step's items and its koo's counter update. */
-export const MAX_ITEMS_PER_STEP = 99;
+/** A transaction holds at most 100 actions: a step's items and its koo's counter update fit in one. */
+export const MAX_ITEMS_PER_STEP = MAX_TRANSACT_ITEMS - 1;
 
-/** One transaction: who-reacted items of a koo, with its counter changes and fence. */
+/** All or nothing: who-reacted items of a koo, with its counter changes and fence (several share a transaction). */
 export interface KooStep {
   contentId: string;
   /** The fence before the step (undefined: none yet); the step holds only if it is unchanged. */

@@ -1,7 +1,7 @@
 import { contentAttr as A, reactionAttr as R } from '../../schemas/koo-content.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
-import { transactWrite } from '../../shared/dynamodb/transact.ts';
+import { transactWrite, type TransactItem } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { itemOf, pairKey, storedPairOf, type KooStep, type StoredPair } from './decide.ts';
 
@@ -12,7 +12,7 @@ export interface ReactionTables {
 
 /**
  * The reactions worker's DynamoDB adapter: reads fences and who-reacted items in batches, and
- * writes each step of a koo (its items, counters and fence) as one fenced transaction.
+ * writes steps of koos (each its items, counters and fence) in fenced transactions.
  * It decides nothing (decide.ts does).
  */
 export class ReactionStore {
@@ -70,13 +70,22 @@ export class ReactionStore {
   }
 
   /**
-   * Writes a step's items, adds its counter changes and moves the fence in one transaction, only
-   * if the fence is still the one the batch read: a second writer of the partition (a member that
-   * lost its session, a backfill) can neither count the same events twice nor overwrite the items
-   * the counters were moved by. A moved fence is a retriable error: the batch is read again.
-   * `partition`: the koo.reactions partition of the step's events, stored beside the fence.
+   * Writes steps of different koos in one transaction: per step its items, its counter changes
+   * and its fence, each koo's update only if its fence is still the one the batch read, so a
+   * second writer of the partition (a member that lost its session, a backfill) can neither count
+   * the same events twice nor overwrite the items the counters were moved by. A moved fence
+   * cancels the whole transaction: a retriable error, and the batch is read again.
+   * `partition`: the koo.reactions partition of the steps' events, stored beside each fence.
    */
-  async applyStep(step: KooStep, partition: number, expiresAtSeconds: number): Promise<void> {
+  async applySteps(steps: readonly KooStep[], partition: number, expiresAtSeconds: number): Promise<void> {
+    await transactWrite(
+      this.dynamo,
+      steps.flatMap((step) => this.stepActions(step, partition, expiresAtSeconds)),
+      steps.length === 1 ? `reactions of ${steps[0]!.contentId}` : `reactions of ${steps.length} koos`,
+    );
+  }
+
+  private stepActions(step: KooStep, partition: number, expiresAtSeconds: number): TransactItem[] {
     const { delta } = step;
     const built = buildUpdate({
       set: { [A.reactionsOffset]: step.fence, [A.reactionsPartition]: partition },
@@ -89,27 +98,23 @@ export class ReactionStore {
       ),
     });
     const fenced = step.expectedFence === undefined;
-    await transactWrite(
-      this.dynamo,
-      [
-        ...step.items.map((w) => ({
-          Put: { TableName: this.tables.reactions, Item: itemOf(w, expiresAtSeconds) },
-        })),
-        {
-          Update: {
-            TableName: this.tables.content,
-            Key: { [A.contentId]: step.contentId },
-            ...built,
-            ConditionExpression: fenced ? 'attribute_not_exists(#ro)' : '#ro = :ro',
-            ExpressionAttributeNames: { ...built.ExpressionAttributeNames, '#ro': A.reactionsOffset },
-            ExpressionAttributeValues: {
-              ...built.ExpressionAttributeValues,
-              ...(fenced ? {} : { ':ro': step.expectedFence }),
-            },
+    return [
+      ...step.items.map((w) => ({
+        Put: { TableName: this.tables.reactions, Item: itemOf(w, expiresAtSeconds) },
+      })),
+      {
+        Update: {
+          TableName: this.tables.content,
+          Key: { [A.contentId]: step.contentId },
+          ...built,
+          ConditionExpression: fenced ? 'attribute_not_exists(#ro)' : '#ro = :ro',
+          ExpressionAttributeNames: { ...built.ExpressionAttributeNames, '#ro': A.reactionsOffset },
+          ExpressionAttributeValues: {
+            ...built.ExpressionAttributeValues,
+            ...(fenced ? {} : { ':ro': step.expectedFence }),
           },
         },
-      ],
-      `reactions of ${step.contentId}`,
-    );
+      },
+    ];
   }
 }

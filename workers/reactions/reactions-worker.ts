@@ -6,6 +6,7 @@ import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
+import { packTransactions } from '../../shared/dynamodb/transact.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
@@ -21,6 +22,14 @@ export const reactionsConfigSchema = workerConfigSchema.extend({
    * compressed 1 MiB fetch holds ~20,000 reactions); a failed batch is redone whole, so not more.
    */
   BATCH_SIZE: env.int(10_000, 1, 100_000),
+  /**
+   * At a live rate a fetch waits up to FETCH_MAX_WAIT_MS for this much: all partitions' batches
+   * then start together and share their reads, and a koo's reactions of the window share a write.
+   */
+  FETCH_MIN_BYTES: env.int(64 * 1024, 1, 64 * 1024 * 1024),
+  FETCH_MAX_WAIT_MS: env.int(100, 0, 60_000),
+  /** Every partition of a replica (12 in all) at once: one wave of reads per fetch. */
+  PARTITIONS_CONCURRENTLY: env.int(12, 1, 1024),
   /** How long a taken-back like is remembered; keep it above koo.reactions' retention (30 days). */
   REACTION_TOMBSTONE_TTL_DAYS: env.int(35, 1),
 });
@@ -34,7 +43,7 @@ export function loadReactionsConfig(environment: NodeJS.ProcessEnv): ReactionsCo
  * reactions: koo.reactions (Avro) → who-reacted items in koo_reactions and exact counters on the
  * koo item in koo_content. Per batch: read the koos' counter fences, drop what they already count,
  * read the (koo, user) items left, fold their events (decide.ts), and write per koo its items,
- * counters and fence in fenced transactions of up to 99 items.
+ * counters and fence, several koos to a fenced transaction of up to 100 actions.
  */
 export class ReactionsWorker implements WorkerDefinition<Reaction> {
   readonly name = 'reactions';
@@ -100,16 +109,19 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     );
     const steps = planBatch(pending, fences, stored);
     const expiresAt = Math.floor(this.now() / 1000) + this.config.REACTION_TOMBSTONE_TTL_DAYS * 86_400;
-    // A koo's steps in order (each expects the fence of the one before); koos side by side.
-    const byKoo = Map.groupBy(steps, (step) => step.contentId);
-    await mapConcurrent(
-      [...byKoo.values()],
-      this.config.SINK_CONCURRENCY,
-      async (kooSteps) => {
-        for (const step of kooSteps) await this.store.applyStep(step, partition, expiresAt);
-      },
-      ctx.signal,
-    );
+    // Small koos share a transaction (one request for many koos at live rates); a koo's steps
+    // go in successive rounds, in order (each expects the fence of the one before).
+    for (const round of packTransactions(
+      [...Map.groupBy(steps, (step) => step.contentId).values()],
+      (step) => step.items.length + 1,
+    )) {
+      await mapConcurrent(
+        round,
+        this.config.SINK_CONCURRENCY,
+        (transaction) => this.store.applySteps(transaction, partition, expiresAt),
+        ctx.signal,
+      );
+    }
     return rejected;
   }
 
