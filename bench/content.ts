@@ -6,7 +6,7 @@ import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
-import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
@@ -48,7 +48,7 @@ export async function benchContent(): Promise<Figures[]> {
   const liveSeconds = Number(process.env.BENCH_CONTENT_SECONDS ?? 10);
   const config = loadConfig(commonConfigSchema);
   const logger = createLogger('bench', 'error');
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
+  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench'), logger);
   const admin = kafka.admin();
   await admin.connect();
   const db = sourceDatabasePool();

@@ -6,7 +6,7 @@ import { contentAttr as A } from '../schemas/koo-content.ts';
 import { batchWrite } from '../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
-import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
@@ -38,7 +38,7 @@ export async function benchEngagement(): Promise<Figures[]> {
   const keyPrefix = `bench-engagement-${run}:`;
   const config = loadEngagementConfig({ ...process.env, TRENDING_KEY_PREFIX: keyPrefix });
   const logger = createLogger('bench', 'error');
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
+  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench'), logger);
   const admin = kafka.admin();
   await admin.connect();
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
@@ -57,7 +57,7 @@ export async function benchEngagement(): Promise<Figures[]> {
   const groups = [0, 1, 2].map((i) => `bench-engagement-${i}-${run}`);
   for (const g of groups) await moveGroupToEnd(admin, g, [topicNames.reactions, topicNames.koos]);
   const producer = await ReactionProducer.connect({
-    brokers: config.KAFKA_BROKERS,
+    ...kafkaClientOptions(config, 'koo-bench'),
     schemaRegistryUrl: config.SCHEMA_REGISTRY_URL,
   });
   const now = Date.now();

@@ -10,7 +10,7 @@ import { localCredentials } from '../shared/aws/credentials.ts';
 import { batchWrite } from '../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
-import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
@@ -60,7 +60,7 @@ export async function benchFeed(): Promise<Figures[]> {
   const config = loadFeedConfig(env);
   const settings = feedSettings(config);
   const logger = createLogger('bench', 'error');
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench-feed' }, logger);
+  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench-feed'), logger);
   const admin = kafka.admin();
   await admin.connect();
   const db = sourceDatabasePool();

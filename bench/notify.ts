@@ -11,7 +11,7 @@ import { loadConfig } from '../shared/config/load-config.ts';
 import { batchWrite } from '../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { groupCaughtUp, moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
-import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { runWorker, workerConfigSchema, type RunningWorker } from '../shared/runtime/run-worker.ts';
@@ -56,7 +56,7 @@ export async function benchNotify(): Promise<Figures[]> {
   const config = loadConfig(commonConfigSchema);
   const queueDefaults = loadConfig(notificationQueueConfigSchema);
   const logger = createLogger('bench', 'error');
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
+  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench'), logger);
   const admin = kafka.admin();
   await admin.connect();
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
@@ -134,7 +134,7 @@ export async function benchNotify(): Promise<Figures[]> {
   const groups = runs.map((_, i) => `bench-notify-${i}-${run}`);
   for (const g of groups) await moveGroupToEnd(admin, g, topics);
   const producer = await ReactionProducer.connect(
-    { brokers: config.KAFKA_BROKERS, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, clientId: 'koo-bench' },
+    { ...kafkaClientOptions(config, 'koo-bench'), schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
     logger,
   );
   const zipf = new Zipf(koos, 1.1);

@@ -5,7 +5,7 @@ import { topicNames } from '../schemas/topics.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
-import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
@@ -50,14 +50,14 @@ export async function benchReactions(): Promise<Figures[]> {
   const seed = Number(process.env.BENCH_SEED ?? Date.now() % 2 ** 31);
   const config = loadConfig(commonConfigSchema);
   const logger = createLogger('bench', 'error');
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-bench' }, logger);
+  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench'), logger);
   const admin = kafka.admin();
   await admin.connect();
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   const naivePrefix = 'bench_naive_';
   await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
   const producer = await ReactionProducer.connect(
-    { brokers: config.KAFKA_BROKERS, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
+    { ...kafkaClientOptions(config, 'koo-bench'), schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
     logger,
   );
   const run = Date.now().toString(36);

@@ -18,7 +18,7 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import { reactionSchema, reactionSubject } from '../schemas/reaction.ts';
 import { commonConfigSchema, type CommonConfig } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
-import { createKafka } from '../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../shared/logging/logger.ts';
 import { localCredentials } from '../shared/aws/credentials.ts';
 import { s3For } from '../shared/aws/s3-client.ts';
@@ -33,10 +33,7 @@ const { ConfigResourceTypes } = kafkajs;
  * topic created before a change of `schemas/topics.ts`, e.g. the CDC topics made compacted).
  */
 export async function provisionTopics(config: CommonConfig, logger: Logger): Promise<void> {
-  const admin = createKafka(
-    { brokers: config.KAFKA_BROKERS, clientId: 'koo-provision', ssl: config.KAFKA_SSL },
-    logger,
-  ).admin();
+  const admin = createKafka(kafkaClientOptions(config, 'koo-provision'), logger).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());

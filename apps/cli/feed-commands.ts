@@ -18,12 +18,11 @@ export function addFeedCommands(query: Command): void {
     .option('--cursor <cursor>', 'cursor from the previous page')
     .action(async (userId: string, o: { limit: number; cursor?: string }) => {
       const config = loadConfig(
-        feedConfigSchema.extend(contentConfigSchema.pick({ MEDIA_BUCKET: true }).shape).extend(
-          engagementConfigSchema.pick({
-            ENGAGEMENT_HALF_LIFE_MINUTES: true,
-            ENGAGEMENT_LANDMARK_HALF_LIVES: true,
-          }).shape,
-        ),
+        feedConfigSchema.safeExtend({
+          MEDIA_BUCKET: contentConfigSchema.shape.MEDIA_BUCKET,
+          ENGAGEMENT_HALF_LIFE_MINUTES: engagementConfigSchema.shape.ENGAGEMENT_HALF_LIFE_MINUTES,
+          ENGAGEMENT_LANDMARK_HALF_LIVES: engagementConfigSchema.shape.ENGAGEMENT_LANDMARK_HALF_LIVES,
+        }),
       );
       const dynamo = dynamoFor(config, 5_000);
       const bodies = bodyStoreFor(config);

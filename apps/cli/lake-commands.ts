@@ -7,7 +7,7 @@ import { lakeColumns } from '../../workers/lake/lake-rows.ts';
 import { createLakeStore, lakeConfigSchema, type LakeConfig } from '../../workers/lake/lake-worker.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { consumerGroupLag } from '../../shared/kafka/consumer-lag.ts';
-import { createKafka } from '../../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { formatTable } from './print-table.ts';
 
@@ -28,10 +28,7 @@ function print(rows: readonly object[], json: boolean): void {
 /** Runs `use` with an admin client of the lake's cluster. */
 async function withAdmin<T>(config: LakeConfig, use: (admin: Admin) => Promise<T>): Promise<T> {
   const logger = createLogger('koo-lake', 'warn');
-  const admin = createKafka(
-    { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-lake-cli`, ssl: config.KAFKA_SSL },
-    logger,
-  ).admin();
+  const admin = createKafka(kafkaClientOptions(config, `${config.KAFKA_CLIENT_ID}-lake-cli`), logger).admin();
   await admin.connect();
   try {
     return await use(admin);

@@ -5,7 +5,7 @@ import { notificationQueueConfigSchema } from '../../workers/notify/notify-confi
 import { NotificationStore } from '../../workers/notify/notification-store.ts';
 
 async function withStore(run: (store: NotificationStore) => Promise<unknown>): Promise<void> {
-  const config = loadConfig(commonConfigSchema.extend(notificationQueueConfigSchema.shape));
+  const config = loadConfig(commonConfigSchema.safeExtend(notificationQueueConfigSchema.shape));
   const store = new NotificationStore(config.REDIS_URL, config);
   try {
     console.log(JSON.stringify(await run(store), null, 2));

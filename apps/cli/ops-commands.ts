@@ -54,8 +54,8 @@ function statusCommand(program: Command): void {
     .action(async (o: { json?: boolean; all?: boolean; watch?: number }) => {
       const config = loadConfig(
         commonConfigSchema
-          .extend(notificationQueueConfigSchema.shape)
-          .extend(sourceDatabaseConfigSchema.shape),
+          .safeExtend(notificationQueueConfigSchema.shape)
+          .safeExtend(sourceDatabaseConfigSchema.shape),
       );
       const queue = notificationQueueProbe(config.REDIS_URL, config);
       const stop = interruption();

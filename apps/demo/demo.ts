@@ -21,7 +21,7 @@ import { commonConfigSchema } from '../../shared/config/common.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import { consumerGroupLag, moveGroupToEnd } from '../../shared/kafka/consumer-lag.ts';
-import { createKafka } from '../../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
@@ -48,7 +48,7 @@ const options = new Command('demo')
 const withoutTerminal = { noTTYOutput: true, notTTYSchedule: 10_000 };
 const config = loadConfig(commonConfigSchema);
 const logger = createLogger('demo', 'error');
-const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'koo-demo' }, logger).admin();
+const admin = createKafka(kafkaClientOptions(config, 'koo-demo'), logger).admin();
 const db = sourceDatabasePool();
 const dynamo = dynamoFor(config, 5_000);
 const bodies = bodyStoreFor(config);
@@ -145,7 +145,7 @@ try {
     `sending ${options.reactions} reaction events (likes, unlikes, shares, rekoos; Avro, schema registry)`,
   );
   const producer = await ReactionProducer.connect(
-    { brokers: config.KAFKA_BROKERS, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, clientId: 'koo-demo' },
+    { ...kafkaClientOptions(config, 'koo-demo'), schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
     logger,
   );
   const reactions = new ReactionWorkload({ seed, koos: live, users: workload.userIds });

@@ -3,16 +3,13 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { CommonConfig } from '../../shared/config/common.ts';
-import { createKafka } from '../../shared/kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
 import { partitionKey, type GroupMembership, type PartitionPosition } from './replay-plan.ts';
 
 /** A client whose warnings go to stderr: stdout carries only the command's result (a table, JSON). */
 export function opsKafka(config: CommonConfig): Kafka {
   const logger = pino({ level: 'warn', base: { component: 'koo-ops' } }, pino.destination(2));
-  return createKafka(
-    { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-ops`, ssl: config.KAFKA_SSL },
-    logger,
-  );
+  return createKafka(kafkaClientOptions(config, `${config.KAFKA_CLIENT_ID}-ops`), logger);
 }
 
 export async function withAdmin<R>(kafka: Kafka, run: (admin: Admin) => Promise<R>): Promise<R> {

@@ -5,6 +5,7 @@
  * reactions to those koos through the reaction producer (Zipf popularity, like/unlike toggles,
  * redelivered duplicates). The same seed gives the same load; it prints the counters to expect.
  */
+import { kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
 import { commonConfigSchema } from '../../shared/config/common.ts';
@@ -52,7 +53,7 @@ const { kooIds: koos, userIds: users } = await writeSourceWorkload(db, {
 await db.end();
 
 const producer = await ReactionProducer.connect(
-  { brokers: config.KAFKA_BROKERS, schemaRegistryUrl: config.SCHEMA_REGISTRY_URL, ssl: config.KAFKA_SSL },
+  { ...kafkaClientOptions(config, 'koo-synthetic'), schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
   logger,
 );
 const workload = new ReactionWorkload({ seed: seed + 1, koos, users });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
 import { topicNames } from '../../schemas/topics.ts';
 import { reactionContract, reactionSchema, reactionSubject, type Reaction } from '../../schemas/reaction.ts';
@@ -18,6 +18,13 @@ export const reactionProducerOptionsSchema = z.object({
   schemaRegistryUrl: z.url('schemaRegistryUrl must be a URL'),
   clientId: z.string().min(1).default('koo-reaction-producer'),
   ssl: z.boolean().default(false),
+  /** kafkajs' SASL option: SCRAM, or OAUTHBEARER with mskIamTokenProvider for MSK IAM. */
+  sasl: z
+    .custom<SASLOptions>(
+      (v) => typeof v === 'object' && v !== null && 'mechanism' in v,
+      'sasl must be kafkajs SASL options',
+    )
+    .optional(),
   topic: z.string().min(1).default(topicNames.reactions),
   /** How long a reaction waits for others to share its request (ms); 0 sends at the next tick. */
   lingerMs: z.number().int().min(0).max(1000).default(5),
@@ -96,10 +103,7 @@ export class ReactionProducer {
         },
       );
     }
-    const kafka = createKafka(
-      { brokers: options.brokers, clientId: options.clientId, ssl: options.ssl },
-      logger,
-    );
+    const kafka = createKafka(options, logger);
     // Idempotence needs acks from all in-sync replicas and one request in flight per broker (kafkajs).
     // The default partitioner is murmur2 of the key, as Java's: other clients must use the same.
     const producer = kafka.producer({

@@ -4,6 +4,7 @@
 #   npm run stack -- down [SERVICE...]   stop exactly the processes `up` started (pid files)
 #   npm run stack -- status              one line per service
 #   npm run stack -- logs [SERVICE]      tail the logs
+#   npm run stack -- scram-user NAME     a SCRAM user on Kafka's SASL listener (KAFKA_SASL_PASSWORD)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -59,5 +60,6 @@ case "$cmd" in
   down) down "$@" ;;
   status) status ;;
   logs) logs "$@" ;;
-  *) echo "usage: npm run stack -- up|down|status|logs [SERVICE...]  (services: ${SERVICES[*]})" >&2; exit 2 ;;
+  scram-user) kafka_scram_user "$@" ;;
+  *) echo "usage: npm run stack -- up|down|status|logs [SERVICE...] | scram-user NAME  (services: ${SERVICES[*]})" >&2; exit 2 ;;
 esac

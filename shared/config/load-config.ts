@@ -14,13 +14,18 @@ export function loadConfig<S extends z.ZodObject>(
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
-    const value = env[String(issue.path[0])];
-    const shown = value === undefined ? 'unset' : JSON.stringify(value);
-    return `${name} (${shown}): ${issue.message}`;
+    return `${name} (${shownValue(name, env[String(issue.path[0])])}): ${issue.message}`;
   });
   throw new KooError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`, {
     details: { variables: result.error.issues.map((i) => i.path.join('.')) },
   });
+}
+
+/** A value as an error may print it: secrets are not printed, a URL's password is masked. */
+function shownValue(name: string, value: string | undefined): string {
+  if (value === undefined) return 'unset';
+  if (/PASSWORD|SECRET|TOKEN/.test(name)) return value === '' ? 'empty' : 'set, not shown';
+  return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@'));
 }
 
 // Field builders shared by every component's schema.
@@ -40,6 +45,12 @@ export const env = {
       .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
       .default(def ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1'),
+  /** Unset or empty: undefined (Kubernetes renders an absent optional value as an empty string). */
+  optionalString: () =>
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === '' ? undefined : v)),
   url: (def?: string) => (def === undefined ? z.url('must be a URL') : z.url('must be a URL').default(def)),
   list: (def: string) =>
     z

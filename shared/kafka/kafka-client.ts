@@ -1,10 +1,53 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
+import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { CommonConfig } from '../config/common.ts';
 import type { Logger } from '../logging/logger.ts';
 
-export interface KafkaClientOptions {
-  brokers: string[];
-  clientId: string;
-  ssl?: boolean;
+/** The settings that say where the brokers are and how to authenticate (commonConfigSchema's). */
+export type KafkaConnectionConfig = Pick<
+  CommonConfig,
+  | 'KAFKA_BROKERS'
+  | 'KAFKA_SSL'
+  | 'KAFKA_SASL_MECHANISM'
+  | 'KAFKA_SASL_USERNAME'
+  | 'KAFKA_SASL_PASSWORD'
+  | 'AWS_REGION'
+>;
+
+export type MskTokenSigner = (options: { region: string }) => Promise<{ token: string; expiryTime: number }>;
+
+/**
+ * SASL/OAUTHBEARER tokens for MSK IAM: a SigV4-presigned kafka-cluster:Connect request signed with
+ * the default credential chain (IRSA's web identity on EKS). kafkajs asks on every connection; a
+ * token is reused until a minute before it expires (15 minutes), so a reconnect storm signs once.
+ */
+export function mskIamTokenProvider(
+  region: string,
+  sign: MskTokenSigner = generateAuthToken,
+  now: () => number = Date.now,
+): () => Promise<{ value: string }> {
+  let current: { token: string; expiryTime: number } | undefined;
+  return async () => {
+    if (!current || current.expiryTime - 60_000 <= now()) current = await sign({ region });
+    return { value: current.token };
+  };
+}
+
+/** kafkajs' sasl option for the configured mechanism (the config's own check ran at load). */
+function kafkaSasl(config: KafkaConnectionConfig): SASLOptions | undefined {
+  switch (config.KAFKA_SASL_MECHANISM) {
+    case 'none':
+      return undefined;
+    case 'scram-sha-256':
+    case 'scram-sha-512':
+      return {
+        mechanism: config.KAFKA_SASL_MECHANISM,
+        username: config.KAFKA_SASL_USERNAME ?? '',
+        password: config.KAFKA_SASL_PASSWORD ?? '',
+      };
+    case 'aws-msk-iam':
+      return { mechanism: 'oauthbearer', oauthBearerProvider: mskIamTokenProvider(config.AWS_REGION) };
+  }
 }
 
 // kafkajs 2.2.4 hands setTimeout a negative delay (tulios/kafkajs#1751, unreleased fix), which
@@ -23,12 +66,25 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  ssl?: boolean;
+  sasl?: SASLOptions;
+}
+
+/** The client options of a component configured by the environment (every worker, app and tool). */
+export function kafkaClientOptions(config: KafkaConnectionConfig, clientId: string): KafkaClientOptions {
+  return { brokers: config.KAFKA_BROKERS, clientId, ssl: config.KAFKA_SSL, sasl: kafkaSasl(config) };
+}
+
 /** A kafkajs client whose log lines go through the component's pino logger. */
 export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka {
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
     ssl: options.ssl ?? false,
+    sasl: options.sasl,
     logLevel: logLevel.WARN,
     logCreator:
       () =>

@@ -5,13 +5,13 @@ import {
   type ConsumerConfig,
 } from '../config/common.ts';
 import { HealthServer } from '../http/health-server.ts';
-import { createKafka } from '../kafka/kafka-client.ts';
+import { createKafka, kafkaClientOptions } from '../kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { ConsumerRuntime, type ConsumerRuntimeOptions } from './consumer-runtime.ts';
 import { configOrExit, exitOnSignals, processShutdown } from './process-shutdown.ts';
 import type { WorkerDefinition } from './worker-definition.ts';
 
-export const workerConfigSchema = commonConfigSchema.extend(consumerConfigSchema.shape);
+export const workerConfigSchema = commonConfigSchema.safeExtend(consumerConfigSchema.shape);
 export type WorkerConfig = CommonConfig & ConsumerConfig;
 
 /** What a worker's module exports for the runtime: its name, its config loader, its factory. */
@@ -44,14 +44,7 @@ export async function runWorker<C extends WorkerConfig, T>(
   const config = configOrExit(module.name, ownProcess, () => module.loadConfig(options.env ?? process.env));
   const logger = createLogger(module.name, config.LOG_LEVEL);
   const worker = await module.create(config, logger);
-  const kafka = createKafka(
-    {
-      brokers: config.KAFKA_BROKERS,
-      clientId: `${config.KAFKA_CLIENT_ID}-${module.name}`,
-      ssl: config.KAFKA_SSL,
-    },
-    logger,
-  );
+  const kafka = createKafka(kafkaClientOptions(config, `${config.KAFKA_CLIENT_ID}-${module.name}`), logger);
   let onFatal = (err: Error) => logger.error({ err }, 'consumer stopped for good');
   const runtime = new ConsumerRuntime(
     kafka,
@@ -98,6 +91,21 @@ export async function runWorker<C extends WorkerConfig, T>(
   }
   // After the handlers above: kafkajs can give up while the consumer is still joining (a broker
   // restarting), and that process must exit too.
-  await runtime.start();
+  try {
+    await runtime.start();
+  } catch (err) {
+    if (!ownProcess) throw err;
+    // Refused credentials will not work on a retry: exit as a configuration error (EX_CONFIG),
+    // one line naming the setting, like a bad variable.
+    if (err instanceof Error && err.name === 'KafkaJSSASLAuthenticationError') {
+      process.stderr.write(
+        `${module.name}: ${err.message} (KAFKA_SASL_MECHANISM=${config.KAFKA_SASL_MECHANISM}` +
+          `${config.KAFKA_SASL_USERNAME ? `, KAFKA_SASL_USERNAME=${config.KAFKA_SASL_USERNAME}` : ''})\n`,
+      );
+      await close().catch(() => {});
+      process.exit(78);
+    }
+    throw err;
+  }
   return { httpPort, close };
 }

@@ -25,7 +25,7 @@ import {
   type ContentSettings,
 } from './decide.ts';
 
-export const contentConfigSchema = workerConfigSchema.extend({
+export const contentConfigSchema = workerConfigSchema.safeExtend({
   CONTENT_GROUP_ID: env.string('koo-content'),
   /** Bucket of the app's media: URIs in it are stored as the object name only. */
   MEDIA_BUCKET: env.string('koo-media'),

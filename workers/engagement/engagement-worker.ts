@@ -27,7 +27,7 @@ import {
 import { kooScoreItemOf, ScoreStore, type KooScoreItem } from './score-store.ts';
 import { TrendingStore } from './trending-store.ts';
 
-export const engagementConfigSchema = workerConfigSchema.extend({
+export const engagementConfigSchema = workerConfigSchema.safeExtend({
   ENGAGEMENT_GROUP_ID: env.string('koo-engagement'),
   /** Bigger batches coalesce more of a popular koo's events into one write. */
   BATCH_SIZE: env.int(2000, 1, 100_000),

@@ -36,7 +36,7 @@ import { FanOut } from './fan-out.ts';
 import { FeedStore } from './feed-store.ts';
 import { GraphStore } from './graph-store.ts';
 
-export const feedConfigSchema = workerConfigSchema.extend({
+export const feedConfigSchema = workerConfigSchema.safeExtend({
   FEED_GROUP_ID: env.string('koo-feed'),
   /** Entries a user's feed keeps; the oldest go first. */
   FEED_CAP: env.int(500, 1, 100_000),

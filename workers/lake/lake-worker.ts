@@ -18,7 +18,7 @@ import { Segment, type LakeRecord, type RotationLimits } from './segment.ts';
 
 const MiB = 1024 * 1024;
 
-export const lakeConfigSchema = workerConfigSchema.extend({
+export const lakeConfigSchema = workerConfigSchema.safeExtend({
   LAKE_GROUP_ID: env.string('koo-lake'),
   LAKE_TOPICS: env
     .list([topicNames.users, topicNames.koos, topicNames.follows, topicNames.reactions].join(','))

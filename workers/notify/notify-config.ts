@@ -21,13 +21,15 @@ export const notificationQueueConfigSchema = z.object({
 });
 export type NotificationQueueConfig = z.infer<typeof notificationQueueConfigSchema>;
 
-export const notifyConfigSchema = workerConfigSchema.extend(notificationQueueConfigSchema.shape).extend({
-  NOTIFY_GROUP_ID: env.string('koo-notify'),
-  /** Events for one recipient, koo and kind within this window become one notification. */
-  NOTIFY_WINDOW_MS: env.int(60_000, 1),
-  /** The window for eminent profiles, whose koos draw many more reactions. */
-  NOTIFY_EMINENT_WINDOW_MS: env.int(600_000, 1),
-});
+export const notifyConfigSchema = workerConfigSchema
+  .safeExtend(notificationQueueConfigSchema.shape)
+  .safeExtend({
+    NOTIFY_GROUP_ID: env.string('koo-notify'),
+    /** Events for one recipient, koo and kind within this window become one notification. */
+    NOTIFY_WINDOW_MS: env.int(60_000, 1),
+    /** The window for eminent profiles, whose koos draw many more reactions. */
+    NOTIFY_EMINENT_WINDOW_MS: env.int(600_000, 1),
+  });
 export type NotifyConfig = z.infer<typeof notifyConfigSchema>;
 
 export function loadNotifyConfig(environment: NodeJS.ProcessEnv): NotifyConfig {

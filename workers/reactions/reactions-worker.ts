@@ -15,7 +15,7 @@ import type { HandlerContext, Rejection, WorkerDefinition } from '../../shared/r
 import { misplacedEvents, pendingEvents, planBatch } from './decide.ts';
 import { ReactionStore } from './reaction-store.ts';
 
-export const reactionsConfigSchema = workerConfigSchema.extend({
+export const reactionsConfigSchema = workerConfigSchema.safeExtend({
   REACTIONS_GROUP_ID: env.string('koo-reactions'),
   /**
    * Bigger batches coalesce more of a popular koo's reactions into one counter update (a

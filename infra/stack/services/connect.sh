@@ -72,11 +72,17 @@ connect_start() {
   wait_healthy connect 120 connect_rest_ready
   wait_healthy connect 60 connect_register
 
-  # Not wait_healthy: a FAILED task will not recover by waiting, and its trace is the useful error.
-  local deadline=$((SECONDS + 120)) st
+  # Not wait_healthy: a FAILED task will not recover by waiting. A worker that was already running
+  # may hold a task that failed while the broker was away (e.g. `up kafka` after an outage): it is
+  # restarted once; a second failure is reported with its trace, the useful error.
+  local deadline=$((SECONDS + 120)) st restarted=0
   until connect_check; do
     st=$(connector_status 2>/dev/null || echo "unknown")
-    if [[ $st == *FAILED* ]] || [ $SECONDS -ge $deadline ]; then
+    if [[ $st == *FAILED* ]] && [ $restarted = 0 ]; then
+      log "connect: connector $CONNECTOR_NAME is '$st'; restarting its failed parts"
+      curl -fsS --max-time 10 -X POST "$CONNECT_URL/connectors/$CONNECTOR_NAME/restart?includeTasks=true&onlyFailed=true" >/dev/null || true
+      restarted=1
+    elif [[ $st == *FAILED* ]] || [ $SECONDS -ge $deadline ]; then
       curl -sS "$CONNECT_URL/connectors/$CONNECTOR_NAME/status" | stack_node -e '
         let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
           const st = JSON.parse(s);

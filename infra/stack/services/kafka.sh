@@ -37,7 +37,29 @@ kafka_start() {
   fi
 
   start_bg kafka "${JVM[@]}" kafka.Kafka "$conf"
-  wait_healthy kafka 90 kafka_check
+  # A restart with data takes leadership of every partition in turn before the coordinators load:
+  # over 90 s for the test stack's partitions on a loaded 2-core machine.
+  wait_healthy kafka "${KAFKA_START_TIMEOUT_S:-300}" kafka_check
+}
+
+# kafka_scram_user NAME: adds (or resets) SCRAM-SHA-256 and -512 credentials of NAME on the local
+# broker's SASL listener (127.0.0.1:$KAFKA_SASL_PORT), password from KAFKA_SASL_PASSWORD. It is on
+# the tool's command line for the second it runs: Kafka 4.1's --add-config-file rejects SCRAM
+# entries, and this is the local stack's test broker, not a place for real secrets.
+kafka_scram_user() {
+  local name=${1:?usage: stack.sh scram-user NAME (password in KAFKA_SASL_PASSWORD)} JVM p
+  p=${KAFKA_SASL_PASSWORD:-}
+  [ -n "$p" ] || die "scram-user: set KAFKA_SASL_PASSWORD"
+  [[ $p =~ ^[A-Za-z0-9._~-]+$ ]] || die "scram-user: the password may hold letters, digits and ._~- only"
+  jvm_cmd "$KAFKA_HOME/libs" "-Xmx256m"
+  local mechanism
+  # One mechanism per request: the broker refuses two changes of one user's credentials at once.
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    "${JVM[@]}" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+      --entity-type users --entity-name "$name" --add-config "$mechanism=[password=$p]" >>"$LOG_DIR/kafka-admin.log" 2>&1 \
+      || { tail -n 20 "$LOG_DIR/kafka-admin.log" >&2; die "scram-user: could not add $mechanism credentials of $name"; }
+  done
+  log "kafka: SCRAM user $name on 127.0.0.1:$KAFKA_SASL_PORT"
 }
 
 # A clean shutdown flushes logs and writes the recovery checkpoint (else the next start runs log
