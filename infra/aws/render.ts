@@ -31,7 +31,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
-import { catalog } from '../../workers/catalog.ts';
+import { catalog, type CatalogEntry } from '../../workers/catalog.ts';
+import { topicNames } from '../../schemas/topics.ts';
 import { tables, type KeyAttribute, type TableDefinition, type TableKey } from '../../schemas/tables.ts';
 import { workerAccess, type BucketAction, type WorkerAccess } from './worker-access.ts';
 
@@ -62,6 +63,9 @@ const pascal = (s: string): string =>
 export const tableLogicalId = (key: string): string => `${pascal(key)}Table`;
 export const policyLogicalId = (worker: string): string => `${pascal(worker)}Policy`;
 export const roleLogicalId = (worker: string): string => `${pascal(worker)}Role`;
+export const kafkaPolicyLogicalId = (worker: string): string => `${pascal(worker)}KafkaPolicy`;
+/** Set when the workers use KAFKA_SASL_MECHANISM=aws-msk-iam: the Kafka policies exist only then. */
+export const mskIamCondition = 'UsesMskIam';
 export const lakeBucketLogicalId = 'LakeBucket';
 export const bodiesBucketLogicalId = 'BodiesBucket';
 
@@ -298,7 +302,7 @@ function describeAccess(access: WorkerAccess): string {
  * cluster's OIDC provider, may assume the role. The condition keys name the provider's issuer,
  * which a JSON key cannot compute, so the document is a string with substitutions.
  */
-function roleResource(worker: string, hasPolicy: boolean, description: string): Json {
+function roleResource(worker: string, managedPolicyArns: Json[], description: string): Json {
   const trust = {
     Version: '2012-10-17',
     Statement: [
@@ -330,10 +334,51 @@ function roleResource(worker: string, hasPolicy: boolean, description: string): 
           },
         ],
       },
-      ...(hasPolicy ? { ManagedPolicyArns: [{ Ref: policyLogicalId(worker) }] } : {}),
+      ...(managedPolicyArns.length > 0 ? { ManagedPolicyArns: managedPolicyArns } : {}),
       Tags: tags,
     },
   };
+}
+
+/**
+ * MSK IAM access of a Kafka consumer (KAFKA_SASL_MECHANISM=aws-msk-iam): connect, read its
+ * group's topics, commit as its group, and write dead letters with an idempotent producer.
+ * Topic and group ARNs are the cluster's with `cluster/` replaced by `topic/` or `group/`.
+ */
+export function kafkaStatements(entry: CatalogEntry): Json[] {
+  if (!entry.group) return [];
+  const parts = (i: number) => ({
+    'Fn::Select': [i, { 'Fn::Split': [':cluster/', { Ref: 'MskClusterArn' }] }],
+  });
+  const arn = (kind: 'topic' | 'group', name: string) => ({
+    'Fn::Sub': [`\${Prefix}:${kind}/\${Cluster}/${name}`, { Prefix: parts(0), Cluster: parts(1) }],
+  });
+  return [
+    {
+      Sid: 'KafkaCluster',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:Connect', 'kafka-cluster:WriteDataIdempotently'],
+      Resource: { Ref: 'MskClusterArn' },
+    },
+    {
+      Sid: 'KafkaReadTopics',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+      Resource: [...entry.group.topics].sort().map((t) => arn('topic', t)),
+    },
+    {
+      Sid: 'KafkaDeadLetters',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+      Resource: arn('topic', topicNames.dlq),
+    },
+    {
+      Sid: 'KafkaGroup',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
+      Resource: arn('group', entry.group.defaultId),
+    },
+  ];
 }
 
 /** The template as an object. */
@@ -381,9 +426,42 @@ export function buildTemplate(): { [key: string]: Json } {
         Value: { Ref: policyLogicalId(entry.name) },
       };
     }
+    const kafka = kafkaStatements(entry);
+    if (kafka.length > 0) {
+      resources[kafkaPolicyLogicalId(entry.name)] = {
+        Type: 'AWS::IAM::ManagedPolicy',
+        Condition: mskIamCondition,
+        Properties: {
+          ManagedPolicyName: { 'Fn::Sub': `\${AWS::StackName}-${entry.name}-kafka` },
+          Description: iamText(
+            `koo-pipeline ${entry.name} on MSK (IAM auth): group ${entry.group!.defaultId}, ` +
+              `reads ${entry.group!.topics.join(', ')}, writes ${topicNames.dlq}.`,
+          ),
+          PolicyDocument: { Version: '2012-10-17', Statement: kafka },
+        },
+      };
+      outputs[`${kafkaPolicyLogicalId(entry.name)}Arn`] = {
+        Condition: mskIamCondition,
+        Description: `What ${entry.name} may do on the MSK cluster (IAM auth)`,
+        Value: { Ref: kafkaPolicyLogicalId(entry.name) },
+      };
+    }
     resources[roleLogicalId(entry.name)] = roleResource(
       entry.name,
-      statements.length > 0,
+      [
+        ...(statements.length > 0 ? [{ Ref: policyLogicalId(entry.name) }] : []),
+        ...(kafka.length > 0
+          ? [
+              {
+                'Fn::If': [
+                  mskIamCondition,
+                  { Ref: kafkaPolicyLogicalId(entry.name) },
+                  { Ref: 'AWS::NoValue' },
+                ],
+              },
+            ]
+          : []),
+      ],
       statements.length > 0
         ? `IRSA role of the ${entry.name} worker (service account ${roleName(entry.name)})`
         : `IRSA role of the ${entry.name} worker (service account ${roleName(entry.name)}); it calls no AWS API`,
@@ -440,6 +518,17 @@ export function buildTemplate(): { [key: string]: Json } {
         Default: defaultNamespace,
         Description: 'Kubernetes namespace of the service accounts koo-pipeline-<worker>',
       },
+      MskClusterArn: {
+        Type: 'String',
+        Default: '',
+        AllowedPattern: '^(arn:aws[a-z-]*:kafka:[a-z0-9-]+:[0-9]{12}:cluster/[^/]+/[^/]+)?$',
+        Description:
+          'The MSK cluster, when the workers authenticate with IAM (KAFKA_SASL_MECHANISM=aws-msk-iam): ' +
+          'each consumer role then gets a Kafka policy for its group and topics. Empty: SCRAM or TLS only, no Kafka policy',
+      },
+    },
+    Conditions: {
+      [mskIamCondition]: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'MskClusterArn' }, ''] }] },
     },
     Metadata: {
       'koo-pipeline': {

@@ -26,6 +26,8 @@ export const IMAGE = 'koo-pipeline:latest';
 export const CONFIG_MAP = 'koo-pipeline-config';
 export const SECRET = 'koo-pipeline-secrets';
 export const KEDA_REDIS_SECRET = 'koo-pipeline-keda-redis';
+/** KEDA's Kafka scalers sign in to MSK with the IAM role of the workload they scale (IRSA). */
+export const KEDA_MSK_AUTH = 'koo-pipeline-keda-msk';
 /** HTTP_PORT in the pods: /healthz, /readyz and /metrics (the local default 0 picks a random port). */
 export const HTTP_PORT = 9464;
 const PART_OF = 'koo-pipeline';
@@ -37,8 +39,9 @@ const AWS_ACCOUNT = 'REPLACE-ME-ACCOUNT-ID';
  * common schema), checked by test/unit/k8s.test.ts.
  */
 export const sharedConfig: Record<string, string> = {
-  KAFKA_BROKERS: [1, 2, 3].map((n) => `b-${n}.REPLACE-ME.kafka.ap-south-1.amazonaws.com:9094`).join(','),
+  KAFKA_BROKERS: [1, 2, 3].map((n) => `b-${n}.REPLACE-ME.kafka.ap-south-1.amazonaws.com:9098`).join(','),
   KAFKA_SSL: 'true',
+  KAFKA_SASL_MECHANISM: 'aws-msk-iam',
   SCHEMA_REGISTRY_URL: 'https://schema-registry.REPLACE-ME.internal/apis/ccompat/v7',
   AWS_REGION: 'ap-south-1',
   // Empty: AWS endpoints, as README "Running against AWS" documents (see the comment in config.yaml).
@@ -429,7 +432,12 @@ function kafkaScaledObject(entry: CatalogEntry): ManifestDoc {
     offsetResetPolicy: fromBeginning ? 'earliest' : 'latest',
     allowIdleConsumers: 'false',
   });
+  // A partition whose committed offset does not move between polls (its sink is down, a batch is
+  // stuck) adds no replicas: they could not fix it and would load the struggling sink further.
+  metadata.excludePersistentLag = 'true';
   if (ssl) metadata.tls = 'enable';
+  const iam = env.KAFKA_SASL_MECHANISM === 'aws-msk-iam';
+  if (iam) Object.assign(metadata, { sasl: 'aws_msk_iam', awsRegion: env.AWS_REGION });
   const cap = partitionCap(entry);
   return {
     comment:
@@ -452,7 +460,9 @@ function kafkaScaledObject(entry: CatalogEntry): ManifestDoc {
         minReplicaCount: 1,
         maxReplicaCount: cap,
         advanced: hpaBehavior,
-        triggers: [{ type: 'kafka', metadata }],
+        triggers: [
+          { type: 'kafka', metadata, ...(iam ? { authenticationRef: { name: KEDA_MSK_AUTH } } : {}) },
+        ],
       },
     },
   };
@@ -567,11 +577,28 @@ export function buildManifests(): ManifestFile[] {
         },
         keyComments: {
           'data.KAFKA_BROKERS':
-            'MSK TLS listener (9094), comma-separated without spaces (KEDA reads it too). kafkajs speaks TLS ' +
-            'without client authentication here: the cluster needs unauthenticated TLS access enabled.',
+            "MSK's IAM listener (9098, TLS), comma-separated without spaces (KEDA reads it too). Each worker " +
+            'signs in with its IRSA role (KAFKA_SASL_MECHANISM=aws-msk-iam; the CloudFormation template grants ' +
+            'it its group and topics when given MskClusterArn). SCRAM instead: port 9096, scram-sha-512, and ' +
+            'KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD in the Secret.',
           'data.DYNAMODB_ENDPOINT':
             'Empty: no local endpoint, so the regional AWS endpoints and the default credential chain ' +
             '(IRSA); unset would mean the local stack on 127.0.0.1.',
+        },
+      },
+      {
+        comment:
+          "KEDA's Kafka scalers read each group's lag from MSK as the workload they scale: its IRSA role, " +
+          'which may describe its group and topics.',
+        object: {
+          apiVersion: 'keda.sh/v1alpha1',
+          kind: 'TriggerAuthentication',
+          metadata: {
+            name: KEDA_MSK_AUTH,
+            namespace: NAMESPACE,
+            labels: { 'app.kubernetes.io/part-of': PART_OF },
+          },
+          spec: { podIdentity: { provider: 'aws', identityOwner: 'workload' } },
         },
       },
     ],

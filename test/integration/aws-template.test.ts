@@ -45,6 +45,8 @@ const stackName = `${stackPrefix}${runId}`;
 const deployedPrefix = `itest_cfn_${runId}_`;
 const provisionedPrefix = `itest_prov_${runId}_`;
 const bucket = `itest-cfn-lake-${runId}`;
+const mskCluster =
+  'arn:aws:kafka:ap-south-1:123456789012:cluster/koo-itest/0b2c3d4e-1111-2222-3333-444455556666-3';
 const bodiesBucket = `itest-cfn-bodies-${runId}`;
 const tableEntries = Object.entries(tables) as [TableKey, TableDefinition][];
 
@@ -194,6 +196,7 @@ describe('infra/aws/koo-pipeline.template.json', () => {
       BodiesBucketName: bodiesBucket,
       Environment: 'itest',
       OidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.ap-south-1.amazonaws.com/id/ITEST',
+      MskClusterArn: mskCluster,
     };
     const form: Record<string, string> = {
       StackName: stackName,
@@ -251,6 +254,29 @@ describe('infra/aws/koo-pipeline.template.json', () => {
       `arn:aws:dynamodb:${region}:123456789012:table/${tableName(key, deployedPrefix)}`;
     expect(resources.sort()).toEqual(
       [arn('graph'), arn('feed'), `${arn('content')}/index/by_creator`, arn('users')].sort(),
+    );
+  });
+
+  it('gives a consumer role its MSK IAM policy: its group and topics, the dead letters', async () => {
+    // moto's CloudFormation does not attach ManagedPolicyArns to the role: the output names the policy.
+    const kafkaPolicyArn = outputs.get('ReactionsKafkaPolicyArn');
+    expect(kafkaPolicyArn).toMatch(new RegExp(`:policy/${stackName}-reactions-kafka$`));
+    const policy = await queryApi('iam', 'GetPolicy', { PolicyArn: kafkaPolicyArn! });
+    const version = await queryApi('iam', 'GetPolicyVersion', {
+      PolicyArn: kafkaPolicyArn!,
+      VersionId: xmlValues(policy, 'DefaultVersionId')[0]!,
+    });
+    const resources = (
+      policyDocument(version, 'Document').Statement as { Resource: string | string[] }[]
+    ).flatMap((s) => s.Resource);
+    const named = (kind: string, name: string) => mskCluster.replace(':cluster/', `:${kind}/`) + `/${name}`;
+    expect(resources.sort()).toEqual(
+      [
+        mskCluster,
+        named('topic', 'koo.reactions'),
+        named('topic', 'koo.dlq'),
+        named('group', 'koo-reactions'),
+      ].sort(),
     );
   });
 

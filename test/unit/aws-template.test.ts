@@ -4,6 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CodeAccessReader, type CodeAccess } from '../../infra/aws/code-access.ts';
 import {
   firstDifference,
+  kafkaPolicyLogicalId,
+  mskIamCondition,
   policyLogicalId,
   renderTemplate,
   roleLogicalId,
@@ -163,14 +165,17 @@ describe('policies and roles', () => {
         return;
       }
       expect(template.Resources[policyLogicalId(name)].Type).toBe('AWS::IAM::ManagedPolicy');
-      expect(role.Properties.ManagedPolicyArns).toEqual([{ Ref: policyLogicalId(name) }]);
+      expect(role.Properties.ManagedPolicyArns).toEqual([
+        { Ref: policyLogicalId(name) },
+        { 'Fn::If': [mskIamCondition, { Ref: kafkaPolicyLogicalId(name) }, { Ref: 'AWS::NoValue' }] },
+      ]);
       expect(template.Outputs[`${policyLogicalId(name)}Arn`].Value).toEqual({ Ref: policyLogicalId(name) });
     },
   );
 
   it('grants no wildcard action or resource: tables, their indexes, the lake below its prefix, the bodies bucket', () => {
     const tableIds = new Map(tableEntries.map(([key, def]) => [tableLogicalId(key), def]));
-    const policies = resourcesOf('AWS::IAM::ManagedPolicy');
+    const policies = resourcesOf('AWS::IAM::ManagedPolicy').filter(([, p]) => !p.Condition);
     expect(policies.length).toBeGreaterThan(0);
     for (const [id, policy] of policies) {
       for (const s of policy.Properties.PolicyDocument.Statement as Json[]) {
@@ -197,6 +202,38 @@ describe('policies and roles', () => {
       }
     }
   });
+
+  it.each(catalog.filter((e) => e.group).map((e) => [e.name, e] as const))(
+    "%s on MSK with IAM auth: connects, reads exactly its group's topics, commits as its group, writes dead letters",
+    (name, entry) => {
+      const policy = template.Resources[kafkaPolicyLogicalId(name)];
+      expect(policy.Condition).toBe(mskIamCondition);
+      const statements = policy.Properties.PolicyDocument.Statement as Json[];
+      // kafka-cluster ARNs: the cluster's, with cluster/ replaced by topic/ or group/.
+      const named = (resource: Json) => {
+        const [text, vars] = resource['Fn::Sub'];
+        expect(vars.Prefix['Fn::Select'][1]['Fn::Split']).toEqual([':cluster/', { Ref: 'MskClusterArn' }]);
+        return text as string;
+      };
+      const byId = Object.fromEntries(statements.map((st) => [st.Sid, st]));
+      expect(byId.KafkaCluster.Resource).toEqual({ Ref: 'MskClusterArn' });
+      expect(byId.KafkaCluster.Action).toEqual([
+        'kafka-cluster:Connect',
+        'kafka-cluster:WriteDataIdempotently',
+      ]);
+      expect(byId.KafkaReadTopics.Action).toEqual(['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData']);
+      expect(byId.KafkaReadTopics.Resource.map(named)).toEqual(
+        [...entry.group!.topics].sort().map((t) => `\${Prefix}:topic/\${Cluster}/${t}`),
+      );
+      expect(byId.KafkaDeadLetters.Action).toEqual([
+        'kafka-cluster:DescribeTopic',
+        'kafka-cluster:WriteData',
+      ]);
+      expect(named(byId.KafkaDeadLetters.Resource)).toBe('${Prefix}:topic/${Cluster}/koo.dlq');
+      expect(named(byId.KafkaGroup.Resource)).toBe(`\${Prefix}:group/\${Cluster}/${entry.group!.defaultId}`);
+      expect(statements).toHaveLength(4);
+    },
+  );
 
   it('puts in each policy exactly what infra/aws/worker-access.ts declares', () => {
     for (const entry of catalog) {

@@ -191,6 +191,22 @@ describe('infra/k8s', () => {
         expect(trigger.metadata.offsetResetPolicy).toBe(fromBeginning ? 'earliest' : 'latest');
         const ssl = field(entry, 'KAFKA_SSL').parse(env.KAFKA_SSL);
         expect(trigger.metadata.tls).toBe(ssl ? 'enable' : undefined);
+        // Lag that does not move (a sink down) must not scale the group up to its partitions.
+        expect(trigger.metadata.excludePersistentLag).toBe('true');
+      });
+
+      it("signs in to MSK as the workers do: IAM with the workload's role (the scaler) and KAFKA_SASL_MECHANISM (the pods)", () => {
+        const env = environmentOf(entry);
+        expect(env.KAFKA_SASL_MECHANISM).toBe('aws-msk-iam');
+        expect(env.KAFKA_BROKERS!.split(',').every((b) => b.endsWith(':9098'))).toBe(true);
+        const trigger = find('ScaledObject', entry.name)!.spec.triggers[0];
+        expect(trigger.metadata).toMatchObject({
+          sasl: 'aws_msk_iam',
+          tls: 'enable',
+          awsRegion: env.AWS_REGION,
+        });
+        const auth = find('TriggerAuthentication', trigger.authenticationRef.name)!;
+        expect(auth.spec.podIdentity).toEqual({ provider: 'aws', identityOwner: 'workload' });
       });
     } else {
       it('scales on the length of its BullMQ wait list', () => {
