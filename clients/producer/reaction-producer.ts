@@ -8,6 +8,8 @@ import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { KooError, errorMessage } from '../../shared/errors/koo-error.ts';
 import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../../shared/logging/logger.ts';
+import { endSpan, SpanKind, traceHeaders, tracer } from '../../shared/telemetry/tracing.ts';
+import { context, trace } from '@opentelemetry/api';
 
 /** A reaction as an app service emits it: the event id and time default to a new UUID and now. */
 export type ReactionInput = Omit<Reaction, 'event_id' | 'event_time'> &
@@ -132,12 +134,33 @@ export class ReactionProducer {
       { event_id: randomUUID(), event_time: now, ...input },
       { writtenAtMs: now },
     );
-    const message: Message = { key: reaction.content_id, value: this.codec.encode(this.schemaId, reaction) };
-    await new Promise<void>((done, failed) => {
-      this.queue.push({ message, done, failed });
-      if (this.queue.length >= this.options.maxBatch) this.sendQueued();
-      else this.timer ??= setTimeout(() => this.sendQueued(), this.options.lingerMs);
+    // A PRODUCER span per reaction (when the app traces): its context rides in the record's
+    // headers to every worker that reads it, and on to the notification it causes.
+    const span = tracer().startSpan(`${this.options.topic} publish`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': this.options.topic,
+        'messaging.kafka.message.key': reaction.content_id,
+      },
     });
+    const message: Message = {
+      key: reaction.content_id,
+      value: this.codec.encode(this.schemaId, reaction),
+      headers: traceHeaders(trace.setSpan(context.active(), span)),
+    };
+    try {
+      await new Promise<void>((done, failed) => {
+        this.queue.push({ message, done, failed });
+        if (this.queue.length >= this.options.maxBatch) this.sendQueued();
+        else this.timer ??= setTimeout(() => this.sendQueued(), this.options.lingerMs);
+      });
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+    endSpan(span);
     return reaction;
   }
 

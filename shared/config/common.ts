@@ -37,6 +37,11 @@ export const commonConfigSchema = z
     /** Port of /healthz, /readyz and /metrics; 0 picks a free one (replicas on one host). */
     HTTP_PORT: env.int(0, 0, 65535),
     DLQ_TOPIC: env.string('koo.dlq'),
+    /**
+     * `otlp` turns traces on: OTLP over HTTP to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (or
+     * OTEL_EXPORTER_OTLP_ENDPOINT), the OpenTelemetry SDK's own variables (OTEL_BSP_*, headers).
+     */
+    OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp']).default('none'),
   })
   .superRefine(checkKafkaAuth);
 export type CommonConfig = z.infer<typeof commonConfigSchema>;

@@ -1,9 +1,10 @@
 import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { KooError, errorMessage, isRetriable } from '../errors/koo-error.ts';
 import { redriveTarget, sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
-import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
+import { rawRecordOf, type DecodedRecord, type RawRecord } from '../kafka/records.ts';
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
+import { endSpan, startRecordSpans } from '../telemetry/tracing.ts';
 import { backoffDelayMs, sleep } from './backoff.ts';
 import type { HandlerContext, WorkerDefinition } from './worker-definition.ts';
 
@@ -145,15 +146,9 @@ export class ConsumerRuntime<T> {
     for (let i = 0; i < messages.length; i += this.options.batchSize) {
       if (!isRunning() || isStale() || signal.aborted) return;
       const started = process.hrtime.bigint();
-      const raw: RawRecord[] = messages.slice(i, i + this.options.batchSize).map((m) => ({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: m.offset,
-        key: m.key ?? null,
-        value: m.value ?? null,
-        timestamp: m.timestamp,
-        headers: m.headers ?? {},
-      }));
+      const raw = messages
+        .slice(i, i + this.options.batchSize)
+        .map((m) => rawRecordOf(batch.topic, batch.partition, m));
       const committed = await this.processChunk(raw, heartbeat, signal);
       if (!committed) {
         if (rebalance.signal.aborted)
@@ -180,8 +175,24 @@ export class ConsumerRuntime<T> {
     }
   }
 
-  /** Decode, handle, dead-letter, commit. Resolves false when `signal` (shutdown, rebalance) interrupted it: nothing committed. */
+  /** Decode, handle, dead-letter, commit, each traced record in its span. Resolves false when `signal` (shutdown, rebalance) interrupted it: nothing committed. */
   private async processChunk(
+    raw: RawRecord[],
+    heartbeat: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const spans = startRecordSpans(raw, this.worker.name, this.worker.groupId);
+    try {
+      const committed = await this.applyChunk(raw, heartbeat, signal);
+      for (const span of spans) endSpan(span.setAttribute('koo.committed', committed));
+      return committed;
+    } catch (err) {
+      for (const span of spans) endSpan(span, err);
+      throw err;
+    }
+  }
+
+  private async applyChunk(
     raw: RawRecord[],
     heartbeat: () => Promise<void>,
     signal: AbortSignal,

@@ -9,6 +9,7 @@ import { createKafka, kafkaClientOptions } from '../kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { ConsumerRuntime, type ConsumerRuntimeOptions } from './consumer-runtime.ts';
 import { configOrExit, exitOnSignals, processShutdown } from './process-shutdown.ts';
+import { startTracing } from '../telemetry/tracing.ts';
 import type { WorkerDefinition } from './worker-definition.ts';
 
 export const workerConfigSchema = commonConfigSchema.safeExtend(consumerConfigSchema.shape);
@@ -43,6 +44,10 @@ export async function runWorker<C extends WorkerConfig, T>(
   const ownProcess = options.ownProcess ?? true;
   const config = configOrExit(module.name, ownProcess, () => module.loadConfig(options.env ?? process.env));
   const logger = createLogger(module.name, config.LOG_LEVEL);
+  // A process of its own reports its spans; a test process hosting workers sets up its own tracing.
+  const stopTracing = ownProcess
+    ? startTracing(`koo-${module.name}`, config.OTEL_TRACES_EXPORTER)
+    : async () => {};
   const worker = await module.create(config, logger);
   const kafka = createKafka(kafkaClientOptions(config, `${config.KAFKA_CLIENT_ID}-${module.name}`), logger);
   let onFatal = (err: Error) => logger.error({ err }, 'consumer stopped for good');
@@ -75,6 +80,7 @@ export async function runWorker<C extends WorkerConfig, T>(
       await runtime.close();
       await worker.close?.();
       await health.close();
+      await stopTracing().catch((err: unknown) => logger.warn({ err }, 'flushing spans failed'));
       logger.info('stopped');
     })());
 

@@ -6,6 +6,8 @@ export interface WebhookCall {
   key: string;
   notification: Notification;
   status: number;
+  /** The W3C trace context the sender passed on, if it traces. */
+  traceparent?: string;
 }
 
 /**
@@ -29,7 +31,8 @@ export async function startWebhook(respond: (n: Notification, attempt: number) =
       const attempt = (seen.get(key) ?? 0) + 1;
       seen.set(key, attempt);
       const status = respond(notification, attempt);
-      calls.push({ key, notification, status });
+      const traceparent = req.headers.traceparent as string | undefined;
+      calls.push({ key, notification, status, ...(traceparent ? { traceparent } : {}) });
       if (status < 300) {
         const before = accepted.get(key);
         if (before === undefined) accepted.set(key, notification);

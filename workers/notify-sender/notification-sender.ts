@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Logger } from '../../shared/logging/logger.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
+import { contextOfCarrier, inSpan, SpanKind } from '../../shared/telemetry/tracing.ts';
 import { periodOf } from '../notify/decide.ts';
 import { aggregateNotification, digestNotification, type Notification } from '../notify/message.ts';
 import {
@@ -47,7 +48,7 @@ export class NotificationSender {
     this.config = config;
     this.logger = logger;
     this.failureLog = new FailureLog(logger, config.NOTIFY_FAILURE_LOG_INTERVAL_MS);
-    this.worker = new Worker<NotificationJobData, Outcome>(config.NOTIFY_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker<NotificationJobData, Outcome>(config.NOTIFY_QUEUE, (job) => this.traced(job), {
       connection: store.redis,
       prefix: config.NOTIFY_PREFIX,
       concurrency: config.NOTIFY_SENDER_CONCURRENCY,
@@ -73,6 +74,28 @@ export class NotificationSender {
 
   isRunning(): boolean {
     return this.worker.isRunning();
+  }
+
+  /** Each attempt in a span that continues the trace of the event that queued the job. */
+  private traced(job: Job<NotificationJobData, Outcome>): Promise<Outcome> {
+    const carrier = isDigest(job) ? undefined : (job.data as AggregateJobData).trace;
+    return inSpan(
+      `${this.config.NOTIFY_QUEUE} deliver`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextOfCarrier(carrier),
+        attributes: {
+          'koo.job.id': job.id ?? '',
+          'koo.job.name': job.name,
+          'koo.job.attempt': job.attemptsMade + 1,
+        },
+      },
+      async (span) => {
+        const outcome = await this.process(job);
+        span.setAttribute('koo.notification.outcome', outcome);
+        return outcome;
+      },
+    );
   }
 
   private async process(job: Job<NotificationJobData, Outcome>): Promise<Outcome> {

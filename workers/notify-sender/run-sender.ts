@@ -1,5 +1,6 @@
 import { HealthServer } from '../../shared/http/health-server.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
+import { startTracing } from '../../shared/telemetry/tracing.ts';
 import { configOrExit, exitOnSignals } from '../../shared/runtime/process-shutdown.ts';
 import { NotificationStore } from '../notify/notification-store.ts';
 import { NotificationSender } from './notification-sender.ts';
@@ -30,6 +31,9 @@ export async function runSender(
     loadSenderConfig(options.env ?? process.env),
   );
   const logger = createLogger('notify-sender', config.LOG_LEVEL);
+  const stopTracing = ownProcess
+    ? startTracing('koo-notify-sender', config.OTEL_TRACES_EXPORTER)
+    : async () => {};
   const store = new NotificationStore(config.REDIS_URL, config);
   const configured = transportFor(config);
   const transport = options.transport ?? configured.transport;
@@ -49,6 +53,7 @@ export async function runSender(
       await sender.close();
       await store.close();
       await health.close();
+      await stopTracing().catch((err: unknown) => logger.warn({ err }, 'flushing spans failed'));
       logger.info('stopped');
     })());
   if (ownProcess) exitOnSignals(logger, config.SHUTDOWN_TIMEOUT_MS, close);

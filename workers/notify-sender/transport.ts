@@ -2,6 +2,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { Notification } from '../notify/message.ts';
+import { traceHeaders } from '../../shared/telemetry/tracing.ts';
 
 /**
  * How a notification leaves the pipeline (a webhook, a push gateway, an email service). The
@@ -29,7 +30,8 @@ export class WebhookTransport implements NotificationTransport {
   async deliver(notification: Notification, idempotencyKey: string): Promise<void> {
     const res = await fetch(this.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+      // traceparent: the receiving service can continue the event's trace.
+      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, ...traceHeaders() },
       body: JSON.stringify(notification),
       signal: AbortSignal.timeout(this.timeoutMs),
     });

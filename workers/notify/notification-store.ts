@@ -11,7 +11,8 @@ import {
   sealDigestScript,
 } from './notify-scripts.ts';
 
-export type AggregateJobData = AggregateRef & { generation: number };
+/** `trace`: the context of the event that queued the job (W3C headers), continued by its delivery. */
+export type AggregateJobData = AggregateRef & { generation: number; trace?: Record<string, string> };
 export interface DigestJobData {
   recipient: string;
   period: number;
@@ -33,6 +34,8 @@ export interface AggregateView {
 export interface AggregateChange {
   intent: Intent;
   aggregate: AggregateRef;
+  /** The trace context of the event behind the intent, when it is traced. */
+  trace?: Record<string, string>;
 }
 
 export interface ActorRef {
@@ -101,11 +104,11 @@ export class NotificationStore {
     const results = await this.exec(pipeline);
     const jobs = new Map<string, AggregateJobData>();
     const toName: ActorRef[] = [];
-    changes.forEach(({ intent, aggregate }, i) => {
+    changes.forEach(({ intent, aggregate, trace }, i) => {
       if (intent.op !== 'add') return;
       const [generation, rank] = results[i] as [number, number];
       if (generation < 0) return;
-      const job = { ...aggregate, generation };
+      const job: AggregateJobData = { ...aggregate, generation, ...(trace ? { trace } : {}) };
       jobs.set(aggregateJobId(job), job);
       if (rank < this.config.NOTIFY_NAMED_ACTORS)
         toName.push({ aggregateId: aggregate.id, actor: intent.actor });

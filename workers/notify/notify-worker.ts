@@ -12,6 +12,7 @@ import type { WorkerModule } from '../../shared/runtime/run-worker.ts';
 import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 import { aggregatesOf, intentOf, kooIdsToResolve, type NotifyEvent } from './decide.ts';
 import { NotificationStore, type AggregateChange } from './notification-store.ts';
+import { traceCarrierOfRecord } from '../../shared/telemetry/tracing.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify-config.ts';
 import { ProfileLookup } from './profile-lookup.ts';
 
@@ -66,13 +67,16 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
   async handle(batch: DecodedRecord<NotifyEvent>[]): Promise<void> {
     const events = batch.map((r) => r.value);
     const creators = await this.lookup.creators(kooIdsToResolve(events));
-    const intents = events.flatMap((e) => intentOf(e, creators) ?? []);
-    const recipients = await this.lookup.profiles([...new Set(intents.map((i) => i.recipient))]);
-    const changes: AggregateChange[] = intents.flatMap((intent) => {
+    const intents = batch.flatMap((r) => {
+      const intent = intentOf(r.value, creators);
+      return intent ? [{ intent, trace: traceCarrierOfRecord(r.raw) }] : [];
+    });
+    const recipients = await this.lookup.profiles([...new Set(intents.map((i) => i.intent.recipient))]);
+    const changes: AggregateChange[] = intents.flatMap(({ intent, trace }) => {
       const window = recipients.get(intent.recipient)?.eminent
         ? this.config.NOTIFY_EMINENT_WINDOW_MS
         : this.config.NOTIFY_WINDOW_MS;
-      return aggregatesOf(intent, window).map((aggregate) => ({ intent, aggregate }));
+      return aggregatesOf(intent, window).map((aggregate) => ({ intent, aggregate, trace }));
     });
     const { jobs, toName } = await this.store.apply(changes);
     // Handles only of the actors a notification may name: a few per aggregate, not one per event.
