@@ -13,7 +13,7 @@ import { runWorker } from '../shared/runtime/run-worker.ts';
 import { writeSourceWorkload } from '../apps/synthetic/source-workload.ts';
 import { contentWorkerModule } from '../workers/content/content-worker.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
-import { bareConsumer, ddbRequests, drainBacklog, until, type BenchConsumer } from './drain.ts';
+import { bareConsumer, ddbPerEvent, ddbUsage, drainBacklog, until, type BenchConsumer } from './drain.ts';
 import { runNaiveContentConsumer } from './naive-content.ts';
 import { sourceDatabasePool } from '../shared/config/source-database.ts';
 
@@ -111,7 +111,7 @@ export async function benchContent(): Promise<Figures[]> {
     const groupId = `bench-content-live-${i}-${run}`;
     await moveGroupToEnd(admin, groupId, topics);
     const latencies: number[] = [];
-    const requestsBefore = await ddbRequests();
+    const before = await ddbUsage();
     let done = 0;
     const stop = await r.start(groupId, (records) => {
       const now = Date.now();
@@ -131,12 +131,11 @@ export async function benchContent(): Promise<Figures[]> {
     });
     await until(`${r.label} to catch up with the live load`, () => done >= live.expectedRecords);
     await stop();
-    const requests = (await ddbRequests()) - requestsBefore;
     results.push({
       phase: `live ${liveRate}/s`,
       consumer: r.label,
       events: done,
-      ddb_requests_per_event: round(requests / done, 3),
+      ...(await ddbPerEvent(before, done)),
       ...latencyFigures(latencies),
     });
   }

@@ -10,9 +10,31 @@ export interface BenchConsumer {
   start: (groupId: string, onDone: (records: readonly RawRecord[]) => void) => Promise<() => Promise<void>>;
 }
 
-/** DynamoDB requests this process made so far (every call goes through the Dynamo wrapper's metric). */
-export async function ddbRequests(): Promise<number> {
-  return (await metrics.dynamodbRequests.get()).values.reduce((s, v) => s + v.value, 0);
+export interface DdbUsage {
+  requests: number;
+  rcu: number;
+  wcu: number;
+}
+
+/**
+ * DynamoDB requests this process made so far, and the read and write capacity units they consumed
+ * (every call goes through the Dynamo wrapper, which asks each for its ConsumedCapacity).
+ */
+export async function ddbUsage(): Promise<DdbUsage> {
+  const requests = (await metrics.dynamodbRequests.get()).values.reduce((s, v) => s + v.value, 0);
+  const units = (await metrics.dynamodbCapacityUnits.get()).values;
+  const sum = (kind: string) => units.filter((v) => v.labels.kind === kind).reduce((s, v) => s + v.value, 0);
+  return { requests, rcu: sum('read'), wcu: sum('write') };
+}
+
+/** Requests and capacity units per event between two readings. */
+export async function ddbPerEvent(before: DdbUsage, events: number): Promise<Figures> {
+  const after = await ddbUsage();
+  return {
+    ddb_requests_per_event: round((after.requests - before.requests) / events, 3),
+    wcu_per_event: round((after.wcu - before.wcu) / events, 3),
+    rcu_per_event: round((after.rcu - before.rcu) / events, 3),
+  };
 }
 
 export async function until(
@@ -40,7 +62,7 @@ export async function drainBacklog(
 ): Promise<Figures> {
   let done = 0;
   let last = 0;
-  const requestsBefore = await ddbRequests();
+  const before = await ddbUsage();
   const started = performance.now();
   const stop = await consumer.start(groupId, (records) => {
     done += records.length;
@@ -53,7 +75,7 @@ export async function drainBacklog(
     consumer: consumer.label,
     events,
     events_per_s: round(done / ((last - started) / 1000), 1),
-    ddb_requests_per_event: round(((await ddbRequests()) - requestsBefore) / events, 3),
+    ...(await ddbPerEvent(before, events)),
   };
 }
 

@@ -2,8 +2,6 @@ import { Redis } from 'ioredis';
 import { provisionTables } from '../infra/provision.ts';
 import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
-import { contentAttr as A } from '../schemas/koo-content.ts';
-import { batchWrite } from '../shared/dynamodb/batch-writer.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
@@ -20,7 +18,8 @@ import {
 } from '../workers/engagement/engagement-worker.ts';
 import { round, type Figures } from './report.ts';
 import { runNaiveEngagementConsumer } from './naive-engagement.ts';
-import { bareConsumer } from './drain.ts';
+import { bareConsumer, ddbPerEvent, ddbUsage } from './drain.ts';
+import { seedKooItems } from './koo-items.ts';
 
 /**
  * npm run bench -- engagement
@@ -28,7 +27,7 @@ import { bareConsumer } from './drain.ts';
  * languages, popularity skewed), drained from the same offsets by the engagement worker and by a
  * naive read-modify-write consumer: events/s, DynamoDB and Redis requests per event.
  */
-const total = async (counter: typeof metrics.dynamodbRequests | typeof metrics.redisRequests) =>
+const total = async (counter: typeof metrics.redisRequests) =>
   (await counter.get()).values.reduce((s, v) => s + v.value, 0);
 
 export async function benchEngagement(): Promise<Figures[]> {
@@ -49,11 +48,7 @@ export async function benchEngagement(): Promise<Figures[]> {
   // Koos exist with a language in both tables (the content worker's part), then the backlog.
   const random = new Random(Number(process.env.BENCH_SEED ?? Date.now()));
   const ids = Array.from({ length: koos }, () => random.id());
-  const langs = ['hi', 'kn', 'ta', 'bn'];
-  for (const prefix of ['', naivePrefix]) {
-    const puts = ids.map((id, i) => ({ put: { [A.contentId]: id, [A.lang]: langs[i % langs.length]! } }));
-    await batchWrite(dynamo, tableName('content', prefix), puts, { keyAttributes: [A.contentId] });
-  }
+  for (const prefix of ['', naivePrefix]) await seedKooItems(dynamo, ids, prefix);
   const groups = [0, 1, 2].map((i) => `bench-engagement-${i}-${run}`);
   for (const g of groups) await moveGroupToEnd(admin, g, [topicNames.reactions, topicNames.koos]);
   const producer = await ReactionProducer.connect({
@@ -126,10 +121,7 @@ export async function benchEngagement(): Promise<Figures[]> {
   ];
   const results: Figures[] = [];
   for (const [i, r] of runs.entries()) {
-    const [ddbBefore, redisBefore] = [
-      await total(metrics.dynamodbRequests),
-      await total(metrics.redisRequests),
-    ];
+    const [ddbBefore, redisBefore] = [await ddbUsage(), await total(metrics.redisRequests)];
     // Timed from the first committed batch to the last, as the content bench does: group joins are not throughput.
     let done = 0;
     let first = { at: 0, events: 0 };
@@ -145,7 +137,7 @@ export async function benchEngagement(): Promise<Figures[]> {
       consumer: r.label,
       events: reactions,
       events_per_s: round((done - first.events) / ((last - first.at) / 1000), 1),
-      ddb_requests_per_event: round(((await total(metrics.dynamodbRequests)) - ddbBefore) / reactions, 3),
+      ...(await ddbPerEvent(ddbBefore, reactions)),
       redis_requests_per_event: round(((await total(metrics.redisRequests)) - redisBefore) / reactions, 3),
     });
   }
@@ -156,6 +148,8 @@ export async function benchEngagement(): Promise<Figures[]> {
     baseline_events_per_s: naive!.events_per_s!,
     speedup: round(Number(worker!.events_per_s) / Number(naive!.events_per_s), 2),
     share_of_bare_consumer: round(Number(worker!.events_per_s) / Number(bareFigures!.events_per_s), 3),
+    wcu_per_event: worker!.wcu_per_event!,
+    baseline_wcu_per_event: naive!.wcu_per_event!,
   });
   const keys = await redis.keys(`${keyPrefix}*`);
   if (keys.length > 0) await redis.del(...keys);

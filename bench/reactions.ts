@@ -12,7 +12,8 @@ import { sleep } from '../shared/runtime/backoff.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
 import { ReactionWorkload } from '../apps/synthetic/reaction-workload.ts';
 import { reactionsWorkerModule } from '../workers/reactions/reactions-worker.ts';
-import { bareConsumer, ddbRequests, drainBacklog, until, type BenchConsumer } from './drain.ts';
+import { seedKooItems } from './koo-items.ts';
+import { bareConsumer, ddbPerEvent, ddbUsage, drainBacklog, until, type BenchConsumer } from './drain.ts';
 import { runNaiveReactionsConsumer } from './naive-reactions.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
 
@@ -64,6 +65,7 @@ export async function benchReactions(): Promise<Figures[]> {
   const koos = Array.from({ length: kooCount }, (_, i) => `bench-${run}-${i}`);
   const users = Array.from({ length: kooCount * 4 }, (_, i) => `bench-user-${i}`);
   const workload = new ReactionWorkload({ seed, koos, users });
+  for (const prefix of ['', naivePrefix]) await seedKooItems(dynamo, koos, prefix);
 
   const consumers: BenchConsumer[] = [
     {
@@ -113,7 +115,7 @@ export async function benchReactions(): Promise<Figures[]> {
     await pinAt(admin, groupId, await endOffsets(admin));
     const latencies: number[] = [];
     let done = 0;
-    const requestsBefore = await ddbRequests();
+    const before = await ddbUsage();
     const stop = await c.start(groupId, (records) => {
       const now = Date.now();
       for (const r of records) latencies.push(now - Number(r.timestamp));
@@ -131,7 +133,7 @@ export async function benchReactions(): Promise<Figures[]> {
       phase: `live ${rate}/s`,
       consumer: c.label,
       events: done,
-      ddb_requests_per_event: round(((await ddbRequests()) - requestsBefore) / done, 3),
+      ...(await ddbPerEvent(before, done)),
       ...latencyFigures(latencies),
     });
   }
@@ -143,6 +145,8 @@ export async function benchReactions(): Promise<Figures[]> {
     share_of_bare_consumer: round(Number(worker!.events_per_s) / Number(bare!.events_per_s), 3),
     ddb_requests_per_event: worker!.ddb_requests_per_event!,
     baseline_ddb_requests_per_event: naive!.ddb_requests_per_event!,
+    wcu_per_event: worker!.wcu_per_event!,
+    baseline_wcu_per_event: naive!.wcu_per_event!,
   });
   await producer.close();
   await admin.disconnect();

@@ -8,6 +8,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
   type AttributeDefinition,
@@ -22,7 +23,7 @@ import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts
 import { createLogger, type Logger } from '../shared/logging/logger.ts';
 import { localCredentials } from '../shared/aws/credentials.ts';
 import { s3For } from '../shared/aws/s3-client.ts';
-import { tables, type TableDefinition } from '../schemas/tables.ts';
+import { projectionOf, tables, type TableDefinition } from '../schemas/tables.ts';
 import { topics } from '../schemas/topics.ts';
 
 // kafkajs is CommonJS; Node's detection of its named exports misses this one.
@@ -155,11 +156,65 @@ function createTableInput(def: TableDefinition, name: string) {
               { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
               ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }] : []),
             ],
-            Projection: { ProjectionType: 'ALL' as const },
+            Projection: projectionOf(index),
           })),
         }
       : {}),
   };
+}
+
+/**
+ * A GSI whose projection is not what schemas/tables.ts says (a table made before a change of it)
+ * is dropped and made again: DynamoDB cannot change a projection in place. Its readers hydrate
+ * from the base table, so while it rebuilds they find fewer koos, never wrong ones.
+ */
+async function alignIndexProjections(
+  client: DynamoDBClient,
+  def: TableDefinition,
+  name: string,
+  logger: Logger,
+): Promise<void> {
+  const describe = async () =>
+    (await client.send(new DescribeTableCommand({ TableName: name }))).Table?.GlobalSecondaryIndexes ?? [];
+  const same = (a: { ProjectionType?: string; NonKeyAttributes?: string[] } | undefined, b: typeof a) =>
+    a?.ProjectionType === b?.ProjectionType &&
+    [...(a?.NonKeyAttributes ?? [])].sort().join() === [...(b?.NonKeyAttributes ?? [])].sort().join();
+  const input = createTableInput(def, name);
+  for (const index of def.indexes) {
+    const existing = (await describe()).find((i) => i.IndexName === index.name);
+    if (existing && same(existing.Projection, projectionOf(index))) continue;
+    if (existing) {
+      logger.warn(
+        { table: name, index: index.name, from: existing.Projection, to: projectionOf(index) },
+        'rebuilding index with its new projection',
+      );
+      await client.send(
+        new UpdateTableCommand({
+          TableName: name,
+          GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: index.name } }],
+        }),
+      );
+      await until(async () => !(await describe()).some((i) => i.IndexName === index.name));
+    }
+    const create = input.GlobalSecondaryIndexes!.find((i) => i.IndexName === index.name)!;
+    await client.send(
+      new UpdateTableCommand({
+        TableName: name,
+        AttributeDefinitions: input.AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: create }],
+      }),
+    );
+    await until(async () =>
+      (await describe()).some((i) => i.IndexName === index.name && i.IndexStatus === 'ACTIVE'),
+    );
+  }
+}
+
+async function until(done: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await done());) {
+    if (Date.now() > deadline) throw new Error('provision: an index did not become ready in time');
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export async function provisionTables(config: CommonConfig, logger: Logger): Promise<void> {
@@ -187,6 +242,7 @@ export async function provisionTables(config: CommonConfig, logger: Logger): Pro
           }),
         );
       }
+      await alignIndexProjections(client, def, name, logger);
       const described = await client.send(new DescribeTableCommand({ TableName: name }));
       logger.info(
         { table: name, created, indexes: described.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName) },

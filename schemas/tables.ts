@@ -3,6 +3,8 @@
  * provisioning (infra/provision.ts), the workers and the AWS templates read.
  * Attribute names are short on purpose (item size is billed); schemas/README.md maps them.
  */
+import { contentAttr } from './koo-content.ts';
+
 export interface KeyAttribute {
   name: string;
   type: 'S' | 'N';
@@ -12,6 +14,22 @@ export interface IndexDefinition {
   name: string;
   partitionKey: KeyAttribute;
   sortKey?: KeyAttribute;
+  /**
+   * Non-key attributes copied into the index besides the keys (KEYS_ONLY when empty). An update
+   * of the base item writes the index only when it changes a projected attribute, and then pays
+   * for the projected size: counters and scores, rewritten on every reaction, stay out.
+   */
+  projected: readonly string[];
+}
+
+/** The index's projection as DynamoDB (and CloudFormation) take it. */
+export function projectionOf(index: IndexDefinition): {
+  ProjectionType: 'KEYS_ONLY' | 'INCLUDE';
+  NonKeyAttributes?: string[];
+} {
+  return index.projected.length === 0
+    ? { ProjectionType: 'KEYS_ONLY' }
+    : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projected] };
 }
 
 export interface TableDefinition {
@@ -29,8 +47,21 @@ export const tables = {
     partitionKey: { name: 'id', type: 'S' },
     indexes: [
       // LANG_GROUP = lang#YYYY-MM-DD: one hot language is spread over a partition per day.
-      { name: 'by_lang', partitionKey: { name: 'lg', type: 'S' }, sortKey: { name: 'ca', type: 'N' } },
-      { name: 'by_creator', partitionKey: { name: 'c', type: 'S' }, sortKey: { name: 'ca', type: 'N' } },
+      // Readers hydrate a page of ids from the base table (one BatchGetItem): keys only.
+      {
+        name: 'by_lang',
+        partitionKey: { name: 'lg', type: 'S' },
+        sortKey: { name: 'ca', type: 'N' },
+        projected: [],
+      },
+      // Plus what the feed's backfill filters on (parent, tombstone) and handle propagation reads
+      // (handle version) without a base read.
+      {
+        name: 'by_creator',
+        partitionKey: { name: 'c', type: 'S' },
+        sortKey: { name: 'ca', type: 'N' },
+        projected: [contentAttr.parent, contentAttr.deleted, contentAttr.handleVersion],
+      },
     ],
     // Only delete tombstones carry it: they outlive any replay of the topic, then go.
     ttlAttribute: 'ttl',

@@ -33,7 +33,13 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { catalog, type CatalogEntry } from '../../workers/catalog.ts';
 import { topicNames } from '../../schemas/topics.ts';
-import { tables, type KeyAttribute, type TableDefinition, type TableKey } from '../../schemas/tables.ts';
+import {
+  projectionOf,
+  tables,
+  type KeyAttribute,
+  type TableDefinition,
+  type TableKey,
+} from '../../schemas/tables.ts';
 import { workerAccess, type BucketAction, type WorkerAccess } from './worker-access.ts';
 
 export const templatePath = fileURLToPath(new URL('./koo-pipeline.template.json', import.meta.url));
@@ -104,7 +110,7 @@ function tableResource(def: TableDefinition): Json {
             GlobalSecondaryIndexes: def.indexes.map((index) => ({
               IndexName: index.name,
               KeySchema: keySchema(index.partitionKey, index.sortKey),
-              Projection: { ProjectionType: 'ALL' },
+              Projection: projectionOf(index),
             })),
           }
         : {}),

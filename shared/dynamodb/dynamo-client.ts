@@ -9,6 +9,7 @@ import {
 import { localCredentials } from '../aws/credentials.ts';
 import { KooError, errorMessage } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
+import { countConsumedCapacity } from './consumed-capacity.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
 import { backoffDelayMs, sleep } from '../runtime/backoff.ts';
 import { processShutdown } from '../runtime/process-shutdown.ts';
@@ -86,6 +87,7 @@ export class Dynamo {
       requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000, throwOnRequestTimeout: true },
       ...localCredentials(options.endpoint),
     });
+    countConsumedCapacity(client);
     this.doc = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
     });

@@ -58,6 +58,12 @@ export const metrics = {
     labelNames: ['operation', 'outcome'] as const,
     registers: [registry],
   }),
+  dynamodbCapacityUnits: new Counter({
+    name: 'koo_dynamodb_capacity_units_total',
+    help: 'DynamoDB capacity units consumed, by table, index ("" for the table) and kind (read, write)',
+    labelNames: ['table', 'index', 'kind'] as const,
+    registers: [registry],
+  }),
   dynamodbThrottles: new Counter({
     name: 'koo_dynamodb_throttles_total',
     help: 'DynamoDB throttling answers and unprocessed items that were retried',

@@ -13,7 +13,8 @@ import {
   templatePath,
 } from '../../infra/aws/render.ts';
 import { workerAccess } from '../../infra/aws/worker-access.ts';
-import { tables, type TableDefinition, type TableKey } from '../../schemas/tables.ts';
+import { projectionOf, tables, type TableDefinition, type TableKey } from '../../schemas/tables.ts';
+import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { catalog } from '../../workers/catalog.ts';
 
 // infra/aws/koo-pipeline.template.json against its sources: schemas/tables.ts for the tables,
@@ -67,14 +68,28 @@ describe('tables', () => {
     expect(new Map(p.AttributeDefinitions.map((a: Json) => [a.AttributeName, a.AttributeType]))).toEqual(
       expected,
     );
-    // Same GSIs and projection as infra/provision.ts creates (ALL: the read paths fetch whole items).
+    // Same GSIs and projection as infra/provision.ts creates: never ALL, so that a counter or score
+    // update (a reaction) writes the table item only, not its copy in every index.
     expect(p.GlobalSecondaryIndexes ?? []).toEqual(
       def.indexes.map((i) => ({
         IndexName: i.name,
         KeySchema: keys(i.partitionKey, i.sortKey),
-        Projection: { ProjectionType: 'ALL' },
+        Projection: projectionOf(i),
       })),
     );
+    for (const index of p.GlobalSecondaryIndexes ?? []) {
+      expect(index.Projection.ProjectionType).not.toBe('ALL');
+      for (const written of [
+        A.likes,
+        A.shares,
+        A.rekoos,
+        A.reactionsOffset,
+        A.score,
+        A.scoreFencePrefix,
+        A.body,
+      ])
+        expect(index.Projection.NonKeyAttributes ?? []).not.toContain(written);
+    }
     expect(p.TimeToLiveSpecification).toEqual(
       def.ttlAttribute ? { AttributeName: def.ttlAttribute, Enabled: true } : undefined,
     );

@@ -81,6 +81,21 @@ export class ContentQueries {
     return (await this.views(items)).filter((v): v is KooView => v !== null);
   }
 
+  /**
+   * The koos of a GSI page, read from the table in one batch (the indexes project keys, not
+   * counters or bodies), in the page's order; one deleted meanwhile is left out.
+   */
+  private async indexedKoos(page: readonly Item[]): Promise<KooView[]> {
+    const ids = page.map((i) => i[A.contentId] as string);
+    const found = await batchGet(
+      this.dynamo,
+      this.options.contentTable,
+      ids.map((id) => ({ [A.contentId]: id })),
+      { keyAttributes: [A.contentId], consistent: false },
+    );
+    return this.koos(ids.flatMap((id) => found.get(id) ?? []));
+  }
+
   /** Get a koo by its id. */
   async getKoo(contentId: string): Promise<KooView | null> {
     const out = await this.dynamo.call('GetItem', (doc) =>
@@ -126,7 +141,7 @@ export class ContentQueries {
       ),
     );
     return {
-      items: await this.koos(out.Items ?? []),
+      items: await this.indexedKoos(out.Items ?? []),
       ...(out.LastEvaluatedKey ? { cursor: encodeCursor(out.LastEvaluatedKey) } : {}),
     };
   }
@@ -164,7 +179,7 @@ export class ContentQueries {
           }),
         ),
       );
-      const found = await this.koos(out.Items ?? []);
+      const found = await this.indexedKoos(out.Items ?? []);
       items.push(...found);
       if (out.LastEvaluatedKey) {
         state = { day: state.day, key: out.LastEvaluatedKey, empty: 0 };

@@ -174,7 +174,6 @@ export class FeedStore {
     return keys;
   }
 
-  /** An author's newest koos (GSI by_creator, replies included: the caller filters), up to `limit` items. */
   /** The newest entries of an author's koo index (decide.ts authorKoosId), strongly consistent. */
   async newestOfAuthor(authorId: string, limit: number): Promise<Item[]> {
     const out = await this.dynamo.call('Query', (doc) =>
@@ -193,6 +192,7 @@ export class FeedStore {
     return out.Items ?? [];
   }
 
+  /** An author's newest koos (GSI by_creator, replies included: the caller filters), up to `limit` items. */
   async newestByCreator(authorId: string, limit: number): Promise<Item[]> {
     const out = await this.dynamo.call('Query', (doc) =>
       doc.send(

@@ -84,14 +84,15 @@ export class FeedQueries {
       source: 'pulled',
     }));
     const page = mergeFeedRefs([pushed, pulledRefs], limit, state.before);
+    // One batch read for the whole page: pulled koos too, as by_creator projects keys, not bodies or counters.
     const hydrated = await batchGet(
       this.dynamo,
       this.options.contentTable,
-      page.filter((r) => r.source === 'pushed').map((r) => ({ [A.contentId]: r.contentId })),
+      page.map((r) => ({ [A.contentId]: r.contentId })),
       { keyAttributes: [A.contentId], consistent: false },
     );
     // A koo deleted since it was pushed is a tombstone (or gone) until its retraction reaches this feed: left out.
-    const found = page.map((ref) => hydrated.get(ref.contentId) ?? pulledItems.get(ref.contentId));
+    const found = page.map((ref) => hydrated.get(ref.contentId));
     const views = await this.content.views(found);
     const items = page.flatMap((ref, i) =>
       views[i] ? [this.feedItem(views[i], found[i]!, ref.source, nowMs)] : [],
