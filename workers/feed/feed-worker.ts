@@ -209,6 +209,9 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
     const planned = jobs
       .map((job) => ({ job, plan: planJob(job, records.get(job.koo.contentId)) }))
       .filter(({ plan }) => plan.action !== 'skip');
+    // Before the followers are counted, not only before they are paged: a follow whose edge the
+    // count misses (it reads 0 and fans out nothing) must find the koo here when it backfills.
+    await this.feed.writeEntries(planned.map(({ job }) => authorIndexWrite(job, this.settings)));
     const authors = unique(planned.map(({ job }) => job.koo.authorId));
     const [users, followers] = await Promise.all([
       this.feed.getUsers(authors),
@@ -240,8 +243,6 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
         ),
       ctx.signal,
     );
-    // Before any follower is paged: a follow of the author now finds the koo in the index.
-    await this.feed.writeEntries(planned.map(({ job }) => authorIndexWrite(job, this.settings)));
     const runs = decided.flatMap(({ job, plan, outcome }) =>
       outcome === 'run' && plan.action !== 'settle' && plan.action !== 'skip' ? [{ job, plan }] : [],
     );
