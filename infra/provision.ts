@@ -25,6 +25,7 @@ import { localCredentials } from '../shared/aws/credentials.ts';
 import { s3For } from '../shared/aws/s3-client.ts';
 import { projectionOf, tables, type TableDefinition } from '../schemas/tables.ts';
 import { topics } from '../schemas/topics.ts';
+import { sleep } from '../shared/runtime/backoff.ts';
 
 // kafkajs is CommonJS; Node's detection of its named exports misses this one.
 const { ConfigResourceTypes } = kafkajs;
@@ -180,8 +181,9 @@ async function alignIndexProjections(
     a?.ProjectionType === b?.ProjectionType &&
     [...(a?.NonKeyAttributes ?? [])].sort().join() === [...(b?.NonKeyAttributes ?? [])].sort().join();
   const input = createTableInput(def, name);
+  const described = await describe();
   for (const index of def.indexes) {
-    const existing = (await describe()).find((i) => i.IndexName === index.name);
+    const existing = described.find((i) => i.IndexName === index.name);
     if (existing && same(existing.Projection, projectionOf(index))) continue;
     if (existing) {
       logger.warn(
@@ -211,9 +213,8 @@ async function alignIndexProjections(
 }
 
 async function until(done: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await done());) {
+  for (const deadline = Date.now() + timeoutMs; !(await done()); await sleep(500)) {
     if (Date.now() > deadline) throw new Error('provision: an index did not become ready in time');
-    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

@@ -8,8 +8,7 @@ import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { KooError, errorMessage } from '../../shared/errors/koo-error.ts';
 import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../../shared/logging/logger.ts';
-import { endSpan, SpanKind, traceHeaders, tracer } from '../../shared/telemetry/tracing.ts';
-import { context, trace } from '@opentelemetry/api';
+import { inSpan, SpanKind, traceHeaders } from '../../shared/telemetry/tracing.ts';
 
 /** A reaction as an app service emits it: the event id and time default to a new UUID and now. */
 export type ReactionInput = Omit<Reaction, 'event_id' | 'event_time'> &
@@ -136,31 +135,24 @@ export class ReactionProducer {
     );
     // A PRODUCER span per reaction (when the app traces): its context rides in the record's
     // headers to every worker that reads it, and on to the notification it causes.
-    const span = tracer().startSpan(`${this.options.topic} publish`, {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        'messaging.system': 'kafka',
-        'messaging.operation.type': 'send',
-        'messaging.destination.name': this.options.topic,
-        'messaging.kafka.message.key': reaction.content_id,
-      },
-    });
-    const message: Message = {
-      key: reaction.content_id,
-      value: this.codec.encode(this.schemaId, reaction),
-      headers: traceHeaders(trace.setSpan(context.active(), span)),
+    const attributes = {
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': this.options.topic,
+      'messaging.kafka.message.key': reaction.content_id,
     };
-    try {
-      await new Promise<void>((done, failed) => {
+    await inSpan(`${this.options.topic} publish`, { kind: SpanKind.PRODUCER, attributes }, () => {
+      const message: Message = {
+        key: reaction.content_id,
+        value: this.codec.encode(this.schemaId, reaction),
+        headers: traceHeaders(),
+      };
+      return new Promise<void>((done, failed) => {
         this.queue.push({ message, done, failed });
         if (this.queue.length >= this.options.maxBatch) this.sendQueued();
         else this.timer ??= setTimeout(() => this.sendQueued(), this.options.lingerMs);
       });
-    } catch (err) {
-      endSpan(span, err);
-      throw err;
-    }
-    endSpan(span);
+    });
     return reaction;
   }
 

@@ -112,6 +112,8 @@ const spanOfRecord = new WeakMap<RawRecord, Span>();
 export function startRecordSpans(records: readonly RawRecord[], worker: string, group: string): Span[] {
   const spans: Span[] = [];
   for (const record of records) {
+    // Most records carry no context (and none do with tracing off): no propagator call for them.
+    if (record.headers.traceparent === undefined) continue;
     const parent = contextOfHeaders(record.headers);
     if (!trace.getSpanContext(parent)) continue;
     const span = tracer().startSpan(
