@@ -2,7 +2,9 @@ import { BatchWriteCommand, BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { KooError } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
-import { backoffDelayMs, mapConcurrent, sleep } from '../runtime/backoff.ts';
+import { mapConcurrent } from '../runtime/backoff.ts';
+import { processShutdown } from '../runtime/process-shutdown.ts';
+import { Retries } from '../runtime/retry.ts';
 import type { Dynamo } from './dynamo-client.ts';
 
 export type Item = Record<string, NativeAttributeValue>;
@@ -12,7 +14,7 @@ export interface BatchOptions {
   /** Attribute names of the table's primary key (partition key, then sort key if any). */
   keyAttributes: readonly string[];
   concurrency?: number;
-  /** How long UnprocessedItems/Keys are retried before the batch fails (retriable). */
+  /** How long UnprocessedItems/Keys are retried before the batch fails (retriable); the client's SINK_RETRY_MAX_MS by default. */
   retryMaxMs?: number;
 }
 
@@ -21,6 +23,35 @@ const GET_LIMIT = 100; // BatchGetItem's limit per request
 
 function keyString(item: Item, keyAttributes: readonly string[]): string {
   return keyAttributes.map((k) => String(item[k])).join('\u0000');
+}
+
+/**
+ * Sends `first` and then whatever DynamoDB left unprocessed (throttled keys of a batch request),
+ * with the client's retry policy, until nothing is left; past the budget the batch fails
+ * retriably, and a shutdown stops the waits (the next call then refuses to start).
+ */
+async function untilProcessed<T>(
+  dynamo: Dynamo,
+  operation: 'BatchWriteItem' | 'BatchGetItem',
+  table: string,
+  first: T[],
+  send: (pending: T[]) => Promise<T[]>,
+  retryMaxMs: number | undefined,
+): Promise<void> {
+  const policy = { ...dynamo.retryPolicy, ...(retryMaxMs === undefined ? {} : { budgetMs: retryMaxMs }) };
+  const retries = new Retries(policy, processShutdown.signal);
+  for (let pending = first; ; ) {
+    pending = await send(pending);
+    if (pending.length === 0) return;
+    metrics.dynamodbThrottles.inc({ operation }, pending.length);
+    if (!(await retries.wait()) && !processShutdown.signal.aborted) {
+      throw new KooError(
+        'SINK_THROTTLED',
+        `${pending.length} requests of a ${operation} on ${table} stayed unprocessed`,
+        { retriable: true },
+      );
+    }
+  }
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -50,28 +81,21 @@ export async function batchWrite(
   const wire = [...latest.values()].map((r) =>
     'put' in r ? { PutRequest: { Item: r.put } } : { DeleteRequest: { Key: r.delete } },
   );
-  await mapConcurrent(chunk(wire, WRITE_LIMIT), options.concurrency ?? 8, async (batch) => {
-    let pending = batch;
-    const started = Date.now();
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const out = await dynamo.call('BatchWriteItem', (doc) =>
-        doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } })),
-      );
-      pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
-      if (pending.length === 0) break;
-      metrics.dynamodbThrottles.inc({ operation: 'BatchWriteItem' }, pending.length);
-      if (Date.now() - started > (options.retryMaxMs ?? 30_000)) {
-        throw new KooError(
-          'SINK_THROTTLED',
-          `${pending.length} items of a BatchWriteItem to ${table} stayed unprocessed`,
-          {
-            retriable: true,
-          },
+  await mapConcurrent(chunk(wire, WRITE_LIMIT), options.concurrency ?? 8, (batch) =>
+    untilProcessed(
+      dynamo,
+      'BatchWriteItem',
+      table,
+      batch,
+      async (pending) => {
+        const out = await dynamo.call('BatchWriteItem', (doc) =>
+          doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } })),
         );
-      }
-      await sleep(backoffDelayMs(attempt));
-    }
-  });
+        return (out.UnprocessedItems?.[table] ?? []) as typeof pending;
+      },
+      options.retryMaxMs,
+    ),
+  );
 }
 
 type GetOptions = BatchOptions & { consistent?: boolean; projection?: string[] };
@@ -145,36 +169,29 @@ async function readKeys(
         ExpressionAttributeNames: Object.fromEntries(options.projection.map((name, i) => [`#p${i}`, name])),
       }
     : {};
-  await mapConcurrent(chunk(keys, GET_LIMIT), options.concurrency ?? 8, async (batch) => {
-    let pending = batch;
-    const started = Date.now();
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const out = await dynamo.call('BatchGetItem', (doc) =>
-        doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [table]: { Keys: pending, ConsistentRead: options.consistent ?? true, ...projection },
-            },
-          }),
-        ),
-      );
-      for (const item of out.Responses?.[table] ?? [])
-        found.set(keyString(item, options.keyAttributes), item);
-      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
-      if (pending.length === 0) break;
-      metrics.dynamodbThrottles.inc({ operation: 'BatchGetItem' }, pending.length);
-      if (Date.now() - started > (options.retryMaxMs ?? 30_000)) {
-        throw new KooError(
-          'SINK_THROTTLED',
-          `${pending.length} keys of a BatchGetItem on ${table} stayed unprocessed`,
-          {
-            retriable: true,
-          },
+  await mapConcurrent(chunk(keys, GET_LIMIT), options.concurrency ?? 8, (batch) =>
+    untilProcessed(
+      dynamo,
+      'BatchGetItem',
+      table,
+      batch,
+      async (pending) => {
+        const out = await dynamo.call('BatchGetItem', (doc) =>
+          doc.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [table]: { Keys: pending, ConsistentRead: options.consistent ?? true, ...projection },
+              },
+            }),
+          ),
         );
-      }
-      await sleep(backoffDelayMs(attempt));
-    }
-  });
+        for (const item of out.Responses?.[table] ?? [])
+          found.set(keyString(item, options.keyAttributes), item);
+        return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+      },
+      options.retryMaxMs,
+    ),
+  );
   return found;
 }
 

@@ -1,4 +1,13 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  DynamoDBServiceException,
+  LimitExceededException,
+  ProvisionedThroughputExceededException,
+  RequestLimitExceeded,
+  ThrottlingException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -11,8 +20,8 @@ import { KooError, errorMessage } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { countConsumedCapacity } from './consumed-capacity.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
-import { backoffDelayMs, sleep } from '../runtime/backoff.ts';
 import { processShutdown } from '../runtime/process-shutdown.ts';
+import { Retries, sinkRetryPolicy, type RetryPolicy } from '../runtime/retry.ts';
 
 export interface DynamoOptions {
   region: string;
@@ -23,21 +32,25 @@ export interface DynamoOptions {
   maxInFlight?: number;
 }
 
-const throttlingNames = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-]);
-const nonRetriableNames = new Set([
-  'ConditionalCheckFailedException',
-  'TransactionCanceledException',
-  'ValidationException',
-  'ResourceNotFoundException',
-  'AccessDeniedException',
-  'UnrecognizedClientException',
-  'SerializationException',
-]);
+const throttlingErrors = [
+  ProvisionedThroughputExceededException,
+  ThrottlingException,
+  RequestLimitExceeded,
+  LimitExceededException,
+];
+
+/**
+ * What a failed request tells about DynamoDB, from the SDK's typed errors: throttled; rejected
+ * (a client fault such as a failed condition, a validation error, a missing table: DynamoDB is
+ * well and the same request would fail again); or failed without an answer (timeouts, 5xx,
+ * network), which is retried. A conflict with a transaction in flight is retried too.
+ */
+function outcomeOf(err: unknown): 'throttled' | 'rejected' | 'failed' {
+  if (throttlingErrors.some((type) => err instanceof type)) return 'throttled';
+  if (err instanceof TransactionConflictException) return 'failed';
+  if (err instanceof DynamoDBServiceException && err.$fault === 'client') return 'rejected';
+  return 'failed';
+}
 
 /**
  * Once the process is shutting down no request starts, and none is waited for: the batch it
@@ -70,7 +83,8 @@ function untilShutdown<T>(request: Promise<T>, operation: string): Promise<T> {
  */
 export class Dynamo {
   readonly doc: DynamoDBDocumentClient;
-  private readonly retryMaxMs: number;
+  /** How this client retries (SINK_RETRY_MAX_MS): its own requests and its callers' partial answers (UnprocessedItems). */
+  readonly retryPolicy: RetryPolicy;
   private readonly inFlight: InFlightLimit;
   /** When a request last got an answer, and last failed without one (timeouts, 5xx, refused), in epoch ms. */
   private lastAnsweredAt = -Infinity;
@@ -91,7 +105,7 @@ export class Dynamo {
     this.doc = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
     });
-    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.retryPolicy = sinkRetryPolicy(options.retryMaxMs ?? 30_000);
     this.inFlight = new InFlightLimit(options.maxInFlight ?? 256);
   }
 
@@ -100,8 +114,8 @@ export class Dynamo {
    * ConditionalCheckFailed and other client errors are thrown at once for the caller to decide.
    */
   async call<T>(operation: string, request: (doc: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
+    const retries = new Retries(this.retryPolicy, processShutdown.signal);
+    for (;;) {
       await this.inFlight.acquire(processShutdown.signal);
       if (processShutdown.signal.aborted) {
         this.inFlight.release(true);
@@ -121,9 +135,9 @@ export class Dynamo {
           this.inFlight.release(true);
           throw err;
         }
-        const name = (err as { name?: string }).name ?? '';
+        const outcome = outcomeOf(err);
         // A rejection is an answer: DynamoDB is well. Anything else (timeouts, 5xx, throttling) cuts the limit.
-        const rejected = nonRetriableNames.has(name);
+        const rejected = outcome === 'rejected';
         this.inFlight.release(rejected);
         if (rejected) {
           this.lastAnsweredAt = Date.now();
@@ -143,18 +157,17 @@ export class Dynamo {
           throw err;
         }
         this.lastFailedAt = Date.now();
-        const throttled = throttlingNames.has(name);
+        const throttled = outcome === 'throttled';
         metrics.dynamodbRequests.inc({ operation, outcome: throttled ? 'throttled' : 'error' });
         if (throttled) metrics.dynamodbThrottles.inc({ operation });
-        if (processShutdown.signal.aborted) throw shuttingDown(operation, err);
-        if (Date.now() - started > this.retryMaxMs) {
+        if (!(await retries.wait())) {
+          if (processShutdown.signal.aborted) throw shuttingDown(operation, err);
           throw new KooError(
             throttled ? 'SINK_THROTTLED' : 'SINK_UNAVAILABLE',
-            `DynamoDB ${operation} failed after ${attempt + 1} attempts: ${String(err)}`,
+            `DynamoDB ${operation} failed after ${retries.failures + 1} attempts: ${String(err)}`,
             { retriable: true, cause: err },
           );
         }
-        await sleep(backoffDelayMs(attempt), processShutdown.signal);
       }
     }
   }
@@ -188,7 +201,7 @@ export class Dynamo {
       this.lastAnsweredAt = Date.now();
       return true;
     } catch (err) {
-      const answered = nonRetriableNames.has((err as { name?: string }).name ?? '');
+      const answered = outcomeOf(err) === 'rejected';
       if (answered) this.lastAnsweredAt = Date.now();
       return answered;
     }
@@ -201,15 +214,15 @@ export class Dynamo {
 
 /** DynamoDB's answer to a write that would make an item larger than 400 KB (a ValidationException). */
 function isItemTooLarge(err: unknown): boolean {
-  const e = err as { name?: string; message?: string } | null;
   return (
-    e?.name === 'ValidationException' &&
-    /item size .*exceeded the maximum allowed size/i.test(e.message ?? '')
+    err instanceof DynamoDBServiceException &&
+    err.$fault === 'client' &&
+    /item size .*exceeded the maximum allowed size/i.test(err.message)
   );
 }
 
-export function isConditionFailed(err: unknown): boolean {
-  return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+export function isConditionFailed(err: unknown): err is ConditionalCheckFailedException {
+  return err instanceof ConditionalCheckFailedException;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
-import { KooError, errorMessage, isRetriable } from '../errors/koo-error.ts';
-import { redriveTarget, sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
+import { redriveTarget, type DeadLetter } from '../kafka/dlq.ts';
 import { rawRecordOf, type DecodedRecord, type RawRecord } from '../kafka/records.ts';
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { endSpan, startRecordSpans } from '../telemetry/tracing.ts';
-import { backoffDelayMs, sleep } from './backoff.ts';
+import { commitChunk, deadLetter } from './chunk-commit.ts';
+import { handleIsolatingFailures, prepareUntilDone } from './failure-isolation.ts';
 import type { HandlerContext, WorkerDefinition } from './worker-definition.ts';
 
 // Protocol error types (kafkajs `type`) that mean this member must rejoin the group.
@@ -38,9 +38,9 @@ export interface ConsumerRuntimeOptions {
  * the worker, sends rejects to the DLQ, and commits the offset after the last record only once
  * all of that is durable (or, for a worker that holds records across batches, the first offset it
  * still holds): at-least-once delivery, made exactly-once by idempotent sinks.
- * Retriable failures retry the same batch with backoff (the partition waits, nothing is skipped);
- * a record that fails for good is isolated by bisection and dead-lettered, so it never stalls
- * the partition.
+ * Its parts by role: this loop (fetch, chunks, heartbeats, rebalances, lag), retries and
+ * isolation of a failing record (`failure-isolation.ts`), dead letters and the commit
+ * (`chunk-commit.ts`).
  */
 export class ConsumerRuntime<T> {
   private readonly consumer: Consumer;
@@ -197,7 +197,8 @@ export class ConsumerRuntime<T> {
     heartbeat: () => Promise<void>,
     signal: AbortSignal,
   ): Promise<boolean> {
-    if (this.worker.prepare && !(await this.prepareWithRetry(raw, heartbeat, signal))) return false;
+    if (this.worker.prepare && !(await prepareUntilDone(this.worker, raw, this.logger, heartbeat, signal)))
+      return false;
     const letters: DeadLetter[] = [];
     const decoded: DecodedRecord<T>[] = [];
     for (const record of raw) {
@@ -221,105 +222,14 @@ export class ConsumerRuntime<T> {
     // Heartbeats go on while the worker's effects are in flight, so a slow batch is not a dead member.
     const beat = setInterval(() => void ctx.heartbeat(), Math.max(1000, this.options.sessionTimeoutMs / 5));
     try {
-      const handled = await this.handleWithRetry(decoded, ctx);
+      const handled = await handleIsolatingFailures(this.worker, decoded, ctx);
       if (!handled) return false;
       letters.push(...handled.map((r) => ({ record: r.record.raw, error: r.error })));
     } finally {
       clearInterval(beat);
     }
-    if (letters.length > 0) {
-      await sendToDlq(this.producer, this.options.dlqTopic, this.worker.name, letters);
-      for (const { record, error } of letters) {
-        const code = error instanceof KooError ? error.code : 'INTERNAL';
-        metrics.eventsDeadLettered.inc({ worker: this.worker.name, topic: record.topic, code });
-        this.logger.warn(
-          {
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            code,
-            reason: errorMessage(error),
-          },
-          'record sent to DLQ',
-        );
-      }
-    }
-    const last = raw[raw.length - 1]!;
-    const offset = this.worker.heldFrom?.(last.topic, last.partition) ?? BigInt(last.offset) + 1n;
-    const stopTimer = metrics.commitDuration.startTimer({ worker: this.worker.name });
-    try {
-      await this.consumer.commitOffsets([
-        { topic: last.topic, partition: last.partition, offset: offset.toString() },
-      ]);
-    } catch (err) {
-      // Lost the partition in a rebalance: its new owner redoes the batch, whose effects are idempotent.
-      this.logger.warn({ err, topic: last.topic, partition: last.partition }, 'offset commit failed');
-      return false;
-    } finally {
-      stopTimer();
-    }
-    return true;
-  }
-
-  /**
-   * Runs the worker's prepare step (what decoding needs, such as writer schemas) until it
-   * succeeds, the partition waiting meanwhile. Resolves false when `signal` interrupted it.
-   */
-  private async prepareWithRetry(
-    raw: RawRecord[],
-    heartbeat: () => Promise<void>,
-    signal: AbortSignal,
-  ): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.worker.prepare!(raw);
-        return true;
-      } catch (error) {
-        const delay = backoffDelayMs(attempt, 200, 10_000);
-        this.logger.warn(
-          { err: error, attempt, delayMs: delay, records: raw.length },
-          'preparing batch failed; retrying',
-        );
-        await heartbeat();
-        await sleep(delay, signal);
-        if (signal.aborted) return false;
-      }
-    }
-  }
-
-  /**
-   * Runs the handler until it succeeds, retrying retriable failures with backoff while the worker
-   * runs. A non-retriable failure splits the batch to find the record at fault. Returns the
-   * rejected records, or undefined when the context's signal (shutdown, rebalance) interrupted them.
-   */
-  private async handleWithRetry(
-    batch: DecodedRecord<T>[],
-    ctx: HandlerContext,
-  ): Promise<{ record: DecodedRecord<T>; error: unknown }[] | undefined> {
-    if (batch.length === 0) return [];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return (await this.worker.handle(batch, ctx)) ?? [];
-      } catch (error) {
-        if (ctx.signal.aborted) return undefined;
-        if (!isRetriable(error)) {
-          if (batch.length === 1) return [{ record: batch[0]!, error }];
-          const mid = Math.ceil(batch.length / 2);
-          const first = await this.handleWithRetry(batch.slice(0, mid), ctx);
-          if (!first) return undefined;
-          const second = await this.handleWithRetry(batch.slice(mid), ctx);
-          return second && [...first, ...second];
-        }
-        metrics.batchRetries.inc({ worker: this.worker.name, topic: batch[0]!.raw.topic });
-        const delay = backoffDelayMs(attempt, 200, 10_000);
-        this.logger.warn(
-          { err: error, attempt, delayMs: delay, records: batch.length },
-          'batch failed; retrying',
-        );
-        await sleep(delay, ctx.signal);
-        if (ctx.signal.aborted) return undefined;
-      }
-    }
+    await deadLetter(this.producer, this.options.dlqTopic, this.worker.name, letters, this.logger);
+    return commitChunk(this.consumer, this.worker, raw, this.logger);
   }
 
   /** Stops fetching, lets the batch in flight finish (or abandons its retries), commits, leaves the group. Safe to call twice. */

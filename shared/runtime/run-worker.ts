@@ -4,6 +4,7 @@ import {
   type CommonConfig,
   type ConsumerConfig,
 } from '../config/common.ts';
+import kafkajs from 'kafkajs';
 import { HealthServer } from '../http/health-server.ts';
 import { createKafka, kafkaClientOptions } from '../kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
@@ -103,7 +104,7 @@ export async function runWorker<C extends WorkerConfig, T>(
     if (!ownProcess) throw err;
     // Refused credentials will not work on a retry: exit as a configuration error (EX_CONFIG),
     // one line naming the setting, like a bad variable.
-    if (err instanceof Error && err.name === 'KafkaJSSASLAuthenticationError') {
+    if (err instanceof kafkajs.KafkaJSSASLAuthenticationError) {
       process.stderr.write(
         `${module.name}: ${err.message} (KAFKA_SASL_MECHANISM=${config.KAFKA_SASL_MECHANISM}` +
           `${config.KAFKA_SASL_USERNAME ? `, KAFKA_SASL_USERNAME=${config.KAFKA_SASL_USERNAME}` : ''})\n`,

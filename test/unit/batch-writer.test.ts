@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { batchGet, batchWrite, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { sinkRetryPolicy } from '../../shared/runtime/retry.ts';
 
 // The local DynamoDB never returns UnprocessedItems/Keys, so the retry paths are held here with a
 // client whose answers are scripted: each call records what was sent and gets the next answer.
 function scripted(answers: object[]) {
   const sent: { RequestItems: Record<string, unknown> }[] = [];
   const dynamo = {
+    retryPolicy: sinkRetryPolicy(30_000),
     call: async (_op: string, request: (doc: unknown) => Promise<unknown>) =>
       request({
         send: async (command: { input: { RequestItems: Record<string, unknown> } }) => {

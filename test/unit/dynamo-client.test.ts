@@ -1,8 +1,11 @@
+import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError, isRetriable } from '../../shared/errors/koo-error.ts';
 
-const dynamoError = (name: string, message: string) => Object.assign(new Error(message), { name });
+// What the SDK throws for an error DynamoDB answered without a modelled type of its own.
+const dynamoError = (name: string, message: string) =>
+  new DynamoDBServiceException({ name, message, $fault: 'client', $metadata: { httpStatusCode: 400 } });
 
 describe('the shared DynamoDB client', () => {
   const dynamo = new Dynamo({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', retryMaxMs: 100 });
