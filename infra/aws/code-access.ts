@@ -25,6 +25,8 @@
  *   methods (and what they call) do; a table name passed anywhere else may receive anything the
  *   worker does. The split of actions between a store's tables is the declaration's to state.
  * - GSIs: the `IndexName` string literal of a Query/Scan command; any other expression is reported.
+ *   The Query helpers of shared/dynamodb/query.ts (`query`, `queryPages`, `queryUntil`) are
+ *   call sites of Query with their input argument, as if the command were built there.
  */
 import path from 'node:path';
 import ts from 'typescript';
@@ -80,6 +82,9 @@ const s3Commands: Record<string, string[]> = {
   // PutObject or Create/UploadPart/CompleteMultipartUpload; aborts on failure (leavePartsOnError: false).
   Upload: ['PutObject', 'AbortMultipartUpload'],
 };
+
+/** The module whose functions send Query with their caller's input. */
+const queryHelpers = path.join('shared', 'dynamodb', 'query.ts');
 
 /** SDK classes that send nothing by being constructed. */
 const clientClasses = new Set(['DynamoDBClient', 'DynamoDBDocumentClient', 'S3Client']);
@@ -248,6 +253,12 @@ export class CodeAccessReader {
       if (ts.isClassDeclaration(node) && isTopLevel(node)) this.readHeritage(node);
       if (ts.isNewExpression(node)) this.readNew(node);
       if (ts.isCallExpression(node) && this.isTableNameCall(node)) this.unitAt(node).tableCalls.push(node);
+      if (
+        ts.isCallExpression(node) &&
+        this.isQueryHelperCall(node) &&
+        this.relative(file.fileName) !== queryHelpers
+      )
+        this.pushQuery(node, 'query helper', node.arguments[1]);
       if (transactional && ts.isPropertyAssignment(node) && ts.isIdentifier(node.name)) {
         const action = transactionItemKinds[node.name.text];
         if (
@@ -298,6 +309,33 @@ export class CodeAccessReader {
     );
   }
 
+  /** Whether `node` calls one of shared/dynamodb/query.ts's functions (each sends Query with its second argument). */
+  private isQueryHelperCall(node: ts.CallExpression): boolean {
+    return this.declarationsOf(node.expression).some(
+      (d) => ts.isFunctionDeclaration(d) && this.relative(d.getSourceFile().fileName) === queryHelpers,
+    );
+  }
+
+  /** A Query at `node`: on the GSI its input's IndexName names, or on the table. */
+  private pushQuery(node: ts.Node, what: string, input: ts.Expression | undefined): void {
+    this.pushReadOf(node, what, { service: 'dynamodb', actions: ['Query'] }, input);
+  }
+
+  private pushReadOf(node: ts.Node, what: string, site: OpSite, input: ts.Expression | undefined): void {
+    const where = `${this.relative(node.getSourceFile().fileName)}:${node.getSourceFile().getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
+    const unit = this.unitAt(node);
+    const index =
+      input && ts.isObjectLiteralExpression(input) ? stringProperty(input, 'IndexName') : undefined;
+    if (index) {
+      if (ts.isStringLiteralLike(index))
+        site = { ...site, actions: site.actions.map((a) => `${a}@${index.text}`) };
+      else unit.problems.push(`${where}: IndexName is not a string literal`);
+    } else if (input && !ts.isObjectLiteralExpression(input)) {
+      unit.problems.push(`${where}: the ${what} input is not an object literal (its IndexName is unknown)`);
+    }
+    unit.ops.push(site);
+  }
+
   private readNew(node: ts.NewExpression): void {
     const declaration = this.declarationsOf(node.expression)[0];
     const pkg = declaration && packageOf(declaration);
@@ -305,6 +343,8 @@ export class CodeAccessReader {
     const resolvedName = (declaration as ts.NamedDeclaration).name?.getText() ?? node.expression.getText();
     const where = `${this.relative(node.getSourceFile().fileName)}:${node.getSourceFile().getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
     if (clientClasses.has(resolvedName)) return;
+    // The Query helpers build the command from their caller's input: the callers are the sites.
+    if (this.relative(node.getSourceFile().fileName) === queryHelpers) return;
     let site: OpSite | undefined;
     if (pkg === 'lib-dynamodb' && resolvedName in documentCommands) {
       site = { service: 'dynamodb', actions: documentCommands[resolvedName]! };
@@ -324,21 +364,9 @@ export class CodeAccessReader {
       );
       return;
     }
-    if (site.service === 'dynamodb' && site.actions.some((a) => a === 'Query' || a === 'Scan')) {
-      const input = node.arguments?.[0];
-      const index =
-        input && ts.isObjectLiteralExpression(input) ? stringProperty(input, 'IndexName') : undefined;
-      if (index) {
-        if (ts.isStringLiteralLike(index))
-          site = { ...site, actions: site.actions.map((a) => `${a}@${index.text}`) };
-        else unit.problems.push(`${where}: IndexName is not a string literal`);
-      } else if (input && !ts.isObjectLiteralExpression(input)) {
-        unit.problems.push(
-          `${where}: the ${resolvedName} input is not an object literal (its IndexName is unknown)`,
-        );
-      }
-    }
-    unit.ops.push(site);
+    if (site.service === 'dynamodb' && site.actions.some((a) => a === 'Query' || a === 'Scan'))
+      this.pushReadOf(node, resolvedName, site, node.arguments?.[0]);
+    else unit.ops.push(site);
   }
 
   /** The runtime import graph from a file: relative static imports (not `import type`), re-exports, dynamic imports. */

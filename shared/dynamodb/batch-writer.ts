@@ -40,7 +40,7 @@ async function untilProcessed<T>(
 ): Promise<void> {
   const policy = { ...dynamo.retryPolicy, ...(retryMaxMs === undefined ? {} : { budgetMs: retryMaxMs }) };
   const retries = new Retries(policy, processShutdown.signal);
-  for (let pending = first; ; ) {
+  for (let pending = first; ;) {
     pending = await send(pending);
     if (pending.length === 0) return;
     metrics.dynamodbThrottles.inc({ operation }, pending.length);

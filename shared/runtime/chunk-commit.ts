@@ -47,7 +47,9 @@ export async function commitChunk(
   const offset = worker.heldFrom?.(last.topic, last.partition) ?? BigInt(last.offset) + 1n;
   const stopTimer = metrics.commitDuration.startTimer({ worker: worker.name });
   try {
-    await consumer.commitOffsets([{ topic: last.topic, partition: last.partition, offset: offset.toString() }]);
+    await consumer.commitOffsets([
+      { topic: last.topic, partition: last.partition, offset: offset.toString() },
+    ]);
     return true;
   } catch (err) {
     logger.warn({ err, topic: last.topic, partition: last.partition }, 'offset commit failed');

@@ -24,7 +24,10 @@ export async function prepareUntilDone<T>(
     } catch (error) {
       await heartbeat();
       const retrying = await retries.wait((delayMs, attempt) =>
-        logger.warn({ err: error, attempt, delayMs, records: raw.length }, 'preparing batch failed; retrying'),
+        logger.warn(
+          { err: error, attempt, delayMs, records: raw.length },
+          'preparing batch failed; retrying',
+        ),
       );
       if (!retrying) return false;
     }

@@ -1,6 +1,7 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import { queryPages } from '../../shared/dynamodb/query.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { buildUpdate, type UpdateSpec } from '../../shared/dynamodb/update-expression.ts';
 import type { KooWrite, UserWrite } from './decide.ts';
@@ -209,25 +210,15 @@ export class ContentStore {
   }
 
   /** Content ids and handle versions of a creator's koos, page by page (GSI by_creator). */
-  async *creatorKoos(creatorId: string): AsyncGenerator<Item[]> {
-    let start: Item | undefined;
-    do {
-      const out = await this.dynamo.call('Query', (doc) =>
-        doc.send(
-          new QueryCommand({
-            TableName: this.tables.content,
-            IndexName: 'by_creator',
-            KeyConditionExpression: '#c = :c',
-            ProjectionExpression: '#id, #hv',
-            ExpressionAttributeNames: { '#c': A.creator, '#id': A.contentId, '#hv': A.handleVersion },
-            ExpressionAttributeValues: { ':c': creatorId },
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      yield out.Items ?? [];
-      start = out.LastEvaluatedKey;
-    } while (start);
+  creatorKoos(creatorId: string): AsyncGenerator<Item[]> {
+    return queryPages(this.dynamo, {
+      TableName: this.tables.content,
+      IndexName: 'by_creator',
+      KeyConditionExpression: '#c = :c',
+      ProjectionExpression: '#id, #hv',
+      ExpressionAttributeNames: { '#c': A.creator, '#id': A.contentId, '#hv': A.handleVersion },
+      ExpressionAttributeValues: { ':c': creatorId },
+    });
   }
 
   /** Gives a koo its creator's handle unless it already has a newer one (or is gone). */

@@ -1,8 +1,9 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
+import { query } from '../../shared/dynamodb/query.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import type { BodyStore } from './body-store.ts';
 import { mediaUri } from './decide.ts';
@@ -126,20 +127,16 @@ export class ContentQueries {
 
   /** Koos by a creator, newest first (GSI by_creator). */
   async koosByCreator(creatorId: string, limit = 20, cursor?: string): Promise<Page<KooView>> {
-    const out = await this.dynamo.call('Query', (doc) =>
-      doc.send(
-        new QueryCommand({
-          TableName: this.options.contentTable,
-          IndexName: 'by_creator',
-          KeyConditionExpression: '#c = :c',
-          ExpressionAttributeNames: { '#c': A.creator },
-          ExpressionAttributeValues: { ':c': creatorId },
-          ScanIndexForward: false,
-          Limit: limit,
-          ExclusiveStartKey: cursor ? decodeCursor<Item>(cursor) : undefined,
-        }),
-      ),
-    );
+    const out = await query(this.dynamo, {
+      TableName: this.options.contentTable,
+      IndexName: 'by_creator',
+      KeyConditionExpression: '#c = :c',
+      ExpressionAttributeNames: { '#c': A.creator },
+      ExpressionAttributeValues: { ':c': creatorId },
+      ScanIndexForward: false,
+      Limit: limit,
+      ExclusiveStartKey: cursor ? decodeCursor<Item>(cursor) : undefined,
+    });
     return {
       items: await this.indexedKoos(out.Items ?? []),
       ...(out.LastEvaluatedKey ? { cursor: encodeCursor(out.LastEvaluatedKey) } : {}),
@@ -165,20 +162,16 @@ export class ContentQueries {
     const items: KooView[] = [];
     while (items.length < limit && state.empty < lookback) {
       const bucket = `${lang}#${new Date(state.day * DAY_MS).toISOString().slice(0, 10)}`;
-      const out = await this.dynamo.call('Query', (doc) =>
-        doc.send(
-          new QueryCommand({
-            TableName: this.options.contentTable,
-            IndexName: 'by_lang',
-            KeyConditionExpression: '#lg = :lg',
-            ExpressionAttributeNames: { '#lg': A.langGroup },
-            ExpressionAttributeValues: { ':lg': bucket },
-            ScanIndexForward: false,
-            Limit: limit - items.length,
-            ExclusiveStartKey: state.key,
-          }),
-        ),
-      );
+      const out = await query(this.dynamo, {
+        TableName: this.options.contentTable,
+        IndexName: 'by_lang',
+        KeyConditionExpression: '#lg = :lg',
+        ExpressionAttributeNames: { '#lg': A.langGroup },
+        ExpressionAttributeValues: { ':lg': bucket },
+        ScanIndexForward: false,
+        Limit: limit - items.length,
+        ExclusiveStartKey: state.key,
+      });
       const found = await this.indexedKoos(out.Items ?? []);
       items.push(...found);
       if (out.LastEvaluatedKey) {

@@ -1,8 +1,9 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
 import { batchGet, batchWrite, type Item, type WriteRequest } from '../../shared/dynamodb/batch-writer.ts';
 import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { query, queryPages } from '../../shared/dynamodb/query.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import {
   authorKoosId,
@@ -148,65 +149,44 @@ export class FeedStore {
   /** Sort keys of a feed's entries (of one author, if given), newest first. Feeds are capped, so this is bounded. */
   private async entryKeys(userId: string, authorId?: string): Promise<string[]> {
     const keys: string[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.dynamo.call('Query', (doc) =>
-        doc.send(
-          new QueryCommand({
-            TableName: this.tables.feed,
-            KeyConditionExpression: '#id = :id',
-            ProjectionExpression: '#k',
-            ExpressionAttributeNames: {
-              '#id': F.userId,
-              '#k': F.key,
-              ...(authorId ? { '#a': F.author } : {}),
-            },
-            ExpressionAttributeValues: { ':id': userId, ...(authorId ? { ':a': authorId } : {}) },
-            ...(authorId ? { FilterExpression: '#a = :a' } : {}),
-            ScanIndexForward: false,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      keys.push(...(out.Items ?? []).map((i) => i[F.key] as string));
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const page of queryPages(this.dynamo, {
+      TableName: this.tables.feed,
+      KeyConditionExpression: '#id = :id',
+      ProjectionExpression: '#k',
+      ExpressionAttributeNames: { '#id': F.userId, '#k': F.key, ...(authorId ? { '#a': F.author } : {}) },
+      ExpressionAttributeValues: { ':id': userId, ...(authorId ? { ':a': authorId } : {}) },
+      ...(authorId ? { FilterExpression: '#a = :a' } : {}),
+      ScanIndexForward: false,
+    }))
+      keys.push(...page.map((i) => i[F.key] as string));
     return keys;
   }
 
   /** The newest entries of an author's koo index (decide.ts authorKoosId), strongly consistent. */
   async newestOfAuthor(authorId: string, limit: number): Promise<Item[]> {
-    const out = await this.dynamo.call('Query', (doc) =>
-      doc.send(
-        new QueryCommand({
-          TableName: this.tables.feed,
-          KeyConditionExpression: '#id = :id',
-          ExpressionAttributeNames: { '#id': F.userId },
-          ExpressionAttributeValues: { ':id': authorKoosId(authorId) },
-          ScanIndexForward: false,
-          ConsistentRead: true,
-          Limit: limit,
-        }),
-      ),
-    );
+    const out = await query(this.dynamo, {
+      TableName: this.tables.feed,
+      KeyConditionExpression: '#id = :id',
+      ExpressionAttributeNames: { '#id': F.userId },
+      ExpressionAttributeValues: { ':id': authorKoosId(authorId) },
+      ScanIndexForward: false,
+      ConsistentRead: true,
+      Limit: limit,
+    });
     return out.Items ?? [];
   }
 
   /** An author's newest koos (GSI by_creator, replies included: the caller filters), up to `limit` items. */
   async newestByCreator(authorId: string, limit: number): Promise<Item[]> {
-    const out = await this.dynamo.call('Query', (doc) =>
-      doc.send(
-        new QueryCommand({
-          TableName: this.tables.content,
-          IndexName: 'by_creator',
-          KeyConditionExpression: '#c = :c',
-          ExpressionAttributeNames: { '#c': A.creator },
-          ExpressionAttributeValues: { ':c': authorId },
-          ScanIndexForward: false,
-          Limit: limit,
-        }),
-      ),
-    );
+    const out = await query(this.dynamo, {
+      TableName: this.tables.content,
+      IndexName: 'by_creator',
+      KeyConditionExpression: '#c = :c',
+      ExpressionAttributeNames: { '#c': A.creator },
+      ExpressionAttributeValues: { ':c': authorId },
+      ScanIndexForward: false,
+      Limit: limit,
+    });
     return out.Items ?? [];
   }
 

@@ -1,7 +1,8 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { graphAttr as G, graphKey } from '../../schemas/koo-feed.ts';
 import { batchGet, keyString, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { query } from '../../shared/dynamodb/query.ts';
 import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
@@ -168,24 +169,20 @@ export class GraphStore {
     attributes: readonly string[],
     consistent = false,
   ): Promise<{ items: Item[]; next?: string }> {
-    const out = await this.dynamo.call('Query', (doc) =>
-      doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: '#id = :id AND begins_with(#k, :prefix)',
-          ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
-          ExpressionAttributeNames: {
-            '#id': G.userId,
-            '#k': G.key,
-            ...Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a])),
-          },
-          ExpressionAttributeValues: { ':id': userId, ':prefix': prefix },
-          Limit: limit,
-          ConsistentRead: consistent,
-          ...(after ? { ExclusiveStartKey: { [G.userId]: userId, [G.key]: after } } : {}),
-        }),
-      ),
-    );
+    const out = await query(this.dynamo, {
+      TableName: this.table,
+      KeyConditionExpression: '#id = :id AND begins_with(#k, :prefix)',
+      ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
+      ExpressionAttributeNames: {
+        '#id': G.userId,
+        '#k': G.key,
+        ...Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a])),
+      },
+      ExpressionAttributeValues: { ':id': userId, ':prefix': prefix },
+      Limit: limit,
+      ConsistentRead: consistent,
+      ...(after ? { ExclusiveStartKey: { [G.userId]: userId, [G.key]: after } } : {}),
+    });
     const items = out.Items ?? [];
     return { items, ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey[G.key] as string } : {}) };
   }

@@ -1,8 +1,8 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { feedAttr as F } from '../../schemas/koo-feed.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
+import { queryUntil } from '../../shared/dynamodb/query.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import type { BodyStore } from '../content/body-store.ts';
@@ -119,34 +119,27 @@ export class FeedQueries {
     limit: number,
     before?: string,
   ): Promise<FeedRef[]> {
-    const refs: FeedRef[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.dynamo.call('Query', (doc) =>
-        doc.send(
-          new QueryCommand({
-            TableName: this.options.feedTable,
-            KeyConditionExpression: before ? '#id = :id AND #k < :before' : '#id = :id',
-            ExpressionAttributeNames: { '#id': F.userId, ...(before ? { '#k': F.key } : {}) },
-            ExpressionAttributeValues: { ':id': userId, ...(before ? { ':before': before } : {}) },
-            ScanIndexForward: false,
-            Limit: limit - refs.length,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const i of out.Items ?? []) {
-        if (!followed.has(i[F.author] as string)) continue;
-        refs.push({
-          sortKey: i[F.key] as string,
-          contentId: i[F.contentId] as string,
-          authorId: i[F.author] as string,
-          source: 'pushed',
-        });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start && refs.length < limit);
-    return refs;
+    const { items } = await queryUntil(
+      this.dynamo,
+      {
+        TableName: this.options.feedTable,
+        KeyConditionExpression: before ? '#id = :id AND #k < :before' : '#id = :id',
+        ExpressionAttributeNames: { '#id': F.userId, ...(before ? { '#k': F.key } : {}) },
+        ExpressionAttributeValues: { ':id': userId, ...(before ? { ':before': before } : {}) },
+        ScanIndexForward: false,
+      },
+      limit,
+      (i): FeedRef | undefined =>
+        followed.has(i[F.author] as string)
+          ? {
+              sortKey: i[F.key] as string,
+              contentId: i[F.contentId] as string,
+              authorId: i[F.author] as string,
+              source: 'pushed',
+            }
+          : undefined,
+    );
+    return items;
   }
 
   /** An eminent author's newest top-level koos created after `sinceMs` and older than `before` (GSI by_creator). */
@@ -157,27 +150,20 @@ export class FeedQueries {
     before?: string,
   ): Promise<Item[]> {
     const untilMs = before ? Number(before.slice(0, before.indexOf('#'))) : Number.MAX_SAFE_INTEGER;
-    const found: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.dynamo.call('Query', (doc) =>
-        doc.send(
-          new QueryCommand({
-            TableName: this.options.contentTable,
-            IndexName: 'by_creator',
-            KeyConditionExpression: '#c = :c AND #ca BETWEEN :since AND :until',
-            FilterExpression: 'attribute_not_exists(#p)',
-            ExpressionAttributeNames: { '#c': A.creator, '#ca': A.createdAt, '#p': A.parent },
-            ExpressionAttributeValues: { ':c': authorId, ':since': sinceMs, ':until': untilMs },
-            ScanIndexForward: false,
-            Limit: limit,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      found.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start && found.length < limit);
-    return found.slice(0, limit);
+    const { items } = await queryUntil(
+      this.dynamo,
+      {
+        TableName: this.options.contentTable,
+        IndexName: 'by_creator',
+        KeyConditionExpression: '#c = :c AND #ca BETWEEN :since AND :until',
+        FilterExpression: 'attribute_not_exists(#p)',
+        ExpressionAttributeNames: { '#c': A.creator, '#ca': A.createdAt, '#p': A.parent },
+        ExpressionAttributeValues: { ':c': authorId, ':since': sinceMs, ':until': untilMs },
+        ScanIndexForward: false,
+      },
+      limit,
+      (i) => i,
+    );
+    return items;
   }
 }

@@ -1,6 +1,7 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, reactionAttr as R } from '../../schemas/koo-content.ts';
 import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
+import { queryUntil } from '../../shared/dynamodb/query.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { countersOf, reactionFlags as F, type Counters } from './decide.ts';
@@ -49,28 +50,20 @@ export class ReactionQueries {
    * take more than one request to fill a page.
    */
   async reactionsOf(contentId: string, limit = 20, cursor?: string): Promise<Page<ReactionView>> {
-    const items: ReactionView[] = [];
-    let start = cursor ? decodeCursor<Item>(cursor) : undefined;
-    do {
-      const out = await this.dynamo.call('Query', (doc) =>
-        doc.send(
-          new QueryCommand({
-            TableName: this.options.reactionsTable,
-            KeyConditionExpression: '#id = :id',
-            FilterExpression: '#f > :none',
-            ExpressionAttributeNames: { '#id': R.contentId, '#f': R.flags },
-            ExpressionAttributeValues: { ':id': contentId, ':none': 0 },
-            Limit: limit - items.length,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      items.push(
-        ...(out.Items ?? []).map((i) => this.toView(i)).filter((v): v is ReactionView => v !== null),
-      );
-      start = out.LastEvaluatedKey;
-    } while (start && items.length < limit);
-    return { items, ...(start ? { cursor: encodeCursor(start) } : {}) };
+    const { items, next } = await queryUntil(
+      this.dynamo,
+      {
+        TableName: this.options.reactionsTable,
+        KeyConditionExpression: '#id = :id',
+        FilterExpression: '#f > :none',
+        ExpressionAttributeNames: { '#id': R.contentId, '#f': R.flags },
+        ExpressionAttributeValues: { ':id': contentId, ':none': 0 },
+        ExclusiveStartKey: cursor ? decodeCursor<Item>(cursor) : undefined,
+      },
+      limit,
+      (i) => this.toView(i) ?? undefined,
+    );
+    return { items, ...(next ? { cursor: encodeCursor(next) } : {}) };
   }
 
   /** How a user reacted to a koo, or null when they did not. */
