@@ -68,7 +68,7 @@ export async function benchFeed(): Promise<Figures[]> {
   const bodies = bodyStoreFor(config);
   await provisionTables({ ...config, TABLE_PREFIX: prefix }, logger);
   await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
-  const graph = new GraphStore(dynamo, tableName('graph', prefix), config.SINK_CONCURRENCY);
+  const graph = new GraphStore(dynamo, { graph: tableName('graph', prefix) }, config.SINK_CONCURRENCY);
   const rnd = new Random(Number(process.env.BENCH_SEED ?? Date.now()));
   const run = Date.now().toString(36);
   const results: Figures[] = [];

@@ -17,7 +17,7 @@ export function feedReadPath(cap: number) {
     endpoint: stackEnv.dynamodbEndpoint,
     retryMaxMs: 5_000,
   });
-  const graph = new GraphStore(dynamo, tableName('graph'), 8);
+  const graph = new GraphStore(dynamo, { graph: tableName('graph') }, 8);
   const queries = new FeedQueries(dynamo, {
     graphTable: tableName('graph'),
     feedTable: tableName('feed'),

@@ -2,9 +2,9 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import { queryPages } from '../../shared/dynamodb/query.ts';
-import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { buildUpdate, type UpdateSpec } from '../../shared/dynamodb/update-expression.ts';
 import type { KooWrite, UserWrite } from './decide.ts';
+import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
 
 export interface ContentTables {
   content: string;
@@ -19,17 +19,7 @@ const FENCE = 'attribute_not_exists(#fv) OR #fv <= :fv';
  * The content worker's DynamoDB adapter: fenced writes of koos and users, thread links, handle
  * propagation. Every method is idempotent; none decides anything.
  */
-export class ContentStore {
-  readonly tables: ContentTables;
-  private readonly dynamo: Dynamo;
-  private readonly concurrency: number;
-
-  constructor(dynamo: Dynamo, tables: ContentTables, concurrency: number) {
-    this.dynamo = dynamo;
-    this.tables = tables;
-    this.concurrency = concurrency;
-  }
-
+export class ContentStore extends DynamoStore<ContentTables> {
   getUsers(ids: readonly string[]): Promise<Map<string, Item>> {
     return batchGet(
       this.dynamo,

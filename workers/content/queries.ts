@@ -1,12 +1,12 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
-import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
 import { query } from '../../shared/dynamodb/query.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import type { BodyStore } from './body-store.ts';
 import { mediaUri } from './decide.ts';
+import { DynamoQueries } from '../../shared/dynamodb/dynamo-store.ts';
 
 export type { Page };
 
@@ -37,15 +37,7 @@ export interface ContentQueryOptions {
 const DAY_MS = 86_400_000;
 
 /** The seed's access patterns on koo_content, plus the thread lookup. */
-export class ContentQueries {
-  private readonly dynamo: Dynamo;
-  private readonly options: ContentQueryOptions;
-
-  constructor(dynamo: Dynamo, options: ContentQueryOptions) {
-    this.dynamo = dynamo;
-    this.options = options;
-  }
-
+export class ContentQueries extends DynamoQueries<ContentQueryOptions> {
   /**
    * Items as the app reads them, bodies fetched from S3 where an item points there. Null for
    * what is not a koo: a stub (a reply's placeholder for a parent not seen yet), a tombstone, or

@@ -1,6 +1,5 @@
 import { contentAttr as A, engagementPairAttr as P } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
-import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
@@ -11,6 +10,7 @@ import {
   type EngagementStep,
   type ScoreWrite,
 } from './decide.ts';
+import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
 
 /** What the worker reads and writes of a koo item: its language (for trending) and its score. */
 export interface KooScoreItem {
@@ -49,29 +49,17 @@ export interface ScoreTables {
  * retriable error: the runtime runs the batch again, reading again, and the fences drop what was
  * applied.
  */
-export class ScoreStore {
-  readonly table: string;
-  readonly pairsTable: string;
-  private readonly dynamo: Dynamo;
-  private readonly concurrency: number;
-
-  constructor(dynamo: Dynamo, tables: ScoreTables, concurrency: number) {
-    this.dynamo = dynamo;
-    this.table = tables.content;
-    this.pairsTable = tables.pairs;
-    this.concurrency = concurrency;
-  }
-
+export class ScoreStore extends DynamoStore<ScoreTables> {
   /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
   reachable(): Promise<boolean> {
-    return this.dynamo.reachable(this.table, { [A.contentId]: '__readyz__' });
+    return this.dynamo.reachable(this.tables.content, { [A.contentId]: '__readyz__' });
   }
 
   /** The koos' items (language, score and the given fence only), keyed by content id; strongly consistent. */
   async read(ids: readonly string[], fenceAttr: string): Promise<Map<string, Item>> {
     const items = await batchGet(
       this.dynamo,
-      this.table,
+      this.tables.content,
       ids.map((id) => ({ [A.contentId]: id })),
       {
         keyAttributes: [A.contentId],
@@ -96,7 +84,7 @@ export class ScoreStore {
   ): Promise<Map<string, Map<string, EngagedState>>> {
     const items = await batchGet(
       this.dynamo,
-      this.pairsTable,
+      this.tables.pairs,
       pairs.map((p) => ({ [P.contentId]: p.contentId, [P.userId]: p.userId })),
       { keyAttributes: [P.contentId, P.userId], concurrency: this.concurrency },
     );
@@ -128,7 +116,7 @@ export class ScoreStore {
       [
         { Update: update },
         ...step.pairs.map((p) => ({
-          Put: { TableName: this.pairsTable, Item: pairItemOf(w.contentId, p, expiresAtSeconds) },
+          Put: { TableName: this.tables.pairs, Item: pairItemOf(w.contentId, p, expiresAtSeconds) },
         })),
       ],
       `score of ${w.contentId}`,
@@ -170,7 +158,7 @@ export class ScoreStore {
       if (change.versionFrom !== 0) values[':ev'] = change.versionFrom;
     }
     return {
-      TableName: this.table,
+      TableName: this.tables.content,
       Key: { [A.contentId]: w.contentId },
       ...update,
       ConditionExpression: conditions.join(' AND '),

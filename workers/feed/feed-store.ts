@@ -2,7 +2,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
 import { batchGet, batchWrite, type Item, type WriteRequest } from '../../shared/dynamodb/batch-writer.ts';
-import { isConditionFailed, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { isConditionFailed } from '../../shared/dynamodb/dynamo-client.ts';
 import { query, queryPages } from '../../shared/dynamodb/query.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import {
@@ -12,6 +12,7 @@ import {
   type FanOutRecord,
   type FanOutState,
 } from './decide.ts';
+import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
 
 export interface FeedTables {
   feed: string;
@@ -26,17 +27,7 @@ const feedKey = [F.userId, F.key] as const;
  * koo_content and koo_users. Entry writes are unconditional puts and deletes of deterministic
  * keys, so doing them twice is doing them once; records are fenced by the koo's LSN.
  */
-export class FeedStore {
-  readonly tables: FeedTables;
-  private readonly dynamo: Dynamo;
-  private readonly concurrency: number;
-
-  constructor(dynamo: Dynamo, tables: FeedTables, concurrency: number) {
-    this.dynamo = dynamo;
-    this.tables = tables;
-    this.concurrency = concurrency;
-  }
-
+export class FeedStore extends DynamoStore<FeedTables> {
   /** Writes and deletes entries, 25 to a request. */
   writeEntries(requests: readonly WriteRequest[]): Promise<void> {
     return batchWrite(this.dynamo, this.tables.feed, requests, {

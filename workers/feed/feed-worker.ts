@@ -267,7 +267,11 @@ export const feedWorkerModule: WorkerModule<FeedConfig, FeedEvent> = {
 
 export function createFeedWorker(config: FeedConfig): FeedWorker {
   const dynamo = dynamoFor(config);
-  const graph = new GraphStore(dynamo, tableName('graph', config.TABLE_PREFIX), config.SINK_CONCURRENCY);
+  const graph = new GraphStore(
+    dynamo,
+    { graph: tableName('graph', config.TABLE_PREFIX) },
+    config.SINK_CONCURRENCY,
+  );
   const feed = new FeedStore(
     dynamo,
     {

@@ -1,7 +1,6 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { graphAttr as G, graphKey } from '../../schemas/koo-feed.ts';
 import { batchGet, keyString, type Item } from '../../shared/dynamodb/batch-writer.ts';
-import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { query } from '../../shared/dynamodb/query.ts';
 import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
@@ -18,6 +17,11 @@ import {
   type EdgeWrite,
   type FeedSettings,
 } from './decide.ts';
+import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
+
+export interface GraphTables {
+  graph: string;
+}
 
 export interface FollowerPage {
   followerIds: string[];
@@ -30,22 +34,12 @@ export interface FollowerPage {
  * its count changes are one transaction conditioned on the edge version read before, so a replay
  * (older LSN), a redelivery (same LSN) or a second owner of the partition never counts twice.
  */
-export class GraphStore {
-  readonly table: string;
-  private readonly dynamo: Dynamo;
-  private readonly concurrency: number;
-
-  constructor(dynamo: Dynamo, table: string, concurrency: number) {
-    this.dynamo = dynamo;
-    this.table = table;
-    this.concurrency = concurrency;
-  }
-
+export class GraphStore extends DynamoStore<GraphTables> {
   /** Stored states of these edges, keyed by edgeId; strongly consistent. */
   async getEdges(edges: readonly EdgeChange[]): Promise<Map<string, EdgeState>> {
     const items = await batchGet(
       this.dynamo,
-      this.table,
+      this.tables.graph,
       edges.map((e) => ({ [G.userId]: e.followerId, [G.key]: graphKey.following(e.followeeId) })),
       { keyAttributes: [G.userId, G.key], concurrency: this.concurrency },
     );
@@ -61,7 +55,7 @@ export class GraphStore {
       const edges = group.flatMap((w) => [
         {
           Put: {
-            TableName: this.table,
+            TableName: this.tables.graph,
             Item: followingItem(w.change, tombstoneExpiresAt),
             ConditionExpression: w.expectedVersion === 0 ? 'attribute_not_exists(#v)' : '#v = :v',
             ExpressionAttributeNames: { '#v': G.version },
@@ -69,17 +63,17 @@ export class GraphStore {
           },
         },
         w.change.active
-          ? { Put: { TableName: this.table, Item: followerItem(w.change) } }
+          ? { Put: { TableName: this.tables.graph, Item: followerItem(w.change) } }
           : {
               Delete: {
-                TableName: this.table,
+                TableName: this.tables.graph,
                 Key: { [G.userId]: w.change.followeeId, [G.key]: graphKey.follower(w.change.followerId) },
               },
             },
       ]);
       const counts = [...countDeltas(group)].map(([userId, d]) => ({
         Update: {
-          TableName: this.table,
+          TableName: this.tables.graph,
           Key: { [G.userId]: userId, [G.key]: graphKey.counts },
           ...buildUpdate({ add: { [G.followers]: d.followers, [G.following]: d.following } }),
         },
@@ -90,14 +84,14 @@ export class GraphStore {
 
   /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
   reachable(): Promise<boolean> {
-    return this.dynamo.reachable(this.table, { [G.userId]: '__readyz__', [G.key]: graphKey.counts });
+    return this.dynamo.reachable(this.tables.graph, { [G.userId]: '__readyz__', [G.key]: graphKey.counts });
   }
 
   /** Follower counts of these users (0 for a user without followers). */
   async followerCounts(userIds: readonly string[]): Promise<Map<string, number>> {
     const items = await batchGet(
       this.dynamo,
-      this.table,
+      this.tables.graph,
       userIds.map((id) => ({ [G.userId]: id, [G.key]: graphKey.counts })),
       { keyAttributes: [G.userId, G.key], concurrency: this.concurrency },
     );
@@ -108,7 +102,10 @@ export class GraphStore {
   async counts(userId: string): Promise<{ followers: number; following: number }> {
     const out = await this.dynamo.call('GetItem', (doc) =>
       doc.send(
-        new GetCommand({ TableName: this.table, Key: { [G.userId]: userId, [G.key]: graphKey.counts } }),
+        new GetCommand({
+          TableName: this.tables.graph,
+          Key: { [G.userId]: userId, [G.key]: graphKey.counts },
+        }),
       ),
     );
     return {
@@ -170,7 +167,7 @@ export class GraphStore {
     consistent = false,
   ): Promise<{ items: Item[]; next?: string }> {
     const out = await query(this.dynamo, {
-      TableName: this.table,
+      TableName: this.tables.graph,
       KeyConditionExpression: '#id = :id AND begins_with(#k, :prefix)',
       ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
       ExpressionAttributeNames: {
@@ -192,7 +189,7 @@ export class GraphStore {
     const out = await this.dynamo.call('GetItem', (doc) =>
       doc.send(
         new GetCommand({
-          TableName: this.table,
+          TableName: this.tables.graph,
           Key: { [G.userId]: graphKey.pulledAuthors, [G.key]: graphKey.counts },
         }),
       ),
@@ -205,7 +202,7 @@ export class GraphStore {
     await this.dynamo.call('UpdateItem', (doc) =>
       doc.send(
         new UpdateCommand({
-          TableName: this.table,
+          TableName: this.tables.graph,
           Key: { [G.userId]: graphKey.pulledAuthors, [G.key]: graphKey.counts },
           ...buildUpdate({ add: { [G.members]: new Set(userIds) } }),
         }),

@@ -53,7 +53,7 @@ export class FeedQueries {
   constructor(dynamo: Dynamo, options: FeedQueryOptions) {
     this.dynamo = dynamo;
     this.options = options;
-    this.graph = new GraphStore(dynamo, options.graphTable, 8);
+    this.graph = new GraphStore(dynamo, { graph: options.graphTable }, 8);
     this.content = new ContentQueries(dynamo, {
       contentTable: options.contentTable,
       mediaBucket: options.mediaBucket,

@@ -3,8 +3,8 @@ import { contentAttr as A, reactionAttr as R } from '../../schemas/koo-content.t
 import { decodeCursor, encodeCursor, type Page } from '../../shared/dynamodb/cursor.ts';
 import { queryUntil } from '../../shared/dynamodb/query.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
-import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { countersOf, reactionFlags as F, type Counters } from './decide.ts';
+import { DynamoQueries } from '../../shared/dynamodb/dynamo-store.ts';
 
 /** One user's reactions to a koo, as the app reads them. */
 export interface ReactionView {
@@ -22,15 +22,7 @@ export interface ReactionQueryOptions {
 }
 
 /** Reads of the reactions view: who reacted to a koo (paged), whether a user did, and the counts. */
-export class ReactionQueries {
-  private readonly dynamo: Dynamo;
-  private readonly options: ReactionQueryOptions;
-
-  constructor(dynamo: Dynamo, options: ReactionQueryOptions) {
-    this.dynamo = dynamo;
-    this.options = options;
-  }
-
+export class ReactionQueries extends DynamoQueries<ReactionQueryOptions> {
   /** Null for no reaction, including a tombstone (a like taken back). */
   toView(item: Item | undefined): ReactionView | null {
     const flags = (item?.[R.flags] as number | undefined) ?? 0;

@@ -1,9 +1,9 @@
 import { contentAttr as A, reactionAttr as R } from '../../schemas/koo-content.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
-import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { transactWrite, type TransactItem } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { itemOf, pairKey, storedPairOf, type KooStep, type StoredPair } from './decide.ts';
+import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
 
 export interface ReactionTables {
   reactions: string;
@@ -15,17 +15,7 @@ export interface ReactionTables {
  * writes steps of koos (each its items, counters and fence) in fenced transactions.
  * It decides nothing (decide.ts does).
  */
-export class ReactionStore {
-  readonly tables: ReactionTables;
-  private readonly dynamo: Dynamo;
-  private readonly concurrency: number;
-
-  constructor(dynamo: Dynamo, tables: ReactionTables, concurrency: number) {
-    this.dynamo = dynamo;
-    this.tables = tables;
-    this.concurrency = concurrency;
-  }
-
+export class ReactionStore extends DynamoStore<ReactionTables> {
   /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
   reachable(): Promise<boolean> {
     return this.dynamo.reachable(this.tables.content, { [A.contentId]: '__readyz__' });
