@@ -1,19 +1,23 @@
 import type { Admin } from 'kafkajs';
 import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
-import { provisionTables } from '../infra/provision.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
-import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
-import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
-import { createLogger } from '../shared/logging/logger.ts';
-import { runWorker } from '../shared/runtime/run-worker.ts';
 import { writeSourceWorkload } from '../apps/synthetic/source-workload.ts';
 import { contentWorkerModule } from '../workers/content/content-worker.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
-import { bareConsumer, ddbPerEvent, ddbUsage, drainBacklog, until, type BenchConsumer } from './drain.ts';
+import {
+  benchConnections,
+  workerConsumer,
+  bareConsumer,
+  ddbPerEvent,
+  ddbUsage,
+  drainBacklog,
+  until,
+  type BenchConsumer,
+} from './drain.ts';
 import { runNaiveContentConsumer } from './naive-content.ts';
 import { sourceDatabasePool } from '../shared/config/source-database.ts';
 
@@ -46,29 +50,13 @@ export async function benchContent(): Promise<Figures[]> {
   const koos = Number(process.env.BENCH_CONTENT_KOOS ?? 4000);
   const liveRate = Number(process.env.BENCH_CONTENT_RATE ?? 200);
   const liveSeconds = Number(process.env.BENCH_CONTENT_SECONDS ?? 10);
-  const config = loadConfig(commonConfigSchema);
-  const logger = createLogger('bench', 'error');
-  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench'), logger);
-  const admin = kafka.admin();
-  await admin.connect();
-  const db = sourceDatabasePool();
-  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   const naivePrefix = 'bench_naive_';
-  await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
+  const { kafka, admin, dynamo } = await benchConnections(loadConfig(commonConfigSchema), [naivePrefix]);
+  const db = sourceDatabasePool();
   const run = Date.now().toString(36);
 
   const runs: BenchConsumer[] = [
-    {
-      label: 'content worker',
-      start: async (groupId, onDone) => {
-        const w = await runWorker(contentWorkerModule, {
-          ownProcess: false,
-          env: { ...process.env, LOG_LEVEL: 'error', CONTENT_GROUP_ID: groupId },
-          onCommitted: onDone,
-        });
-        return () => w.close();
-      },
-    },
+    workerConsumer('content worker', contentWorkerModule, 'CONTENT_GROUP_ID'),
     {
       label: 'naive (one request per join and write, per event)',
       start: (groupId, onDone) =>

@@ -1,13 +1,56 @@
 import type { Kafka } from 'kafkajs';
+import { provisionTables } from '../infra/provision.ts';
+import type { CommonConfig } from '../shared/config/common.ts';
+import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
+import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { rawRecordOf, type RawRecord } from '../shared/kafka/records.ts';
+import { createLogger } from '../shared/logging/logger.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
+import { runWorker, type WorkerConfig, type WorkerModule } from '../shared/runtime/run-worker.ts';
 import { round, type Figures } from './report.ts';
 
 /** A consumer under test: started under a group id, it reports every batch it has done. */
 export interface BenchConsumer {
   label: string;
   start: (groupId: string, onDone: (records: readonly RawRecord[]) => void) => Promise<() => Promise<void>>;
+}
+
+/**
+ * What a benchmark talks to, from its config: a quiet logger, Kafka and its admin (connected),
+ * the shared DynamoDB client; the tables are provisioned under each of `tablePrefixes`.
+ */
+export async function benchConnections(
+  config: CommonConfig,
+  tablePrefixes: readonly string[] = [],
+  clientId = 'koo-bench',
+) {
+  const logger = createLogger('bench', 'error');
+  const kafka = createKafka(kafkaClientOptions(config, clientId), logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  for (const prefix of tablePrefixes) await provisionTables({ ...config, TABLE_PREFIX: prefix }, logger);
+  return { logger, kafka, admin, dynamo };
+}
+
+/** A worker of the pipeline under test: run in this process by the shared runtime, its group id set through `groupEnv`. */
+export function workerConsumer<C extends WorkerConfig, T>(
+  label: string,
+  module: WorkerModule<C, T>,
+  groupEnv: string,
+): BenchConsumer {
+  return {
+    label,
+    start: async (groupId, onDone) => {
+      const worker = await runWorker(module, {
+        ownProcess: false,
+        env: { ...process.env, LOG_LEVEL: 'error', [groupEnv]: groupId },
+        onCommitted: onDone,
+      });
+      return () => worker.close();
+    },
+  };
 }
 
 export interface DdbUsage {

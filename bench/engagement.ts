@@ -1,11 +1,8 @@
 import { Redis } from 'ioredis';
-import { provisionTables } from '../infra/provision.ts';
 import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
-import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
-import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
-import { createLogger } from '../shared/logging/logger.ts';
+import { kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
@@ -18,7 +15,7 @@ import {
 } from '../workers/engagement/engagement-worker.ts';
 import { round, type Figures } from './report.ts';
 import { runNaiveEngagementConsumer } from './naive-engagement.ts';
-import { bareConsumer, ddbPerEvent, ddbUsage } from './drain.ts';
+import { benchConnections, bareConsumer, ddbPerEvent, ddbUsage } from './drain.ts';
 import { seedKooItems } from './koo-items.ts';
 
 /**
@@ -36,14 +33,9 @@ export async function benchEngagement(): Promise<Figures[]> {
   const run = Date.now().toString(36);
   const keyPrefix = `bench-engagement-${run}:`;
   const config = loadEngagementConfig({ ...process.env, TRENDING_KEY_PREFIX: keyPrefix });
-  const logger = createLogger('bench', 'error');
-  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench'), logger);
-  const admin = kafka.admin();
-  await admin.connect();
-  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
-  const redis = new Redis(config.REDIS_URL);
   const naivePrefix = 'bench_naive_';
-  await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
+  const { kafka, admin, dynamo } = await benchConnections(config, [naivePrefix]);
+  const redis = new Redis(config.REDIS_URL);
 
   // Koos exist with a language in both tables (the content worker's part), then the backlog.
   const random = new Random(Number(process.env.BENCH_SEED ?? Date.now()));

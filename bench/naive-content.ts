@@ -2,6 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Kafka } from 'kafkajs';
 import type { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
+import { runPerRecordConsumer } from './naive-consumer.ts';
 import { ContentStore, type ContentTables } from '../workers/content/content-store.ts';
 import { decodeContentEvent, loadContentConfig } from '../workers/content/content-worker.ts';
 import { kooTombstone, kooWrite, userWrite } from '../workers/content/decide.ts';
@@ -33,37 +34,20 @@ export async function runNaiveContentConsumer(
         d.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true })),
       )
     ).Item;
-  const consumer = kafka.consumer({ groupId });
-  await consumer.connect();
-  for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ topic, partition, message }) => {
-      const raw: RawRecord = {
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key ?? null,
-        value: message.value ?? null,
-        timestamp: message.timestamp,
-        headers: message.headers ?? {},
-      };
-      const event = decodeContentEvent(raw);
-      if (event?.kind === 'user') {
-        await store.writeUser(userWrite(event.change, settings, Date.now()));
-      } else if (event?.kind === 'koo') {
-        const c = event.change;
-        if (c.op === 'd') {
-          await store.writeKoo(kooTombstone(c, settings, Date.now()));
-        } else {
-          const user = await get(tables.users, c.after!.creator_id);
-          const parent = c.after!.parent_id ? await get(tables.content, c.after!.parent_id) : undefined;
-          await store.writeKoo(kooWrite(c, user, parent, settings));
-        }
+  return runPerRecordConsumer(kafka, groupId, topics, async (raw) => {
+    const event = decodeContentEvent(raw);
+    if (event?.kind === 'user') {
+      await store.writeUser(userWrite(event.change, settings, Date.now()));
+    } else if (event?.kind === 'koo') {
+      const c = event.change;
+      if (c.op === 'd') {
+        await store.writeKoo(kooTombstone(c, settings, Date.now()));
+      } else {
+        const user = await get(tables.users, c.after!.creator_id);
+        const parent = c.after!.parent_id ? await get(tables.content, c.after!.parent_id) : undefined;
+        await store.writeKoo(kooWrite(c, user, parent, settings));
       }
-      onDone(raw);
-    },
+    }
+    onDone(raw);
   });
-  return async () => {
-    await consumer.disconnect();
-  };
 }

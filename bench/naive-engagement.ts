@@ -1,11 +1,7 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
-import { topicNames } from '../schemas/topics.ts';
 import { contentAttr as A } from '../schemas/koo-content.ts';
-import { reactionContract } from '../schemas/reaction.ts';
-import { RegistryCodec } from '../shared/avro/registry-codec.ts';
 import type { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import {
@@ -16,6 +12,7 @@ import {
   type DecaySettings,
 } from '../workers/engagement/decay.ts';
 import { weightOf, type EngagementWeights } from '../workers/engagement/decide.ts';
+import { runPerReactionConsumer } from './naive-consumer.ts';
 
 /**
  * The baseline the engagement worker is measured against: what a first version would do. One
@@ -23,7 +20,7 @@ import { weightOf, type EngagementWeights } from '../workers/engagement/decide.t
  * back, and ZADD the result to the language's and the overall sorted set. It has no fence (a
  * replay double counts) and does not trim the sets: it does less than the worker.
  */
-export async function runNaiveEngagementConsumer(
+export function runNaiveEngagementConsumer(
   kafka: Kafka,
   dynamo: Dynamo,
   redis: Redis,
@@ -37,51 +34,40 @@ export async function runNaiveEngagementConsumer(
   },
   onDone: () => void,
 ): Promise<() => Promise<void>> {
-  const codec = new RegistryCodec(new SchemaRegistry({ host: options.registryUrl }), reactionContract);
-  const consumer = kafka.consumer({ groupId: options.groupId });
-  await consumer.connect();
-  await consumer.subscribe({ topic: topicNames.reactions, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      await codec.prepare([message.value]);
-      const r = codec.decode(message.value);
-      const key = { [A.contentId]: r.content_id };
-      const item = (
-        await dynamo.call('GetItem', (d) =>
-          d.send(new GetCommand({ TableName: options.table, Key: key, ConsistentRead: true })),
-        )
-      ).Item;
-      const stored = (item?.[A.score] as number | undefined) ?? 0;
-      const landmark = Math.max(
-        (item?.[A.scoreLandmark] as number | undefined) ?? -Infinity,
-        landmarkOf(r.event_time, options.decay),
-      );
-      const from = (item?.[A.scoreLandmark] as number | undefined) ?? landmark;
-      const score =
-        rebase(stored, from, landmark, options.decay) +
-        contribution(weightOf(r.type, options.weights), r.event_time, landmark, options.decay);
-      await dynamo.call('UpdateItem', (d) =>
-        d.send(
-          new UpdateCommand({
-            TableName: options.table,
-            Key: key,
-            UpdateExpression: 'SET #s = :s, #l = :l',
-            ExpressionAttributeNames: { '#s': A.score, '#l': A.scoreLandmark },
-            ExpressionAttributeValues: { ':s': score, ':l': landmark },
-          }),
-        ),
-      );
-      const rank = trendingRank(score, landmark, options.decay);
-      const lang = (item?.[A.lang] as string | undefined) ?? 'unknown';
-      for (const set of [`${options.keyPrefix}trending:*`, `${options.keyPrefix}trending:${lang}`]) {
-        metrics.redisRequests.inc({ operation: 'naive' });
-        if (rank === undefined) await redis.zrem(set, r.content_id);
-        else await redis.zadd(set, rank, r.content_id);
-      }
-      onDone();
-    },
+  return runPerReactionConsumer(kafka, options.groupId, options.registryUrl, async (r) => {
+    const key = { [A.contentId]: r.content_id };
+    const item = (
+      await dynamo.call('GetItem', (d) =>
+        d.send(new GetCommand({ TableName: options.table, Key: key, ConsistentRead: true })),
+      )
+    ).Item;
+    const stored = (item?.[A.score] as number | undefined) ?? 0;
+    const landmark = Math.max(
+      (item?.[A.scoreLandmark] as number | undefined) ?? -Infinity,
+      landmarkOf(r.event_time, options.decay),
+    );
+    const from = (item?.[A.scoreLandmark] as number | undefined) ?? landmark;
+    const score =
+      rebase(stored, from, landmark, options.decay) +
+      contribution(weightOf(r.type, options.weights), r.event_time, landmark, options.decay);
+    await dynamo.call('UpdateItem', (d) =>
+      d.send(
+        new UpdateCommand({
+          TableName: options.table,
+          Key: key,
+          UpdateExpression: 'SET #s = :s, #l = :l',
+          ExpressionAttributeNames: { '#s': A.score, '#l': A.scoreLandmark },
+          ExpressionAttributeValues: { ':s': score, ':l': landmark },
+        }),
+      ),
+    );
+    const rank = trendingRank(score, landmark, options.decay);
+    const lang = (item?.[A.lang] as string | undefined) ?? 'unknown';
+    for (const set of [`${options.keyPrefix}trending:*`, `${options.keyPrefix}trending:${lang}`]) {
+      metrics.redisRequests.inc({ operation: 'naive' });
+      if (rank === undefined) await redis.zrem(set, r.content_id);
+      else await redis.zadd(set, rank, r.content_id);
+    }
+    onDone();
   });
-  return async () => {
-    await consumer.disconnect();
-  };
 }

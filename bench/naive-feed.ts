@@ -2,7 +2,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Kafka } from 'kafkajs';
 import { topicNames } from '../schemas/topics.ts';
 import type { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
-import { rawRecordOf } from '../shared/kafka/records.ts';
+import { runPerRecordConsumer } from './naive-consumer.ts';
 import { mapConcurrent } from '../shared/runtime/backoff.ts';
 import { feedEntry, kooJob, type FeedSettings } from '../workers/feed/decide.ts';
 import { decodeFeedEvent } from '../workers/feed/feed-worker.ts';
@@ -23,31 +23,23 @@ export async function runNaiveFanOut(
   concurrency: number,
   onDone: (contentId: string, entries: number) => void,
 ): Promise<() => Promise<void>> {
-  const consumer = kafka.consumer({ groupId });
-  await consumer.connect();
-  await consumer.subscribe({ topic: topicNames.koos, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ topic, partition, message, heartbeat }) => {
-      const event = decodeFeedEvent(rawRecordOf(topic, partition, message));
-      const job = event?.kind === 'koo' ? kooJob(event.change, Date.now(), settings) : null;
-      if (job?.kind !== 'push') return;
-      let after: string | undefined;
-      let entries = 0;
-      do {
-        const page = await graph.followers(job.koo.authorId, 5000, after);
-        await mapConcurrent(page.followerIds, concurrency, (follower) =>
-          dynamo.call('PutItem', (doc) =>
-            doc.send(new PutCommand({ TableName: feedTable, Item: feedEntry(follower, job.koo, settings) })),
-          ),
-        );
-        entries += page.followerIds.length;
-        after = page.next;
-        await heartbeat();
-      } while (after);
-      onDone(job.koo.contentId, entries);
-    },
+  return runPerRecordConsumer(kafka, groupId, [topicNames.koos], async (raw, heartbeat) => {
+    const event = decodeFeedEvent(raw);
+    const job = event?.kind === 'koo' ? kooJob(event.change, Date.now(), settings) : null;
+    if (job?.kind !== 'push') return;
+    let after: string | undefined;
+    let entries = 0;
+    do {
+      const page = await graph.followers(job.koo.authorId, 5000, after);
+      await mapConcurrent(page.followerIds, concurrency, (follower) =>
+        dynamo.call('PutItem', (doc) =>
+          doc.send(new PutCommand({ TableName: feedTable, Item: feedEntry(follower, job.koo, settings) })),
+        ),
+      );
+      entries += page.followerIds.length;
+      after = page.next;
+      await heartbeat();
+    } while (after);
+    onDone(job.koo.contentId, entries);
   });
-  return async () => {
-    await consumer.disconnect();
-  };
 }

@@ -1,19 +1,24 @@
 import type { Admin } from 'kafkajs';
-import { provisionTables } from '../infra/provision.ts';
 import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
-import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
-import { createKafka, kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
-import { createLogger } from '../shared/logging/logger.ts';
+import { kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
-import { runWorker } from '../shared/runtime/run-worker.ts';
 import { ReactionWorkload } from '../apps/synthetic/reaction-workload.ts';
 import { reactionsWorkerModule } from '../workers/reactions/reactions-worker.ts';
 import { seedKooItems } from './koo-items.ts';
-import { bareConsumer, ddbPerEvent, ddbUsage, drainBacklog, until, type BenchConsumer } from './drain.ts';
+import {
+  benchConnections,
+  workerConsumer,
+  bareConsumer,
+  ddbPerEvent,
+  ddbUsage,
+  drainBacklog,
+  until,
+  type BenchConsumer,
+} from './drain.ts';
 import { runNaiveReactionsConsumer } from './naive-reactions.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
 
@@ -50,13 +55,8 @@ export async function benchReactions(): Promise<Figures[]> {
   const liveSeconds = Number(process.env.BENCH_REACTION_SECONDS ?? 10);
   const seed = Number(process.env.BENCH_SEED ?? Date.now() % 2 ** 31);
   const config = loadConfig(commonConfigSchema);
-  const logger = createLogger('bench', 'error');
-  const kafka = createKafka(kafkaClientOptions(config, 'koo-bench'), logger);
-  const admin = kafka.admin();
-  await admin.connect();
-  const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   const naivePrefix = 'bench_naive_';
-  await provisionTables({ ...config, TABLE_PREFIX: naivePrefix }, logger);
+  const { logger, kafka, admin, dynamo } = await benchConnections(config, [naivePrefix]);
   const producer = await ReactionProducer.connect(
     { ...kafkaClientOptions(config, 'koo-bench'), schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
     logger,
@@ -68,17 +68,7 @@ export async function benchReactions(): Promise<Figures[]> {
   for (const prefix of ['', naivePrefix]) await seedKooItems(dynamo, koos, prefix);
 
   const consumers: BenchConsumer[] = [
-    {
-      label: 'reactions worker',
-      start: async (groupId, onDone) => {
-        const w = await runWorker(reactionsWorkerModule, {
-          ownProcess: false,
-          env: { ...process.env, LOG_LEVEL: 'error', REACTIONS_GROUP_ID: groupId },
-          onCommitted: onDone,
-        });
-        return () => w.close();
-      },
-    },
+    workerConsumer('reactions worker', reactionsWorkerModule, 'REACTIONS_GROUP_ID'),
     {
       label: 'naive (one UpdateItem per event)',
       start: (groupId, onDone) =>
