@@ -7,16 +7,16 @@ import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
 import { writeSourceWorkload } from '../apps/synthetic/source-workload.ts';
 import { contentWorkerModule } from '../workers/content/content-worker.ts';
-import { latencyFigures, round, type Figures } from './report.ts';
+import { type Figures } from './report.ts';
 import {
   benchConnections,
   workerConsumer,
   bareConsumer,
-  ddbPerEvent,
-  ddbUsage,
   drainBacklog,
   until,
   type BenchConsumer,
+  measureLive,
+  summaryOf,
 } from './drain.ts';
 import { runNaiveContentConsumer } from './naive-content.ts';
 import { sourceDatabasePool } from '../shared/config/source-database.ts';
@@ -98,45 +98,19 @@ export async function benchContent(): Promise<Figures[]> {
   for (const [i, r] of runs.slice(0, 2).entries()) {
     const groupId = `bench-content-live-${i}-${run}`;
     await moveGroupToEnd(admin, groupId, topics);
-    const latencies: number[] = [];
-    const before = await ddbUsage();
-    let done = 0;
-    const stop = await r.start(groupId, (records) => {
-      const now = Date.now();
-      for (const rec of records) {
-        const ts = sourceTsMs(rec);
-        if (ts !== undefined) latencies.push(now - ts);
-      }
-      done += records.length;
-    });
-    const live = await writeSourceWorkload(db, {
-      seed: Number(process.env.BENCH_SEED ?? Date.now()) + 1000 + i,
-      users: 20,
-      koos: liveRate * liveSeconds,
-      replyShare: 0.25,
-      batchSize: Math.max(1, Math.floor(liveRate / 20)), // 20 transactions a second
-      ratePerSecond: liveRate,
-    });
-    await until(`${r.label} to catch up with the live load`, () => done >= live.expectedRecords);
-    await stop();
-    results.push({
-      phase: `live ${liveRate}/s`,
-      consumer: r.label,
-      events: done,
-      ...(await ddbPerEvent(before, done)),
-      ...latencyFigures(latencies),
-    });
+    const live = () =>
+      writeSourceWorkload(db, {
+        seed: Number(process.env.BENCH_SEED ?? Date.now()) + 1000 + i,
+        users: 20,
+        koos: liveRate * liveSeconds,
+        replyShare: 0.25,
+        batchSize: Math.max(1, Math.floor(liveRate / 20)), // 20 transactions a second
+        ratePerSecond: liveRate,
+      }).then((w) => w.expectedRecords);
+    results.push(await measureLive(r, groupId, `live ${liveRate}/s`, sourceTsMs, live));
   }
   const [optimized, naive, bare] = results;
-  results.push({
-    phase: 'summary',
-    events_per_s: optimized!.events_per_s!,
-    baseline_events_per_s: naive!.events_per_s!,
-    speedup: round(Number(optimized!.events_per_s) / Number(naive!.events_per_s), 2),
-    share_of_bare_consumer: round(Number(optimized!.events_per_s) / Number(bare!.events_per_s), 3),
-    ddb_requests_per_event: optimized!.ddb_requests_per_event!,
-    baseline_ddb_requests_per_event: naive!.ddb_requests_per_event!,
-  });
+  results.push(summaryOf(optimized!, naive!, bare!));
   await admin.disconnect();
   await db.end();
   dynamo.destroy();

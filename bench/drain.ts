@@ -8,7 +8,7 @@ import { createLogger } from '../shared/logging/logger.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
 import { runWorker, type WorkerConfig, type WorkerModule } from '../shared/runtime/run-worker.ts';
-import { round, type Figures } from './report.ts';
+import { latencyFigures, round, type Figures } from './report.ts';
 
 /** A consumer under test: started under a group id, it reports every batch it has done. */
 export interface BenchConsumer {
@@ -140,5 +140,57 @@ export function bareConsumer(kafka: Kafka, topics: string[]): BenchConsumer {
       });
       return () => consumer.disconnect();
     },
+  };
+}
+
+/**
+ * Runs `consumer` in a group already positioned at the end of its topics while `load` produces a
+ * steady stream (resolving to how many records it wrote), until all of them are done: latency
+ * from each record's `sentAtMs` to its commit, and DynamoDB requests per event.
+ */
+export async function measureLive(
+  consumer: BenchConsumer,
+  groupId: string,
+  phase: string,
+  sentAtMs: (record: RawRecord) => number | undefined,
+  load: () => Promise<number>,
+): Promise<Figures> {
+  const latencies: number[] = [];
+  let done = 0;
+  const before = await ddbUsage();
+  const stop = await consumer.start(groupId, (records) => {
+    const now = Date.now();
+    for (const record of records) {
+      const sent = sentAtMs(record);
+      if (sent !== undefined) latencies.push(now - sent);
+    }
+    done += records.length;
+  });
+  const total = await load();
+  await until(`${consumer.label} to catch up with the live load`, () => done >= total);
+  await stop();
+  return {
+    phase,
+    consumer: consumer.label,
+    events: done,
+    ...(await ddbPerEvent(before, done)),
+    ...latencyFigures(latencies),
+  };
+}
+
+/** The summary row of a consumer benchmark, from the backlog rows of the worker, the naive baseline and the bare consumer. */
+export function summaryOf(worker: Figures, naive: Figures, bare: Figures): Figures {
+  const ratio = (a: Figures, b: Figures, digits: number) =>
+    round(Number(a.events_per_s) / Number(b.events_per_s), digits);
+  return {
+    consumer: 'summary',
+    events_per_s: worker.events_per_s!,
+    baseline_events_per_s: naive.events_per_s!,
+    speedup: ratio(worker, naive, 2),
+    share_of_bare_consumer: ratio(worker, bare, 3),
+    ddb_requests_per_event: worker.ddb_requests_per_event!,
+    baseline_ddb_requests_per_event: naive.ddb_requests_per_event!,
+    wcu_per_event: worker.wcu_per_event!,
+    baseline_wcu_per_event: naive.wcu_per_event!,
   };
 }

@@ -15,7 +15,7 @@ import {
 } from '../workers/engagement/engagement-worker.ts';
 import { round, type Figures } from './report.ts';
 import { runNaiveEngagementConsumer } from './naive-engagement.ts';
-import { benchConnections, bareConsumer, ddbPerEvent, ddbUsage } from './drain.ts';
+import { benchConnections, bareConsumer, ddbPerEvent, ddbUsage, summaryOf } from './drain.ts';
 import { seedKooItems } from './koo-items.ts';
 
 /**
@@ -134,15 +134,7 @@ export async function benchEngagement(): Promise<Figures[]> {
     });
   }
   const [worker, naive, bareFigures] = results;
-  results.push({
-    consumer: 'summary',
-    events_per_s: worker!.events_per_s!,
-    baseline_events_per_s: naive!.events_per_s!,
-    speedup: round(Number(worker!.events_per_s) / Number(naive!.events_per_s), 2),
-    share_of_bare_consumer: round(Number(worker!.events_per_s) / Number(bareFigures!.events_per_s), 3),
-    wcu_per_event: worker!.wcu_per_event!,
-    baseline_wcu_per_event: naive!.wcu_per_event!,
-  });
+  results.push(summaryOf(worker!, naive!, bareFigures!));
   const keys = await redis.keys(`${keyPrefix}*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();

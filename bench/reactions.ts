@@ -13,14 +13,13 @@ import {
   benchConnections,
   workerConsumer,
   bareConsumer,
-  ddbPerEvent,
-  ddbUsage,
   drainBacklog,
-  until,
   type BenchConsumer,
+  measureLive,
+  summaryOf,
 } from './drain.ts';
 import { runNaiveReactionsConsumer } from './naive-reactions.ts';
-import { latencyFigures, round, type Figures } from './report.ts';
+import { type Figures } from './report.ts';
 
 /**
  * npm run bench -- reactions
@@ -103,41 +102,19 @@ export async function benchReactions(): Promise<Figures[]> {
   for (const [i, c] of consumers.slice(0, 2).entries()) {
     const groupId = `bench-reactions-live-${i}-${run}`;
     await pinAt(admin, groupId, await endOffsets(admin));
-    const latencies: number[] = [];
-    let done = 0;
-    const before = await ddbUsage();
-    const stop = await c.start(groupId, (records) => {
-      const now = Date.now();
-      for (const r of records) latencies.push(now - Number(r.timestamp));
-      done += records.length;
-    });
-    const total = rate * liveSeconds;
-    const began = Date.now();
-    for (let sent = 0; sent < total; sent += rate / 20) {
-      await Promise.all(workload.next(rate / 20).map((e) => producer.emit(e)));
-      await sleep(began + ((sent + rate / 20) / rate) * 1000 - Date.now());
-    }
-    await until(`${c.label} to catch up with the live load`, () => done >= total);
-    await stop();
-    results.push({
-      phase: `live ${rate}/s`,
-      consumer: c.label,
-      events: done,
-      ...(await ddbPerEvent(before, done)),
-      ...latencyFigures(latencies),
-    });
+    const live = async () => {
+      const total = rate * liveSeconds;
+      const began = Date.now();
+      for (let sent = 0; sent < total; sent += rate / 20) {
+        await Promise.all(workload.next(rate / 20).map((e) => producer.emit(e)));
+        await sleep(began + ((sent + rate / 20) / rate) * 1000 - Date.now());
+      }
+      return total;
+    };
+    results.push(await measureLive(c, groupId, `live ${rate}/s`, (r) => Number(r.timestamp), live));
   }
   const [worker, naive, bare] = results;
-  results.push({
-    phase: 'summary',
-    events_per_s: worker!.events_per_s!,
-    speedup_vs_naive: round(Number(worker!.events_per_s) / Number(naive!.events_per_s), 2),
-    share_of_bare_consumer: round(Number(worker!.events_per_s) / Number(bare!.events_per_s), 3),
-    ddb_requests_per_event: worker!.ddb_requests_per_event!,
-    baseline_ddb_requests_per_event: naive!.ddb_requests_per_event!,
-    wcu_per_event: worker!.wcu_per_event!,
-    baseline_wcu_per_event: naive!.wcu_per_event!,
-  });
+  results.push(summaryOf(worker!, naive!, bare!));
   await producer.close();
   await admin.disconnect();
   dynamo.destroy();
