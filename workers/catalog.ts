@@ -5,14 +5,14 @@
  * that sets variables for it can be checked against the schema.
  */
 import type { z } from 'zod';
-import { topicNames } from '../schemas/topics.ts';
-import { contentConfigSchema } from './content/content-worker.ts';
-import { engagementConfigSchema } from './engagement/engagement-worker.ts';
-import { feedConfigSchema } from './feed/feed-worker.ts';
-import { lakeConfigSchema } from './lake/lake-worker.ts';
+import { contentConfigSchema, contentTopics } from './content/content-worker.ts';
+import { engagementConfigSchema, engagementTopics } from './engagement/engagement-worker.ts';
+import { feedConfigSchema, feedTopics } from './feed/feed-worker.ts';
+import { lakeConfigSchema, lakeTopics } from './lake/lake-worker.ts';
 import { notifyConfigSchema } from './notify/notify-config.ts';
+import { notifyTopics } from './notify/notify-worker.ts';
 import { senderConfigSchema } from './notify-sender/sender-config.ts';
-import { reactionsConfigSchema } from './reactions/reactions-worker.ts';
+import { reactionsConfigSchema, reactionsTopics } from './reactions/reactions-worker.ts';
 
 export interface ConsumerGroupOf {
   /** The variable naming the group, and its default. */
@@ -31,13 +31,12 @@ export interface CatalogEntry {
   group?: ConsumerGroupOf;
 }
 
+// Each worker's topics are the ones its module consumes, not a second list kept beside it.
 const groupOf = (schema: z.ZodObject, variable: string, topics: string[]): ConsumerGroupOf => ({
   variable,
   defaultId: (schema.shape[variable] as z.ZodType<string>).parse(undefined),
   topics,
 });
-
-const { users, koos, follows, reactions } = topicNames;
 
 export const catalog: CatalogEntry[] = [
   {
@@ -45,42 +44,42 @@ export const catalog: CatalogEntry[] = [
     main: 'workers/content/main.ts',
     description: 'koos and users CDC → koo_content, koo_users',
     configSchema: contentConfigSchema,
-    group: groupOf(contentConfigSchema, 'CONTENT_GROUP_ID', [koos, users]),
+    group: groupOf(contentConfigSchema, 'CONTENT_GROUP_ID', contentTopics),
   },
   {
     name: 'reactions',
     main: 'workers/reactions/main.ts',
     description: 'koo.reactions → koo_reactions and counters on koo_content',
     configSchema: reactionsConfigSchema,
-    group: groupOf(reactionsConfigSchema, 'REACTIONS_GROUP_ID', [reactions]),
+    group: groupOf(reactionsConfigSchema, 'REACTIONS_GROUP_ID', reactionsTopics),
   },
   {
     name: 'engagement',
     main: 'workers/engagement/main.ts',
     description: 'reactions and koos → decayed scores, trending per language (Redis + koo_trending)',
     configSchema: engagementConfigSchema,
-    group: groupOf(engagementConfigSchema, 'ENGAGEMENT_GROUP_ID', [reactions, koos]),
+    group: groupOf(engagementConfigSchema, 'ENGAGEMENT_GROUP_ID', engagementTopics),
   },
   {
     name: 'feed',
     main: 'workers/feed/main.ts',
     description: 'follows and koos → koo_graph, home feeds in koo_feed',
     configSchema: feedConfigSchema,
-    group: groupOf(feedConfigSchema, 'FEED_GROUP_ID', [follows, koos]),
+    group: groupOf(feedConfigSchema, 'FEED_GROUP_ID', feedTopics),
   },
   {
     name: 'lake',
     main: 'workers/lake/main.ts',
     description: 'every topic → Parquet on S3',
     configSchema: lakeConfigSchema,
-    group: groupOf(lakeConfigSchema, 'LAKE_GROUP_ID', [users, koos, follows, reactions]),
+    group: groupOf(lakeConfigSchema, 'LAKE_GROUP_ID', lakeTopics),
   },
   {
     name: 'notify',
     main: 'workers/notify/main.ts',
     description: 'reactions, replies, follows → aggregated notification jobs in BullMQ',
     configSchema: notifyConfigSchema,
-    group: groupOf(notifyConfigSchema, 'NOTIFY_GROUP_ID', [reactions, koos, follows]),
+    group: groupOf(notifyConfigSchema, 'NOTIFY_GROUP_ID', notifyTopics),
   },
   {
     name: 'notify-sender',

@@ -25,6 +25,9 @@ import {
   type ContentSettings,
 } from './decide.ts';
 
+/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
+export const contentTopics = [topicNames.koos, topicNames.users];
+
 export const contentConfigSchema = workerConfigSchema.safeExtend({
   CONTENT_GROUP_ID: env.string('koo-content'),
   /** Bucket of the app's media: URIs in it are stored as the object name only. */
@@ -77,7 +80,7 @@ const unique = (values: Iterable<string | null | undefined>) => [
  */
 export class ContentWorker implements WorkerDefinition<ContentEvent> {
   readonly name = 'content';
-  readonly topics = [topicNames.koos, topicNames.users];
+  readonly topics = contentTopics;
   readonly groupId: string;
   private readonly settings: ContentSettings;
   private readonly store: ContentStore;

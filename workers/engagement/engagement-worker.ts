@@ -27,6 +27,9 @@ import {
 import { kooScoreItemOf, ScoreStore, type KooScoreItem } from './score-store.ts';
 import { TrendingStore } from './trending-store.ts';
 
+/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
+export const engagementTopics = [topicNames.reactions, topicNames.koos];
+
 export const engagementConfigSchema = workerConfigSchema.safeExtend({
   ENGAGEMENT_GROUP_ID: env.string('koo-engagement'),
   /** Bigger batches coalesce more of a popular koo's events into one write. */
@@ -104,7 +107,7 @@ export function reactionEvent(r: Reaction): EngagementEvent {
  */
 export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
   readonly name = 'engagement';
-  readonly topics = [topicNames.reactions, topicNames.koos];
+  readonly topics = engagementTopics;
   readonly groupId: string;
   private readonly codec: RegistryCodec<Reaction>;
   private readonly scores: ScoreStore;

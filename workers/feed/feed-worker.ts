@@ -36,6 +36,9 @@ import { FanOut } from './fan-out.ts';
 import { FeedStore } from './feed-store.ts';
 import { GraphStore } from './graph-store.ts';
 
+/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
+export const feedTopics = [topicNames.follows, topicNames.koos];
+
 export const feedConfigSchema = workerConfigSchema.safeExtend({
   FEED_GROUP_ID: env.string('koo-feed'),
   /** Entries a user's feed keeps; the oldest go first. */
@@ -96,7 +99,7 @@ const unique = (values: Iterable<string>) => [...new Set(values)];
  */
 export class FeedWorker implements WorkerDefinition<FeedEvent> {
   readonly name = 'feed';
-  readonly topics = [topicNames.follows, topicNames.koos];
+  readonly topics = feedTopics;
   readonly groupId: string;
   private readonly graph: GraphStore;
   private readonly feed: FeedStore;

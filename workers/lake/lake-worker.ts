@@ -18,19 +18,20 @@ import { Segment, type LakeRecord, type RotationLimits } from './segment.ts';
 
 const MiB = 1024 * 1024;
 
+/** The topics the lake archives unless LAKE_TOPICS says otherwise: every topic the pipeline reads. */
+export const lakeTopics = [topicNames.users, topicNames.koos, topicNames.follows, topicNames.reactions];
+
 export const lakeConfigSchema = workerConfigSchema.safeExtend({
   LAKE_GROUP_ID: env.string('koo-lake'),
-  LAKE_TOPICS: env
-    .list([topicNames.users, topicNames.koos, topicNames.follows, topicNames.reactions].join(','))
-    .superRefine((topics, ctx) => {
-      for (const topic of topics) {
-        if (!cdcTableOf(topic) && !avroTopicOf(topic))
-          ctx.addIssue({
-            code: 'custom',
-            message: `no schema for topic ${topic} (see workers/lake/lake-rows.ts)`,
-          });
-      }
-    }),
+  LAKE_TOPICS: env.list(lakeTopics.join(',')).superRefine((topics, ctx) => {
+    for (const topic of topics) {
+      if (!cdcTableOf(topic) && !avroTopicOf(topic))
+        ctx.addIssue({
+          code: 'custom',
+          message: `no schema for topic ${topic} (see workers/lake/lake-rows.ts)`,
+        });
+    }
+  }),
   /** Key prefix inside LAKE_BUCKET (e.g. `staging/`); the lake's layout starts below it. */
   LAKE_PREFIX: z.string().default(''),
   /** A segment never spans a multiple of this many offsets of its partition. */

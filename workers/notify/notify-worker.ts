@@ -16,6 +16,9 @@ import { traceCarrierOfRecord } from '../../shared/telemetry/tracing.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify-config.ts';
 import { ProfileLookup } from './profile-lookup.ts';
 
+/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
+export const notifyTopics = [topicNames.reactions, topicNames.koos, topicNames.follows];
+
 /**
  * notify: reactions, replies and follows → actors added to aggregates in Redis, and one delayed
  * BullMQ job per aggregate, due when its window ends (the sender delivers it). Per batch: read
@@ -25,7 +28,7 @@ import { ProfileLookup } from './profile-lookup.ts';
  */
 export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
   readonly name = 'notify';
-  readonly topics = [topicNames.reactions, topicNames.koos, topicNames.follows];
+  readonly topics = notifyTopics;
   readonly groupId: string;
   private readonly codec: RegistryCodec<Reaction>;
   private readonly lookup: ProfileLookup;

@@ -15,6 +15,9 @@ import type { HandlerContext, Rejection, WorkerDefinition } from '../../shared/r
 import { misplacedEvents, pendingEvents, planBatch } from './decide.ts';
 import { ReactionStore } from './reaction-store.ts';
 
+/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
+export const reactionsTopics = [topicNames.reactions];
+
 export const reactionsConfigSchema = workerConfigSchema.safeExtend({
   REACTIONS_GROUP_ID: env.string('koo-reactions'),
   /**
@@ -47,7 +50,7 @@ export function loadReactionsConfig(environment: NodeJS.ProcessEnv): ReactionsCo
  */
 export class ReactionsWorker implements WorkerDefinition<Reaction> {
   readonly name = 'reactions';
-  readonly topics = [topicNames.reactions];
+  readonly topics = reactionsTopics;
   readonly groupId: string;
   private readonly codec: RegistryCodec<Reaction>;
   private readonly store: ReactionStore;
