@@ -91,33 +91,40 @@ function parseVariable(entry: CatalogEntry, name: string, value: string | undefi
   return field.parse(value);
 }
 
-const lakeEntry = catalog.find((e) => e.name === 'lake');
-const lakeRotateRows = lakeEntry ? Number(parseVariable(lakeEntry, 'LAKE_ROTATE_ROWS', undefined)) : 100_000;
-const lakeRotateBytes = lakeEntry
-  ? Number(parseVariable(lakeEntry, 'LAKE_ROTATE_BYTES', undefined))
-  : 64 * MiB;
+/** A worker's default of a numeric variable, from its schema (so sizing follows the code). */
+function defaultOf(worker: string, variable: string): number {
+  const entry = catalog.find((e) => e.name === worker);
+  if (!entry) throw new Error(`no worker ${worker} in the catalogue`);
+  return Number(parseVariable(entry, variable, undefined));
+}
+
+const lakeRotateRows = defaultOf('lake', 'LAKE_ROTATE_ROWS');
+const lakeRotateBytes = defaultOf('lake', 'LAKE_ROTATE_BYTES');
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** KEDA's lag per replica for a batch worker: `batches` of its default BATCH_SIZE, with the comment saying so. */
+function batchLag(worker: string, batches: string, factor: number, why = '') {
+  const batch = defaultOf(worker, 'BATCH_SIZE');
+  return { lagThreshold: factor * batch, lagComment: `${batches} batches of ${count(batch)}${why}` };
+}
 
 export const profiles: Record<string, WorkerProfile> = {
   content: {
     resources: { cpu: '250m', cpuLimit: '1', memory: 256, memoryLimit: 512 },
-    sizing: 'Batches of 500 CDC records and their DynamoDB writes; no state held between batches',
-    lagThreshold: 5_000,
-    lagComment: 'about ten batches of 500 per replica',
+    sizing: `Batches of ${count(defaultOf('content', 'BATCH_SIZE'))} CDC records and their DynamoDB writes; no state held between batches`,
+    ...batchLag('content', 'about ten', 10, ' per replica'),
     usesRedis: false,
   },
   reactions: {
     resources: { cpu: '250m', cpuLimit: '1', memory: 384, memoryLimit: 768 },
-    sizing: 'Batches of 10,000 reactions decoded at once',
-    lagThreshold: 50_000,
-    lagComment: 'five batches of 10,000, counter updates being cheap per record',
+    sizing: `Batches of ${count(defaultOf('reactions', 'BATCH_SIZE'))} reactions decoded at once`,
+    ...batchLag('reactions', 'five', 5, ', counter updates being cheap per record'),
     usesRedis: false,
   },
   engagement: {
     resources: { cpu: '250m', cpuLimit: '1', memory: 384, memoryLimit: 768 },
-    sizing:
-      'Batches of 2,000; each batch is written before the next (no score deltas are held between batches)',
-    lagThreshold: 20_000,
-    lagComment: 'ten batches of 2,000 per replica',
+    sizing: `Batches of ${count(defaultOf('engagement', 'BATCH_SIZE'))}; each batch is written before the next (no score deltas are held between batches)`,
+    ...batchLag('engagement', 'ten', 10, ' per replica'),
     usesRedis: true,
   },
   feed: {
@@ -142,13 +149,12 @@ export const profiles: Record<string, WorkerProfile> = {
   },
   notify: {
     resources: { cpu: '250m', cpuLimit: '1', memory: 256, memoryLimit: 512 },
-    sizing: 'Batches of 500 events into Redis aggregates; profile lookups',
+    sizing: `Batches of ${count(defaultOf('notify', 'BATCH_SIZE'))} events into Redis aggregates; profile lookups`,
     env: { FROM_BEGINNING: 'false' },
     envComment:
       'A new notify group must start at the end of the topics: from the beginning it would send ' +
       'notifications for the whole retention (30 days) on a fresh Redis',
-    lagThreshold: 10_000,
-    lagComment: 'twenty batches of 500 per replica',
+    ...batchLag('notify', 'twenty', 20, ' per replica'),
     usesRedis: true,
   },
   'notify-sender': {
