@@ -1,6 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { graphAttr as G, graphKey } from '../../schemas/koo-feed.ts';
-import { followerItem, followingItem, type EdgeChange } from '../../workers/feed/decide.ts';
+import { followerItem, followingItem, type EdgeChange } from '../../workers/feed/graph-decide.ts';
 import { batchWrite } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 

@@ -2,9 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeFeedEvent } from '../../workers/feed/feed-worker.ts';
 import {
   backfillKoos,
-  countDeltas,
-  edgeChange,
-  edgeStep,
   feedEntry,
   feedSortKey,
   isPulledAuthor,
@@ -12,14 +9,19 @@ import {
   keysBeyondCap,
   kooJob,
   kooJobs,
-  packTransactions,
   planJob,
   recordExpiry,
   trimsOnWrite,
-  type EdgeWrite,
   type FeedSettings,
   type KooJob,
 } from '../../workers/feed/decide.ts';
+import {
+  countDeltas,
+  edgeChange,
+  edgeStep,
+  packTransactions,
+  type EdgeWrite,
+} from '../../workers/feed/graph-decide.ts';
 import { mergeFeedRefs, nextFeedCursor, type FeedRef } from '../../workers/feed/feed-page.ts';
 import { envelope, kooRow, rawRecord } from '../support/cdc-events.ts';
 

@@ -14,9 +14,6 @@ import { latestPerKey } from '../content/decide.ts';
 import {
   authorIndexWrite,
   backfillKoos,
-  edgeChange,
-  edgeId,
-  edgeStep,
   feedEntry,
   feedEntryKey,
   indexedKoos,
@@ -27,11 +24,10 @@ import {
   newestKoos,
   planJob,
   recordExpiry,
-  type EdgeChange,
-  type EdgeWrite,
   type FanOutState,
   type FeedSettings,
 } from './decide.ts';
+import { edgeChange, edgeId, edgeStep, type EdgeChange, type EdgeWrite } from './graph-decide.ts';
 import { FanOut } from './fan-out.ts';
 import { FeedStore } from './feed-store.ts';
 import { GraphStore } from './graph-store.ts';

@@ -5,6 +5,7 @@ import { query } from '../../shared/dynamodb/query.ts';
 import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
+import { type FeedSettings } from './decide.ts';
 import {
   countDeltas,
   edgeId,
@@ -15,8 +16,7 @@ import {
   type EdgeChange,
   type EdgeState,
   type EdgeWrite,
-  type FeedSettings,
-} from './decide.ts';
+} from './graph-decide.ts';
 import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
 
 export interface GraphTables {
