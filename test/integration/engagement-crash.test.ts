@@ -1,19 +1,18 @@
-import type { Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import type { Reaction, ReactionType } from '../../schemas/reaction.ts';
 import { batchGet } from '../../shared/dynamodb/batch-writer.ts';
-import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { Random } from '../../apps/synthetic/random.ts';
 import { contribution, scoreAt } from '../../workers/engagement/decay.ts';
 import { foldReaction, stateTerms } from '../../workers/engagement/decide.ts';
 import { noReaction } from '../../workers/reactions/decide.ts';
 import { decaySettingsOf, weightsOf } from '../../workers/engagement/engagement-worker.ts';
-import { engagementReadPath, engagementTestEnv, testReactionProducer } from '../support/engagement.ts';
-import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { engagementReadPath, engagementTestEnv } from '../support/engagement.ts';
+import { groupCaughtUp } from '../support/kafka.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { workerReplicas } from '../support/workers.ts';
+import { reactionTestKafka } from '../support/reactions.ts';
 
 const KOOS = 150;
 const REACTIONS = 3000;
@@ -25,22 +24,13 @@ describe('engagement worker, 2 replicas, one SIGKILLed mid-stream', () => {
   const read = engagementReadPath(env);
   const decay = decaySettingsOf(read.config);
   const weights = weightsOf(read.config);
-  let admin: Admin;
-  let producer: ReactionProducer;
+  const kafka = reactionTestKafka(groupId, topics);
   const replicas = workerReplicas('engagement', env);
   const start = replicas.start;
-
-  beforeAll(async () => {
-    admin = testKafka().admin();
-    await admin.connect();
-    producer = await testReactionProducer();
-    await pinGroupAtEnd(admin, groupId, topics);
-  });
 
   afterAll(async () => {
     replicas.killAll();
     await read.flushRedis();
-    await Promise.all([producer?.close(), admin?.disconnect()]);
     read.close();
   });
 
@@ -58,7 +48,7 @@ describe('engagement worker, 2 replicas, one SIGKILLed mid-stream', () => {
     const produceRange = async (n: number) => {
       for (let i = 0; i < n; i += 250) {
         const chunk = Array.from({ length: Math.min(250, n - i) }, () =>
-          producer.emit({
+          kafka.producer.emit({
             content_id: random.pick(ids),
             user_id: random.id(),
             type: random.weighted(types),
@@ -85,10 +75,14 @@ describe('engagement worker, 2 replicas, one SIGKILLed mid-stream', () => {
     await victim.exited;
     start(); // the replacement, as ops would run it
     await produceRange(REACTIONS / 2);
-    await waitFor('the group to commit the end of the topics', () => groupCaughtUp(admin, groupId, topics), {
-      timeoutMs: 150_000,
-      intervalMs: 1000,
-    });
+    await waitFor(
+      'the group to commit the end of the topics',
+      () => groupCaughtUp(kafka.admin, groupId, topics),
+      {
+        timeoutMs: 150_000,
+        intervalMs: 1000,
+      },
+    );
 
     // Each reaction is of another user: it weighs its kind, and an unlike takes back nothing.
     const expected = new Map<string, { sum: number; magnitude: number }>();

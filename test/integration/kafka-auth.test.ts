@@ -4,16 +4,15 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
 import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { commonConfigSchema } from '../../shared/config/common.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
-import { newId, runId } from '../support/ids.ts';
+import { runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
-import { reactionReadPath } from '../support/reactions.ts';
+import { reactionReadPath, reactionWorkloadOf } from '../support/reactions.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { workerReplicas } from '../support/workers.ts';
@@ -61,9 +60,7 @@ describe('clients on a SASL/SCRAM listener', () => {
   });
 
   it('a producer and a reactions worker authenticated by SCRAM count every reaction', async () => {
-    const koos = Array.from({ length: 20 }, newId);
-    const users = Array.from({ length: 50 }, newId);
-    const workload = new ReactionWorkload({ seed: 17, koos, users, duplicateShare: 0 });
+    const { koos, workload } = reactionWorkloadOf(17, 20, 50, 0);
     await Promise.all([...workload.next(400), ...workload.drain()].map((e) => producer.emit(e)));
     await producer.flush();
 

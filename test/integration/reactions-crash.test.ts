@@ -1,11 +1,8 @@
-import type { Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
-import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
-import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
-import { newId, runId } from '../support/ids.ts';
-import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
-import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
+import { runId } from '../support/ids.ts';
+import { groupCaughtUp } from '../support/kafka.ts';
+import { reactionReadPath, reactionTestKafka, reactionWorkloadOf } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { workerReplicas } from '../support/workers.ts';
 
@@ -15,8 +12,7 @@ const groupId = `test-reactions-crash-${runId}`;
 const topics = [topicNames.reactions];
 
 describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', () => {
-  let admin: Admin;
-  let producer: ReactionProducer;
+  const kafka = reactionTestKafka(groupId, topics);
   const read = reactionReadPath();
   const replicas = workerReplicas('reactions', {
     REACTIONS_GROUP_ID: groupId,
@@ -25,24 +21,13 @@ describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', ()
   });
   const start = replicas.start;
 
-  beforeAll(async () => {
-    admin = testKafka().admin();
-    await admin.connect();
-    producer = await testReactionProducer();
-    await pinGroupAtEnd(admin, groupId, topics);
-  });
-
   afterAll(async () => {
     replicas.killAll();
-    await producer?.close();
-    await admin?.disconnect();
     read.dynamo.destroy();
   });
 
   it('ends with every koo at the exact counts of the produced log', async () => {
-    const koos = Array.from({ length: 400 }, newId);
-    const users = Array.from({ length: 2_000 }, newId);
-    const workload = new ReactionWorkload({ seed: 3, koos, users, duplicateShare: 0.05 });
+    const { koos, workload } = reactionWorkloadOf(3, 400, 2_000, 0.05);
     const counted = async () =>
       [...(await read.counters(koos)).values()].reduce((s, c) => s + c.likes + c.shares + c.rekoos, 0);
 
@@ -50,8 +35,8 @@ describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', ()
     start();
     const chunk = REACTIONS / (KILLS + 1);
     for (let round = 0; round <= KILLS; round++) {
-      await Promise.all(workload.next(chunk).map((e) => producer.emit(e)));
-      await producer.flush();
+      await Promise.all(workload.next(chunk).map((e) => kafka.producer.emit(e)));
+      await kafka.producer.flush();
       if (round === KILLS) break;
       // Kill once the victim's group has counted something of this round, so the kill lands mid-stream.
       const before = await counted();
@@ -63,12 +48,12 @@ describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', ()
       await victim.exited;
       victim = start();
     }
-    await Promise.all(workload.drain().map((e) => producer.emit(e))); // the redeliveries still due
-    await producer.flush();
+    await Promise.all(workload.drain().map((e) => kafka.producer.emit(e))); // the redeliveries still due
+    await kafka.producer.flush();
 
     await waitFor(
       'the group to commit the end of koo.reactions',
-      () => groupCaughtUp(admin, groupId, topics),
+      () => groupCaughtUp(kafka.admin, groupId, topics),
       {
         timeoutMs: 180_000,
         intervalMs: 1000,

@@ -1,11 +1,8 @@
-import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
-import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
-import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
-import { newId, runId } from '../support/ids.ts';
-import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
-import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
+import { runId } from '../support/ids.ts';
+import { groupCaughtUp } from '../support/kafka.ts';
+import { reactionReadPath, reactionTestKafka, reactionWorkloadOf } from '../support/reactions.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -18,35 +15,26 @@ const topics = [topicNames.reactions];
 // a slow DynamoDB must end the process well within its shutdown deadline, not after the chunk's
 // remaining writes (an evicted member's writes are fenced, so nothing needs them to finish).
 describe('reactions worker stopped with SIGTERM while DynamoDB answers slowly', () => {
-  let admin: Admin;
-  let producer: ReactionProducer;
+  const kafka = reactionTestKafka(groupId, topics);
   const read = reactionReadPath();
   const replicas = workerReplicas('reactions', { REACTIONS_GROUP_ID: groupId, SHUTDOWN_TIMEOUT_MS: '9000' });
   let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
 
   beforeAll(async () => {
-    admin = testKafka().admin();
-    await admin.connect();
-    producer = await testReactionProducer();
-    await pinGroupAtEnd(admin, groupId, topics);
     proxy = await startTcpProxy(new URL(stackEnv.dynamodbEndpoint));
   });
 
   afterAll(async () => {
     replicas.killAll();
     await proxy?.close();
-    await producer?.close();
-    await admin?.disconnect();
     read.dynamo.destroy();
   });
 
   it('exits by itself within 3 s of SIGTERM, and the next owner counts every reaction', async () => {
-    const koos = Array.from({ length: 3_000 }, newId);
-    const users = Array.from({ length: 2_000 }, newId);
-    const workload = new ReactionWorkload({ seed: 11, koos, users, duplicateShare: 0 });
-    await Promise.all(workload.next(12_000).map((e) => producer.emit(e)));
-    await Promise.all(workload.drain().map((e) => producer.emit(e)));
-    await producer.flush();
+    const { koos, workload } = reactionWorkloadOf(11, 3_000, 2_000, 0);
+    await Promise.all(workload.next(12_000).map((e) => kafka.producer.emit(e)));
+    await Promise.all(workload.drain().map((e) => kafka.producer.emit(e)));
+    await kafka.producer.flush();
 
     // A second an answer: a chunk over a thousand koos is a minute of writes at 16 in flight.
     proxy.slowAnswers(1_000);
@@ -71,7 +59,7 @@ describe('reactions worker stopped with SIGTERM while DynamoDB answers slowly', 
     replicas.start();
     await waitFor(
       'the group to commit the end of koo.reactions',
-      () => groupCaughtUp(admin, groupId, topics),
+      () => groupCaughtUp(kafka.admin, groupId, topics),
       {
         timeoutMs: 120_000,
         intervalMs: 1000,

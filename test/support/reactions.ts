@@ -1,3 +1,6 @@
+import type { Admin } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { ReactionWorkload } from '../../apps/synthetic/reaction-workload.ts';
 import { tableName } from '../../schemas/tables.ts';
 import { reactionSchema, reactionTypeSymbols } from '../../schemas/reaction.ts';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
@@ -7,6 +10,8 @@ import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { countersOf, type Counters } from '../../workers/reactions/decide.ts';
 import { ReactionQueries } from '../../workers/reactions/queries.ts';
+import { newId } from './ids.ts';
+import { pinGroupAtEnd, testKafka } from './kafka.ts';
 import { stackEnv } from './stack-env.ts';
 
 export function reactionReadPath(): {
@@ -56,6 +61,40 @@ export function testReactionProducer(): Promise<ReactionProducer> {
     { brokers: stackEnv.kafkaBrokers, schemaRegistryUrl: stackEnv.schemaRegistryUrl, clientId: 'koo-tests' },
     createLogger('test', 'error'),
   );
+}
+
+/**
+ * The Kafka side of a reactions test, there for its tests and closed after them: an admin and a
+ * reaction producer, the group pinned at the end of `topics` so that it processes only this run.
+ */
+export function reactionTestKafka(
+  groupId: string,
+  topics: string[],
+): { admin: Admin; producer: ReactionProducer } {
+  const kafka = {} as { admin: Admin; producer: ReactionProducer };
+  beforeAll(async () => {
+    kafka.admin = testKafka().admin();
+    await kafka.admin.connect();
+    kafka.producer = await testReactionProducer();
+    await pinGroupAtEnd(kafka.admin, groupId, topics);
+  });
+  afterAll(async () => {
+    await kafka.producer?.close();
+    await kafka.admin?.disconnect();
+  });
+  return kafka;
+}
+
+/** `kooCount` koos and `userCount` users with fresh ids, and a seeded workload of reactions among them. */
+export function reactionWorkloadOf(
+  seed: number,
+  kooCount: number,
+  userCount: number,
+  duplicateShare: number,
+) {
+  const koos = Array.from({ length: kooCount }, newId);
+  const users = Array.from({ length: userCount }, newId);
+  return { koos, users, workload: new ReactionWorkload({ seed, koos, users, duplicateShare }) };
 }
 
 type Field = { name: string; type: unknown; default?: unknown };
