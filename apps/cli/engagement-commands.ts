@@ -7,24 +7,27 @@ import {
 } from '../../workers/engagement/engagement-worker.ts';
 import { EngagementQueries } from '../../workers/engagement/queries.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
-import { limitOption } from './query-commands.ts';
+import { limitOption, printRead, type OpenReadPath } from './read-command.ts';
 
-async function print(run: (q: EngagementQueries) => Promise<unknown>): Promise<void> {
+function engagementQueries(): OpenReadPath<EngagementQueries> {
   const config = loadConfig(engagementConfigSchema);
   const { dynamo, redis, trending } = engagementStores(config);
-  try {
-    const queries = new EngagementQueries(
-      dynamo,
-      tableName('content', config.TABLE_PREFIX),
-      trending,
-      decaySettingsOf(config),
-    );
-    console.log(JSON.stringify(await run(queries), null, 2));
-  } finally {
-    redis.disconnect();
-    dynamo.destroy();
-  }
+  const queries = new EngagementQueries(
+    dynamo,
+    tableName('content', config.TABLE_PREFIX),
+    trending,
+    decaySettingsOf(config),
+  );
+  return {
+    queries,
+    close: () => {
+      redis.disconnect();
+      dynamo.destroy();
+    },
+  };
 }
+
+const print = (read: (q: EngagementQueries) => Promise<unknown>) => printRead(engagementQueries, read);
 
 /** `koo query score|trending`: engagement reads (the score decayed to now), printed as JSON. */
 export function addEngagementCommands(program: Command): void {

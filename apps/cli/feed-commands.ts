@@ -7,40 +7,44 @@ import { bodyStoreFor } from '../../workers/content/body-store.ts';
 import { FeedQueries } from '../../workers/feed/queries.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
-import { limitOption } from './query-commands.ts';
+import { addPagedRead, type OpenReadPath } from './read-command.ts';
 
 /** `koo query feed <userId>`: a user's home feed, newest first, printed as JSON. */
 export function addFeedCommands(query: Command): void {
-  query
-    .command('feed <userId>')
-    .description("a user's home feed, newest first (pushed entries and eminent authors' koos merged)")
-    .option('--limit <n>', 'page size', limitOption, 20)
-    .option('--cursor <cursor>', 'cursor from the previous page')
-    .action(async (userId: string, o: { limit: number; cursor?: string }) => {
-      const config = loadConfig(
-        feedConfigSchema.safeExtend({
-          MEDIA_BUCKET: contentConfigSchema.shape.MEDIA_BUCKET,
-          ENGAGEMENT_HALF_LIFE_MINUTES: engagementConfigSchema.shape.ENGAGEMENT_HALF_LIFE_MINUTES,
-          ENGAGEMENT_LANDMARK_HALF_LIVES: engagementConfigSchema.shape.ENGAGEMENT_LANDMARK_HALF_LIVES,
-        }),
-      );
-      const dynamo = dynamoFor(config, 5_000);
-      const bodies = bodyStoreFor(config);
-      const queries = new FeedQueries(dynamo, {
-        graphTable: tableName('graph', config.TABLE_PREFIX),
-        feedTable: tableName('feed', config.TABLE_PREFIX),
-        contentTable: tableName('content', config.TABLE_PREFIX),
-        mediaBucket: config.MEDIA_BUCKET,
-        bodies,
-        cap: config.FEED_CAP,
-        entryTtlMs: config.FEED_TTL_DAYS * 86_400_000,
-        decay: decaySettingsOf(config),
-      });
-      try {
-        console.log(JSON.stringify(await queries.feed(userId, o.limit, o.cursor), null, 2));
-      } finally {
-        dynamo.destroy();
-        bodies.destroy();
-      }
-    });
+  addPagedRead(
+    query,
+    'feed <userId>',
+    "a user's home feed, newest first (pushed entries and eminent authors' koos merged)",
+    feedQueries,
+    (q, userId, limit, cursor) => q.feed(userId, limit, cursor),
+  );
+}
+
+function feedQueries(): OpenReadPath<FeedQueries> {
+  const config = loadConfig(
+    feedConfigSchema.safeExtend({
+      MEDIA_BUCKET: contentConfigSchema.shape.MEDIA_BUCKET,
+      ENGAGEMENT_HALF_LIFE_MINUTES: engagementConfigSchema.shape.ENGAGEMENT_HALF_LIFE_MINUTES,
+      ENGAGEMENT_LANDMARK_HALF_LIVES: engagementConfigSchema.shape.ENGAGEMENT_LANDMARK_HALF_LIVES,
+    }),
+  );
+  const dynamo = dynamoFor(config, 5_000);
+  const bodies = bodyStoreFor(config);
+  const queries = new FeedQueries(dynamo, {
+    graphTable: tableName('graph', config.TABLE_PREFIX),
+    feedTable: tableName('feed', config.TABLE_PREFIX),
+    contentTable: tableName('content', config.TABLE_PREFIX),
+    mediaBucket: config.MEDIA_BUCKET,
+    bodies,
+    cap: config.FEED_CAP,
+    entryTtlMs: config.FEED_TTL_DAYS * 86_400_000,
+    decay: decaySettingsOf(config),
+  });
+  return {
+    queries,
+    close: () => {
+      dynamo.destroy();
+      bodies.destroy();
+    },
+  };
 }

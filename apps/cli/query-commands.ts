@@ -5,8 +5,9 @@ import { bodyStoreFor } from '../../workers/content/body-store.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
+import { addPagedRead, printRead, type OpenReadPath } from './read-command.ts';
 
-function contentQueries(): { queries: ContentQueries; close: () => void } {
+function contentQueries(): OpenReadPath<ContentQueries> {
   const config = loadConfig(contentConfigSchema);
   const dynamo = dynamoFor(config, 5_000);
   const bodies = bodyStoreFor(config);
@@ -24,21 +25,7 @@ function contentQueries(): { queries: ContentQueries; close: () => void } {
   };
 }
 
-async function print(run: (q: ContentQueries) => Promise<unknown>): Promise<void> {
-  const { queries, close } = contentQueries();
-  try {
-    console.log(JSON.stringify(await run(queries), null, 2));
-  } finally {
-    close();
-  }
-}
-
-export const limitOption = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1000)
-    throw new Error('--limit must be a whole number from 1 to 1000');
-  return n;
-};
+const print = (read: (q: ContentQueries) => Promise<unknown>) => printRead(contentQueries, read);
 
 /** `koo query ...`: the read path's access patterns, printed as JSON. Returns the `query` command for other views' reads. */
 export function addQueryCommands(program: Command): Command {
@@ -51,21 +38,19 @@ export function addQueryCommands(program: Command): Command {
     .command('thread <contentId>')
     .description("a koo with its parent and super-parent (the thread's root)")
     .action((id: string) => print((q) => q.getThread(id)));
-  query
-    .command('by-lang <lang>')
-    .description('koos in a language, newest first')
-    .option('--limit <n>', 'page size', limitOption, 20)
-    .option('--cursor <cursor>', 'cursor from the previous page')
-    .action((lang: string, o: { limit: number; cursor?: string }) =>
-      print((q) => q.koosByLang(lang, o.limit, o.cursor)),
-    );
-  query
-    .command('by-creator <userId>')
-    .description("a creator's koos, newest first")
-    .option('--limit <n>', 'page size', limitOption, 20)
-    .option('--cursor <cursor>', 'cursor from the previous page')
-    .action((user: string, o: { limit: number; cursor?: string }) =>
-      print((q) => q.koosByCreator(user, o.limit, o.cursor)),
-    );
+  addPagedRead(
+    query,
+    'by-lang <lang>',
+    'koos in a language, newest first',
+    contentQueries,
+    (q, lang, limit, cursor) => q.koosByLang(lang, limit, cursor),
+  );
+  addPagedRead(
+    query,
+    'by-creator <userId>',
+    "a creator's koos, newest first",
+    contentQueries,
+    (q, user, limit, cursor) => q.koosByCreator(user, limit, cursor),
+  );
   return query;
 }

@@ -4,32 +4,29 @@ import { ReactionQueries } from '../../workers/reactions/queries.ts';
 import { reactionsConfigSchema } from '../../workers/reactions/reactions-worker.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
-import { limitOption } from './query-commands.ts';
+import { addPagedRead, printRead, type OpenReadPath } from './read-command.ts';
 
-async function print(run: (q: ReactionQueries) => Promise<unknown>): Promise<void> {
+function reactionQueries(): OpenReadPath<ReactionQueries> {
   const config = loadConfig(reactionsConfigSchema);
   const dynamo = dynamoFor(config, 5_000);
   const queries = new ReactionQueries(dynamo, {
     reactionsTable: tableName('reactions', config.TABLE_PREFIX),
     contentTable: tableName('content', config.TABLE_PREFIX),
   });
-  try {
-    console.log(JSON.stringify(await run(queries), null, 2));
-  } finally {
-    dynamo.destroy();
-  }
+  return { queries, close: () => dynamo.destroy() };
 }
+
+const print = (read: (q: ReactionQueries) => Promise<unknown>) => printRead(reactionQueries, read);
 
 /** `koo query reactions|reacted|counts`: the reactions view, printed as JSON. */
 export function addReactionCommands(query: Command): void {
-  query
-    .command('reactions <contentId>')
-    .description('users who reacted to a koo, and how (paged by user id)')
-    .option('--limit <n>', 'page size', limitOption, 20)
-    .option('--cursor <cursor>', 'cursor from the previous page')
-    .action((id: string, o: { limit: number; cursor?: string }) =>
-      print((q) => q.reactionsOf(id, o.limit, o.cursor)),
-    );
+  addPagedRead(
+    query,
+    'reactions <contentId>',
+    'users who reacted to a koo, and how (paged by user id)',
+    reactionQueries,
+    (q, id, limit, cursor) => q.reactionsOf(id, limit, cursor),
+  );
   query
     .command('reacted <contentId> <userId>')
     .description('how a user reacted to a koo (null: not at all)')

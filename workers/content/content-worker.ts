@@ -25,7 +25,6 @@ import {
   type ContentSettings,
 } from './decide.ts';
 
-/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
 export const contentTopics = [topicNames.koos, topicNames.users];
 
 export const contentConfigSchema = workerConfigSchema.safeExtend({

@@ -27,7 +27,6 @@ import {
 import { kooScoreItemOf, ScoreStore, type KooScoreItem } from './score-store.ts';
 import { TrendingStore } from './trending-store.ts';
 
-/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
 export const engagementTopics = [topicNames.reactions, topicNames.koos];
 
 export const engagementConfigSchema = workerConfigSchema.safeExtend({

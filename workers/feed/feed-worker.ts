@@ -32,7 +32,6 @@ import { FanOut } from './fan-out.ts';
 import { FeedStore } from './feed-store.ts';
 import { GraphStore } from './graph-store.ts';
 
-/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
 export const feedTopics = [topicNames.follows, topicNames.koos];
 
 export const feedConfigSchema = workerConfigSchema.safeExtend({

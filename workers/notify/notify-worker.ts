@@ -16,7 +16,6 @@ import { traceCarrierOfRecord } from '../../shared/telemetry/tracing.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify-config.ts';
 import { ProfileLookup } from './profile-lookup.ts';
 
-/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
 export const notifyTopics = [topicNames.reactions, topicNames.koos, topicNames.follows];
 
 /**

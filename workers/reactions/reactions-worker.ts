@@ -15,7 +15,6 @@ import type { HandlerContext, Rejection, WorkerDefinition } from '../../shared/r
 import { misplacedEvents, pendingEvents, planBatch } from './decide.ts';
 import { ReactionStore } from './reaction-store.ts';
 
-/** The topics the worker consumes (the catalogue's group and the deployment's ACLs come from here). */
 export const reactionsTopics = [topicNames.reactions];
 
 export const reactionsConfigSchema = workerConfigSchema.safeExtend({
