@@ -4,7 +4,7 @@ import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import { bodyStoreFor, type BodyStore } from '../../workers/content/body-store.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
-import { stackEnv } from './stack-env.ts';
+import { stackEnv, testDynamo } from './stack-env.ts';
 
 /** The stack's bucket of koo bodies too large for an item (provisioned with the lake's). */
 export function testBodyStore(): BodyStore {
@@ -20,11 +20,7 @@ export function contentReadPath(): {
   queries: ContentQueries;
   rawItem: (id: string) => Promise<Item | undefined>;
 } {
-  const dynamo = new Dynamo({
-    region: stackEnv.awsRegion,
-    endpoint: stackEnv.dynamodbEndpoint,
-    retryMaxMs: 5_000,
-  });
+  const dynamo = testDynamo();
   const queries = new ContentQueries(dynamo, {
     contentTable: tableName('content'),
     mediaBucket: 'koo-media',

@@ -4,19 +4,14 @@ import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { tableName } from '../../schemas/tables.ts';
 import { fanOutRecordId, feedAttr as F } from '../../schemas/koo-feed.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { GraphStore } from '../../workers/feed/graph-store.ts';
 import { FeedQueries } from '../../workers/feed/queries.ts';
 import { testBodyStore } from './content.ts';
-import { stackEnv } from './stack-env.ts';
+import { testDynamo } from './stack-env.ts';
 
 /** Reads of koo_feed and koo_graph for assertions: the read path, and raw items. */
 export function feedReadPath(cap: number) {
-  const dynamo = new Dynamo({
-    region: stackEnv.awsRegion,
-    endpoint: stackEnv.dynamodbEndpoint,
-    retryMaxMs: 5_000,
-  });
+  const dynamo = testDynamo();
   const graph = new GraphStore(dynamo, { graph: tableName('graph') }, 8);
   const queries = new FeedQueries(dynamo, {
     graphTable: tableName('graph'),

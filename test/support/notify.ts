@@ -3,12 +3,11 @@ import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { batchWrite } from '../../shared/dynamodb/batch-writer.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { NotificationStore } from '../../workers/notify/notification-store.ts';
 import { notificationQueueConfigSchema } from '../../workers/notify/notify-config.ts';
 import { envelope, kooRow } from './cdc-events.ts';
-import { stackEnv } from './stack-env.ts';
+import { stackEnv, testDynamo } from './stack-env.ts';
 
 /**
  * What the notify worker reads from the content worker's views, written directly: the creator
@@ -18,11 +17,7 @@ export async function seedViews(
   koos: { id: string; creator: string }[],
   users: { id: string; handle?: string; eminent?: boolean }[],
 ): Promise<void> {
-  const dynamo = new Dynamo({
-    region: stackEnv.awsRegion,
-    endpoint: stackEnv.dynamodbEndpoint,
-    retryMaxMs: 10_000,
-  });
+  const dynamo = testDynamo(10_000);
   try {
     await batchWrite(
       dynamo,

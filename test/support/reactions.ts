@@ -12,7 +12,7 @@ import { countersOf, type Counters } from '../../workers/reactions/decide.ts';
 import { ReactionQueries } from '../../workers/reactions/queries.ts';
 import { newId } from './ids.ts';
 import { pinGroupAtEnd, testKafka } from './kafka.ts';
-import { stackEnv } from './stack-env.ts';
+import { stackEnv, testDynamo } from './stack-env.ts';
 
 export function reactionReadPath(): {
   dynamo: Dynamo;
@@ -23,11 +23,7 @@ export function reactionReadPath(): {
     expected: ReadonlyMap<string, Counters>,
   ) => Promise<{ id: string; expected: Counters; actual: Counters }[]>;
 } {
-  const dynamo = new Dynamo({
-    region: stackEnv.awsRegion,
-    endpoint: stackEnv.dynamodbEndpoint,
-    retryMaxMs: 5_000,
-  });
+  const dynamo = testDynamo();
   const queries = new ReactionQueries(dynamo, {
     reactionsTable: tableName('reactions'),
     contentTable: tableName('content'),

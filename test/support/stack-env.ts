@@ -1,4 +1,5 @@
 import { loadConfig } from '../../shared/config/load-config.ts';
+import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { sourceDatabaseConfigSchema } from '../../shared/config/source-database.ts';
 
 // Endpoints of the local stack (infra/stack/lib.sh sets the same defaults), overridable by the
@@ -15,3 +16,8 @@ export const stackEnv = {
   pgUrl: loadConfig(sourceDatabaseConfigSchema).PG_URL,
   awsRegion: process.env.AWS_REGION ?? 'ap-south-1',
 };
+
+/** The shared DynamoDB client on the stack's endpoint, as a test reads and seeds views with it. */
+export function testDynamo(retryMaxMs = 5_000): Dynamo {
+  return new Dynamo({ region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint, retryMaxMs });
+}
