@@ -1,9 +1,8 @@
-import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, privateStack } from '../support/private-stack.ts';
+import { describe, expect, it } from 'vitest';
+import { freePort, privateStack, undoAfterAll } from '../support/private-stack.ts';
 
 // A new user's first step is `git clone … && bash infra/dev.sh demo` in a private directory (root's
 // home and every mktemp -d are mode 700 here). PostgreSQL runs as the 'postgres' user, who cannot
@@ -11,19 +10,15 @@ import { freePort, privateStack } from '../support/private-stack.ts';
 // stack the other tests use is not touched.
 
 describe('the stack from a checkout under a private directory', () => {
-  const cleanup: (() => Promise<void>)[] = [];
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step().catch(() => undefined);
-  });
+  const undo = undoAfterAll();
 
   it('starts PostgreSQL, applies the schema and stops it again', async () => {
-    const parent = await mkdtemp(join(tmpdir(), 'koo-private-'));
-    cleanup.push(() => rm(parent, { recursive: true, force: true }));
+    const parent = await undo.tempDir('koo-private-');
     expect((await stat(parent)).mode & 0o777).toBe(0o700);
     const stackDir = join(parent, 'checkout', '.stack');
     const port = await freePort();
     const stack = privateStack({ KOO_STACK_DIR: stackDir, PG_PORT: String(port) });
-    cleanup.push(async () => {
+    undo.push(async () => {
       const data = await realpath(join(stackDir, 'data', 'postgres')).catch(() => undefined);
       await stack('down', 'postgres');
       // The cluster outside the checkout (see infra/stack/services/postgres.sh) goes with it.

@@ -1,10 +1,9 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, privateStack } from '../support/private-stack.ts';
+import { describe, expect, it } from 'vitest';
+import { freePort, privateStack, undoAfterAll } from '../support/private-stack.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 // Delayed notification jobs, retries in backoff and held digests live only in Redis, and the
@@ -21,23 +20,19 @@ const alive = (pid: number): boolean => {
 };
 
 describe("the stack's Redis", () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step().catch(() => undefined);
-  });
+  const undo = undoAfterAll();
 
   it('keeps a delayed job through a SIGKILL and a restart (append-only file, no eviction)', async () => {
-    const parent = await mkdtemp(join(tmpdir(), 'koo-redis-'));
-    cleanup.push(() => rm(parent, { recursive: true, force: true }));
+    const parent = await undo.tempDir('koo-redis-');
     const stackDir = join(parent, '.stack');
     const port = await freePort();
     const stack = privateStack({ KOO_STACK_DIR: stackDir, REDIS_PORT: String(port) }, 60_000);
-    cleanup.push(() => stack('down', 'redis'));
+    undo.push(() => stack('down', 'redis'));
     await stack('up', 'redis');
 
     const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
     const admin = new Redis(connection);
-    cleanup.push(async () => admin.disconnect());
+    undo.push(async () => admin.disconnect());
     const config = async (name: string) => ((await admin.config('GET', name)) as string[])[1];
     expect(await config('appendonly')).toBe('yes');
     expect(await config('appendfsync')).toBe('everysec');

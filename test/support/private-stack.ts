@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll } from 'vitest';
 
 const run = promisify(execFile);
 const stackScript = fileURLToPath(new URL('../../infra/stack/stack.sh', import.meta.url));
@@ -21,4 +25,26 @@ export async function freePort(): Promise<number> {
 export function privateStack(env: NodeJS.ProcessEnv, timeoutMs = 120_000) {
   return (...args: string[]) =>
     run('bash', [stackScript, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs });
+}
+
+/**
+ * Undo steps run after the file's tests, newest first, each whatever the others did: a test
+ * registers how to undo what it set up (a directory, a service, a client) as soon as it exists.
+ */
+export function undoAfterAll(): {
+  push: (step: () => Promise<unknown>) => void;
+  tempDir: (prefix: string) => Promise<string>;
+} {
+  const steps: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const step of steps.reverse()) await step().catch(() => undefined);
+  });
+  const push = (step: () => Promise<unknown>) => void steps.push(step);
+  /** A directory of its own under the system's temporary directory (mode 700), removed after. */
+  const tempDir = async (prefix: string) => {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  return { push, tempDir };
 }
