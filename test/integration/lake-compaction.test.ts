@@ -1,4 +1,3 @@
-import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
@@ -11,8 +10,7 @@ import { putHourFile } from '../../workers/lake/lake-writes.ts';
 import { encodeParquet } from '../../workers/lake/parquet-encoder.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { testKafka } from '../support/kafka.ts';
-import { lakeSnapshot, listKeys, logEnds, testLakeStore } from '../support/lake.ts';
+import { lakeSnapshot, lakeTestKafka, listKeys, testLakeStore } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
@@ -23,9 +21,7 @@ const hour = { dt: '2026-11-27', hr: '08' };
 const EVENTS = 360;
 
 describe('koo lake compact: an hour merged per partition, exactly once, beside replays', () => {
-  let admin: Admin;
-  let producer: Producer;
-  let startOffsets: { partition: number; offset: string }[];
+  const kafka = lakeTestKafka(topic);
   let worker: RunningWorker | undefined;
   const store = testLakeStore();
   const creator = newId();
@@ -37,7 +33,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     LAKE_ROTATE_AGE_MS: '1000',
   });
   const committed = async (group: string) => {
-    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const [offsets] = await kafka.admin.fetchOffsets({ groupId: group, topics: [topic] });
     return new Map(
       offsets!.partitions.filter((p) => p.offset !== '-1').map((p) => [p.partition, BigInt(p.offset)]),
     );
@@ -57,15 +53,10 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
   };
 
   beforeAll(async () => {
-    const kafka = testKafka();
-    admin = kafka.admin();
-    producer = kafka.producer();
-    await Promise.all([admin.connect(), producer.connect()]);
-    startOffsets = await logEnds(admin, topic);
-    await admin.setOffsets({ groupId, topic, partitions: startOffsets });
+    await kafka.admin.setOffsets({ groupId, topic, partitions: kafka.startOffsets });
     worker = await startWorkerInProcess(lakeWorkerModule, env(groupId));
     // Hours 08 and 09 interleaved, so every segment writes a file of each.
-    await producer.send({
+    await kafka.producer.send({
       topic,
       messages: Array.from({ length: EVENTS }, (_, i) => {
         const id = newId();
@@ -93,7 +84,6 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
 
   afterAll(async () => {
     await worker?.close();
-    await Promise.all([admin?.disconnect(), producer?.disconnect()]);
     store.destroy();
   });
 
@@ -145,7 +135,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     await worker?.close();
     worker = undefined;
     const replayGroup = `${groupId}-replay`;
-    await admin.setOffsets({ groupId: replayGroup, topic, partitions: startOffsets });
+    await kafka.admin.setOffsets({ groupId: replayGroup, topic, partitions: kafka.startOffsets });
     worker = await startWorkerInProcess(lakeWorkerModule, env(replayGroup));
     // The replay cuts where the first run did, so once it is through it has committed at least as
     // far (further where others' events came after the first run stopped).

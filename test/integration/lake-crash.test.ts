@@ -1,12 +1,10 @@
-import type { Admin, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { testKafka } from '../support/kafka.ts';
-import { lakeSnapshot, listKeys, logEnds, testLakeStore } from '../support/lake.ts';
+import { lakeSnapshot, lakeTestKafka, listKeys, testLakeStore } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { spawnWorker, startWorkerInProcess, type WorkerProcess } from '../support/workers.ts';
 
@@ -16,9 +14,7 @@ const prefix = `test-lake-crash-${runId}/`;
 const topic = topicNames.koos;
 
 describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
-  let admin: Admin;
-  let producer: Producer;
-  let startOffsets: { partition: number; offset: string }[];
+  const kafka = lakeTestKafka(topic);
   const store = testLakeStore();
   const children: WorkerProcess[] = [];
   let replay: RunningWorker | undefined;
@@ -31,20 +27,11 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     BATCH_SIZE: '1000',
     SESSION_TIMEOUT_MS: '10000',
   });
-  const pin = (groupId: string) => admin.setOffsets({ groupId, topic, partitions: startOffsets });
-
-  beforeAll(async () => {
-    const kafka = testKafka();
-    admin = kafka.admin();
-    producer = kafka.producer();
-    await Promise.all([admin.connect(), producer.connect()]);
-    startOffsets = await logEnds(admin, topic);
-  });
+  const pin = (groupId: string) => kafka.admin.setOffsets({ groupId, topic, partitions: kafka.startOffsets });
 
   afterAll(async () => {
     for (const c of children) c.child.kill('SIGKILL');
     await replay?.close();
-    await Promise.all([admin?.disconnect(), producer?.disconnect()]);
     store.destroy();
   });
 
@@ -61,7 +48,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     const chunk = EVENTS / 20;
     let kills = 0;
     for (let i = 0; i < EVENTS; i += chunk) {
-      await producer.send({
+      await kafka.producer.send({
         topic,
         messages: Array.from({ length: chunk }, (_, j) => {
           const id = newId();

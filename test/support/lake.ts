@@ -1,9 +1,11 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { Admin } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { LakeStore, type LakeObject } from '../../workers/lake/lake-store.ts';
+import { testKafka } from './kafka.ts';
 import { stackEnv } from './stack-env.ts';
 
 export const lakeBucket = process.env.LAKE_BUCKET ?? 'koo-lake';
@@ -20,6 +22,30 @@ export function testLakeStore(): LakeStore {
 /** The topic's log end per partition, as `setOffsets` takes it: a group set there starts with what comes next. */
 export async function logEnds(admin: Admin, topic: string): Promise<{ partition: number; offset: string }[]> {
   return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
+}
+
+/**
+ * A lake test's Kafka, connected before the file's tests and closed after them: an admin, a
+ * producer of raw CDC envelopes, and where `topic` ended before the test wrote anything (a group
+ * set there reads only this run).
+ */
+export function lakeTestKafka(topic: string) {
+  const kafka = {} as {
+    admin: Admin;
+    producer: Producer;
+    startOffsets: { partition: number; offset: string }[];
+  };
+  beforeAll(async () => {
+    const client = testKafka();
+    kafka.admin = client.admin();
+    kafka.producer = client.producer();
+    await Promise.all([kafka.admin.connect(), kafka.producer.connect()]);
+    kafka.startOffsets = await logEnds(kafka.admin, topic);
+  });
+  afterAll(async () => {
+    await Promise.all([kafka.admin?.disconnect(), kafka.producer?.disconnect()]);
+  });
+  return kafka;
 }
 
 /** The objects below `prefix`, in key order. */
