@@ -104,7 +104,12 @@ export const metrics = {
   }),
   notifyEventsSkipped: new Counter({
     name: 'koo_notify_events_skipped_total',
-    help: 'Events that notify nobody: oneself, or a koo whose creator is not in koo_content',
+    help: 'Events that notify nobody: oneself, or an unlike or unfollow with nothing to take back',
+    registers: [registry],
+  }),
+  notifyEventsParked: new Counter({
+    name: 'koo_notify_events_parked_total',
+    help: 'Reactions and replies that came before their koo, held in Redis until its create is seen (NOTIFY_PARK_TTL_MS)',
     registers: [registry],
   }),
   notifyJobsScheduled: new Counter({

@@ -217,6 +217,28 @@ describe('notify worker and sender (reactions, replies, follows → one webhook 
     expect(webhook.to(broken)).toEqual([]);
   });
 
+  it('a like and a reply that come before their koo notify its creator once the koo is seen', async () => {
+    // The koo is in no view yet (its create is late on the koos topic, or the content worker lags).
+    const [lateCreator, lateKoo] = [id(), id()];
+    await producer.emit({ type: 'like', content_id: lateKoo, user_id: ravi, event_time: Date.now() });
+    await produceCdc(cdc, [{ reply: [id(), asha, lateKoo] }]);
+    await caughtUp(`test-notify-${runId}`);
+    await produceCdc(cdc, [{ koo: [lateKoo, lateCreator] }]);
+
+    const toCreator = await waitFor("the like and the reply delivered to the late koo's creator", () => {
+      const n = webhook.to(lateCreator);
+      return n.length === 2 && n;
+    });
+    expect(toCreator.find((n) => n.kind === 'like')).toMatchObject({
+      kooId: lateKoo,
+      text: 'ravi liked your koo',
+    });
+    expect(toCreator.find((n) => n.kind === 'reply')).toMatchObject({
+      kooId: lateKoo,
+      text: 'asha replied to your koo',
+    });
+  });
+
   it('a replay from the first offset (a fresh group) delivers nothing new', async () => {
     const before = mine().length;
     const replay = `test-notify-replay-${runId}`;

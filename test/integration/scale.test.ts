@@ -30,7 +30,7 @@ import { contentReadPath } from '../support/content.ts';
 import { engagementReadPath, engagementTestEnv } from '../support/engagement.ts';
 import { feedReadPath } from '../support/feed.ts';
 import { runId } from '../support/ids.ts';
-import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka, watchCommits } from '../support/kafka.ts';
 import { lakeSnapshot, testLakeStore } from '../support/lake.ts';
 import { notificationStore } from '../support/notify.ts';
 import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
@@ -49,6 +49,12 @@ const REACTION_ROUNDS = 3;
 const REACTIONS_PER_ROUND = Math.ceil(Number(process.env.SCALE_REACTIONS ?? 50_000) / REACTION_ROUNDS);
 const REPLICAS = 3;
 const OUTAGE_MS = 30_000;
+// Churn (issue 13): a random replica SIGKILLed every CHURN_KILL_EVERY_MS while reactions and edits
+// flow; SCALE_CHURN_SECONDS=600 is the 10-minute measurement, CI runs a minute of it.
+const CHURN_SECONDS = Number(process.env.SCALE_CHURN_SECONDS ?? 60);
+const CHURN_KILL_EVERY_MS = 10_000;
+const CHURN_REACTIONS_PER_S = 100;
+const CHURN_EDITS_PER_S = 5;
 const HTTP_PORT_BASE = Number(process.env.SCALE_TEST_HTTP_PORT_BASE ?? 29400);
 
 const p = `sc${runId}`; // every id of this run starts with it, so lake rows can be picked out
@@ -325,6 +331,51 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
         }
         await sendReactions([...workload.next(REACTIONS_PER_ROUND), ...likesOfRound(round)]);
       }
+
+      step(
+        `churn: a random replica SIGKILLed every ${CHURN_KILL_EVERY_MS / 1000} s for ${CHURN_SECONDS} s under load`,
+      );
+      const stopWatching = watchCommits(
+        admin,
+        consumers.map((e) => ({ worker: e.name, groupId: group(e.name), topics: e.group!.topics })),
+      );
+      // Edits that change nothing a view shows (the body stays v1), so every CDC consumer has work.
+      const churnKoos = koos.slice(EDITED, KOOS);
+      let churnEdits = 0;
+      let kills = 0;
+      const churnEnds = Date.now() + CHURN_SECONDS * 1000;
+      for (let nextKill = Date.now() + CHURN_KILL_EVERY_MS; Date.now() < churnEnds; await sleep(1000)) {
+        await sendReactions(workload.next(CHURN_REACTIONS_PER_S));
+        const edited = Array.from({ length: CHURN_EDITS_PER_S }, () => random.pick(churnKoos));
+        await send(
+          topicNames.koos,
+          edited.map((k) => ({
+            key: { content_id: k.id },
+            value: change('koos', 'u', row(k, 'v1'), { ...row(k, 'v1'), updated_at: iso(Date.now()) }),
+          })),
+        );
+        churnEdits += edited.length;
+        if (Date.now() >= nextKill) {
+          supervisor.signal(random.pick(supervisor.replicas()), 'SIGKILL');
+          kills++;
+          nextKill += CHURN_KILL_EVERY_MS;
+        }
+      }
+      const commits = await stopWatching();
+      console.log(
+        `churn: ${kills} replicas SIGKILLed in ${CHURN_SECONDS} s; per group, commits seen a minute ` +
+          `(polled every 2 s) and the longest stretch without one:\n` +
+          commits
+            .map(
+              (c) =>
+                `  ${c.worker.padEnd(12)} ${String(c.commitsPerMinute).padStart(5)}/min  ${Math.round(c.maxGapMs / 1000)} s`,
+            )
+            .join('\n'),
+      );
+      for (const c of commits)
+        expect
+          .soft(c.maxGapMs, `${c.worker}: longest stretch without a commit under churn`)
+          .toBeLessThan(60_000);
       await sendReactions(workload.drain());
       await waitFor('every replica ready again', allReady, { timeoutMs: 60_000, intervalMs: 500 });
 
@@ -504,7 +555,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       const expectedRows = {
         [topicNames.users]: users.length,
         [topicNames.follows]: follows.length,
-        [topicNames.koos]: koos.length + EDITED,
+        [topicNames.koos]: koos.length + EDITED + churnEdits,
         [topicNames.reactions]: produced.length,
       };
       const idColumn: Record<string, string> = {

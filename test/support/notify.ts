@@ -50,10 +50,13 @@ export async function produceCdc(
   events: (
     | { follow: [follower: string, followee: string] }
     | { reply: [id: string, creator: string, parent: string] }
+    | { koo: [id: string, creator: string] }
   )[],
 ): Promise<void> {
   const follows = events.flatMap((e) => ('follow' in e ? [e.follow] : []));
-  const replies = events.flatMap((e) => ('reply' in e ? [e.reply] : []));
+  const koos = events.flatMap((e): [id: string, creator: string, parent: string | null][] =>
+    'reply' in e ? [e.reply] : 'koo' in e ? [[...e.koo, null]] : [],
+  );
   const at = new Date().toISOString();
   await producer.sendBatch({
     topicMessages: [
@@ -76,7 +79,7 @@ export async function produceCdc(
       },
       {
         topic: topicNames.koos,
-        messages: replies.map(([id, creator, parent]) => ({
+        messages: koos.map(([id, creator, parent]) => ({
           key: JSON.stringify({ content_id: id }),
           value: JSON.stringify(
             withNow(

@@ -5,9 +5,11 @@ import type { ChangeEvent } from '../../shared/cdc/debezium.ts';
 import {
   aggregateAt,
   aggregatesOf,
+  createdKoos,
   digestJobId,
   intentOf,
   kooIdsToResolve,
+  kooOf,
   periodOf,
   windowStart,
   type NotifyEvent,
@@ -51,6 +53,27 @@ const creators = new Map([
 ]);
 
 describe('who a notification goes to', () => {
+  it('a new koo notifies nobody but names its creator; a reply names its own, and waits on its parent', () => {
+    const created = reply('ravi', 'p1') as Extract<NotifyEvent, { source: 'reply' }>;
+    const koo: NotifyEvent = {
+      source: 'koo',
+      change: { ...created.change, after: { ...created.change.after!, parent_id: null } },
+    };
+    expect(intentOf(koo, creators)).toBeUndefined();
+    expect(kooOf(koo)).toBeUndefined();
+    expect(createdKoos([koo, reply('asha', 'p1'), reaction('like', 'asha'), follow('c', 'a', 'b')])).toEqual([
+      { kooId: 'r1', creator: 'ravi' },
+      { kooId: 'r1', creator: 'asha' },
+    ]);
+    expect([
+      kooOf(reply('asha', 'p1')),
+      kooOf(reaction('like', 'asha')),
+      kooOf(follow('c', 'a', 'b')),
+    ]).toEqual(['p1', 'k1', undefined]);
+    // Not yet known: no intent (the worker parks it until the koo's create is seen).
+    expect(intentOf(reaction('like', 'asha'), new Map())).toBeUndefined();
+  });
+
   it('a like, share or rekoo goes to the koo creator; an unlike removes the like', () => {
     expect(intentOf(reaction('like', 'asha'), creators)).toMatchObject({
       op: 'add',

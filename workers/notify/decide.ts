@@ -11,7 +11,15 @@ export type NotificationKind = 'like' | 'share' | 'rekoo' | 'reply' | 'follow';
 export type NotifyEvent =
   | { source: 'reaction'; reaction: Reaction }
   | { source: 'reply'; change: ChangeEvent<KooRow> }
-  | { source: 'follow'; change: ChangeEvent<FollowRow> };
+  | { source: 'follow'; change: ChangeEvent<FollowRow> }
+  /** A new top-level koo: it notifies nobody, but says who created it (see createdKoos). */
+  | { source: 'koo'; change: ChangeEvent<KooRow> };
+
+/** An event with the trace context of the record it came in (W3C headers), as it is held while it waits for its koo. */
+export interface TracedEvent {
+  event: NotifyEvent;
+  trace?: Record<string, string> | undefined;
+}
 
 /** Adds an actor to an aggregate (`add`) or takes them out before it is delivered (`remove`). */
 export interface Intent {
@@ -34,14 +42,28 @@ export interface AggregateRef {
   windowEndMs: number;
 }
 
+/** The koo whose creator an event notifies: the koo reacted to, the parent replied to; none for the rest. */
+export function kooOf(event: NotifyEvent): string | undefined {
+  if (event.source === 'reaction') return event.reaction.content_id;
+  if (event.source === 'reply') return event.change.after!.parent_id!;
+  return undefined;
+}
+
 /** The koos a batch needs the creator of: the koos reacted to and the parents replied to. */
 export function kooIdsToResolve(events: readonly NotifyEvent[]): string[] {
-  const ids = new Set<string>();
-  for (const e of events) {
-    if (e.source === 'reaction') ids.add(e.reaction.content_id);
-    else if (e.source === 'reply') ids.add(e.change.after!.parent_id!);
-  }
-  return [...ids];
+  return [...new Set(events.flatMap((e) => kooOf(e) ?? []))];
+}
+
+/**
+ * The koos created in a batch (top-level koos and replies) with their creators: known without a
+ * lookup, and what releases the events that came before their koo.
+ */
+export function createdKoos(events: readonly NotifyEvent[]): { kooId: string; creator: string }[] {
+  return events.flatMap((e) =>
+    e.source === 'koo' || e.source === 'reply'
+      ? [{ kooId: e.change.after!.content_id, creator: e.change.after!.creator_id }]
+      : [],
+  );
 }
 
 /**
@@ -74,6 +96,8 @@ export function intentOf(event: NotifyEvent, creatorOf: ReadonlyMap<string, stri
       actor: row.creator_id,
       eventTimeMs: event.change.changedAtMs,
     };
+  } else if (event.source === 'koo') {
+    return undefined;
   } else {
     // An unfollow before delivery takes the follower out, as an unlike does.
     const row = (event.change.after ?? event.change.before)!;

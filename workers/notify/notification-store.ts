@@ -1,12 +1,20 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { KooError, errorMessage } from '../../shared/errors/koo-error.ts';
-import { digestJobId, type AggregateRef, type Intent, type NotificationKind } from './decide.ts';
+import {
+  digestJobId,
+  type AggregateRef,
+  type Intent,
+  type NotificationKind,
+  type TracedEvent,
+} from './decide.ts';
 import type { Actor } from './message.ts';
 import type { NotificationQueueConfig } from './notify-config.ts';
 import {
   addActorScript,
+  recordKooScript,
   removeActorScript,
+  resolveOrParkScript,
   sealAggregateScript,
   sealDigestScript,
 } from './notify-scripts.ts';
@@ -114,6 +122,51 @@ export class NotificationStore {
         toName.push({ aggregateId: aggregate.id, actor: intent.actor });
     });
     return { jobs: [...jobs.values()], toName };
+  }
+
+  /**
+   * Remembers who created these koos (for `ttlMs`) and returns the events parked for each, which
+   * stay parked until `releaseParked`: a crash in between redoes them, and they are idempotent.
+   */
+  async recordKoos(
+    koos: readonly { kooId: string; creator: string }[],
+    ttlMs: number,
+  ): Promise<Map<string, TracedEvent[]>> {
+    if (koos.length === 0) return new Map();
+    const pipeline = this.redis.pipeline();
+    for (const k of koos)
+      pipeline.eval(recordKooScript, 0, this.keyPrefix, k.kooId, k.creator, String(ttlMs));
+    const results = (await this.exec(pipeline)) as string[][];
+    return new Map(
+      koos
+        .map((k, i) => [k.kooId, results[i]!.map((json) => JSON.parse(json) as TracedEvent)] as const)
+        .filter(([, parked]) => parked.length > 0),
+    );
+  }
+
+  /**
+   * For each event, its koo's creator if the koo's create was recorded; otherwise the event is
+   * parked until it is (for `ttlMs`). Returns the creators found.
+   */
+  async resolveOrPark(
+    waiting: readonly { kooId: string; parked: TracedEvent }[],
+    ttlMs: number,
+  ): Promise<Map<string, string>> {
+    if (waiting.length === 0) return new Map();
+    const pipeline = this.redis.pipeline();
+    for (const w of waiting)
+      pipeline.eval(resolveOrParkScript, 0, this.keyPrefix, w.kooId, JSON.stringify(w.parked), String(ttlMs));
+    const results = (await this.exec(pipeline)) as (string | null)[];
+    return new Map(waiting.flatMap((w, i) => (results[i] ? [[w.kooId, results[i]] as const] : [])));
+  }
+
+  /** Drops the parked events of these koos once they are applied (no event parks once a koo's creator is recorded). */
+  async releaseParked(kooIds: Iterable<string>): Promise<void> {
+    const keys = [...kooIds].map((k) => `${this.keyPrefix}parked:${k}`);
+    if (keys.length === 0) return;
+    await this.redis.del(...keys).catch((err: unknown) => {
+      throw this.unavailable(err);
+    });
   }
 
   /** Records the handles a notification shows for its first actors (actors without one are shown by id). */

@@ -29,6 +29,11 @@ export const notifyConfigSchema = workerConfigSchema
     NOTIFY_WINDOW_MS: env.int(60_000, 1),
     /** The window for eminent profiles, whose koos draw many more reactions. */
     NOTIFY_EMINENT_WINDOW_MS: env.int(600_000, 1),
+    /**
+     * How long a reaction or reply whose koo no view has yet waits for the koo's create on the
+     * koos topic (and how long a seen create is remembered for them); past it, it notifies nobody.
+     */
+    NOTIFY_PARK_TTL_MS: env.int(3_600_000, 1_000),
   });
 export type NotifyConfig = z.infer<typeof notifyConfigSchema>;
 

@@ -10,6 +10,8 @@
  *   snap:<job>    the frozen view of a job, written once when it first runs: its seal
  *   rate:<recipient>:<period>  notifications sent to a recipient in a rate-limit period
  *   held:<recipient>:<period>  jobs over the limit, merged into the digest of that period
+ *   creator:<koo>  who created a koo whose create this worker saw lately (NOTIFY_PARK_TTL_MS)
+ *   parked:<koo>   list of events (JSON) that came before their koo's create, released by it
  *
  * An aggregate `<base>` has generations `<base>.0`, `<base>.1`, …: once a generation is sealed,
  * a late actor of the same window goes to the next one (whose job is due at once), and an actor
@@ -37,6 +39,27 @@ while true do
   end
   gen = gen + 1
 end
+`;
+
+/**
+ * ARGV: prefix, koo, event (JSON), ttl ms. The koo's creator when its create was seen; otherwise
+ * parks the event until it is (nil). One script with recordKooScript on the same keys, so an event
+ * is either parked before the create is recorded (and released by it) or finds the creator.
+ */
+export const resolveOrParkScript = `
+local p, koo, event, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local creator = redis.call('GET', p .. 'creator:' .. koo)
+if creator then return creator end
+redis.call('RPUSH', p .. 'parked:' .. koo, event)
+redis.call('PEXPIRE', p .. 'parked:' .. koo, ttl)
+return false
+`;
+
+/** ARGV: prefix, koo, creator, ttl ms. Records the koo's creator; returns the events parked for it (kept until released). */
+export const recordKooScript = `
+local p, koo, creator, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+redis.call('SET', p .. 'creator:' .. koo, creator, 'PX', ttl)
+return redis.call('LRANGE', p .. 'parked:' .. koo, 0, -1)
 `;
 
 /** ARGV: prefix, base, actor, score, ttl s. Takes the actor out of every generation not yet sealed. */

@@ -10,7 +10,15 @@ import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import type { WorkerModule } from '../../shared/runtime/run-worker.ts';
 import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
-import { aggregatesOf, intentOf, kooIdsToResolve, type NotifyEvent } from './decide.ts';
+import {
+  aggregatesOf,
+  createdKoos,
+  intentOf,
+  kooIdsToResolve,
+  kooOf,
+  type NotifyEvent,
+  type TracedEvent,
+} from './decide.ts';
 import { NotificationStore, type AggregateChange } from './notification-store.ts';
 import { traceCarrierOfRecord } from '../../shared/telemetry/tracing.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify-config.ts';
@@ -54,24 +62,42 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
     return this.codec.prepare(records.filter((r) => r.topic === topicNames.reactions).map((r) => r.value));
   }
 
-  /** Reactions, new replies (snapshot reads are old koos, not news), follows and unfollows; null for the rest. */
+  /**
+   * Reactions, new koos (replies notify; top-level koos release what came before them), follows
+   * and unfollows; null for the rest (snapshot reads are old koos, not news).
+   */
   decode(record: RawRecord): NotifyEvent | null {
     if (record.topic === topicNames.reactions)
       return { source: 'reaction', reaction: this.codec.decodeRecord(record) };
     if (record.topic === topicNames.koos) {
       const change = decodeChangeEvent(record, kooRowSchema);
-      return change?.op === 'c' && change.after!.parent_id !== null ? { source: 'reply', change } : null;
+      if (change?.op !== 'c') return null;
+      return change.after!.parent_id !== null ? { source: 'reply', change } : { source: 'koo', change };
     }
     const change = decodeChangeEvent(record, followRowSchema);
     return change && (change.op === 'c' || change.op === 'd') ? { source: 'follow', change } : null;
   }
 
   async handle(batch: DecodedRecord<NotifyEvent>[]): Promise<void> {
-    const events = batch.map((r) => r.value);
-    const creators = await this.lookup.creators(kooIdsToResolve(events));
-    const intents = batch.flatMap((r) => {
-      const intent = intentOf(r.value, creators);
-      return intent ? [{ intent, trace: traceCarrierOfRecord(r.raw) }] : [];
+    const ttlMs = this.config.NOTIFY_PARK_TTL_MS;
+    const traced: TracedEvent[] = batch.map((r) => ({ event: r.value, trace: traceCarrierOfRecord(r.raw) }));
+    // Koos created in this batch: their creators are known, and the events that came before them are released.
+    const created = createdKoos(traced.map((t) => t.event));
+    const released = await this.store.recordKoos(created, ttlMs);
+    const events = [...traced, ...[...released.values()].flat()];
+    const creators = new Map(created.map((k) => [k.kooId, k.creator]));
+    const unknown = kooIdsToResolve(events.map((e) => e.event)).filter((k) => !creators.has(k));
+    for (const [koo, creator] of await this.lookup.creators(unknown)) creators.set(koo, creator);
+    // A koo no view has yet (its create is late, or the content worker lags): its events wait for
+    // the create on the koos topic, unless a replica recorded it meanwhile.
+    const waiting = events.flatMap((e) => {
+      const kooId = kooOf(e.event);
+      return kooId !== undefined && !creators.has(kooId) ? [{ kooId, parked: e }] : [];
+    });
+    for (const [koo, creator] of await this.store.resolveOrPark(waiting, ttlMs)) creators.set(koo, creator);
+    const intents = events.flatMap(({ event, trace }) => {
+      const intent = intentOf(event, creators);
+      return intent ? [{ intent, trace }] : [];
     });
     const recipients = await this.lookup.profiles([...new Set(intents.map((i) => i.intent.recipient))]);
     const changes: AggregateChange[] = intents.flatMap(({ intent, trace }) => {
@@ -91,8 +117,12 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
     );
     // Aggregates fill before their jobs are queued: a job never fires on an actor not yet added.
     await this.store.schedule(jobs, this.now());
-    const skipped = events.length - intents.length;
-    if (skipped > 0) metrics.notifyEventsSkipped.inc(skipped);
+    await this.store.releaseParked(released.keys());
+    const parked = waiting.filter((w) => !creators.has(w.kooId)).length;
+    const notifying = events.filter((e) => e.event.source !== 'koo').length;
+    if (parked > 0) metrics.notifyEventsParked.inc(parked);
+    if (notifying - intents.length - parked > 0)
+      metrics.notifyEventsSkipped.inc(notifying - intents.length - parked);
     metrics.notifyJobsScheduled.inc(jobs.length);
   }
 
