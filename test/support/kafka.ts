@@ -17,8 +17,9 @@ export interface CommitWatch {
   worker: string;
   /** Polls (every `intervalMs`) in which the group's committed offsets had moved, per minute. */
   commitsPerMinute: number;
-  /** The longest stretch without a commit seen (to the poll's resolution). */
+  /** The longest stretch without a commit seen (to the poll's resolution), and when it began. */
   maxGapMs: number;
+  maxGapFrom: string;
 }
 
 /**
@@ -32,7 +33,10 @@ export function watchCommits(
 ): () => Promise<CommitWatch[]> {
   const started = Date.now();
   const seen = new Map(
-    groups.map((g) => [g.worker, { offsets: '', movedAt: started, moves: 0, maxGapMs: 0 }]),
+    groups.map((g) => [
+      g.worker,
+      { offsets: '', movedAt: started, moves: 0, maxGapMs: 0, maxGapFrom: started },
+    ]),
   );
   let watching = true;
   const polling = (async () => {
@@ -47,7 +51,7 @@ export function watchCommits(
         const current = JSON.stringify(offsets.map((t) => t.partitions.map((p) => p.offset)));
         if (s.offsets !== '' && current !== s.offsets) {
           s.moves++;
-          s.maxGapMs = Math.max(s.maxGapMs, now - s.movedAt);
+          if (now - s.movedAt > s.maxGapMs) [s.maxGapMs, s.maxGapFrom] = [now - s.movedAt, s.movedAt];
           s.movedAt = now;
         }
         s.offsets = current;
@@ -62,10 +66,12 @@ export function watchCommits(
     const minutes = (now - started) / 60_000;
     return groups.map((g) => {
       const s = seen.get(g.worker)!;
+      if (now - s.movedAt > s.maxGapMs) [s.maxGapMs, s.maxGapFrom] = [now - s.movedAt, s.movedAt];
       return {
         worker: g.worker,
         commitsPerMinute: Math.round((s.moves / minutes) * 10) / 10,
-        maxGapMs: Math.max(s.maxGapMs, now - s.movedAt),
+        maxGapMs: s.maxGapMs,
+        maxGapFrom: new Date(s.maxGapFrom).toISOString(),
       };
     });
   };
