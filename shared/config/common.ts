@@ -92,9 +92,10 @@ export const consumerConfigSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: env.int(9_000, 100, 60_000),
   SESSION_TIMEOUT_MS: env.int(30_000, 6_000),
   /**
-   * How long the group waits for its members to rejoin a rebalance. A member's work stops at
-   * the next heartbeat (SESSION_TIMEOUT_MS / 5) after the rebalance began, plus the request in
-   * flight (up to SINK_RETRY_MAX_MS): keep this above both, or the member is evicted meanwhile.
+   * How long the group waits for its members to rejoin a rebalance. A member's work, its sink
+   * requests and their retries included, stops at the next heartbeat (SESSION_TIMEOUT_MS / 5)
+   * after the rebalance began: keep this well above that. A member that dies while the group is
+   * rebalancing holds the group up to this long (the coordinator waits for it to rejoin).
    */
   REBALANCE_TIMEOUT_MS: env.int(60_000, 6_000),
   FROM_BEGINNING: env.bool(true),

@@ -3,7 +3,7 @@ import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { KooError } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { mapConcurrent } from '../runtime/backoff.ts';
-import { processShutdown } from '../runtime/process-shutdown.ts';
+import { stopSignal } from '../runtime/process-shutdown.ts';
 import { Retries } from '../runtime/retry.ts';
 import type { Dynamo } from './dynamo-client.ts';
 
@@ -39,12 +39,13 @@ async function untilProcessed<T>(
   retryMaxMs: number | undefined,
 ): Promise<void> {
   const policy = { ...dynamo.retryPolicy, ...(retryMaxMs === undefined ? {} : { budgetMs: retryMaxMs }) };
-  const retries = new Retries(policy, processShutdown.signal);
+  const signal = stopSignal();
+  const retries = new Retries(policy, signal);
   for (let pending = first; ;) {
     pending = await send(pending);
     if (pending.length === 0) return;
     metrics.dynamodbThrottles.inc({ operation }, pending.length);
-    if (!(await retries.wait()) && !processShutdown.signal.aborted) {
+    if (!(await retries.wait()) && !signal.aborted) {
       throw new KooError(
         'SINK_THROTTLED',
         `${pending.length} requests of a ${operation} on ${table} stayed unprocessed`,

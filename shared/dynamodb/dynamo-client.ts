@@ -20,7 +20,7 @@ import { KooError, errorMessage } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { countConsumedCapacity } from './consumed-capacity.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
-import { processShutdown } from '../runtime/process-shutdown.ts';
+import { stopSignal } from '../runtime/process-shutdown.ts';
 import { Retries, sinkRetryPolicy, type RetryPolicy } from '../runtime/retry.ts';
 
 export interface DynamoOptions {
@@ -53,22 +53,22 @@ function outcomeOf(err: unknown): 'throttled' | 'rejected' | 'failed' {
 }
 
 /**
- * Once the process is shutting down no request starts, and none is waited for: the batch it
- * served is left uncommitted for the partition's next owner, and every write here is idempotent
- * or fenced, so a write that lands after all is harmless. Without this a handler's remaining
- * writes (a chunk over a thousand koos against a slow table) run past the shutdown deadline.
+ * Once the work a request serves is stopped (the process is shutting down, or the member must
+ * rejoin a rebalance: `stopSignal`), no request starts and none is waited for: the batch is left
+ * uncommitted for the partition's owner, and every write here is idempotent or fenced, so a write
+ * that lands after all is harmless. Without this a handler's remaining writes (a chunk over a
+ * thousand koos against a slow table) run past the shutdown deadline or the rebalance timeout.
  */
-function shuttingDown(operation: string, cause?: unknown): KooError {
-  return new KooError('SHUTTING_DOWN', `DynamoDB ${operation} abandoned: shutting down`, {
+function stopped(operation: string, cause?: unknown): KooError {
+  return new KooError('SHUTTING_DOWN', `DynamoDB ${operation} abandoned: its work was stopped`, {
     retriable: true,
     cause,
   });
 }
 
-function untilShutdown<T>(request: Promise<T>, operation: string): Promise<T> {
-  const { signal } = processShutdown;
+function untilStopped<T>(request: Promise<T>, operation: string, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const abandon = () => reject(shuttingDown(operation));
+    const abandon = () => reject(stopped(operation));
     signal.addEventListener('abort', abandon, { once: true });
     request.then(resolve, reject).finally(() => signal.removeEventListener('abort', abandon));
   });
@@ -114,16 +114,17 @@ export class Dynamo {
    * ConditionalCheckFailed and other client errors are thrown at once for the caller to decide.
    */
   async call<T>(operation: string, request: (doc: DynamoDBDocumentClient) => Promise<T>): Promise<T> {
-    const retries = new Retries(this.retryPolicy, processShutdown.signal);
+    const signal = stopSignal();
+    const retries = new Retries(this.retryPolicy, signal);
     for (;;) {
-      await this.inFlight.acquire(processShutdown.signal);
-      if (processShutdown.signal.aborted) {
+      await this.inFlight.acquire(signal);
+      if (signal.aborted) {
         this.inFlight.release(true);
-        throw shuttingDown(operation);
+        throw stopped(operation);
       }
       const stopTimer = metrics.dynamodbRequestDuration.startTimer({ operation });
       try {
-        const out = await untilShutdown(request(this.doc), operation);
+        const out = await untilStopped(request(this.doc), operation, signal);
         stopTimer();
         this.inFlight.release(true);
         this.lastAnsweredAt = Date.now();
@@ -161,7 +162,7 @@ export class Dynamo {
         metrics.dynamodbRequests.inc({ operation, outcome: throttled ? 'throttled' : 'error' });
         if (throttled) metrics.dynamodbThrottles.inc({ operation });
         if (!(await retries.wait())) {
-          if (processShutdown.signal.aborted) throw shuttingDown(operation, err);
+          if (signal.aborted) throw stopped(operation, err);
           throw new KooError(
             throttled ? 'SINK_THROTTLED' : 'SINK_UNAVAILABLE',
             `DynamoDB ${operation} failed after ${retries.failures + 1} attempts: ${String(err)}`,

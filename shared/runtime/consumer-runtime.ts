@@ -6,6 +6,7 @@ import { metrics } from '../metrics/metrics.ts';
 import { endSpan, startRecordSpans } from '../telemetry/tracing.ts';
 import { commitChunk, deadLetter } from './chunk-commit.ts';
 import { handleIsolatingFailures, prepareUntilDone } from './failure-isolation.ts';
+import { runStoppable } from './process-shutdown.ts';
 import type { HandlerContext, WorkerDefinition } from './worker-definition.ts';
 
 // Protocol error types (kafkajs `type`) that mean this member must rejoin the group.
@@ -197,7 +198,10 @@ export class ConsumerRuntime<T> {
     heartbeat: () => Promise<void>,
     signal: AbortSignal,
   ): Promise<boolean> {
-    if (this.worker.prepare && !(await prepareUntilDone(this.worker, raw, this.logger, heartbeat, signal)))
+    if (
+      this.worker.prepare &&
+      !(await runStoppable(signal, () => prepareUntilDone(this.worker, raw, this.logger, heartbeat, signal)))
+    )
       return false;
     const letters: DeadLetter[] = [];
     const decoded: DecodedRecord<T>[] = [];
@@ -222,7 +226,7 @@ export class ConsumerRuntime<T> {
     // Heartbeats go on while the worker's effects are in flight, so a slow batch is not a dead member.
     const beat = setInterval(() => void ctx.heartbeat(), Math.max(1000, this.options.sessionTimeoutMs / 5));
     try {
-      const handled = await handleIsolatingFailures(this.worker, decoded, ctx);
+      const handled = await runStoppable(signal, () => handleIsolatingFailures(this.worker, decoded, ctx));
       if (!handled) return false;
       letters.push(...handled.map((r) => ({ record: r.record.raw, error: r.error })));
     } finally {

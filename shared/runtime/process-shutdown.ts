@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { errorMessage } from '../errors/koo-error.ts';
 import type { Logger } from '../logging/logger.ts';
 
@@ -7,6 +8,23 @@ import type { Logger } from '../logging/logger.ts';
  * committed and is redelivered to the partition's next owner.
  */
 export const processShutdown = new AbortController();
+
+const stoppableWork = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Runs `work` (a worker's handler) so that every sink request it makes, and every retry wait,
+ * ends when `signal` aborts (this member must rejoin a rebalance) as well as at shutdown: the
+ * member then rejoins within a heartbeat instead of after its requests' retries, and the batch is
+ * redone by the partition's owner (effects are fenced or idempotent).
+ */
+export function runStoppable<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  return stoppableWork.run(AbortSignal.any([signal, processShutdown.signal]), work);
+}
+
+/** What ends the sink requests made here: the handler's signal inside `runStoppable`, the process's shutdown elsewhere. */
+export function stopSignal(): AbortSignal {
+  return stoppableWork.getStore() ?? processShutdown.signal;
+}
 
 /**
  * The configuration, or for a process of its own an exit naming the bad value (EX_CONFIG, 78),

@@ -103,6 +103,8 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       LOG_LEVEL: 'warn',
       DYNAMODB_ENDPOINT: dynamo.url,
       SESSION_TIMEOUT_MS: '10000',
+      // A replica that dies while its group rebalances holds the group this long (README, Operations).
+      REBALANCE_TIMEOUT_MS: '20000',
       SINK_RETRY_MAX_MS: '10000',
       BATCH_SIZE: '200',
       // No trims and no backfill on follow: follows come before koos here, so a backfill would
