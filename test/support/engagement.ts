@@ -68,7 +68,8 @@ export function engagementReadPath(env: Record<string, string>) {
     /** Deletes this run's Redis keys only (the stack's Redis is shared). */
     flushRedis: async () => {
       const keys = await redis.keys(`${config.TRENDING_KEY_PREFIX}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      // In slices: a long run leaves more keys than one call's arguments can spread.
+      for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     },
     close: () => {
       redis.disconnect();
