@@ -119,7 +119,7 @@ export class Dynamo {
     for (;;) {
       await this.inFlight.acquire(signal);
       if (signal.aborted) {
-        this.inFlight.release(true);
+        this.inFlight.abandon();
         throw stopped(operation);
       }
       const stopTimer = metrics.dynamodbRequestDuration.startTimer({ operation });
@@ -133,7 +133,7 @@ export class Dynamo {
       } catch (err) {
         stopTimer();
         if (err instanceof KooError && err.code === 'SHUTTING_DOWN') {
-          this.inFlight.release(true);
+          this.inFlight.abandon();
           throw err;
         }
         const outcome = outcomeOf(err);

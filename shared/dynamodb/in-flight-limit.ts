@@ -21,16 +21,24 @@ export class InFlightLimit {
     return this.current;
   }
 
-  /** Waits for a slot; `signal` (shutdown) lets waiters through at once, to fail fast on their own. */
+  /**
+   * Waits for a slot; `signal` (shutdown, rebalance) lets its waiters through at once, to fail fast
+   * on their own, and takes them out of the queue: a slot freed later goes to a waiter still there.
+   */
   async acquire(signal?: AbortSignal): Promise<void> {
     while (this.inFlight >= this.current && !signal?.aborted) {
       await new Promise<void>((resolve) => {
         const wake = () => {
-          signal?.removeEventListener('abort', wake);
+          signal?.removeEventListener('abort', leave);
+          resolve();
+        };
+        const leave = () => {
+          const at = this.waiting.indexOf(wake);
+          if (at >= 0) this.waiting.splice(at, 1);
           resolve();
         };
         this.waiting.push(wake);
-        signal?.addEventListener('abort', wake, { once: true });
+        signal?.addEventListener('abort', leave, { once: true });
       });
     }
     this.inFlight++;
@@ -38,10 +46,15 @@ export class InFlightLimit {
 
   /** Gives the slot back; `answered` is false for a timeout or a transient failure of the sink. */
   release(answered: boolean): void {
-    this.inFlight--;
     this.current = answered
       ? Math.min(this.max, this.current * 2)
       : Math.max(1, Math.floor(this.current / 2));
+    this.abandon();
+  }
+
+  /** Gives back the slot of a request that was stopped before it got an answer: it says nothing about the sink. */
+  abandon(): void {
+    this.inFlight--;
     for (let free = this.current - this.inFlight; free > 0 && this.waiting.length > 0; free--)
       this.waiting.shift()!();
   }

@@ -50,4 +50,21 @@ describe('in-flight limit (AIMD)', () => {
     await Promise.all(waiters);
     expect(through).toBe(5);
   });
+
+  it('a waiter whose work is stopped leaves the queue, so the next slot goes to the waiter behind it', async () => {
+    const limit = new InFlightLimit(1);
+    await limit.acquire(); // in flight
+    const rebalance = new AbortController();
+    const stopped = limit.acquire(rebalance.signal);
+    let behind = false;
+    void limit.acquire().then(() => (behind = true));
+    await settled();
+    rebalance.abort();
+    await stopped;
+    limit.abandon(); // the stopped request is not sent
+    limit.release(true); // the one in flight is answered
+    await settled();
+    expect(behind).toBe(true);
+    expect(limit.limit).toBe(1);
+  });
 });
