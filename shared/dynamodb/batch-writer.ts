@@ -14,8 +14,6 @@ export interface BatchOptions {
   /** Attribute names of the table's primary key (partition key, then sort key if any). */
   keyAttributes: readonly string[];
   concurrency?: number;
-  /** How long UnprocessedItems/Keys are retried before the batch fails (retriable); the client's SINK_RETRY_MAX_MS by default. */
-  retryMaxMs?: number;
 }
 
 const WRITE_LIMIT = 25; // BatchWriteItem's limit per request
@@ -27,8 +25,9 @@ function keyString(item: Item, keyAttributes: readonly string[]): string {
 
 /**
  * Sends `first` and then whatever DynamoDB left unprocessed (throttled keys of a batch request),
- * with the client's retry policy, until nothing is left; past the budget the batch fails
- * retriably, and a shutdown stops the waits (the next call then refuses to start).
+ * with the client's retry policy (SINK_RETRY_MAX_MS), until nothing is left; past the budget the
+ * batch fails retriably, and stopped work (shutdown, rebalance) ends the waits (the next call then
+ * refuses to start).
  */
 async function untilProcessed<T>(
   dynamo: Dynamo,
@@ -36,11 +35,9 @@ async function untilProcessed<T>(
   table: string,
   first: T[],
   send: (pending: T[]) => Promise<T[]>,
-  retryMaxMs: number | undefined,
 ): Promise<void> {
-  const policy = { ...dynamo.retryPolicy, ...(retryMaxMs === undefined ? {} : { budgetMs: retryMaxMs }) };
   const signal = stopSignal();
-  const retries = new Retries(policy, signal);
+  const retries = new Retries(dynamo.retryPolicy, signal);
   for (let pending = first; ;) {
     pending = await send(pending);
     if (pending.length === 0) return;
@@ -83,19 +80,12 @@ export async function batchWrite(
     'put' in r ? { PutRequest: { Item: r.put } } : { DeleteRequest: { Key: r.delete } },
   );
   await mapConcurrent(chunk(wire, WRITE_LIMIT), options.concurrency ?? 8, (batch) =>
-    untilProcessed(
-      dynamo,
-      'BatchWriteItem',
-      table,
-      batch,
-      async (pending) => {
-        const out = await dynamo.call('BatchWriteItem', (doc) =>
-          doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } })),
-        );
-        return (out.UnprocessedItems?.[table] ?? []) as typeof pending;
-      },
-      options.retryMaxMs,
-    ),
+    untilProcessed(dynamo, 'BatchWriteItem', table, batch, async (pending) => {
+      const out = await dynamo.call('BatchWriteItem', (doc) =>
+        doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } })),
+      );
+      return (out.UnprocessedItems?.[table] ?? []) as typeof pending;
+    }),
   );
 }
 
@@ -171,27 +161,20 @@ async function readKeys(
       }
     : {};
   await mapConcurrent(chunk(keys, GET_LIMIT), options.concurrency ?? 8, (batch) =>
-    untilProcessed(
-      dynamo,
-      'BatchGetItem',
-      table,
-      batch,
-      async (pending) => {
-        const out = await dynamo.call('BatchGetItem', (doc) =>
-          doc.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [table]: { Keys: pending, ConsistentRead: options.consistent ?? true, ...projection },
-              },
-            }),
-          ),
-        );
-        for (const item of out.Responses?.[table] ?? [])
-          found.set(keyString(item, options.keyAttributes), item);
-        return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
-      },
-      options.retryMaxMs,
-    ),
+    untilProcessed(dynamo, 'BatchGetItem', table, batch, async (pending) => {
+      const out = await dynamo.call('BatchGetItem', (doc) =>
+        doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [table]: { Keys: pending, ConsistentRead: options.consistent ?? true, ...projection },
+            },
+          }),
+        ),
+      );
+      for (const item of out.Responses?.[table] ?? [])
+        found.set(keyString(item, options.keyAttributes), item);
+      return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+    }),
   );
   return found;
 }

@@ -5,10 +5,10 @@ import { sinkRetryPolicy } from '../../shared/runtime/retry.ts';
 
 // The local DynamoDB never returns UnprocessedItems/Keys, so the retry paths are held here with a
 // client whose answers are scripted: each call records what was sent and gets the next answer.
-function scripted(answers: object[]) {
+function scripted(answers: object[], retryBudgetMs = 30_000) {
   const sent: { RequestItems: Record<string, unknown> }[] = [];
   const dynamo = {
-    retryPolicy: sinkRetryPolicy(30_000),
+    retryPolicy: sinkRetryPolicy(retryBudgetMs),
     call: async (_op: string, request: (doc: unknown) => Promise<unknown>) =>
       request({
         send: async (command: { input: { RequestItems: Record<string, unknown> } }) => {
@@ -43,10 +43,11 @@ describe('batchWrite', () => {
 
   it('fails retriably when items stay unprocessed past the retry budget', async () => {
     const left = { UnprocessedItems: { [table]: [{ PutRequest: { Item: { id: 'k0' } } }] } };
-    const { dynamo } = scripted(Array.from({ length: 1000 }, () => left));
-    const err = await batchWrite(dynamo, table, [{ put: { id: 'k0' } }], { ...key, retryMaxMs: 0 }).catch(
-      (e: unknown) => e,
+    const { dynamo } = scripted(
+      Array.from({ length: 1000 }, () => left),
+      0,
     );
+    const err = await batchWrite(dynamo, table, [{ put: { id: 'k0' } }], key).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SINK_THROTTLED', retriable: true });
   });
 });
