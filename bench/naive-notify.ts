@@ -4,8 +4,15 @@ import { topicNames } from '../schemas/topics.ts';
 import type { Reaction } from '../schemas/reaction.ts';
 import type { RegistryCodec } from '../shared/avro/registry-codec.ts';
 import type { DecodedRecord, RawRecord } from '../shared/kafka/records.ts';
-import type { WorkerDefinition } from '../shared/runtime/worker-definition.ts';
+import type { WorkerConfig } from '../shared/runtime/run-worker.ts';
+import { WorkerBase, type WorkerParts } from '../shared/runtime/worker-definition.ts';
 import type { ProfileLookup } from '../workers/notify/profile-lookup.ts';
+
+export interface NaiveNotifyParts extends WorkerParts<WorkerConfig> {
+  codec: RegistryCodec<Reaction>;
+  lookup: ProfileLookup;
+  queue: Queue;
+}
 
 /**
  * The baseline the notify worker is measured against: one job per reaction (job id = event id,
@@ -13,31 +20,20 @@ import type { ProfileLookup } from '../workers/notify/profile-lookup.ts';
  * It reads the creators the same way (one BatchGetItem round per batch), so the difference is
  * the queue traffic.
  */
-export class NaiveNotifyWorker implements WorkerDefinition<Reaction> {
+export class NaiveNotifyWorker extends WorkerBase<NaiveNotifyParts, Reaction> {
   readonly name = 'naive-notify';
   readonly topics = [topicNames.reactions];
-  readonly groupId: string;
-  private readonly codec: RegistryCodec<Reaction>;
-  private readonly lookup: ProfileLookup;
-  private readonly queue: Queue;
-
-  constructor(groupId: string, codec: RegistryCodec<Reaction>, lookup: ProfileLookup, queue: Queue) {
-    this.groupId = groupId;
-    this.codec = codec;
-    this.lookup = lookup;
-    this.queue = queue;
-  }
 
   prepare(records: readonly RawRecord[]): Promise<void> {
-    return this.codec.prepare(records.map((r) => r.value));
+    return this.parts.codec.prepare(records.map((r) => r.value));
   }
 
   decode(record: RawRecord): Reaction {
-    return this.codec.decode(record.value);
+    return this.parts.codec.decode(record.value);
   }
 
   async handle(batch: DecodedRecord<Reaction>[]): Promise<void> {
-    const creators = await this.lookup.creators([...new Set(batch.map((r) => r.value.content_id))]);
+    const creators = await this.parts.lookup.creators([...new Set(batch.map((r) => r.value.content_id))]);
     const jobs = batch.flatMap(({ value: r }) => {
       const recipient = creators.get(r.content_id);
       if (recipient === undefined || recipient === r.user_id || r.type === 'unlike') return [];
@@ -49,7 +45,7 @@ export class NaiveNotifyWorker implements WorkerDefinition<Reaction> {
         },
       ];
     });
-    await this.queue.addBulk(jobs);
+    await this.parts.queue.addBulk(jobs);
   }
 }
 

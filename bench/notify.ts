@@ -110,7 +110,8 @@ export async function benchNotify(): Promise<Figures[]> {
           {
             name: 'naive-notify',
             loadConfig: (e) => loadConfig(workerConfigSchema, e),
-            create: () => new NaiveNotifyWorker(groupId, codec, lookup, queue),
+            create: (workerConfig) =>
+              new NaiveNotifyWorker(groupId, { codec, lookup, queue, config: workerConfig }),
           },
           { ownProcess: false, env },
         );

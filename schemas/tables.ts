@@ -41,6 +41,17 @@ export interface TableDefinition {
   ttlAttribute?: string;
 }
 
+/** A table of partitions keyed by `id` (sorted by `sortKey` when given), without GSIs, whose tombstones expire by `ttl`. */
+function idKeyed(name: string, sortKey?: string): TableDefinition {
+  return {
+    name,
+    partitionKey: { name: 'id', type: 'S' },
+    ...(sortKey === undefined ? {} : { sortKey: { name: sortKey, type: 'S' } }),
+    indexes: [],
+    ttlAttribute: 'ttl',
+  };
+}
+
 export const tables = {
   content: {
     name: 'koo_content',
@@ -66,53 +77,19 @@ export const tables = {
     // Only delete tombstones carry it: they outlive any replay of the topic, then go.
     ttlAttribute: 'ttl',
   },
-  reactions: {
-    name: 'koo_reactions',
-    // One item collection per koo: its reactions paged by user, and "did user X react" by key.
-    partitionKey: { name: 'id', type: 'S' },
-    sortKey: { name: 'u', type: 'S' },
-    indexes: [],
-    // Only tombstones (a like taken back) carry it: they outlive any replay of koo.reactions, then go.
-    ttlAttribute: 'ttl',
-  },
-  engagement: {
-    name: 'koo_engagement',
-    // The engagement worker's own state of each (koo, user): what the score already counts of them.
-    partitionKey: { name: 'id', type: 'S' },
-    sortKey: { name: 'u', type: 'S' },
-    indexes: [],
-    // Only tombstones (a like taken back) carry it, as in koo_reactions.
-    ttlAttribute: 'ttl',
-  },
-  trending: {
-    // One item per trending sorted set (keyed by its Redis key): its snapshot, read back when Redis lost it.
-    name: 'koo_trending',
-    partitionKey: { name: 'k', type: 'S' },
-    indexes: [],
-  },
-  users: {
-    name: 'koo_users',
-    partitionKey: { name: 'id', type: 'S' },
-    indexes: [],
-    ttlAttribute: 'ttl',
-  },
-  graph: {
-    name: 'koo_graph',
-    // A user's partition: whom they follow (g#), their followers (r#, paged by the fan-out), counts (#).
-    partitionKey: { name: 'id', type: 'S' },
-    sortKey: { name: 'k', type: 'S' },
-    indexes: [],
-    // Only unfollow tombstones carry it: they fence replays of koo.public.follows, then go.
-    ttlAttribute: 'ttl',
-  },
-  feed: {
-    name: 'koo_feed',
-    // A reader's partition, newest entry last in key order (`<createdAt>#<contentId>`); fan-out records under fo#<id>.
-    partitionKey: { name: 'id', type: 'S' },
-    sortKey: { name: 'k', type: 'S' },
-    indexes: [],
-    ttlAttribute: 'ttl',
-  },
+  // One item collection per koo: its reactions paged by user, and "did user X react" by key.
+  // Only tombstones (a like taken back) carry the TTL: they outlive any replay of koo.reactions, then go.
+  reactions: idKeyed('koo_reactions', 'u'),
+  // The engagement worker's own state of each (koo, user): what the score already counts of them.
+  engagement: idKeyed('koo_engagement', 'u'),
+  // One item per trending sorted set (keyed by its Redis key): its snapshot, read back when Redis lost it.
+  trending: { name: 'koo_trending', partitionKey: { name: 'k', type: 'S' }, indexes: [] },
+  users: idKeyed('koo_users'),
+  // A user's partition: whom they follow (g#), their followers (r#, paged by the fan-out), counts (#).
+  // Only unfollow tombstones carry the TTL: they fence replays of koo.public.follows, then go.
+  graph: idKeyed('koo_graph', 'k'),
+  // A reader's partition, newest entry last in key order (`<createdAt>#<contentId>`); fan-out records under fo#<id>.
+  feed: idKeyed('koo_feed', 'k'),
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof tables;

@@ -12,12 +12,11 @@ import { limitOption, printRead, type OpenReadPath } from './read-command.ts';
 function engagementQueries(): OpenReadPath<EngagementQueries> {
   const config = loadConfig(engagementConfigSchema);
   const { dynamo, redis, trending } = engagementStores(config);
-  const queries = new EngagementQueries(
-    dynamo,
-    tableName('content', config.TABLE_PREFIX),
+  const queries = new EngagementQueries(dynamo, {
+    contentTable: tableName('content', config.TABLE_PREFIX),
     trending,
-    decaySettingsOf(config),
-  );
+    decay: decaySettingsOf(config),
+  });
   return {
     queries,
     close: () => {

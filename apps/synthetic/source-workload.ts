@@ -156,21 +156,22 @@ export async function writeSourceWorkload(db: pg.Pool, o: WorkloadOptions): Prom
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
     }
   }
-  const edited = kooIds.filter(() => rnd.next() < (o.editShare ?? 0));
-  if (edited.length > 0) {
-    const r = await db.query(
-      `update koos set body = body || ' (edited)', updated_at = now() where content_id = any($1)`,
-      [edited],
-    );
-    records += r.rowCount ?? 0;
-  }
-  const renamed = userIds.filter(() => rnd.next() < (o.renameShare ?? 0));
-  if (renamed.length > 0) {
-    const r = await db.query(
-      `update users set handle = handle || '_r', updated_at = now() where user_id = any($1)`,
-      [renamed],
-    );
-    records += r.rowCount ?? 0;
+  // Edits, then renames: a share of the rows each, drawn in this order (the workload is reproducible by its seed).
+  const updates = [
+    {
+      ids: kooIds,
+      share: o.editShare,
+      sql: `update koos set body = body || ' (edited)', updated_at = now() where content_id = any($1)`,
+    },
+    {
+      ids: userIds,
+      share: o.renameShare,
+      sql: `update users set handle = handle || '_r', updated_at = now() where user_id = any($1)`,
+    },
+  ];
+  for (const { ids, share, sql } of updates) {
+    const chosen = ids.filter(() => rnd.next() < (share ?? 0));
+    if (chosen.length > 0) records += (await db.query(sql, [chosen])).rowCount ?? 0;
   }
   const deleted = kooIds.filter(() => rnd.next() < (o.deleteShare ?? 0));
   if (deleted.length > 0) {

@@ -6,6 +6,7 @@ import { mapConcurrent } from '../runtime/backoff.ts';
 import { stopSignal } from '../runtime/process-shutdown.ts';
 import { Retries } from '../runtime/retry.ts';
 import type { Dynamo } from './dynamo-client.ts';
+import { projectionOf } from './update-expression.ts';
 
 export type Item = Record<string, NativeAttributeValue>;
 export type WriteRequest = { put: Item } | { delete: Item };
@@ -154,12 +155,7 @@ async function readKeys(
   options: GetOptions,
 ): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
-  const projection = options.projection
-    ? {
-        ProjectionExpression: options.projection.map((_, i) => `#p${i}`).join(','),
-        ExpressionAttributeNames: Object.fromEntries(options.projection.map((name, i) => [`#p${i}`, name])),
-      }
-    : {};
+  const projection = options.projection ? projectionOf(options.projection) : {};
   await mapConcurrent(chunk(keys, GET_LIMIT), options.concurrency ?? 8, (batch) =>
     untilProcessed(dynamo, 'BatchGetItem', table, batch, async (pending) => {
       const out = await dynamo.call('BatchGetItem', (doc) =>

@@ -69,3 +69,14 @@ export function buildUpdate(spec: UpdateSpec): BuiltUpdate {
     ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
   };
 }
+
+/** A read's ProjectionExpression over `attributes`, each aliased (#p<n>) like the updates above. */
+export function projectionOf(attributes: readonly string[]): {
+  ProjectionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+} {
+  return {
+    ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name])),
+  };
+}

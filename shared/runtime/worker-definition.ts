@@ -62,3 +62,31 @@ export interface WorkerDefinition<T> {
   sinkReady?(): Promise<boolean>;
   close?(): Promise<void>;
 }
+
+/** What a worker class is built from: its adapters (named by each worker), its config and the clock. */
+export interface WorkerParts<Config> {
+  config: Config;
+  /** Epoch ms; tests set it. */
+  now?: () => number;
+}
+
+/**
+ * The part every worker class shares: its parts held as one object (named, so a construction
+ * reads `{ codec, store, config }`), the consumer group its config names, and the clock.
+ */
+export abstract class WorkerBase<Parts extends WorkerParts<unknown>, T> implements WorkerDefinition<T> {
+  abstract readonly name: string;
+  abstract readonly topics: string[];
+  readonly groupId: string;
+  protected readonly parts: Parts;
+  protected readonly now: () => number;
+
+  constructor(groupId: string, parts: Parts) {
+    this.groupId = groupId;
+    this.parts = parts;
+    this.now = parts.now ?? Date.now;
+  }
+
+  abstract decode(record: RawRecord): T | null;
+  abstract handle(batch: DecodedRecord<T>[], ctx: HandlerContext): Promise<Rejection<T>[] | void>;
+}

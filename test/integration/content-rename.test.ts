@@ -38,11 +38,11 @@ describe('content worker: a rename whose propagation was cut off', () => {
   const worker = (dynamo: Dynamo) => {
     clients.push(dynamo);
     const config = loadContentConfig(process.env);
-    return new ContentWorker(
-      new ContentStore(dynamo, tables, config.SINK_CONCURRENCY),
-      testBodyStore(),
+    return new ContentWorker({
+      store: new ContentStore(dynamo, tables, config.SINK_CONCURRENCY),
+      bodies: testBodyStore(),
       config,
-    );
+    });
   };
   afterAll(() => {
     for (const c of clients) c.destroy();

@@ -28,17 +28,17 @@ describe('lake worker across a rebalance', () => {
   const member = () => {
     const store = testLakeStore();
     stores.push(store);
-    return new LakeWorker(
+    return new LakeWorker({
       store,
-      new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
-      loadLakeConfig({
+      registry: new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
+      config: loadLakeConfig({
         ...process.env,
         LAKE_PREFIX: prefix,
         LAKE_TOPICS: topic,
         LAKE_ROTATE_ROWS: '1000',
         LAKE_ROTATE_BYTES: String(segmentBytes),
       }),
-    );
+    });
   };
   const batch = (worker: LakeWorker, from: number, to: number) =>
     Array.from({ length: to - from }, (_, i) => {

@@ -53,7 +53,7 @@ describe('reactions worker against a second writer of its partition, and a forei
       new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
       reactionContract,
     );
-    return new ReactionsWorker(codec, store, config);
+    return new ReactionsWorker({ codec, store, config });
   };
   const options = { region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint, retryMaxMs: 5_000 };
 

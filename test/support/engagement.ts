@@ -32,13 +32,12 @@ export function engagementReadPath(env: Record<string, string>) {
   const config: EngagementConfig = loadEngagementConfig({ ...process.env, ...env });
   const { dynamo, redis, trending } = engagementStores(config);
   const clock = { now: Date.now() };
-  const queries = new EngagementQueries(
-    dynamo,
-    tableName('content'),
+  const queries = new EngagementQueries(dynamo, {
+    contentTable: tableName('content'),
     trending,
-    decaySettingsOf(config),
-    () => clock.now,
-  );
+    decay: decaySettingsOf(config),
+    now: () => clock.now,
+  });
   return {
     config,
     dynamo,

@@ -144,7 +144,11 @@ describe('lake decoding', () => {
 
   it('reads reactions through the shared registry codec, at their event time', async () => {
     const registry = { getSchema: async () => reactionContract.type } as unknown as SchemaRegistry;
-    const worker = new LakeWorker({ destroy: () => undefined } as LakeStore, registry, loadLakeConfig({}));
+    const worker = new LakeWorker({
+      store: { destroy: () => undefined } as LakeStore,
+      registry,
+      config: loadLakeConfig({}),
+    });
     try {
       const reaction = {
         event_id: 'e1',

@@ -2,7 +2,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
 import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import { queryPages } from '../../shared/dynamodb/query.ts';
-import { buildUpdate, type UpdateSpec } from '../../shared/dynamodb/update-expression.ts';
+import { buildUpdate, projectionOf, type UpdateSpec } from '../../shared/dynamodb/update-expression.ts';
 import type { KooWrite, UserWrite } from './decide.ts';
 import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
 
@@ -201,12 +201,13 @@ export class ContentStore extends DynamoStore<ContentTables> {
 
   /** Content ids and handle versions of a creator's koos, page by page (GSI by_creator). */
   creatorKoos(creatorId: string): AsyncGenerator<Item[]> {
+    const projection = projectionOf([A.contentId, A.handleVersion]);
     return queryPages(this.dynamo, {
       TableName: this.tables.content,
       IndexName: 'by_creator',
       KeyConditionExpression: '#c = :c',
-      ProjectionExpression: '#id, #hv',
-      ExpressionAttributeNames: { '#c': A.creator, '#id': A.contentId, '#hv': A.handleVersion },
+      ProjectionExpression: projection.ProjectionExpression,
+      ExpressionAttributeNames: { '#c': A.creator, ...projection.ExpressionAttributeNames },
       ExpressionAttributeValues: { ':c': creatorId },
     });
   }

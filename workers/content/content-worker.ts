@@ -11,7 +11,7 @@ import { KooError } from '../../shared/errors/koo-error.ts';
 import type { RawRecord, DecodedRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import { bodyStoreFor, type BodyStore } from './body-store.ts';
 import { ContentStore } from './content-store.ts';
 import {
@@ -72,31 +72,27 @@ const unique = (values: Iterable<string | null | undefined>) => [
   ...new Set([...values].filter((v): v is string => !!v)),
 ];
 
+export interface ContentWorkerParts extends WorkerParts<ContentConfig> {
+  store: ContentStore;
+  bodies: BodyStore;
+}
+
 /**
  * content: koos and users CDC → koo_content (and koo_users for the creator join).
  * Per batch: keep the newest change per key, read the joined rows in batches, write fenced
  * updates, settle thread links, propagate handle changes.
  */
-export class ContentWorker implements WorkerDefinition<ContentEvent> {
+export class ContentWorker extends WorkerBase<ContentWorkerParts, ContentEvent> {
   readonly name = 'content';
   readonly topics = contentTopics;
-  readonly groupId: string;
   private readonly settings: ContentSettings;
-  private readonly store: ContentStore;
-  private readonly bodies: BodyStore;
-  private readonly config: ContentConfig;
-  private readonly now: () => number;
 
-  constructor(store: ContentStore, bodies: BodyStore, config: ContentConfig, now: () => number = Date.now) {
-    this.store = store;
-    this.bodies = bodies;
-    this.config = config;
-    this.now = now;
-    this.groupId = config.CONTENT_GROUP_ID;
+  constructor(parts: ContentWorkerParts) {
+    super(parts.config.CONTENT_GROUP_ID, parts);
     this.settings = {
-      mediaBucket: config.MEDIA_BUCKET,
-      tombstoneTtlSeconds: config.TOMBSTONE_TTL_DAYS * 86_400,
-      bodyInlineMaxBytes: config.BODY_INLINE_MAX_BYTES,
+      mediaBucket: parts.config.MEDIA_BUCKET,
+      tombstoneTtlSeconds: parts.config.TOMBSTONE_TTL_DAYS * 86_400,
+      bodyInlineMaxBytes: parts.config.BODY_INLINE_MAX_BYTES,
     };
   }
 
@@ -121,13 +117,13 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     const upserts = latest.filter((c) => c.op !== 'd');
     const creators = unique(upserts.map((c) => c.after!.creator_id));
     const [users, parents] = await Promise.all([
-      this.store.getUsers(creators),
-      this.store.getKoos(unique(upserts.map((c) => c.after!.parent_id))),
+      this.parts.store.getUsers(creators),
+      this.parts.store.getKoos(unique(upserts.map((c) => c.after!.parent_id))),
     ]);
     const written: Item[] = [];
     await mapConcurrent(
       latest,
-      this.config.SINK_CONCURRENCY,
+      this.parts.config.SINK_CONCURRENCY,
       async (change) => {
         const write =
           change.op === 'd'
@@ -140,19 +136,20 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
               );
         // The object exists before any item points to it. Fenced out, this version's object is
         // nobody's: the stored version is newer, with its own key.
-        if (write.offloadedBody) await this.bodies.put(write.offloadedBody.key, write.offloadedBody.body);
-        const after = await this.store.writeKoo(write);
+        if (write.offloadedBody)
+          await this.parts.bodies.put(write.offloadedBody.key, write.offloadedBody.body);
+        const after = await this.parts.store.writeKoo(write);
         if (!after) {
-          if (write.offloadedBody) await this.bodies.remove(write.offloadedBody.key);
+          if (write.offloadedBody) await this.parts.bodies.remove(write.offloadedBody.key);
           return; // a newer change is stored; it settled its own links
         }
-        if (change.op === 'd') await this.bodies.removeKoo(write.contentId);
+        if (change.op === 'd') await this.parts.bodies.removeKoo(write.contentId);
         else {
           written.push(after);
           // The creator's row has not arrived: wait for it in its pending set (if it arrived
           // meanwhile, the repair below sets the handle).
           if (after[A.creatorHandle] === undefined)
-            await this.store.addPendingKoo(change.after!.creator_id, change.after!.content_id);
+            await this.parts.store.addPendingKoo(change.after!.creator_id, change.after!.content_id);
         }
         await this.settleThread(after);
       },
@@ -169,8 +166,8 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     const id = item[A.contentId] as string;
     if (!isResolved(item)) {
       const parentId = item[A.parent] as string;
-      if (await this.store.addPendingChild(parentId, id)) return;
-      const parent = await this.store.getKoo(parentId);
+      if (await this.parts.store.addPendingChild(parentId, id)) return;
+      const parent = await this.parts.store.getKoo(parentId);
       if (!isResolved(parent)) {
         throw new KooError(
           'SINK_UNAVAILABLE',
@@ -178,18 +175,18 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
           { retriable: true },
         );
       }
-      const updated = await this.store.setSuperParent(id, parentId, rootOf(parent!));
+      const updated = await this.parts.store.setSuperParent(id, parentId, rootOf(parent!));
       if (updated) await this.settleThread(updated);
       return;
     }
     const pending = item[A.pendingChildren] as Set<string> | undefined;
     if (!pending || pending.size === 0) return;
     const root = rootOf(item);
-    await mapConcurrent([...pending], this.config.SINK_CONCURRENCY, async (childId) => {
-      const child = await this.store.setSuperParent(childId, id, root);
+    await mapConcurrent([...pending], this.parts.config.SINK_CONCURRENCY, async (childId) => {
+      const child = await this.parts.store.setSuperParent(childId, id, root);
       if (child) await this.settleThread(child);
     });
-    await this.store.removePendingChildren(id, [...pending]);
+    await this.parts.store.removePendingChildren(id, [...pending]);
   }
 
   /**
@@ -198,15 +195,19 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
    */
   private async repairHandles(written: Item[]): Promise<void> {
     if (written.length === 0) return;
-    const users = await this.store.getUsers(unique(written.map((i) => i[A.creator] as string)));
+    const users = await this.parts.store.getUsers(unique(written.map((i) => i[A.creator] as string)));
     const stale = written.flatMap((item) => {
       const user = users.get(item[A.creator] as string);
       if (!user || user[U.deleted] !== undefined) return [];
       const have = (item[A.handleVersion] as number | undefined) ?? -1;
       return (user[U.version] as number) > have ? [{ item, user }] : [];
     });
-    await mapConcurrent(stale, this.config.SINK_CONCURRENCY, ({ item, user }) =>
-      this.store.setHandle(item[A.contentId] as string, user[U.handle] as string, user[U.version] as number),
+    await mapConcurrent(stale, this.parts.config.SINK_CONCURRENCY, ({ item, user }) =>
+      this.parts.store.setHandle(
+        item[A.contentId] as string,
+        user[U.handle] as string,
+        user[U.version] as number,
+      ),
     );
   }
 
@@ -214,22 +215,22 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
     const latest = latestPerKey(records, userId).map((r) => r.value.change as ChangeEvent<UserRow>);
     await mapConcurrent(
       latest,
-      this.config.SINK_CONCURRENCY,
+      this.parts.config.SINK_CONCURRENCY,
       async (change) => {
         const write = userWrite(change, this.settings, this.now());
-        const before = await this.store.writeUser(write);
+        const before = await this.parts.store.writeUser(write);
         const handle = write.set[U.handle];
         if (before === undefined || typeof handle !== 'string') return; // fenced out, or a delete
         const waiting = before?.[U.pendingKoos] as Set<string> | undefined;
         if (waiting && waiting.size > 0) {
-          await mapConcurrent([...waiting], this.config.SINK_CONCURRENCY, (id) =>
-            this.store.setHandle(id, handle, write.version),
+          await mapConcurrent([...waiting], this.parts.config.SINK_CONCURRENCY, (id) =>
+            this.parts.store.setHandle(id, handle, write.version),
           );
-          await this.store.removePendingKoos(write.userId, [...waiting]);
+          await this.parts.store.removePendingKoos(write.userId, [...waiting]);
         }
         if (needsPropagation(before, handle)) {
           await this.propagateHandle(write.userId, handle, write.version);
-          await this.store.setPropagatedHandle(write.userId, handle, write.version);
+          await this.parts.store.setPropagatedHandle(write.userId, handle, write.version);
         }
       },
       signal,
@@ -237,20 +238,20 @@ export class ContentWorker implements WorkerDefinition<ContentEvent> {
   }
 
   private async propagateHandle(userId: string, handle: string, version: number): Promise<void> {
-    for await (const page of this.store.creatorKoos(userId)) {
+    for await (const page of this.parts.store.creatorKoos(userId)) {
       const stale = page.filter((i) => ((i[A.handleVersion] as number | undefined) ?? -1) < version);
-      await mapConcurrent(stale, this.config.SINK_CONCURRENCY, (i) =>
-        this.store.setHandle(i[A.contentId] as string, handle, version),
+      await mapConcurrent(stale, this.parts.config.SINK_CONCURRENCY, (i) =>
+        this.parts.store.setHandle(i[A.contentId] as string, handle, version),
       );
     }
   }
 
   sinkReady(): Promise<boolean> {
-    return this.store.reachable();
+    return this.parts.store.reachable();
   }
 
   async close(): Promise<void> {
-    this.bodies.destroy();
+    this.parts.bodies.destroy();
   }
 }
 
@@ -261,11 +262,10 @@ export const contentWorkerModule: WorkerModule<ContentConfig, ContentEvent> = {
 };
 
 export function createContentWorker(config: ContentConfig): ContentWorker {
-  const dynamo = dynamoFor(config);
   const store = new ContentStore(
-    dynamo,
+    dynamoFor(config),
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },
     config.SINK_CONCURRENCY,
   );
-  return new ContentWorker(store, bodyStoreFor(config), config);
+  return new ContentWorker({ store, bodies: bodyStoreFor(config), config });
 }

@@ -14,7 +14,7 @@ import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import { mapConcurrent, sleep } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import type { DecaySettings } from './decay.ts';
 import {
   eventsPerKoo,
@@ -98,53 +98,44 @@ export function reactionEvent(r: Reaction): EngagementEvent {
   return { contentId: r.content_id, kind: r.type, timeMs: r.event_time, userId: r.user_id };
 }
 
+export interface EngagementWorkerParts extends WorkerParts<EngagementConfig> {
+  codec: RegistryCodec<Reaction>;
+  scores: ScoreStore;
+  trending: TrendingStore;
+  /** Lets go of the clients the worker's stores share, once it is closed. */
+  release?: () => void;
+}
+
 /**
  * engagement: koo.reactions and replies in koo.public.koos → a forward-decayed score on each koo
  * item in koo_content, and trending sets in Redis. Per batch (one source partition): one read of
  * the koos' scores and fences and of the reacting users' states, one fenced write per koo with
  * new events (a transaction with the states it changes), one Redis pipeline.
  */
-export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
+export class EngagementWorker extends WorkerBase<EngagementWorkerParts, EngagementEvent> {
   readonly name = 'engagement';
   readonly topics = engagementTopics;
-  readonly groupId: string;
-  private readonly codec: RegistryCodec<Reaction>;
-  private readonly scores: ScoreStore;
-  private readonly trending: TrendingStore;
-  private readonly config: EngagementConfig;
   private readonly decay: DecaySettings;
   private readonly weights: EngagementWeights;
   /** When each source partition was last written (epoch ms). */
   private readonly lastWrite = new Map<string, number>();
-  private readonly now: () => number;
-  private readonly release: () => void;
   private snapshots: NodeJS.Timeout | undefined;
 
-  constructor(
-    codec: RegistryCodec<Reaction>,
-    scores: ScoreStore,
-    trending: TrendingStore,
-    config: EngagementConfig,
-    options: { now?: () => number; release?: () => void } = {},
-  ) {
-    this.codec = codec;
-    this.scores = scores;
-    this.trending = trending;
-    this.config = config;
-    this.now = options.now ?? Date.now;
-    this.release = options.release ?? (() => undefined);
-    this.groupId = config.ENGAGEMENT_GROUP_ID;
-    this.decay = decaySettingsOf(config);
-    this.weights = weightsOf(config);
+  constructor(parts: EngagementWorkerParts) {
+    super(parts.config.ENGAGEMENT_GROUP_ID, parts);
+    this.decay = decaySettingsOf(parts.config);
+    this.weights = weightsOf(parts.config);
   }
 
   prepare(records: readonly RawRecord[]): Promise<void> {
-    return this.codec.prepare(records.filter((r) => r.topic === topicNames.reactions).map((r) => r.value));
+    return this.parts.codec.prepare(
+      records.filter((r) => r.topic === topicNames.reactions).map((r) => r.value),
+    );
   }
 
   decode(record: RawRecord): EngagementEvent | null {
     return record.topic === topicNames.reactions
-      ? reactionEvent(this.codec.decodeRecord(record))
+      ? reactionEvent(this.parts.codec.decodeRecord(record))
       : decodeKooChange(record);
   }
 
@@ -159,14 +150,15 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
     // Fences first, then the users' states: a state newer than the fence read was written with a
     // newer fence (one transaction), so the step's condition fails and the batch reads again.
     // The other order could plan on old states past a fence that already counts newer ones.
-    const stored = await this.scores.read([...byKoo.keys()], fence);
-    const pairs = await this.scores.readPairs(reacting); // batchGet reads each pair once
-    const expiresAt = Math.floor(this.now() / 1000) + this.config.ENGAGEMENT_TOMBSTONE_TTL_DAYS * 86_400;
+    const stored = await this.parts.scores.read([...byKoo.keys()], fence);
+    const pairs = await this.parts.scores.readPairs(reacting); // batchGet reads each pair once
+    const expiresAt =
+      Math.floor(this.now() / 1000) + this.parts.config.ENGAGEMENT_TOMBSTONE_TTL_DAYS * 86_400;
     const current: KooScoreItem[] = [];
     const readBack: string[] = [];
     await mapConcurrent(
       [...byKoo],
-      this.config.SINK_CONCURRENCY,
+      this.parts.config.SINK_CONCURRENCY,
       async ([id, events]) => {
         const item = stored.get(id);
         const steps = planKoo(
@@ -180,18 +172,18 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
         );
         // Already applied (a redelivery): the score is still put in Redis, which may have missed it.
         let after = steps.length === 0 && item ? kooScoreItemOf(item) : undefined;
-        for (const step of steps) after = await this.scores.write(step, expiresAt);
+        for (const step of steps) after = await this.parts.scores.write(step, expiresAt);
         if (after) current.push(after);
         else if (steps.length > 0) readBack.push(id);
       },
       ctx.signal,
     );
     // Koos last written by a transaction: their score as it is now (other partitions add too).
-    for (const item of (await this.scores.read(readBack, fence)).values()) {
+    for (const item of (await this.parts.scores.read(readBack, fence)).values()) {
       const score = kooScoreItemOf(item);
       if (score) current.push(score);
     }
-    await this.trending.apply(current, this.now());
+    await this.parts.trending.apply(current, this.now());
     this.lastWrite.set(`${topic}/${partition}`, this.now());
   }
 
@@ -202,7 +194,9 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
    */
   private async awaitFlushInterval(partitionKey: string, signal: AbortSignal): Promise<void> {
     const wait =
-      (this.lastWrite.get(partitionKey) ?? -Infinity) + this.config.ENGAGEMENT_FLUSH_INTERVAL_MS - this.now();
+      (this.lastWrite.get(partitionKey) ?? -Infinity) +
+      this.parts.config.ENGAGEMENT_FLUSH_INTERVAL_MS -
+      this.now();
     if (wait <= 0) return;
     await sleep(wait, signal);
     if (signal.aborted)
@@ -213,24 +207,24 @@ export class EngagementWorker implements WorkerDefinition<EngagementEvent> {
 
   /** Copies the trending sets to koo_trending; every replica does it, the last write wins and all are equal. */
   snapshot(): Promise<number> {
-    return this.trending.snapshot(this.now());
+    return this.parts.trending.snapshot(this.now());
   }
 
   /** Snapshots trending every TRENDING_SNAPSHOT_INTERVAL_MS until close; a failed snapshot is retried by the next. */
   startSnapshots(logger: Logger): void {
     this.snapshots = setInterval(() => {
       this.snapshot().catch((err: unknown) => logger.warn({ err }, 'trending snapshot failed'));
-    }, this.config.TRENDING_SNAPSHOT_INTERVAL_MS);
+    }, this.parts.config.TRENDING_SNAPSHOT_INTERVAL_MS);
     this.snapshots.unref();
   }
 
   async close(): Promise<void> {
     clearInterval(this.snapshots);
-    this.release();
+    this.parts.release?.();
   }
 
   sinkReady(): Promise<boolean> {
-    return this.scores.reachable();
+    return this.parts.scores.reachable();
   }
 }
 
@@ -252,7 +246,9 @@ export function engagementStores(config: EngagementConfig): {
     },
     config.SINK_CONCURRENCY,
   );
-  const trending = new TrendingStore(redis, dynamo, {
+  const trending = new TrendingStore({
+    redis,
+    dynamo,
     keyPrefix: config.TRENDING_KEY_PREFIX,
     snapshotTable: tableName('trending', config.TABLE_PREFIX),
     topK: config.TRENDING_TOP_K,
@@ -265,7 +261,11 @@ export function engagementStores(config: EngagementConfig): {
 function createEngagementWorker(config: EngagementConfig, logger: Logger): EngagementWorker {
   const { dynamo, redis, scores, trending } = engagementStores(config);
   const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
-  const worker = new EngagementWorker(codec, scores, trending, config, {
+  const worker = new EngagementWorker({
+    codec,
+    scores,
+    trending,
+    config,
     release: () => {
       redis.disconnect();
       dynamo.destroy();

@@ -1,9 +1,10 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { contentAttr as A } from '../../schemas/koo-content.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
-import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { DynamoQueries } from '../../shared/dynamodb/dynamo-store.ts';
 import { scoreAt, type DecaySettings } from './decay.ts';
 import type { TrendingKoo, TrendingStore } from './trending-store.ts';
+import { projectionOf } from '../../shared/dynamodb/update-expression.ts';
 
 export interface KooScore {
   contentId: string;
@@ -21,26 +22,18 @@ export function kooScoreAt(item: Item | undefined, nowMs: number, decay: DecaySe
   return landmark === undefined ? 0 : scoreAt(item![A.score] as number, landmark, nowMs, decay);
 }
 
-/** The engagement read path: a koo's current score, and trending koos per language. `now` is injectable so tests can move time. */
-export class EngagementQueries {
-  private readonly dynamo: Dynamo;
-  private readonly contentTable: string;
-  private readonly trending: TrendingStore;
-  private readonly decay: DecaySettings;
-  private readonly now: () => number;
+export interface EngagementQueryOptions {
+  contentTable: string;
+  trending: TrendingStore;
+  decay: DecaySettings;
+  /** Epoch ms; tests move time with it. */
+  now?: () => number;
+}
 
-  constructor(
-    dynamo: Dynamo,
-    contentTable: string,
-    trending: TrendingStore,
-    decay: DecaySettings,
-    now: () => number = Date.now,
-  ) {
-    this.dynamo = dynamo;
-    this.contentTable = contentTable;
-    this.trending = trending;
-    this.decay = decay;
-    this.now = now;
+/** The engagement read path: a koo's current score, and trending koos per language. */
+export class EngagementQueries extends DynamoQueries<EngagementQueryOptions> {
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   async score(contentId: string): Promise<KooScore> {
@@ -48,18 +41,21 @@ export class EngagementQueries {
     const out = await this.dynamo.call('GetItem', (doc) =>
       doc.send(
         new GetCommand({
-          TableName: this.contentTable,
+          TableName: this.options.contentTable,
           Key: { [A.contentId]: contentId },
-          ProjectionExpression: '#s, #l',
-          ExpressionAttributeNames: { '#s': A.score, '#l': A.scoreLandmark },
+          ...projectionOf([A.score, A.scoreLandmark]),
         }),
       ),
     );
-    return { contentId, score: kooScoreAt(out.Item, nowMs, this.decay), at: new Date(nowMs).toISOString() };
+    return {
+      contentId,
+      score: kooScoreAt(out.Item, nowMs, this.options.decay),
+      at: new Date(nowMs).toISOString(),
+    };
   }
 
   /** Trending koos of a language (`*` for all), best first, with their current scores. */
   trendingKoos(lang: string, limit = 20): Promise<TrendingKoo[]> {
-    return this.trending.top(lang, limit, this.now());
+    return this.options.trending.top(lang, limit, this.now());
   }
 }

@@ -10,7 +10,9 @@ import type { KooScoreItem } from './score-store.ts';
 /** The key of the trending set across languages. */
 export const ALL_LANGUAGES = '*';
 
-export interface TrendingOptions {
+export interface TrendingParts {
+  redis: Redis;
+  dynamo: Dynamo;
   /** Prefix of every Redis key (one per deployment, or per test run). */
   keyPrefix: string;
   /** koo_trending, where the sets are snapshotted. */
@@ -36,22 +38,18 @@ export interface TrendingKoo {
  * read or written, members added meanwhile by a worker winning over the snapshot's.
  */
 export class TrendingStore {
-  private readonly redis: Redis;
-  private readonly dynamo: Dynamo;
-  private readonly options: TrendingOptions;
+  private readonly parts: TrendingParts;
 
-  constructor(redis: Redis, dynamo: Dynamo, options: TrendingOptions) {
-    this.redis = redis;
-    this.dynamo = dynamo;
-    this.options = options;
+  constructor(parts: TrendingParts) {
+    this.parts = parts;
   }
 
   private key(lang: string): string {
-    return `${this.options.keyPrefix}trending:${lang}`;
+    return `${this.parts.keyPrefix}trending:${lang}`;
   }
 
   private get languagesKey(): string {
-    return `${this.options.keyPrefix}trending-languages`;
+    return `${this.parts.keyPrefix}trending-languages`;
   }
 
   /** Puts the koos' current scores in their language's set and the overall one, then trims both. */
@@ -61,11 +59,11 @@ export class TrendingStore {
     await this.restoreMissing([ALL_LANGUAGES, ...langs]);
     // A deleted koo's item no longer names its language: it leaves every language's set.
     const everyLanguage = koos.some((k) => k.retracted)
-      ? [...new Set([...langs, ...(await this.redis.smembers(this.languagesKey))])]
+      ? [...new Set([...langs, ...(await this.parts.redis.smembers(this.languagesKey))])]
       : [];
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.parts.redis.pipeline();
     for (const koo of koos) {
-      const rank = koo.retracted ? undefined : trendingRank(koo.score, koo.landmarkMs, this.options.decay);
+      const rank = koo.retracted ? undefined : trendingRank(koo.score, koo.landmarkMs, this.parts.decay);
       const keys = [ALL_LANGUAGES, ...(koo.retracted ? everyLanguage : koo.lang ? [koo.lang] : [])].map((l) =>
         this.key(l),
       );
@@ -75,9 +73,9 @@ export class TrendingStore {
       }
     }
     if (langs.length > 0) pipeline.sadd(this.languagesKey, ...langs);
-    const floor = rankOfScore(this.options.minScore, nowMs, this.options.decay);
+    const floor = rankOfScore(this.parts.minScore, nowMs, this.parts.decay);
     for (const lang of [ALL_LANGUAGES, ...langs]) {
-      pipeline.zremrangebyrank(this.key(lang), 0, -(this.options.topK + 1));
+      pipeline.zremrangebyrank(this.key(lang), 0, -(this.parts.topK + 1));
       pipeline.zremrangebyscore(this.key(lang), '-inf', `(${floor}`);
     }
     await this.exec('apply', pipeline);
@@ -86,9 +84,9 @@ export class TrendingStore {
   /** The top koos of a language (or ALL_LANGUAGES) with their scores at `nowMs`, best first. */
   async top(lang: string, limit: number, nowMs: number): Promise<TrendingKoo[]> {
     await this.restoreMissing([lang]);
-    const floor = rankOfScore(this.options.minScore, nowMs, this.options.decay);
+    const floor = rankOfScore(this.parts.minScore, nowMs, this.parts.decay);
     metrics.redisRequests.inc({ operation: 'zrevrangebyscore' });
-    const flat = await this.redis.zrevrangebyscore(
+    const flat = await this.parts.redis.zrevrangebyscore(
       this.key(lang),
       '+inf',
       floor,
@@ -99,7 +97,7 @@ export class TrendingStore {
     );
     const out: TrendingKoo[] = [];
     for (let i = 0; i < flat.length; i += 2) {
-      out.push({ contentId: flat[i]!, score: scoreOfRank(Number(flat[i + 1]), nowMs, this.options.decay) });
+      out.push({ contentId: flat[i]!, score: scoreOfRank(Number(flat[i + 1]), nowMs, this.parts.decay) });
     }
     return out;
   }
@@ -107,9 +105,9 @@ export class TrendingStore {
   /** Writes every set to koo_trending (one item per language), restoring lost sets first so an empty set never overwrites a snapshot. */
   async snapshot(nowMs: number): Promise<number> {
     metrics.redisRequests.inc({ operation: 'smembers' });
-    const langs = [ALL_LANGUAGES, ...(await this.redis.smembers(this.languagesKey))];
+    const langs = [ALL_LANGUAGES, ...(await this.parts.redis.smembers(this.languagesKey))];
     await this.restoreMissing(langs);
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.parts.redis.pipeline();
     for (const lang of langs) pipeline.zrange(this.key(lang), '0', '-1', 'WITHSCORES');
     const results = await this.exec('snapshot', pipeline);
     const items = langs.map((lang, i) => {
@@ -118,13 +116,13 @@ export class TrendingStore {
       for (let j = 0; j < flat.length; j += 2) members[flat[j]!] = Number(flat[j + 1]);
       return { put: { [T.key]: this.key(lang), [T.members]: members, [T.snapshotAt]: nowMs } };
     });
-    await batchWrite(this.dynamo, this.options.snapshotTable, items, { keyAttributes: [T.key] });
+    await batchWrite(this.parts.dynamo, this.parts.snapshotTable, items, { keyAttributes: [T.key] });
     return items.length;
   }
 
   /** Restores each set that Redis does not have from its snapshot (members present win). */
   async restoreMissing(langs: readonly string[]): Promise<void> {
-    const check = this.redis.pipeline();
+    const check = this.parts.redis.pipeline();
     for (const lang of langs) check.exists(this.key(lang));
     const exists = await this.exec('exists', check);
     const missing = langs.filter((_, i) => exists[i] === 0);
@@ -132,17 +130,17 @@ export class TrendingStore {
       const members = Object.entries(await this.snapshotOf(lang));
       if (members.length === 0) continue;
       metrics.redisRequests.inc({ operation: 'restore' });
-      await this.redis.zadd(this.key(lang), 'NX', ...members.flatMap(([id, rank]) => [rank, id]));
-      if (lang !== ALL_LANGUAGES) await this.redis.sadd(this.languagesKey, lang);
+      await this.parts.redis.zadd(this.key(lang), 'NX', ...members.flatMap(([id, rank]) => [rank, id]));
+      if (lang !== ALL_LANGUAGES) await this.parts.redis.sadd(this.languagesKey, lang);
     }
   }
 
   /** The last snapshot of a set: trending rank per content id (empty when there is none). */
   async snapshotOf(lang: string): Promise<Record<string, number>> {
-    const out = await this.dynamo.call('GetItem', (doc) =>
+    const out = await this.parts.dynamo.call('GetItem', (doc) =>
       doc.send(
         new GetCommand({
-          TableName: this.options.snapshotTable,
+          TableName: this.parts.snapshotTable,
           Key: { [T.key]: this.key(lang) },
           ConsistentRead: true,
         }),

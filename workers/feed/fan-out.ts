@@ -14,7 +14,9 @@ import {
 import type { FeedStore } from './feed-store.ts';
 import type { GraphStore } from './graph-store.ts';
 
-export interface FanOutOptions {
+export interface FanOutParts {
+  graph: GraphStore;
+  feed: FeedStore;
   settings: FeedSettings;
   /** Followers read, written and checkpointed at a time: bounds memory and the work a crash redoes. */
   pageSize: number;
@@ -29,14 +31,10 @@ export interface FanOutOptions {
  * so redoing part of a page is harmless); a shutdown stops between pages.
  */
 export class FanOut {
-  private readonly graph: GraphStore;
-  private readonly feed: FeedStore;
-  private readonly options: FanOutOptions;
+  private readonly parts: FanOutParts;
 
-  constructor(graph: GraphStore, feed: FeedStore, options: FanOutOptions) {
-    this.graph = graph;
-    this.feed = feed;
-    this.options = options;
+  constructor(parts: FanOutParts) {
+    this.parts = parts;
   }
 
   async run(
@@ -47,12 +45,12 @@ export class FanOut {
     nowMs: number,
   ): Promise<void> {
     const { koo, version, kind } = job;
-    const { settings } = this.options;
+    const { settings } = this.parts;
     let cursor = plan.action === 'resume' ? plan.cursor : undefined;
     let written = plan.action === 'resume' ? plan.written : 0;
     if (
       plan.action === 'start' &&
-      !(await this.feed.startRecord(koo.contentId, kind, version, recordExpiry(job, nowMs, settings)))
+      !(await this.parts.feed.startRecord(koo.contentId, kind, version, recordExpiry(job, nowMs, settings)))
     ) {
       throw new KooError('SINK_UNAVAILABLE', `fan-out record of ${koo.contentId} moved on; reading again`, {
         retriable: true,
@@ -69,8 +67,8 @@ export class FanOut {
             retriable: true,
           });
         }
-        const page = await this.graph.followers(koo.authorId, this.options.pageSize, cursor);
-        await this.feed.writeEntries(
+        const page = await this.parts.graph.followers(koo.authorId, this.parts.pageSize, cursor);
+        await this.parts.feed.writeEntries(
           page.followerIds.map((f) =>
             kind === 'push' ? { put: feedEntry(f, koo, settings) } : { delete: feedEntryKey(f, koo) },
           ),
@@ -82,8 +80,8 @@ export class FanOut {
         if (kind === 'push') {
           const trimmed = await mapConcurrent(
             page.followerIds.filter((f) => trimsOnWrite(f, koo.contentId, settings)),
-            this.options.concurrency,
-            (f) => this.feed.trim(f, settings.cap),
+            this.parts.concurrency,
+            (f) => this.parts.feed.trim(f, settings.cap),
             ctx.signal,
           );
           metrics.feedEntries.inc(
@@ -93,7 +91,7 @@ export class FanOut {
         }
         written += page.followerIds.length;
         cursor = page.next;
-        await this.feed.saveProgress(koo.contentId, version, {
+        await this.parts.feed.saveProgress(koo.contentId, version, {
           written,
           ...(cursor ? { cursor } : { finalState: kind === 'push' ? 'pushed' : 'retracted' }),
         });

@@ -9,7 +9,7 @@ import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import { latestPerKey } from '../content/decide.ts';
 import {
   authorIndexWrite,
@@ -87,33 +87,31 @@ export function decodeFeedEvent(record: RawRecord): FeedEvent | null {
 
 const unique = (values: Iterable<string>) => [...new Set(values)];
 
+export interface FeedWorkerParts extends WorkerParts<FeedConfig> {
+  graph: GraphStore;
+  feed: FeedStore;
+}
+
 /**
  * feed: follows CDC → koo_graph (edges and exact counts), then the feed effects of each edge
  * (backfill on follow, removal on unfollow); koos CDC → fan-out of new top-level koos to
  * followers' feeds (pulled at read time for eminent authors), retraction of deleted ones.
  */
-export class FeedWorker implements WorkerDefinition<FeedEvent> {
+export class FeedWorker extends WorkerBase<FeedWorkerParts, FeedEvent> {
   readonly name = 'feed';
   readonly topics = feedTopics;
-  readonly groupId: string;
-  private readonly graph: GraphStore;
-  private readonly feed: FeedStore;
-  private readonly fanOut: FanOut;
-  private readonly config: FeedConfig;
   private readonly settings: FeedSettings;
-  private readonly now: () => number;
+  private readonly fanOut: FanOut;
 
-  constructor(graph: GraphStore, feed: FeedStore, config: FeedConfig, now: () => number = Date.now) {
-    this.graph = graph;
-    this.feed = feed;
-    this.config = config;
-    this.now = now;
-    this.groupId = config.FEED_GROUP_ID;
-    this.settings = feedSettings(config);
-    this.fanOut = new FanOut(graph, feed, {
+  constructor(parts: FeedWorkerParts) {
+    super(parts.config.FEED_GROUP_ID, parts);
+    this.settings = feedSettings(parts.config);
+    this.fanOut = new FanOut({
+      graph: parts.graph,
+      feed: parts.feed,
       settings: this.settings,
-      pageSize: config.FEED_FANOUT_PAGE,
-      concurrency: config.SINK_CONCURRENCY,
+      pageSize: parts.config.FEED_FANOUT_PAGE,
+      concurrency: parts.config.SINK_CONCURRENCY,
     });
   }
 
@@ -135,7 +133,7 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
   private async applyFollows(edges: EdgeChange[], ctx: HandlerContext): Promise<void> {
     if (edges.length === 0) return;
     const now = this.now();
-    const stored = await this.graph.getEdges(edges);
+    const stored = await this.parts.graph.getEdges(edges);
     const writes: EdgeWrite[] = [];
     const current: EdgeChange[] = [];
     for (const change of edges) {
@@ -145,18 +143,18 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
       current.push(change);
       if (step !== 'redo') writes.push({ change, expectedVersion: before.version, flips: step === 'flip' });
     }
-    await this.graph.applyEdges(writes, now, this.settings);
+    await this.parts.graph.applyEdges(writes, now, this.settings);
     const authors = unique(current.filter((c) => c.active).map((c) => c.followeeId));
     const [users, followers] = await Promise.all([
-      this.feed.getUsers(authors),
-      this.graph.followerCounts(authors),
+      this.parts.feed.getUsers(authors),
+      this.parts.graph.followerCounts(authors),
     ]);
     await mapConcurrent(
       current,
-      this.config.SINK_CONCURRENCY,
+      this.parts.config.SINK_CONCURRENCY,
       async (change) => {
         if (!change.active) {
-          const removed = await this.feed.removeAuthor(change.followerId, change.followeeId);
+          const removed = await this.parts.feed.removeAuthor(change.followerId, change.followeeId);
           metrics.feedEntries.inc({ operation: 'delete', cause: 'unfollow' }, removed);
           return;
         }
@@ -171,29 +169,29 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
 
   /** Gives a new follower the author's newest koos, then trims their feed. */
   private async backfill(followerId: string, authorId: string, now: number): Promise<void> {
-    const wanted = this.config.FEED_BACKFILL_KOOS;
+    const wanted = this.parts.config.FEED_BACKFILL_KOOS;
     if (wanted === 0) return;
     // The feed worker's own index first (it meets koos the content view does not show yet, see
     // authorKoosId); by_creator for koos indexed before the index existed. by_creator holds
     // replies too: reading a few times the wanted count usually finds enough roots.
     const [indexed, byCreator] = await Promise.all([
-      this.feed.newestOfAuthor(authorId, wanted),
-      this.feed.newestByCreator(authorId, wanted * 4),
+      this.parts.feed.newestOfAuthor(authorId, wanted),
+      this.parts.feed.newestByCreator(authorId, wanted * 4),
     ]);
     const koos = newestKoos(
       [...indexedKoos(indexed, now), ...backfillKoos(byCreator, wanted, now, this.settings)],
       wanted,
     );
     if (koos.length === 0) return;
-    await this.feed.writeEntries(koos.map((k) => ({ put: feedEntry(followerId, k, this.settings) })));
+    await this.parts.feed.writeEntries(koos.map((k) => ({ put: feedEntry(followerId, k, this.settings) })));
     // A koo retracted while we read (its delete is on another partition) must not stay: its record
     // says so once the retraction started, and the retraction started before it paged this follower
     // or after these puts, so reading the records after the puts catches every such case.
-    const records = await this.feed.getRecords(koos.map((k) => k.contentId));
+    const records = await this.parts.feed.getRecords(koos.map((k) => k.contentId));
     const retracted = koos.filter((k) => isRetracted(records.get(k.contentId)));
     if (retracted.length > 0)
-      await this.feed.writeEntries(retracted.map((k) => ({ delete: feedEntryKey(followerId, k) })));
-    const trimmed = await this.feed.trim(followerId, this.settings.cap);
+      await this.parts.feed.writeEntries(retracted.map((k) => ({ delete: feedEntryKey(followerId, k) })));
+    const trimmed = await this.parts.feed.trim(followerId, this.settings.cap);
     metrics.feedEntries.inc({ operation: 'put', cause: 'backfill' }, koos.length);
     metrics.feedEntries.inc({ operation: 'delete', cause: 'retract' }, retracted.length);
     metrics.feedEntries.inc({ operation: 'delete', cause: 'trim' }, trimmed);
@@ -203,17 +201,17 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
     const now = this.now();
     const jobs = kooJobs(changes, now, this.settings);
     if (jobs.length === 0) return;
-    const records = await this.feed.getRecords(jobs.map((j) => j.koo.contentId));
+    const records = await this.parts.feed.getRecords(jobs.map((j) => j.koo.contentId));
     const planned = jobs
       .map((job) => ({ job, plan: planJob(job, records.get(job.koo.contentId)) }))
       .filter(({ plan }) => plan.action !== 'skip');
     // Before the followers are counted, not only before they are paged: a follow whose edge the
     // count misses (it reads 0 and fans out nothing) must find the koo here when it backfills.
-    await this.feed.writeEntries(planned.map(({ job }) => authorIndexWrite(job, this.settings)));
+    await this.parts.feed.writeEntries(planned.map(({ job }) => authorIndexWrite(job, this.settings)));
     const authors = unique(planned.map(({ job }) => job.koo.authorId));
     const [users, followers] = await Promise.all([
-      this.feed.getUsers(authors),
-      this.graph.followerCounts(authors),
+      this.parts.feed.getUsers(authors),
+      this.parts.graph.followerCounts(authors),
     ]);
     const decided = planned.map((p) => {
       const author = p.job.koo.authorId;
@@ -227,13 +225,13 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
     const pulledAuthors = unique(
       decided.filter((d) => d.outcome === 'pulled').map((d) => d.job.koo.authorId),
     );
-    if (pulledAuthors.length > 0) await this.graph.addPulledAuthors(pulledAuthors);
+    if (pulledAuthors.length > 0) await this.parts.graph.addPulledAuthors(pulledAuthors);
     await mapConcurrent(
       decided.filter((d) => d.outcome !== 'run'),
-      this.config.SINK_CONCURRENCY,
+      this.parts.config.SINK_CONCURRENCY,
       // A false answer means a newer change of the koo is recorded: nothing left to do for this one.
       ({ job, outcome }) =>
-        this.feed.startRecord(
+        this.parts.feed.startRecord(
           job.koo.contentId,
           outcome as FanOutState,
           job.version,
@@ -246,14 +244,14 @@ export class FeedWorker implements WorkerDefinition<FeedEvent> {
     );
     await mapConcurrent(
       runs,
-      this.config.FEED_FANOUT_CONCURRENCY,
+      this.parts.config.FEED_FANOUT_CONCURRENCY,
       ({ job, plan }) => this.fanOut.run(job, plan, followers.get(job.koo.authorId) ?? 0, ctx, now),
       ctx.signal,
     );
   }
 
   sinkReady(): Promise<boolean> {
-    return this.graph.reachable();
+    return this.parts.graph.reachable();
   }
 }
 
@@ -279,5 +277,5 @@ export function createFeedWorker(config: FeedConfig): FeedWorker {
     },
     config.SINK_CONCURRENCY,
   );
-  return new FeedWorker(graph, feed, config);
+  return new FeedWorker({ graph, feed, config });
 }

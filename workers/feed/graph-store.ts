@@ -18,6 +18,7 @@ import {
   type EdgeWrite,
 } from './graph-decide.ts';
 import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
+import { projectionOf } from '../../shared/dynamodb/update-expression.ts';
 
 export interface GraphTables {
   graph: string;
@@ -166,15 +167,12 @@ export class GraphStore extends DynamoStore<GraphTables> {
     attributes: readonly string[],
     consistent = false,
   ): Promise<{ items: Item[]; next?: string }> {
+    const projection = projectionOf(attributes);
     const out = await query(this.dynamo, {
       TableName: this.tables.graph,
       KeyConditionExpression: '#id = :id AND begins_with(#k, :prefix)',
-      ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
-      ExpressionAttributeNames: {
-        '#id': G.userId,
-        '#k': G.key,
-        ...Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a])),
-      },
+      ProjectionExpression: projection.ProjectionExpression,
+      ExpressionAttributeNames: { '#id': G.userId, '#k': G.key, ...projection.ExpressionAttributeNames },
       ExpressionAttributeValues: { ':id': userId, ':prefix': prefix },
       Limit: limit,
       ConsistentRead: consistent,

@@ -8,7 +8,7 @@ import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { HandlerContext, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import type { Column, LakeRow } from './columns.ts';
 import { LakeStore } from './lake-store.ts';
 import { putHourFile } from './lake-writes.ts';
@@ -71,6 +71,12 @@ interface TopicReader {
   avro: { codec: RegistryCodec<LakeRow>; eventTimeField: string | undefined } | undefined;
 }
 
+export interface LakeWorkerParts extends WorkerParts<LakeConfig> {
+  store: LakeStore;
+  /** Where each Avro topic's writer schemas are read. */
+  registry: SchemaRegistry;
+}
+
 /**
  * lake: every topic → Parquet objects on S3, one per (segment, event hour).
  * Each partition holds a segment of records in memory; a record that crosses a rotation limit
@@ -80,23 +86,17 @@ interface TopicReader {
  * never shrink an object (lake-writes.ts), so neither a stale upload nor a replay over
  * compacted hours can take rows away.
  */
-export class LakeWorker implements WorkerDefinition<LakeRecord> {
+export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   readonly name = 'lake';
-  readonly groupId: string;
   readonly topics: string[];
-  private readonly config: LakeConfig;
-  private readonly store: LakeStore;
   private readonly limits: RotationLimits;
   private readonly readers = new Map<string, TopicReader>();
   private readonly partitions = new Map<string, PartitionState>();
-  private readonly now: () => number;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(store: LakeStore, registry: SchemaRegistry, config: LakeConfig, now: () => number = Date.now) {
-    this.store = store;
-    this.config = config;
-    this.now = now;
-    this.groupId = config.LAKE_GROUP_ID;
+  constructor(parts: LakeWorkerParts) {
+    super(parts.config.LAKE_GROUP_ID, parts);
+    const { config, registry } = parts;
     this.topics = config.LAKE_TOPICS;
     this.limits = {
       rows: config.LAKE_ROTATE_ROWS,
@@ -175,8 +175,8 @@ export class LakeWorker implements WorkerDefinition<LakeRecord> {
       await mapConcurrent(segment.hourFiles(), 4, async (file) => {
         let bytes = 0;
         const outcome = await putHourFile(
-          this.store,
-          { prefix: this.config.LAKE_PREFIX, topic, partition, hour: file },
+          this.parts.store,
+          { prefix: this.parts.config.LAKE_PREFIX, topic, partition, hour: file },
           file,
           () => {
             const body = encodeParquet(columns, file.rows);
@@ -242,8 +242,8 @@ export class LakeWorker implements WorkerDefinition<LakeRecord> {
   }
 
   async sinkReady(): Promise<boolean> {
-    return this.store
-      .list(`${this.config.LAKE_PREFIX}__readyz__`)
+    return this.parts.store
+      .list(`${this.parts.config.LAKE_PREFIX}__readyz__`)
       .next()
       .then(
         () => true,
@@ -255,7 +255,7 @@ export class LakeWorker implements WorkerDefinition<LakeRecord> {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await Promise.all([...this.partitions.values()].map((s) => s.busy));
-    this.store.destroy();
+    this.parts.store.destroy();
   }
 }
 
@@ -269,11 +269,11 @@ export function createLakeStore(config: LakeConfig): LakeStore {
 }
 
 export function createLakeWorker(config: LakeConfig): LakeWorker {
-  return new LakeWorker(
-    createLakeStore(config),
-    new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
+  return new LakeWorker({
+    store: createLakeStore(config),
+    registry: new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
     config,
-  );
+  });
 }
 
 export const lakeWorkerModule: WorkerModule<LakeConfig, LakeRecord> = {

@@ -9,7 +9,7 @@ import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import type { WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import { WorkerBase, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import {
   aggregatesOf,
   createdKoos,
@@ -26,6 +26,12 @@ import { ProfileLookup } from './profile-lookup.ts';
 
 export const notifyTopics = [topicNames.reactions, topicNames.koos, topicNames.follows];
 
+export interface NotifyWorkerParts extends WorkerParts<NotifyConfig> {
+  codec: RegistryCodec<Reaction>;
+  lookup: ProfileLookup;
+  store: NotificationStore;
+}
+
 /**
  * notify: reactions, replies and follows → actors added to aggregates in Redis, and one delayed
  * BullMQ job per aggregate, due when its window ends (the sender delivers it). Per batch: read
@@ -33,33 +39,18 @@ export const notifyTopics = [topicNames.reactions, topicNames.koos, topicNames.f
  * decide the intents, apply them in one Redis round trip, name the first actors, queue the jobs. Every step is
  * idempotent, so a redelivered batch or a replay adds no actor and no job twice.
  */
-export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
+export class NotifyWorker extends WorkerBase<NotifyWorkerParts, NotifyEvent> {
   readonly name = 'notify';
   readonly topics = notifyTopics;
-  readonly groupId: string;
-  private readonly codec: RegistryCodec<Reaction>;
-  private readonly lookup: ProfileLookup;
-  private readonly store: NotificationStore;
-  private readonly config: NotifyConfig;
-  private readonly now: () => number;
 
-  constructor(
-    codec: RegistryCodec<Reaction>,
-    lookup: ProfileLookup,
-    store: NotificationStore,
-    config: NotifyConfig,
-    now: () => number = Date.now,
-  ) {
-    this.codec = codec;
-    this.lookup = lookup;
-    this.store = store;
-    this.config = config;
-    this.now = now;
-    this.groupId = config.NOTIFY_GROUP_ID;
+  constructor(parts: NotifyWorkerParts) {
+    super(parts.config.NOTIFY_GROUP_ID, parts);
   }
 
   prepare(records: readonly RawRecord[]): Promise<void> {
-    return this.codec.prepare(records.filter((r) => r.topic === topicNames.reactions).map((r) => r.value));
+    return this.parts.codec.prepare(
+      records.filter((r) => r.topic === topicNames.reactions).map((r) => r.value),
+    );
   }
 
   /**
@@ -68,7 +59,7 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
    */
   decode(record: RawRecord): NotifyEvent | null {
     if (record.topic === topicNames.reactions)
-      return { source: 'reaction', reaction: this.codec.decodeRecord(record) };
+      return { source: 'reaction', reaction: this.parts.codec.decodeRecord(record) };
     if (record.topic === topicNames.koos) {
       const change = decodeChangeEvent(record, kooRowSchema);
       if (change?.op !== 'c') return null;
@@ -79,45 +70,46 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
   }
 
   async handle(batch: DecodedRecord<NotifyEvent>[]): Promise<void> {
-    const ttlMs = this.config.NOTIFY_PARK_TTL_MS;
+    const ttlMs = this.parts.config.NOTIFY_PARK_TTL_MS;
     const traced: TracedEvent[] = batch.map((r) => ({ event: r.value, trace: traceCarrierOfRecord(r.raw) }));
     // Koos created in this batch: their creators are known, and the events that came before them are released.
     const created = createdKoos(traced.map((t) => t.event));
-    const released = await this.store.recordKoos(created, ttlMs);
+    const released = await this.parts.store.recordKoos(created, ttlMs);
     const events = [...traced, ...[...released.values()].flat()];
     const creators = new Map(created.map((k) => [k.kooId, k.creator]));
     const unknown = kooIdsToResolve(events.map((e) => e.event)).filter((k) => !creators.has(k));
-    for (const [koo, creator] of await this.lookup.creators(unknown)) creators.set(koo, creator);
+    for (const [koo, creator] of await this.parts.lookup.creators(unknown)) creators.set(koo, creator);
     // A koo no view has yet (its create is late, or the content worker lags): its events wait for
     // the create on the koos topic, unless a replica recorded it meanwhile.
     const waiting = events.flatMap((e) => {
       const kooId = kooOf(e.event);
       return kooId !== undefined && !creators.has(kooId) ? [{ kooId, parked: e }] : [];
     });
-    for (const [koo, creator] of await this.store.resolveOrPark(waiting, ttlMs)) creators.set(koo, creator);
+    for (const [koo, creator] of await this.parts.store.resolveOrPark(waiting, ttlMs))
+      creators.set(koo, creator);
     const intents = events.flatMap(({ event, trace }) => {
       const intent = intentOf(event, creators);
       return intent ? [{ intent, trace }] : [];
     });
-    const recipients = await this.lookup.profiles([...new Set(intents.map((i) => i.intent.recipient))]);
+    const recipients = await this.parts.lookup.profiles([...new Set(intents.map((i) => i.intent.recipient))]);
     const changes: AggregateChange[] = intents.flatMap(({ intent, trace }) => {
       const window = recipients.get(intent.recipient)?.eminent
-        ? this.config.NOTIFY_EMINENT_WINDOW_MS
-        : this.config.NOTIFY_WINDOW_MS;
+        ? this.parts.config.NOTIFY_EMINENT_WINDOW_MS
+        : this.parts.config.NOTIFY_WINDOW_MS;
       return aggregatesOf(intent, window).map((aggregate) => ({ intent, aggregate, trace }));
     });
-    const { jobs, toName } = await this.store.apply(changes);
+    const { jobs, toName } = await this.parts.store.apply(changes);
     // Handles only of the actors a notification may name: a few per aggregate, not one per event.
-    const actors = await this.lookup.profiles([...new Set(toName.map((a) => a.actor))]);
-    await this.store.name(
+    const actors = await this.parts.lookup.profiles([...new Set(toName.map((a) => a.actor))]);
+    await this.parts.store.name(
       toName.flatMap((a) => {
         const handle = actors.get(a.actor)?.handle;
         return handle ? [{ ...a, handle }] : [];
       }),
     );
     // Aggregates fill before their jobs are queued: a job never fires on an actor not yet added.
-    await this.store.schedule(jobs, this.now());
-    await this.store.releaseParked(released.keys());
+    await this.parts.store.schedule(jobs, this.now());
+    await this.parts.store.releaseParked(released.keys());
     const parked = waiting.filter((w) => !creators.has(w.kooId)).length;
     const notifying = events.filter((e) => e.event.source !== 'koo').length;
     if (parked > 0) metrics.notifyEventsParked.inc(parked);
@@ -127,23 +119,22 @@ export class NotifyWorker implements WorkerDefinition<NotifyEvent> {
   }
 
   sinkReady(): Promise<boolean> {
-    return this.store.ping();
+    return this.parts.store.ping();
   }
 
   close(): Promise<void> {
-    return this.store.close();
+    return this.parts.store.close();
   }
 }
 
 export function createNotifyWorker(config: NotifyConfig): NotifyWorker {
-  const dynamo = dynamoFor(config);
   const lookup = new ProfileLookup(
-    dynamo,
+    dynamoFor(config),
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },
     config.SINK_CONCURRENCY,
   );
   const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
-  return new NotifyWorker(codec, lookup, new NotificationStore(config.REDIS_URL, config), config);
+  return new NotifyWorker({ codec, lookup, store: new NotificationStore(config.REDIS_URL, config), config });
 }
 
 export const notifyWorkerModule: WorkerModule<NotifyConfig, NotifyEvent> = {

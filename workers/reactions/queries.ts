@@ -5,6 +5,7 @@ import { queryUntil } from '../../shared/dynamodb/query.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import { countersOf, reactionFlags as F, type Counters } from './decide.ts';
 import { DynamoQueries } from '../../shared/dynamodb/dynamo-store.ts';
+import { projectionOf } from '../../shared/dynamodb/update-expression.ts';
 
 /** One user's reactions to a koo, as the app reads them. */
 export interface ReactionView {
@@ -78,8 +79,7 @@ export class ReactionQueries extends DynamoQueries<ReactionQueryOptions> {
         new GetCommand({
           TableName: this.options.contentTable,
           Key: { [A.contentId]: contentId },
-          ProjectionExpression: '#l, #s, #r',
-          ExpressionAttributeNames: { '#l': A.likes, '#s': A.shares, '#r': A.rekoos },
+          ...projectionOf([A.likes, A.shares, A.rekoos]),
         }),
       ),
     );

@@ -11,7 +11,12 @@ import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
-import type { HandlerContext, Rejection, WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
+import {
+  WorkerBase,
+  type HandlerContext,
+  type Rejection,
+  type WorkerParts,
+} from '../../shared/runtime/worker-definition.ts';
 import { misplacedEvents, pendingEvents, planBatch } from './decide.ts';
 import { ReactionStore } from './reaction-store.ts';
 
@@ -41,41 +46,32 @@ export function loadReactionsConfig(environment: NodeJS.ProcessEnv): ReactionsCo
   return loadConfig(reactionsConfigSchema, environment);
 }
 
+export interface ReactionsWorkerParts extends WorkerParts<ReactionsConfig> {
+  codec: RegistryCodec<Reaction>;
+  store: ReactionStore;
+}
+
 /**
  * reactions: koo.reactions (Avro) → who-reacted items in koo_reactions and exact counters on the
  * koo item in koo_content. Per batch: read the koos' counter fences, drop what they already count,
  * read the (koo, user) items left, fold their events (decide.ts), and write per koo its items,
  * counters and fence, several koos to a fenced transaction of up to 100 actions.
  */
-export class ReactionsWorker implements WorkerDefinition<Reaction> {
+export class ReactionsWorker extends WorkerBase<ReactionsWorkerParts, Reaction> {
   readonly name = 'reactions';
   readonly topics = reactionsTopics;
-  readonly groupId: string;
-  private readonly codec: RegistryCodec<Reaction>;
-  private readonly store: ReactionStore;
-  private readonly config: ReactionsConfig;
-  private readonly now: () => number;
 
-  constructor(
-    codec: RegistryCodec<Reaction>,
-    store: ReactionStore,
-    config: ReactionsConfig,
-    now: () => number = Date.now,
-  ) {
-    this.codec = codec;
-    this.store = store;
-    this.config = config;
-    this.now = now;
-    this.groupId = config.REACTIONS_GROUP_ID;
+  constructor(parts: ReactionsWorkerParts) {
+    super(parts.config.REACTIONS_GROUP_ID, parts);
   }
 
   prepare(records: readonly RawRecord[]): Promise<void> {
-    return this.codec.prepare(records.map((r) => r.value));
+    return this.parts.codec.prepare(records.map((r) => r.value));
   }
 
   /** A reaction keyed by another id could sit in another partition than its koo's others, out of reach of the fence. */
   decode(record: RawRecord): Reaction {
-    const reaction = this.codec.decodeRecord(record);
+    const reaction = this.parts.codec.decodeRecord(record);
     const key = record.key?.toString() ?? null;
     if (key !== reaction.content_id) {
       throw new KooError(
@@ -92,7 +88,7 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
   async handle(batch: DecodedRecord<Reaction>[], ctx: HandlerContext): Promise<Rejection<Reaction>[]> {
     const { partition } = batch[0]!.raw;
     const all = batch.map((r) => ({ reaction: r.value, offset: Number(r.raw.offset), record: r }));
-    const { fences, partitions } = await this.store.getFences(all.map((e) => e.reaction.content_id));
+    const { fences, partitions } = await this.parts.store.getFences(all.map((e) => e.reaction.content_id));
     const misplaced = misplacedEvents(all, partitions, partition);
     const rejected = [...misplaced].map((e) => ({
       record: e.record,
@@ -106,11 +102,11 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     const events = all.filter((e) => !misplaced.has(e));
     const pending = pendingEvents(events, fences);
     if (pending.length === 0) return rejected; // a replay of what the counters already hold
-    const stored = await this.store.getPairs(
+    const stored = await this.parts.store.getPairs(
       pending.map((e) => ({ contentId: e.reaction.content_id, userId: e.reaction.user_id })),
     );
     const steps = planBatch(pending, fences, stored);
-    const expiresAt = Math.floor(this.now() / 1000) + this.config.REACTION_TOMBSTONE_TTL_DAYS * 86_400;
+    const expiresAt = Math.floor(this.now() / 1000) + this.parts.config.REACTION_TOMBSTONE_TTL_DAYS * 86_400;
     // Small koos share a transaction (one request for many koos at live rates); a koo's steps
     // go in successive rounds, in order (each expects the fence of the one before).
     for (const round of packTransactions(
@@ -119,8 +115,8 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
     )) {
       await mapConcurrent(
         round,
-        this.config.SINK_CONCURRENCY,
-        (transaction) => this.store.applySteps(transaction, partition, expiresAt),
+        this.parts.config.SINK_CONCURRENCY,
+        (transaction) => this.parts.store.applySteps(transaction, partition, expiresAt),
         ctx.signal,
       );
     }
@@ -128,7 +124,7 @@ export class ReactionsWorker implements WorkerDefinition<Reaction> {
   }
 
   sinkReady(): Promise<boolean> {
-    return this.store.reachable();
+    return this.parts.store.reachable();
   }
 }
 
@@ -143,7 +139,7 @@ export function createReactionsWorker(config: ReactionsConfig): ReactionsWorker 
     config.SINK_CONCURRENCY,
   );
   const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
-  return new ReactionsWorker(codec, store, config);
+  return new ReactionsWorker({ codec, store, config });
 }
 
 export const reactionsWorkerModule: WorkerModule<ReactionsConfig, Reaction> = {
