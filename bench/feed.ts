@@ -18,7 +18,7 @@ import { feedSettings, feedWorkerModule, loadFeedConfig } from '../workers/feed/
 import { GraphStore } from '../workers/feed/graph-store.ts';
 import { bodyStoreFor, type BodyStore } from '../workers/content/body-store.ts';
 import { FeedQueries } from '../workers/feed/queries.ts';
-import { benchConnections, until } from './drain.ts';
+import { benchConnections, ddbUsage, until } from './drain.ts';
 import { runNaiveFanOut } from './naive-feed.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
 import { sourceDatabasePool } from '../shared/config/source-database.ts';
@@ -80,7 +80,7 @@ export async function benchFeed(): Promise<Figures[]> {
 
   try {
     // Reads first, while the tables hold only their data (moto's Query time grows with the table).
-    record(await benchRead(dynamo, bodies, graph, rnd, reads, settings));
+    for (const row of await benchRead(dynamo, bodies, graph, rnd, reads, settings)) record(row);
     for (const [i, followers] of sizes.entries()) {
       const author = rnd.id();
       await db.query('insert into users (user_id, handle, display_name) values ($1, $2, $3)', [
@@ -163,7 +163,11 @@ function fanOutFigures(label: string, followers: number, seconds: number, reques
   };
 }
 
-/** A reader following 500 authors (20 eminent, pulled), their feed full of the others' koos. */
+/**
+ * A reader following 500 authors (20 eminent, pulled), their feed full of the others' koos; the
+ * pulled-author registry holds BENCH_FEED_REGISTRY (8,000) authors, about 136 KB: read on every
+ * feed read (the baseline), then from the read path's cache.
+ */
 async function benchRead(
   dynamo: Dynamo,
   bodies: BodyStore,
@@ -171,13 +175,16 @@ async function benchRead(
   rnd: Random,
   reads: number,
   settings: FeedSettings,
-): Promise<Figures> {
+): Promise<Figures[]> {
   const { cap, entryTtlSeconds } = settings;
+  const registrySize = Number(process.env.BENCH_FEED_REGISTRY ?? 8000);
   const reader = rnd.id();
   const authors = Array.from({ length: 500 }, () => rnd.id());
   const eminent = authors.slice(0, 20);
   await loadFollowing(dynamo, tableName('graph', prefix), reader, authors);
   await graph.addPulledAuthors(eminent);
+  const others = Array.from({ length: Math.max(0, registrySize - eminent.length) }, () => rnd.id());
+  for (let i = 0; i < others.length; i += 1000) await graph.addPulledAuthors(others.slice(i, i + 1000));
   const now = Date.now();
   // Two koos per pushed author (the feed keeps the newest `cap`), five per eminent author.
   const koos = [
@@ -219,33 +226,45 @@ async function benchRead(
     })),
     { keyAttributes: [F.userId, F.key] },
   );
-  const queries = new FeedQueries(dynamo, {
-    graphTable: tableName('graph', prefix),
-    feedTable: tableName('feed', prefix),
-    contentTable: tableName('content', prefix),
-    mediaBucket: 'koo-media',
-    bodies,
-    cap,
-    decay: decaySettingsOf(loadEngagementConfig(process.env)),
-    entryTtlMs: entryTtlSeconds * 1000,
-  });
   const newest = koos.sort((a, b) => b.at - a.at)[0]!;
-  const latencies: number[] = [];
-  let pulledShown = 0;
-  for (let i = 0; i < reads; i++) {
-    const started = performance.now();
-    const page = await queries.feed(reader, 20);
-    latencies.push(performance.now() - started);
-    if (page.items[0]?.contentId !== newest.id)
-      throw new Error('bench: the feed page does not start with the newest koo');
-    pulledShown = page.items.filter((k) => k.source === 'pulled').length;
-  }
-  return {
-    read: 'feed page of 20 (500 followees, 20 eminent)',
-    reads,
-    pulled_on_page: pulledShown,
-    ...latencyFigures(latencies),
+  const measure = async (label: string, pulledAuthorsCacheMs: number): Promise<Figures> => {
+    const queries = new FeedQueries(dynamo, {
+      graphTable: tableName('graph', prefix),
+      feedTable: tableName('feed', prefix),
+      contentTable: tableName('content', prefix),
+      mediaBucket: 'koo-media',
+      bodies,
+      cap,
+      decay: decaySettingsOf(loadEngagementConfig(process.env)),
+      entryTtlMs: entryTtlSeconds * 1000,
+      pulledAuthorsCacheMs,
+    });
+    const latencies: number[] = [];
+    let pulledShown = 0;
+    const before = await ddbUsage();
+    for (let i = 0; i < reads; i++) {
+      const started = performance.now();
+      const page = await queries.feed(reader, 20);
+      latencies.push(performance.now() - started);
+      if (page.items[0]?.contentId !== newest.id)
+        throw new Error('bench: the feed page does not start with the newest koo');
+      pulledShown = page.items.filter((k) => k.source === 'pulled').length;
+    }
+    const after = await ddbUsage();
+    return {
+      read: `feed page of 20 (500 followees, 20 eminent), ${label}`,
+      reads,
+      pulled_on_page: pulledShown,
+      registry_authors: registrySize,
+      ...latencyFigures(latencies),
+      ddb_requests_per_read: round((after.requests - before.requests) / reads, 2),
+      rcu_per_read: round((after.rcu - before.rcu) / reads, 2),
+    };
   };
+  return [
+    await measure('registry read every time (baseline)', 0),
+    await measure('registry cached 10 s', 10_000),
+  ];
 }
 
 async function dropTables(

@@ -8,6 +8,10 @@ import { z } from 'zod';
  * makes it a Parquet timestamp column (every other column type follows from the zod type).
  * `distinct` marks fields whose values seldom repeat from row to row (keys, free text): the lake
  * stores them without a dictionary, which for such values only adds bytes.
+ * A column with a `.default` is one the views can do without: should the source drop it, its rows
+ * read as the default instead of going to the DLQ (every other column is needed by a view, and a
+ * row without it is dead-lettered naming it). Columns the source adds pass unnoticed here (zod
+ * drops them); the lake keeps them (workers/lake/columns.ts).
  */
 const id = z.string().min(1).max(64);
 const primaryKey = id.meta({ distinct: true });
@@ -27,7 +31,7 @@ export const userRowSchema = z.object({
   user_id: primaryKey,
   handle: z.string().min(1).max(64).meta({ distinct: true }),
   display_name: z.string(),
-  is_eminent: z.boolean(),
+  is_eminent: z.boolean().default(false),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -39,7 +43,7 @@ export const kooRowSchema = z.object({
   parent_id: id.nullable(),
   lang: z.string().min(2).max(16),
   body: z.string().meta({ distinct: true }),
-  media_url: z.string().meta({ distinct: true }).nullable(),
+  media_url: z.string().meta({ distinct: true }).nullable().default(null),
   created_at: timestamp,
   updated_at: timestamp,
 });

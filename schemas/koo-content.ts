@@ -74,6 +74,7 @@ export const engagementPairAttr = {
   likeOffset: 'lo', // its offset: of two in the same millisecond, the later in the log wins
   sharedAt: 'st', // event time of the user's earliest share of the koo (it weighs a share then)
   rekooedAt: 'kt', // event time of the earliest rekoo
+  repliedAt: 'pt', // under u = reply#<reply id>: the reply's creation time (it weighs a reply then)
   expiresAt: 'ttl', // epoch seconds; tombstones only
 } as const;
 

@@ -23,7 +23,9 @@ const envelopeSchema = z.object({
   before: z.unknown().nullable().optional(),
   after: z.unknown().nullable().optional(),
   source: z.object({
-    lsn: z.number().int().nonnegative(),
+    // Null in an incremental snapshot's reads ('r'), whose position is in `sequence`.
+    lsn: z.number().int().nonnegative().nullable(),
+    sequence: z.string().nullable().optional(),
     txId: z.number().int().nullable().optional(),
     ts_ms: z.number().int(),
     table: z.string(),
@@ -51,6 +53,27 @@ function withToastedValues(after: unknown, before: unknown, table: string): unkn
       `${table}: ${unknown.join(', ')} unchanged but not sent (TOAST); set REPLICA IDENTITY FULL on the table`,
     );
   return { ...row, ...Object.fromEntries(missing.map((k) => [k, old[k]])) };
+}
+
+/**
+ * The change's position in the WAL, its version for the workers' fences. A row read by an
+ * incremental snapshot (the signal table's `execute-snapshot`) has no LSN of its own; its
+ * `sequence` ([last commit LSN, LSN], as text) holds the stream position it was read at, past
+ * every change of the row Debezium had streamed before (a change inside the snapshot's window
+ * supersedes the read: Debezium drops it).
+ */
+function positionOf(source: { lsn: number | null; sequence?: string | null | undefined }): number {
+  if (source.lsn !== null) return source.lsn;
+  let sequence: unknown;
+  try {
+    sequence = JSON.parse(source.sequence ?? 'null');
+  } catch {
+    sequence = null;
+  }
+  const last = Array.isArray(sequence) ? Number(sequence.findLast((p) => p !== null)) : NaN;
+  if (!Number.isSafeInteger(last) || last < 0)
+    throw invalid(`no position: source.lsn is null and source.sequence is ${String(source.sequence)}`);
+  return last;
 }
 
 function invalid(message: string, cause?: unknown): KooError {
@@ -93,7 +116,7 @@ export function decodeChangeEvent<Row>(
     op: e.op,
     before,
     after,
-    lsn: e.source.lsn,
+    lsn: positionOf(e.source),
     txId: e.source.txId ?? null,
     changedAtMs: e.source.ts_ms,
     table: e.source.table,

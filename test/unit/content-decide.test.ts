@@ -211,6 +211,38 @@ describe('content decoding', () => {
     expect(() => decodeContentEvent(rawRecord('koo.public.koos', value))).toThrow(reason);
   });
 
+  it("versions an incremental snapshot's read by the stream position in its sequence (its LSN is null)", () => {
+    const read = (source: object) => {
+      const e = envelope('koos', 'r', null, kooRow('k1'), 1);
+      return rawRecord('koo.public.koos', {
+        ...e,
+        source: { ...e.source, lsn: null, snapshot: 'incremental', ...source },
+      });
+    };
+    expect(decodeContentEvent(read({ sequence: '["36966100","36966200"]' }))).toMatchObject({
+      change: { op: 'r', lsn: 36_966_200 },
+    });
+    expect(() => decodeContentEvent(read({ sequence: null }))).toThrow(/no position: source.lsn is null/);
+  });
+
+  it('reads a row without a column the views can do without (dropped at the source) as its default', () => {
+    const { media_url: _media, ...koo } = kooRow('k1');
+    expect(
+      decodeContentEvent(rawRecord('koo.public.koos', envelope('koos', 'c', null, koo, 1))),
+    ).toMatchObject({
+      change: { after: { content_id: 'k1', media_url: null } },
+    });
+    const { is_eminent: _eminent, ...user } = userRow('u1');
+    expect(
+      decodeContentEvent(rawRecord('koo.public.users', envelope('users', 'c', null, user, 1))),
+    ).toMatchObject({ change: { after: { user_id: 'u1', is_eminent: false } } });
+    // A column a view needs is not defaulted: the row goes to the DLQ naming it.
+    const { body: _body, ...bodiless } = kooRow('k1');
+    expect(() =>
+      decodeContentEvent(rawRecord('koo.public.koos', envelope('koos', 'c', null, bodiless, 1))),
+    ).toThrow(/body/);
+  });
+
   it('never writes the TOAST placeholder: an unchanged body is taken from the before image', () => {
     const before = kooRow('k1', { body: 'a long body' });
     const after = kooRow('k1', {

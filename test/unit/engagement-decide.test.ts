@@ -4,7 +4,10 @@ import type { DecaySettings } from '../../workers/engagement/decay.ts';
 import {
   eventsPerKoo,
   fenceAttribute,
+  pairItemOf,
+  pairStateOf,
   planKoo,
+  replyStateKey,
   storedScoreOf,
   type StoredScore,
   weightOf,
@@ -187,8 +190,38 @@ describe('replies as engagement', () => {
       contentId: 'p1',
       kind: 'reply',
       timeMs: Date.parse('2026-11-27T08:00:00Z'),
+      userId: replyStateKey('r1'),
     });
     expect(decodeKooChange(reply('r', 'p1'))?.contentId).toBe('p1');
+  });
+
+  it('counts a reply once, however often its row is read (its create, then a re-snapshot)', () => {
+    const read = (offset: number) => by(replyStateKey('r1'), ev('reply', L, offset, 'p1'));
+    const [first] = planKoo(
+      'p1',
+      [read(5), read(9)],
+      storedScoreOf(undefined, 'efk0'),
+      'efk0',
+      new Map(),
+      weights,
+      decay,
+    );
+    expect(first!.score.change).toEqual({ kind: 'add', delta: 4, landmarkFrom: undefined });
+    expect(first!.pairs).toEqual([{ userId: replyStateKey('r1'), state: { flags: 0, repliedAt: L } }]);
+    // The stored state keeps no TTL: a re-snapshot a year later still finds it.
+    expect(pairItemOf('p1', first!.pairs[0]!, 1)).not.toHaveProperty('ttl');
+    const stored = storedScoreOf({ id: 'p1', es: 4, lm: L, ev: 1, efk0: 9 }, 'efk0');
+    const [again] = planKoo(
+      'p1',
+      [read(40)],
+      stored,
+      'efk0',
+      new Map([[replyStateKey('r1'), pairStateOf(pairItemOf('p1', first!.pairs[0]!, 1))]]),
+      weights,
+      decay,
+    );
+    expect(again!.score.change).toEqual({ kind: 'add', delta: 0, landmarkFrom: L });
+    expect(again!.pairs).toEqual([]);
   });
 
   it('ignores root koos, edits and tombstones', () => {

@@ -116,6 +116,12 @@ describe('fan-out jobs', () => {
       written: 500,
     });
     expect(planJob(push, { state: 'pushed', version: 100, written: 9 })).toEqual({ action: 'skip' });
+    // A re-snapshot reads the koo's row again at a newer position: its fan-out is done (or pulled).
+    expect(planJob(push, { state: 'pushed', version: 40, written: 9 })).toEqual({ action: 'skip' });
+    expect(planJob(push, { state: 'pulled', version: 40, written: 0 })).toEqual({ action: 'skip' });
+    expect(planJob(push, { state: 'push', version: 40, cursor: 'r#f9', written: 5 })).toEqual({
+      action: 'start',
+    });
     // A replayed create after the delete: the tombstone record fences it (no resurrection).
     expect(planJob(push, { state: 'retracted', version: 200, written: 9 })).toEqual({ action: 'skip' });
     expect(planJob(retract, { state: 'pushed', version: 100, written: 9 })).toEqual({ action: 'start' });

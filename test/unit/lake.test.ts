@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import { reactionContract } from '../../schemas/reaction.ts';
 import { frame } from '../../shared/avro/wire-format.ts';
-import { columnsFromAvro } from '../../workers/lake/columns.ts';
-import { compactionCandidates, mergeByOffset } from '../../workers/lake/compaction.ts';
+import { columnsFromAvro, withAddedColumns } from '../../workers/lake/columns.ts';
+import { compactionCandidates, mergeByOffset, mergedColumns } from '../../workers/lake/compaction.ts';
+import { encodeParquet } from '../../workers/lake/parquet-encoder.ts';
+import { decodeParquet } from '../../workers/lake/parquet-reader.ts';
 import { summarizeHours, type ListedObject } from '../../workers/lake/lake-listing.ts';
 import { objectKey, parseObjectKey } from '../../workers/lake/layout.ts';
 import { cdcColumns, cdcRecord, lakeColumns } from '../../workers/lake/lake-rows.ts';
@@ -140,6 +142,38 @@ describe('lake decoding', () => {
     });
     expect(cdcRecord(rawRecord(topicNames.koos, null), 'koos')).toBeNull();
     expect(() => cdcRecord(rawRecord(topicNames.koos, '{'), 'koos')).toThrow(/not JSON/);
+  });
+
+  it('keeps a column the source table gained after its schema here: typed from its values, nullable, kept by compaction', () => {
+    const rows = [
+      kooRow('k1'),
+      kooRow('k2', { mood: 'happy', reach: 42, meta: { a: 1 } }),
+      kooRow('k3', { mood: null, reach: 7, meta: null }),
+    ].map(
+      (row, i) => cdcRecord(rawRecord(topicNames.koos, envelope('koos', 'c', null, row, 77), i), 'koos')!.row,
+    );
+    expect(rows[1]).toMatchObject({ mood: 'happy', reach: 42 });
+    const columns = withAddedColumns(cdcColumns('koos'), rows);
+    expect(columns.slice(cdcColumns('koos').length)).toEqual([
+      { name: 'mood', type: 'string', nullable: true },
+      { name: 'reach', type: 'int64', nullable: true },
+      { name: 'meta', type: 'string', nullable: true },
+    ]);
+    const file = decodeParquet(encodeParquet(columns, rows));
+    expect(file.rows.map((r) => [r.content_id, r.mood, r.reach, r.meta])).toEqual([
+      ['k1', null, null, null],
+      ['k2', 'happy', 42n, '{"a":1}'],
+      ['k3', null, 7n, null],
+    ]);
+    // Compaction of an older object (without them) and this one keeps them, as this one typed them.
+    const older = decodeParquet(encodeParquet(cdcColumns('koos'), rows.slice(0, 1)));
+    const merged = mergedColumns(cdcColumns('koos'), [older.columns, file.columns]);
+    expect(merged.slice(cdcColumns('koos').length).map((c) => [c.name, c.type, c.nullable])).toEqual([
+      ['mood', 'string', true],
+      ['reach', 'int64', true],
+      ['meta', 'string', true],
+    ]);
+    expect(merged.find((c) => c.name === 'content_id')!.nullable).toBe(false);
   });
 
   it('reads reactions through the shared registry codec, at their event time', async () => {

@@ -31,8 +31,16 @@ export interface EngagementEvent {
   contentId: string;
   kind: EngagementKind;
   timeMs: number;
-  /** Who reacted: a reaction weighs by what it changes of this user's state of the koo. */
+  /**
+   * Whose state of the koo it changes: the reacting user, or for a reply the reply itself
+   * (`replyStateKey`), so that a reply counts once however often its row is read (a re-snapshot).
+   */
   userId?: string;
+}
+
+/** The state key of a reply under its parent: once stored, a second read of the reply's row adds nothing. */
+export function replyStateKey(replyId: string): string {
+  return `reply#${replyId}`;
 }
 
 /** Weight per kind; an unlike takes back a like's weight (as of the unlike). */
@@ -52,6 +60,8 @@ export function weightOf(kind: EngagementKind, weights: EngagementWeights): numb
 export interface EngagedState extends Omit<PairState, 'reactedAt'> {
   sharedAt?: number;
   rekooedAt?: number;
+  /** A reply's state (keyed by `replyStateKey`): when it was created. */
+  repliedAt?: number;
 }
 
 /** Folds one reaction into a user's state of a koo; the result does not depend on the order reactions arrive in. */
@@ -60,11 +70,12 @@ export function foldReaction(
   event: { kind: EngagementKind; timeMs: number },
   offset: number,
 ): EngagedState {
+  const earliest = (at: number | undefined) => (at === undefined ? event.timeMs : Math.min(at, event.timeMs));
+  if (event.kind === 'reply') return { ...before, repliedAt: earliest(before.repliedAt) };
   const type = event.kind as 'like' | 'unlike' | 'share' | 'rekoo';
   const { flags, likeClock } = applyReactions(before, [
     { reaction: { type, event_time: event.timeMs }, offset },
   ]);
-  const earliest = (at: number | undefined) => (at === undefined ? event.timeMs : Math.min(at, event.timeMs));
   const sharedAt = type === 'share' ? earliest(before.sharedAt) : before.sharedAt;
   const rekooedAt = type === 'rekoo' ? earliest(before.rekooedAt) : before.rekooedAt;
   return {
@@ -72,6 +83,7 @@ export function foldReaction(
     ...(likeClock ? { likeClock } : {}),
     ...(sharedAt === undefined ? {} : { sharedAt }),
     ...(rekooedAt === undefined ? {} : { rekooedAt }),
+    ...(before.repliedAt === undefined ? {} : { repliedAt: before.repliedAt }),
   };
 }
 
@@ -89,6 +101,7 @@ export function stateTerms(
     terms.push({ weight: weights.like, timeMs: state.likeClock.time });
   if (state.sharedAt !== undefined) terms.push({ weight: weights.share, timeMs: state.sharedAt });
   if (state.rekooedAt !== undefined) terms.push({ weight: weights.rekoo, timeMs: state.rekooedAt });
+  if (state.repliedAt !== undefined) terms.push({ weight: weights.reply, timeMs: state.repliedAt });
   return terms;
 }
 
@@ -98,7 +111,8 @@ function sameEngaged(a: EngagedState, b: EngagedState): boolean {
     a.likeClock?.time === b.likeClock?.time &&
     a.likeClock?.offset === b.likeClock?.offset &&
     a.sharedAt === b.sharedAt &&
-    a.rekooedAt === b.rekooedAt
+    a.rekooedAt === b.rekooedAt &&
+    a.repliedAt === b.repliedAt
   );
 }
 
@@ -233,6 +247,7 @@ export function pairStateOf(item: Item): EngagedState {
     ...(time === undefined ? {} : { likeClock: { time, offset: item[P.likeOffset] as number } }),
     ...(item[P.sharedAt] === undefined ? {} : { sharedAt: item[P.sharedAt] as number }),
     ...(item[P.rekooedAt] === undefined ? {} : { rekooedAt: item[P.rekooedAt] as number }),
+    ...(item[P.repliedAt] === undefined ? {} : { repliedAt: item[P.repliedAt] as number }),
   };
 }
 
@@ -248,7 +263,9 @@ export function pairItemOf(contentId: string, write: PairWrite, expiresAtSeconds
       : {}),
     ...(state.sharedAt === undefined ? {} : { [P.sharedAt]: state.sharedAt }),
     ...(state.rekooedAt === undefined ? {} : { [P.rekooedAt]: state.rekooedAt }),
-    ...(state.flags === 0 ? { [P.expiresAt]: expiresAtSeconds } : {}),
+    ...(state.repliedAt === undefined ? {} : { [P.repliedAt]: state.repliedAt }),
+    // A reply's state never expires: it is what keeps a later read of the reply from counting.
+    ...(state.flags === 0 && state.repliedAt === undefined ? { [P.expiresAt]: expiresAtSeconds } : {}),
   };
 }
 

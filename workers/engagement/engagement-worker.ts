@@ -20,6 +20,7 @@ import {
   eventsPerKoo,
   fenceAttribute,
   planKoo,
+  replyStateKey,
   storedScoreOf,
   type EngagementEvent,
   type EngagementWeights,
@@ -88,10 +89,16 @@ export function decodeKooChange(record: RawRecord): EngagementEvent | null {
   if (change?.op === 'd')
     return { contentId: change.before!.content_id, kind: 'delete', timeMs: change.before!.updated_at };
   const row = change?.after;
-  // Only a new row is a new reply ('r' is the snapshot of a row Debezium had not streamed yet).
+  // A reply is counted from its create, or from a snapshot read of its row ('r': a row Debezium had
+  // not streamed, or any row again in a re-snapshot); its state under the parent counts it once.
   if (!row || (change.op !== 'c' && change.op !== 'r') || !row.parent_id || row.parent_id === row.content_id)
     return null;
-  return { contentId: row.parent_id, kind: 'reply', timeMs: row.created_at };
+  return {
+    contentId: row.parent_id,
+    kind: 'reply',
+    timeMs: row.created_at,
+    userId: replyStateKey(row.content_id),
+  };
 }
 
 export function reactionEvent(r: Reaction): EngagementEvent {

@@ -161,7 +161,7 @@ export function isRetracted(record: FanOutRecord | undefined): boolean {
 
 /**
  * What to do with a job given the koo's record: `start` from the first follower, `resume` a job a
- * crash interrupted, `skip` one done or outdated, or `settle` when there is nothing to page
+ * crash interrupted, `skip` one done (a push of a koo pushed or pulled already) or outdated, or `settle` when there is nothing to page
  * through (a delete of a koo never pushed: the record alone fences a replayed create).
  */
 export type JobPlan =
@@ -172,6 +172,10 @@ export type JobPlan =
 
 export function planJob(job: KooJob, record: FanOutRecord | undefined): JobPlan {
   if (record && record.version > job.version) return { action: 'skip' };
+  // A koo is created once: a later push is a snapshot read of its row (a re-snapshot), and the
+  // fan-out it would redo is done.
+  if (job.kind === 'push' && (record?.state === 'pushed' || record?.state === 'pulled'))
+    return { action: 'skip' };
   if (record && record.version === job.version) {
     return record.state === job.kind
       ? { action: 'resume', cursor: record.cursor, written: record.written }

@@ -140,8 +140,9 @@ export class FeedWorker extends WorkerBase<FeedWorkerParts, FeedEvent> {
       const before = stored.get(edgeId(change))!;
       const step = edgeStep(change, before);
       if (step === 'stale') continue; // a newer change of the edge is stored, with its effects
-      current.push(change);
       if (step !== 'redo') writes.push({ change, expectedVersion: before.version, flips: step === 'flip' });
+      // A refresh (a snapshot read of an edge as it stands) has had its effects: only its version is new.
+      if (step !== 'refresh') current.push(change);
     }
     await this.parts.graph.applyEdges(writes, now, this.settings);
     const authors = unique(current.filter((c) => c.active).map((c) => c.followeeId));

@@ -37,6 +37,12 @@ export interface FeedQueryOptions {
   decay: DecaySettings;
   /** Eminent followees read at the same time. */
   concurrency?: number;
+  /**
+   * How long a read of the pulled-author registry serves this read path's feeds (default 10 s).
+   * The registry is one item that every feed read needs: read on each, its partition would cap the
+   * feed reads of the whole app. An author who just became eminent is missing from feeds for as long.
+   */
+  pulledAuthorsCacheMs?: number;
 }
 
 /**
@@ -49,6 +55,7 @@ export class FeedQueries {
   private readonly options: FeedQueryOptions;
   private readonly graph: GraphStore;
   private readonly content: ContentQueries;
+  private pulled: { readAtMs: number; authors: Promise<Set<string>> } | undefined;
 
   constructor(dynamo: Dynamo, options: FeedQueryOptions) {
     this.dynamo = dynamo;
@@ -61,11 +68,25 @@ export class FeedQueries {
     });
   }
 
+  /** The pulled-author registry, read again once `pulledAuthorsCacheMs` passed (concurrent reads share one request). */
+  private pulledAuthors(): Promise<Set<string>> {
+    const now = Date.now();
+    if (!this.pulled || now - this.pulled.readAtMs >= (this.options.pulledAuthorsCacheMs ?? 10_000)) {
+      const authors = this.graph.pulledAuthors();
+      this.pulled = { readAtMs: now, authors };
+      // A failed read is not served again.
+      authors.catch(() => {
+        if (this.pulled?.authors === authors) this.pulled = undefined;
+      });
+    }
+    return this.pulled.authors;
+  }
+
   async feed(userId: string, limit = 20, cursor?: string, nowMs = Date.now()): Promise<Page<FeedItemView>> {
     const state = cursor ? decodeCursor<FeedCursor>(cursor) : { served: 0 };
     const [following, pulledAuthors] = await Promise.all([
       this.graph.allFollowing(userId),
-      this.graph.pulledAuthors(),
+      this.pulledAuthors(),
     ]);
     const followed = new Set(following);
     const eminent = following.filter((id) => pulledAuthors.has(id));

@@ -47,6 +47,8 @@ function zodColumnTraits(name: string, schema: z.ZodType, meta: LakeColumnMeta):
     case 'nullable':
     case 'optional':
       return { ...zodColumnType(name, def.innerType!), nullable: true };
+    case 'default':
+      return zodColumnType(name, def.innerType!);
     case 'string':
     case 'enum':
       return { type: 'string', nullable: false };
@@ -102,4 +104,33 @@ function avroColumnType(name: string, type: AvroType): { type: ColumnType; nulla
 /** The columns of an Avro record schema (its JSON form), in field order. */
 export function columnsFromAvro(schema: { fields: { name: string; type: AvroType }[] }): Column[] {
   return schema.fields.map((f) => ({ name: f.name, ...avroColumnType(f.name, f.type) }));
+}
+
+/** The type of a column no schema names, from its values: the narrowest that holds them all. */
+function inferredType(values: readonly unknown[]): ColumnType {
+  if (values.every((v) => typeof v === 'boolean')) return 'boolean';
+  if (values.every((v) => typeof v === 'bigint' || Number.isSafeInteger(v))) return 'int64';
+  if (values.every((v) => typeof v === 'number')) return 'double';
+  return 'string'; // mixed or structured values: as text (objects as JSON)
+}
+
+/**
+ * The declared columns, then the columns that rows carry beyond them (a column added to a source
+ * table after its schema here was written), typed from their values and nullable, in the order
+ * rows first show them. A column whose values are all null is left out until a value arrives.
+ */
+export function withAddedColumns(declared: readonly Column[], rows: readonly LakeRow[]): Column[] {
+  const known = new Set(declared.map((c) => c.name));
+  const added = new Map<string, unknown[]>();
+  for (const row of rows)
+    for (const [name, value] of Object.entries(row)) {
+      if (known.has(name) || value === null || value === undefined) continue;
+      const values = added.get(name);
+      if (values) values.push(value);
+      else added.set(name, [value]);
+    }
+  return [
+    ...declared,
+    ...[...added].map(([name, values]) => ({ name, type: inferredType(values), nullable: true })),
+  ];
 }

@@ -67,6 +67,28 @@ export function mergeByOffset(runs: readonly (readonly LakeRow[])[]): LakeRow[] 
 }
 
 /**
+ * Pure: the columns of a merged object: the topic's columns (nullable where an object lacks one,
+ * added since), then the columns objects hold beyond them (a source table gained them), typed as
+ * the first object that has one wrote it.
+ */
+export function mergedColumns(
+  declared: readonly Column[],
+  objects: readonly (readonly Column[])[],
+): Column[] {
+  const known = new Set(declared.map((c) => c.name));
+  const added = new Map<string, Column>();
+  for (const c of objects.flat())
+    if (!known.has(c.name) && !added.has(c.name)) added.set(c.name, { ...c, nullable: true });
+  return [
+    ...declared.map((c) => ({
+      ...c,
+      nullable: c.nullable || objects.some((o) => !o.some((oc) => oc.name === c.name)),
+    })),
+    ...added.values(),
+  ];
+}
+
+/**
  * Step 1 for one partition: writes the merged object over the first one, unless that one
  * changed meanwhile (conditional on its ETag). Returns what step 2 deletes.
  */
@@ -77,7 +99,7 @@ export async function mergePartitionHour(
   candidates: readonly LakeObject[],
 ): Promise<PartitionCompaction> {
   const below = hour.committed.get(partition)!;
-  const eligible: { object: LakeObject; rows: LakeRow[]; columns: string[] }[] = [];
+  const eligible: { object: LakeObject; rows: LakeRow[]; columns: Column[] }[] = [];
   for (const object of candidates) {
     const { rows, columns } = decodeParquet(await store.get(object.key));
     // Only objects whose rows are all committed: anything else may still grow or be rewritten.
@@ -90,10 +112,10 @@ export async function mergePartitionHour(
   const covered = eligible.slice(1).map((e) => e.object.key);
   if (rows.length === target.rows.length)
     return { ...result, rows: rows.length, unchanged: true, deleted: covered };
-  const columns = hour.columns.map((c) => ({
-    ...c,
-    nullable: c.nullable || eligible.some((e) => !e.columns.includes(c.name)),
-  }));
+  const columns = mergedColumns(
+    hour.columns,
+    eligible.map((e) => e.columns),
+  );
   const written = await store.put(target.object.key, encodeParquet(columns, rows), {
     lastOffset: BigInt(rows[rows.length - 1]!._offset as bigint),
     condition: { ifMatch: target.object.etag },

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { topicNames } from '../../schemas/topics.ts';
 import { cdcTables, type CdcTable } from '../../schemas/cdc.ts';
 import { reactionContract, reactionSchema } from '../../schemas/reaction.ts';
@@ -85,9 +86,17 @@ function position(raw: RawRecord): Pick<LakeRecord, 'offset' | 'kafkaTimestampMs
   };
 }
 
+/**
+ * The tables' row schemas with their unknown columns kept: a column added to a source table
+ * reaches the lake as a column of its own (columns.ts withAddedColumns) with no release here.
+ */
+const lakeRowSchemas = Object.fromEntries(
+  Object.entries(cdcTables).map(([table, schema]) => [table, schema.loose()]),
+) as Record<string, z.ZodType<Record<string, unknown>>>;
+
 /** Pure: a Debezium record of a table as a row; null for a tombstone; throws (→ DLQ) for a bad change. */
 export function cdcRecord(raw: RawRecord, table: CdcTable): LakeRecord | null {
-  const change = decodeChangeEvent<Record<string, unknown>>(raw, cdcTables[table]);
+  const change = decodeChangeEvent(raw, lakeRowSchemas[table]!);
   return change && changeRecord(raw, change);
 }
 

@@ -9,7 +9,7 @@ import { metrics } from '../../shared/metrics/metrics.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
 import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
-import type { Column, LakeRow } from './columns.ts';
+import { withAddedColumns, type Column, type LakeRow } from './columns.ts';
 import { LakeStore } from './lake-store.ts';
 import { putHourFile } from './lake-writes.ts';
 import { avroRecord, avroTopicOf, cdcRecord, cdcTableOf, lakeColumns } from './lake-rows.ts';
@@ -179,7 +179,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
           { prefix: this.parts.config.LAKE_PREFIX, topic, partition, hour: file },
           file,
           () => {
-            const body = encodeParquet(columns, file.rows);
+            const body = encodeParquet(withAddedColumns(columns, file.rows), file.rows);
             bytes = body.length;
             return body;
           },

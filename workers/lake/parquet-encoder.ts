@@ -105,7 +105,7 @@ function columnData(column: Column, rows: readonly LakeRow[]): Data {
       const encoded: (Buffer | undefined)[] = new Array(n);
       let bytes = 0;
       each((i, v) => {
-        const b = Buffer.from(String(v), 'utf8');
+        const b = Buffer.from(typeof v === 'object' ? JSON.stringify(v) : String(v), 'utf8');
         encoded[i] = b;
         bytes += b.length;
       });

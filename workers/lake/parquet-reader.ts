@@ -1,19 +1,43 @@
-import { tableFromIPC } from 'apache-arrow';
+import { tableFromIPC, Type, type Field } from 'apache-arrow';
 import { ParquetFile, readParquet } from 'parquet-wasm/node';
-import type { LakeRow } from './columns.ts';
+import type { Column, ColumnType, LakeRow } from './columns.ts';
+
+/** The lake column type an object's field was written as (parquet-encoder.ts writes only these). */
+function columnTypeOf(field: Field): ColumnType {
+  switch (field.typeId) {
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return 'string';
+    case Type.Bool:
+      return 'boolean';
+    case Type.Int:
+      return field.type.bitWidth === 64 ? 'int64' : 'int32';
+    case Type.Float:
+      return 'double';
+    case Type.Timestamp:
+      return 'timestamp';
+    default:
+      throw new Error(`lake object column ${field.name} has a type the lake does not write (${field.type})`);
+  }
+}
 
 /**
  * Rows of a lake object as the encoder takes them (int64 as bigint, timestamps as epoch
- * milliseconds), with the names of the columns the object has (older objects may lack newer ones).
+ * milliseconds), with the columns the object has (older objects may lack newer ones; an object
+ * may have columns a source table gained after its schema here was written).
  */
-export function decodeParquet(bytes: Uint8Array): { columns: string[]; rows: LakeRow[] } {
+export function decodeParquet(bytes: Uint8Array): { columns: Column[]; rows: LakeRow[] } {
   const table = tableFromIPC(readParquet(bytes).intoIPCStream());
-  const columns = table.schema.fields.map((f) => f.name);
-  const vectors = columns.map((name) => table.getChild(name)!);
+  const columns = table.schema.fields.map((f) => ({
+    name: f.name,
+    type: columnTypeOf(f),
+    nullable: f.nullable,
+  }));
+  const vectors = columns.map((c) => table.getChild(c.name)!);
   const rows: LakeRow[] = new Array(table.numRows);
   for (let i = 0; i < table.numRows; i++) {
     const row: LakeRow = {};
-    for (let c = 0; c < columns.length; c++) row[columns[c]!] = vectors[c]!.get(i);
+    for (let c = 0; c < columns.length; c++) row[columns[c]!.name] = vectors[c]!.get(i);
     rows[i] = row;
   }
   return { columns, rows };
