@@ -169,7 +169,9 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   /** Encodes and uploads the segment's hour files. Any failure is retriable: it is never the fault of one record. */
   private async upload(state: PartitionState, segment: Segment, reason: 'cut' | 'early'): Promise<void> {
     const { topic, partition } = state;
-    const { columns } = this.readers.get(topic)!;
+    const { columns, avro } = this.readers.get(topic)!;
+    // Only CDC rows carry columns beyond their schema (the Avro codec projects onto the reader schema).
+    const columnsOf = (rows: readonly LakeRow[]) => (avro ? columns : withAddedColumns(columns, rows));
     const stop = metrics.lakeUploadDuration.startTimer({ topic });
     try {
       await mapConcurrent(segment.hourFiles(), 4, async (file) => {
@@ -179,7 +181,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
           { prefix: this.parts.config.LAKE_PREFIX, topic, partition, hour: file },
           file,
           () => {
-            const body = encodeParquet(withAddedColumns(columns, file.rows), file.rows);
+            const body = encodeParquet(columnsOf(file.rows), file.rows);
             bytes = body.length;
             return body;
           },
