@@ -90,6 +90,9 @@ export const tables = {
   graph: idKeyed('koo_graph', 'k'),
   // A reader's partition, newest entry last in key order (`<createdAt>#<contentId>`); fan-out records under fo#<id>.
   feed: idKeyed('koo_feed', 'k'),
+  // What the notification sender finished (delivered, held, cancelled) and the notify state's
+  // epoch: read back when Redis lost the notification state (`<ns>#<hour>#<shard>`, job id).
+  notifyLedger: idKeyed('koo_notify_ledger', 'job'),
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof tables;

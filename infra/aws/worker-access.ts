@@ -112,8 +112,10 @@ export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
       // Read-only lookups of the content worker's views: a koo's creator, a user's handle and eminence.
       { table: 'content', actions: ['BatchGetItem'] },
       { table: 'users', actions: ['BatchGetItem'] },
+      // The notification state's epoch, and the finished jobs it restores after a Redis loss.
+      { table: 'notifyLedger', actions: ['GetItem', 'PutItem', 'Query'] },
     ],
   },
-  // Reads BullMQ in Redis (ElastiCache) and calls the push transport: no AWS API.
-  'notify-sender': { tables: [] },
+  // Reads BullMQ in Redis (ElastiCache), calls the push transport, and records each finished job.
+  'notify-sender': { tables: [{ table: 'notifyLedger', actions: ['PutItem'] }] },
 };

@@ -15,6 +15,11 @@ export const errorCodes = [
   'ITEM_TOO_LARGE',
   'KAFKA_UNAVAILABLE',
   'SHUTTING_DOWN',
+  /**
+   * The worker's state store lost writes this member made (a Redis that came back empty): the
+   * runtime drops the chunk and fetches it again, and the worker's `resumeFrom` says where to go on.
+   */
+  'STATE_LOST',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

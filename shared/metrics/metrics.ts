@@ -107,6 +107,11 @@ export const metrics = {
     help: 'Events that notify nobody: oneself, or an unlike or unfollow with nothing to take back',
     registers: [registry],
   }),
+  notifyStateRecoveries: new Counter({
+    name: 'koo_notify_state_recoveries_total',
+    help: 'Times the notify worker found Redis without its notification state and rebuilt it (ledger restore, rewind of every partition)',
+    registers: [registry],
+  }),
   notifyEventsParked: new Counter({
     name: 'koo_notify_events_parked_total',
     help: 'Reactions and replies that came before their koo, held in Redis until its create is seen (NOTIFY_PARK_TTL_MS)',

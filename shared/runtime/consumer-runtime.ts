@@ -1,13 +1,21 @@
-import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import {
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type Producer,
+} from 'kafkajs';
+import { KooError, isKooError } from '../errors/koo-error.ts';
 import { redriveTarget, type DeadLetter } from '../kafka/dlq.ts';
 import { rawRecordOf, type DecodedRecord, type RawRecord } from '../kafka/records.ts';
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { endSpan, startRecordSpans } from '../telemetry/tracing.ts';
 import { commitChunk, deadLetter } from './chunk-commit.ts';
-import { handleIsolatingFailures, prepareUntilDone } from './failure-isolation.ts';
+import { handleIsolatingFailures, untilDone } from './failure-isolation.ts';
 import { runStoppable } from './process-shutdown.ts';
-import type { HandlerContext, WorkerDefinition } from './worker-definition.ts';
+import type { HandlerContext, Resume, WorkerDefinition } from './worker-definition.ts';
 
 // Protocol error types (kafkajs `type`) that mean this member must rejoin the group.
 const rebalanceErrors = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
@@ -44,6 +52,7 @@ export interface ConsumerRuntimeOptions {
  * (`chunk-commit.ts`).
  */
 export class ConsumerRuntime<T> {
+  private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly stopping = new AbortController();
@@ -55,6 +64,7 @@ export class ConsumerRuntime<T> {
   private readonly logger: Logger;
 
   constructor(kafka: Kafka, worker: WorkerDefinition<T>, options: ConsumerRuntimeOptions, logger: Logger) {
+    this.kafka = kafka;
     this.worker = worker;
     this.options = options;
     this.logger = logger;
@@ -150,7 +160,29 @@ export class ConsumerRuntime<T> {
       const raw = messages
         .slice(i, i + this.options.batchSize)
         .map((m) => rawRecordOf(batch.topic, batch.partition, m));
-      const committed = await this.processChunk(raw, heartbeat, signal);
+      if (this.worker.resumeFrom) {
+        const resume = await untilDone(
+          'resumeFrom',
+          () => this.worker.resumeFrom!(batch.topic, batch.partition, BigInt(raw[0]!.offset)),
+          raw.length,
+          this.logger,
+          heartbeat,
+          signal,
+        );
+        if (!resume || (resume.value && (await this.wentBack(raw[0]!, resume.value)))) return;
+      }
+      let committed: boolean;
+      try {
+        committed = await this.processChunk(raw, heartbeat, signal);
+      } catch (err) {
+        if (!(isKooError(err) && err.code === 'STATE_LOST')) throw err;
+        this.logger.warn(
+          { err, topic: batch.topic, partition: batch.partition },
+          'worker state lost; fetching the chunk again',
+        );
+        this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: raw[0]!.offset });
+        return;
+      }
       if (!committed) {
         if (rebalance.signal.aborted)
           this.logger.info(
@@ -174,6 +206,48 @@ export class ConsumerRuntime<T> {
       );
       await heartbeat();
     }
+  }
+
+  /** Where each partition was last sent back to (`topic:partition` → offset). */
+  private readonly wentBackTo = new Map<string, bigint>();
+
+  /**
+   * Seeks the chunk's partition back to where the worker says it must resume, and says whether
+   * it did (the chunk is then dropped). A position at or after the chunk's start goes on, and so
+   * does a partition that, sent back to this offset, starts later: the records in between are
+   * gone (compacted or past retention).
+   */
+  private async wentBack(first: RawRecord, resume: Resume): Promise<boolean> {
+    const key = `${first.topic}:${first.partition}`;
+    const target =
+      'fromOffset' in resume
+        ? resume.fromOffset
+        : await this.offsetAtTime(first.topic, first.partition, resume.fromTimeMs);
+    if (target >= BigInt(first.offset) || this.wentBackTo.get(key) === target) return false;
+    this.wentBackTo.set(key, target);
+    this.logger.warn(
+      { topic: first.topic, partition: first.partition, from: first.offset, to: target.toString() },
+      'partition sent back to where the worker resumes',
+    );
+    this.consumer.seek({ topic: first.topic, partition: first.partition, offset: target.toString() });
+    return true;
+  }
+
+  private admin: Admin | undefined;
+
+  /** The first offset of the partition whose record is at or after `timeMs` (the end when none is). */
+  private async offsetAtTime(topic: string, partition: number, timeMs: number): Promise<bigint> {
+    if (!this.admin) {
+      this.admin = this.kafka.admin();
+      await this.admin.connect();
+    }
+    const offsets = await this.admin.fetchTopicOffsetsByTimestamp(topic, timeMs);
+    const found = offsets.find((o) => o.partition === partition);
+    if (!found)
+      throw new KooError('KAFKA_UNAVAILABLE', `no offset of ${topic}:${partition} at ${timeMs}`, {
+        retriable: true,
+      });
+    return BigInt(found.offset);
   }
 
   /** Decode, handle, dead-letter, commit, each traced record in its span. Resolves false when `signal` (shutdown, rebalance) interrupted it: nothing committed. */
@@ -200,7 +274,16 @@ export class ConsumerRuntime<T> {
   ): Promise<boolean> {
     if (
       this.worker.prepare &&
-      !(await runStoppable(signal, () => prepareUntilDone(this.worker, raw, this.logger, heartbeat, signal)))
+      !(await runStoppable(signal, () =>
+        untilDone(
+          'preparing batch',
+          () => this.worker.prepare!(raw),
+          raw.length,
+          this.logger,
+          heartbeat,
+          signal,
+        ),
+      ))
     )
       return false;
     const letters: DeadLetter[] = [];
@@ -233,6 +316,19 @@ export class ConsumerRuntime<T> {
       clearInterval(beat);
     }
     await deadLetter(this.producer, this.options.dlqTopic, this.worker.name, letters, this.logger);
+    const last = raw[raw.length - 1]!;
+    if (
+      this.worker.handled &&
+      !(await untilDone(
+        'handled',
+        () => this.worker.handled!(last.topic, last.partition, BigInt(last.offset) + 1n),
+        raw.length,
+        this.logger,
+        heartbeat,
+        signal,
+      ))
+    )
+      return false;
     return commitChunk(this.consumer, this.worker, raw, this.logger);
   }
 
@@ -248,6 +344,7 @@ export class ConsumerRuntime<T> {
       await this.producer
         .disconnect()
         .catch((err) => this.logger.warn({ err }, 'producer disconnect failed'));
+      await this.admin?.disconnect().catch((err) => this.logger.warn({ err }, 'admin disconnect failed'));
     })();
     return this.closed;
   }

@@ -1,35 +1,33 @@
-import { isRetriable } from '../errors/koo-error.ts';
-import type { DecodedRecord, RawRecord } from '../kafka/records.ts';
+import { isKooError, isRetriable } from '../errors/koo-error.ts';
+import type { DecodedRecord } from '../kafka/records.ts';
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { Retries, batchRetryPolicy } from './retry.ts';
 import type { HandlerContext, Rejection, WorkerDefinition } from './worker-definition.ts';
 
 /**
- * Runs the worker's prepare step (what decoding needs, such as writer schemas) until it
- * succeeds, the partition waiting meanwhile. Resolves false when `signal` interrupted it.
+ * Runs one of the worker's steps around a chunk (prepare: what decoding needs, such as writer
+ * schemas; resumeFrom; handled) until it succeeds, the partition waiting meanwhile. Resolves
+ * `{ value }`, or undefined when `signal` interrupted it.
  */
-export async function prepareUntilDone<T>(
-  worker: WorkerDefinition<T>,
-  raw: readonly RawRecord[],
+export async function untilDone<V>(
+  step: string,
+  run: () => Promise<V>,
+  records: number,
   logger: Logger,
   heartbeat: () => Promise<void>,
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<{ value: V } | undefined> {
   const retries = new Retries(batchRetryPolicy, signal);
   for (;;) {
     try {
-      await worker.prepare!(raw);
-      return true;
+      return { value: await run() };
     } catch (error) {
       await heartbeat();
       const retrying = await retries.wait((delayMs, attempt) =>
-        logger.warn(
-          { err: error, attempt, delayMs, records: raw.length },
-          'preparing batch failed; retrying',
-        ),
+        logger.warn({ err: error, attempt, delayMs, records }, `${step} failed; retrying`),
       );
-      if (!retrying) return false;
+      if (!retrying) return undefined;
     }
   }
 }
@@ -52,6 +50,8 @@ export async function handleIsolatingFailures<T>(
       return (await worker.handle(batch, ctx)) ?? [];
     } catch (error) {
       if (ctx.signal.aborted) return undefined;
+      // Not the batch's fault, and not fixed by a retry here: the runtime fetches the chunk again.
+      if (isKooError(error) && error.code === 'STATE_LOST') throw error;
       if (!isRetriable(error)) {
         if (batch.length === 1) return [{ record: batch[0]!, error }];
         const mid = Math.ceil(batch.length / 2);

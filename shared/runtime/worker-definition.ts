@@ -13,6 +13,9 @@ export interface HandlerContext {
   heartbeat(): Promise<void>;
 }
 
+/** Where a partition goes back to: an offset, or the first record at or after a time (epoch ms). */
+export type Resume = { fromOffset: bigint } | { fromTimeMs: number };
+
 export interface Rejection<T> {
   record: DecodedRecord<T>;
   error: unknown;
@@ -58,6 +61,15 @@ export interface WorkerDefinition<T> {
    * of partitions it keeps (another member may have owned them meanwhile).
    */
   assigned?(partitions: Record<string, number[]>): void;
+  /**
+   * For a worker whose state lives in a store that can lose its newest writes (Redis): where the
+   * chunk's partition must go back to before the chunk is handled, or undefined to go on. The
+   * runtime seeks there and drops the chunk (never forward: a position at or after the chunk's
+   * first offset goes on). Retried with backoff while it throws.
+   */
+  resumeFrom?(topic: string, partition: number, firstOffset: bigint): Promise<Resume | undefined>;
+  /** Told of each chunk handled (the offset after it) before its commit; retried while it throws. */
+  handled?(topic: string, partition: number, nextOffset: bigint): Promise<void>;
   /** Whether the worker's sinks answer; feeds /readyz. */
   sinkReady?(): Promise<boolean>;
   close?(): Promise<void>;

@@ -12,10 +12,12 @@ import {
   type NotificationJobData,
   type NotificationStore,
 } from '../notify/notification-store.ts';
+import type { NotifyLedger } from '../notify/notify-ledger.ts';
 import type { SenderConfig } from './sender-config.ts';
 import type { NotificationTransport } from './transport.ts';
 
-export type Outcome = 'delivered' | 'held' | 'cancelled';
+/** `already_done`: finished before Redis lost the state (its seal came back from the ledger); not sent again. */
+export type Outcome = 'delivered' | 'held' | 'cancelled' | 'already_done';
 
 const isDigest = (job: Job<NotificationJobData>): job is Job<DigestJobData> => job.name === 'digest';
 
@@ -30,6 +32,7 @@ const isDigest = (job: Job<NotificationJobData>): job is Job<DigestJobData> => j
 export class NotificationSender {
   private readonly worker: Worker<NotificationJobData, Outcome>;
   private readonly store: NotificationStore;
+  private readonly ledger: NotifyLedger;
   private readonly transport: NotificationTransport;
   private readonly config: SenderConfig;
   private readonly logger: Logger;
@@ -39,11 +42,13 @@ export class NotificationSender {
 
   constructor(
     store: NotificationStore,
+    ledger: NotifyLedger,
     transport: NotificationTransport,
     config: SenderConfig,
     logger: Logger,
   ) {
     this.store = store;
+    this.ledger = ledger;
     this.transport = transport;
     this.config = config;
     this.logger = logger;
@@ -116,26 +121,41 @@ export class NotificationSender {
         Math.max(0, Date.now() - (job.timestamp + (job.delay ?? 0))) / 1000,
       );
     }
+    // Finished: the ledger keeps it for a Redis that loses the state (a crash before this line
+    // sends again under the same idempotency key).
+    if (sealed.outcome !== 'already_done') {
+      await this.ledger.record({
+        jobId: job.id!,
+        recipient: job.data.recipient,
+        ...(isDigest(job)
+          ? { kind: 'digest', view: '', period: job.data.period }
+          : { kind: 'aggregate', view: sealed.view! }),
+        finishedAtMs: Date.now(),
+      });
+    }
     metrics.notificationsProcessed.inc({ kind: job.name, outcome: sealed.outcome });
     return sealed.outcome;
   }
 
   private async sealAggregate(job: Job<AggregateJobData>, now: number): Promise<Sealed> {
-    const view = await this.store.sealAggregate(job.data, {
+    const { view, raw } = await this.store.sealAggregate(job.data, {
       namedActors: this.config.NOTIFY_NAMED_ACTORS,
       perRecipient: this.config.NOTIFY_RECIPIENT_LIMIT,
       period: periodOf(now, this.config.NOTIFY_RECIPIENT_PERIOD_MS),
     });
-    if (view.decision === 'cancelled') return { outcome: 'cancelled' };
-    if (view.decision === 'held') return { outcome: 'held', digestPeriod: view.digestPeriod };
+    if (view.done) return { outcome: 'already_done' };
+    if (view.decision === 'cancelled') return { outcome: 'cancelled', view: raw };
+    if (view.decision === 'held') return { outcome: 'held', digestPeriod: view.digestPeriod, view: raw };
     return {
       outcome: 'delivered',
       notification: notificationOf(aggregateJobId(job.data), job.data.recipient, view),
+      view: raw,
     };
   }
 
   private async sealDigest(job: Job<DigestJobData>): Promise<Sealed> {
-    const held = await this.store.sealDigest(job.data);
+    const { views: held, done } = await this.store.sealDigest(job.data);
+    if (done) return { outcome: 'already_done' };
     if (held.size === 0) return { outcome: 'cancelled' };
     const items = [...held].map(([id, view]) => notificationOf(id, job.data.recipient, view));
     return { outcome: 'delivered', notification: digestNotification(job.id!, job.data.recipient, items) };
@@ -216,6 +236,8 @@ interface Sealed {
   outcome: Outcome;
   notification?: Notification;
   digestPeriod?: number;
+  /** An aggregate's seal as Redis holds it (JSON): what the ledger keeps. */
+  view?: string;
 }
 
 function notificationOf(id: string, recipient: string, view: AggregateView): Notification {

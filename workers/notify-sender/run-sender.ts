@@ -2,7 +2,9 @@ import { HealthServer } from '../../shared/http/health-server.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { startTracing } from '../../shared/telemetry/tracing.ts';
 import { configOrExit, exitOnSignals } from '../../shared/runtime/process-shutdown.ts';
+import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import { NotificationStore } from '../notify/notification-store.ts';
+import { notifyLedgerFor } from '../notify/notify-ledger.ts';
 import { NotificationSender } from './notification-sender.ts';
 import { loadSenderConfig } from './sender-config.ts';
 import { transportFor, type NotificationTransport } from './transport.ts';
@@ -37,7 +39,13 @@ export async function runSender(
   const store = new NotificationStore(config.REDIS_URL, config);
   const configured = transportFor(config);
   const transport = options.transport ?? configured.transport;
-  const sender = new NotificationSender(store, transport, config, logger);
+  const sender = new NotificationSender(
+    store,
+    notifyLedgerFor(dynamoFor(config), config),
+    transport,
+    config,
+    logger,
+  );
   const health = new HealthServer();
   health.addReadinessCheck('queue', () => sender.isRunning());
   health.addReadinessCheck('redis', () => store.ping());

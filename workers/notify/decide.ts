@@ -15,10 +15,15 @@ export type NotifyEvent =
   /** A new top-level koo: it notifies nobody, but says who created it (see createdKoos). */
   | { source: 'koo'; change: ChangeEvent<KooRow> };
 
-/** An event with the trace context of the record it came in (W3C headers), as it is held while it waits for its koo. */
+/**
+ * An event with where it came from, as it is held while it waits for its koo: the trace context of
+ * its record (W3C headers), and its position (`topic:partition`, offset), which a seal records.
+ */
 export interface TracedEvent {
   event: NotifyEvent;
   trace?: Record<string, string> | undefined;
+  source: string;
+  offset: string;
 }
 
 /** Adds an actor to an aggregate (`add`) or takes them out before it is delivered (`remove`). */

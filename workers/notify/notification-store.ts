@@ -10,8 +10,11 @@ import {
 } from './decide.ts';
 import type { Actor } from './message.ts';
 import type { NotificationQueueConfig } from './notify-config.ts';
+import type { LedgerEntry } from './notify-ledger.ts';
 import {
   addActorScript,
+  markAppliedScript,
+  positionScript,
   recordKooScript,
   removeActorScript,
   resolveOrParkScript,
@@ -36,6 +39,19 @@ export interface AggregateView {
   actors: Actor[];
   /** For `held`: the rate-limit period whose digest carries it. */
   digestPeriod?: number;
+  /** The rate-limit period it was sealed in. */
+  period?: number;
+  /** Per source partition, the highest offset of an event in it. */
+  through?: Record<string, string>;
+  /** Restored from the ledger: the sender finished it before Redis lost the state. */
+  done?: boolean;
+}
+
+/** The notification state's epoch (in Redis): a new one begins each time Redis is found without one. */
+export interface StateEpoch {
+  id: string;
+  /** Set when the epoch began after Redis lost the state: every partition replays from this time. */
+  rewindFromMs: number | null;
 }
 
 /** One change to an aggregate: an intent with the aggregate it lands in. */
@@ -43,7 +59,10 @@ export interface AggregateChange {
   intent: Intent;
   aggregate: AggregateRef;
   /** The trace context of the event behind the intent, when it is traced. */
-  trace?: Record<string, string>;
+  trace?: Record<string, string> | undefined;
+  /** Where the event behind the intent is in the log (`topic:partition`, offset); a seal records it. */
+  source: string;
+  offset: string;
 }
 
 export interface ActorRef {
@@ -105,9 +124,11 @@ export class NotificationStore {
     if (changes.length === 0) return { jobs: [], toName: [] };
     const pipeline = this.redis.pipeline();
     const ttl = String(this.keepSeconds);
-    for (const { intent, aggregate } of changes) {
-      const script = intent.op === 'add' ? addActorScript : removeActorScript;
-      pipeline.eval(script, 0, this.keyPrefix, aggregate.id, intent.actor, String(intent.eventTimeMs), ttl);
+    for (const { intent, aggregate, source, offset } of changes) {
+      const args = [this.keyPrefix, aggregate.id, intent.actor, String(intent.eventTimeMs), ttl] as const;
+      // Events parked by an older release carry no position: no seal covers them.
+      if (intent.op === 'add') pipeline.eval(addActorScript, 0, ...args, source ?? '', offset ?? '-1');
+      else pipeline.eval(removeActorScript, 0, ...args);
     }
     const results = await this.exec(pipeline);
     const jobs = new Map<string, AggregateJobData>();
@@ -204,10 +225,11 @@ export class NotificationStore {
     );
   }
 
+  /** The job's seal, parsed (`view`) and as Redis holds it (`raw`, JSON). */
   async sealAggregate(
     job: AggregateJobData,
     limits: { namedActors: number; perRecipient: number; period: number },
-  ): Promise<AggregateView> {
+  ): Promise<{ view: AggregateView; raw: string }> {
     const raw = (await this.redis.eval(
       sealAggregateScript,
       0,
@@ -222,11 +244,74 @@ export class NotificationStore {
       String(limits.period),
       String(this.keepSeconds),
     )) as string;
-    return parseView(JSON.parse(raw) as AggregateView);
+    return { view: parseView(JSON.parse(raw) as AggregateView), raw };
   }
 
-  /** The frozen views of the jobs a digest merges, by job id. */
-  async sealDigest(job: DigestJobData): Promise<Map<string, AggregateView>> {
+  /** Where a source partition stands: the epoch (none when Redis lost it) and the offset after the last chunk applied in it. */
+  async position(source: string): Promise<{ epoch?: StateEpoch; next?: bigint }> {
+    const [epoch, next] = (await this.redis
+      .eval(positionScript, 0, this.keyPrefix, source)
+      .catch((err: unknown) => {
+        throw this.unavailable(err);
+      })) as [string | null, string | null];
+    return {
+      ...(epoch ? { epoch: JSON.parse(epoch) as StateEpoch } : {}),
+      ...(next ? { next: BigInt(next) } : {}),
+    };
+  }
+
+  async markApplied(epochId: string, source: string, nextOffset: bigint): Promise<void> {
+    await this.redis
+      .eval(markAppliedScript, 0, this.keyPrefix, epochId, source, nextOffset.toString())
+      .catch((err: unknown) => {
+        throw this.unavailable(err);
+      });
+  }
+
+  /** Takes the right to rebuild the state for `ms`; false while another member holds it. */
+  async lockRecovery(owner: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(`${this.keyPrefix}recovering`, owner, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  /**
+   * Rebuilds what the ledger knows (seals marked done, rate-limit counts, held sets, finished
+   * digests), then sets the epoch, which lets every script write again.
+   */
+  async restore(entries: readonly LedgerEntry[], epoch: StateEpoch): Promise<void> {
+    const ttl = this.keepSeconds;
+    const pipeline = this.redis.pipeline();
+    for (const entry of entries) {
+      if (entry.kind === 'digest') {
+        pipeline.set(
+          `${this.keyPrefix}snap:${entry.jobId}`,
+          JSON.stringify({ jobs: {}, done: true }),
+          'EX',
+          ttl,
+        );
+        continue;
+      }
+      const view = JSON.parse(entry.view) as AggregateView;
+      pipeline.set(
+        `${this.keyPrefix}snap:${entry.jobId}`,
+        JSON.stringify({ ...view, done: true }),
+        'EX',
+        ttl,
+      );
+      if (view.decision === 'cancelled' || view.period === undefined) continue;
+      const rate = `${this.keyPrefix}rate:${entry.recipient}:${view.period}`;
+      pipeline.incr(rate).expire(rate, ttl);
+      if (view.decision === 'held') {
+        const held = `${this.keyPrefix}held:${entry.recipient}:${view.digestPeriod}`;
+        pipeline.sadd(held, entry.jobId).expire(held, ttl);
+      }
+    }
+    pipeline.set(`${this.keyPrefix}epoch`, JSON.stringify(epoch));
+    pipeline.del(`${this.keyPrefix}recovering`);
+    await this.exec(pipeline);
+  }
+
+  /** The frozen views of the jobs a digest merges, by job id (none when `done`: finished before Redis lost the state). */
+  async sealDigest(job: DigestJobData): Promise<{ views: Map<string, AggregateView>; done: boolean }> {
     const raw = (await this.redis.eval(
       sealDigestScript,
       0,
@@ -235,8 +320,11 @@ export class NotificationStore {
       String(job.period),
       String(this.keepSeconds),
     )) as string;
-    const { jobs } = JSON.parse(raw) as { jobs: Record<string, AggregateView> };
-    return new Map(Object.entries(jobs).map(([id, view]) => [id, parseView(view)]));
+    const { jobs, done } = JSON.parse(raw) as { jobs: Record<string, AggregateView>; done?: boolean };
+    return {
+      views: new Map(Object.entries(jobs).map(([id, view]) => [id, parseView(view)])),
+      done: done === true,
+    };
   }
 
   private async exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
@@ -253,7 +341,10 @@ export class NotificationStore {
   }
 
   private unavailable(cause: unknown): KooError {
-    return new KooError('SINK_UNAVAILABLE', `redis: ${errorMessage(cause)}`, { retriable: true, cause });
+    const message = errorMessage(cause);
+    // A script that found no epoch: Redis came back empty (redis-loss.ts).
+    const code = message.startsWith('STATE_LOST') ? 'STATE_LOST' : 'SINK_UNAVAILABLE';
+    return new KooError(code, `redis: ${message}`, { retriable: true, cause });
   }
 
   /** Deletes the queue and every aggregate, seal and counter under the prefix (tests, benchmarks). */

@@ -18,6 +18,13 @@ export const notificationQueueConfigSchema = z.object({
    * than this notifies again, so keep it above the source topics' retention.
    */
   NOTIFY_KEEP_DAYS: env.number(35, 0.001),
+  /**
+   * When Redis comes back without the notification state, every partition of the notify worker
+   * replays the log from this long ago, and the ledger is read twice as far back. Keep it above the
+   * longest time from an event to its notification's end: the eminent window, plus the recipient
+   * period (a held job waits for its digest), plus the retry backoff; the park TTL too.
+   */
+  NOTIFY_REWIND_MS: env.int(7_200_000, 1_000),
 });
 export type NotificationQueueConfig = z.infer<typeof notificationQueueConfigSchema>;
 

@@ -10,21 +10,34 @@
  *   snap:<job>    the frozen view of a job, written once when it first runs: its seal
  *   rate:<recipient>:<period>  notifications sent to a recipient in a rate-limit period
  *   held:<recipient>:<period>  jobs over the limit, merged into the digest of that period
+ *   thru:<job>    hash source partition (topic:partition) → highest offset of an event added to the job
  *   creator:<koo>  who created a koo whose create this worker saw lately (NOTIFY_PARK_TTL_MS)
  *   parked:<koo>   list of events (JSON) that came before their koo's create, released by it
+ *   epoch          the notification state's epoch (redis-loss.ts): no script writes without it,
+ *                  so nothing lands in a Redis that came back empty before its state is restored
  *
  * An aggregate `<base>` has generations `<base>.0`, `<base>.1`, …: once a generation is sealed,
  * a late actor of the same window goes to the next one (whose job is due at once), and an actor
  * already in any generation is not added again, so replays add nothing. An act taken back is
  * remembered with its time, so that a replay of the act, older than that, is not added either.
+ * A seal records, per source partition, the highest offset of the events in it (`through`): once
+ * Redis lost the actor sets and the seals came back from the ledger, an event at or below that
+ * offset is known to be in the sealed generation (a partition is applied in order), so a replay
+ * puts no actor in two notifications.
  */
 
+/** Fails a script (the caller's batch or job is redone) while Redis holds no epoch. */
+const requireEpoch = `
+if redis.call('EXISTS', ARGV[1] .. 'epoch') == 0 then return redis.error_reply('STATE_LOST notification state has no epoch') end
+`;
+
 /**
- * ARGV: prefix, base, actor, score, ttl s. Returns {generation holding the actor, its rank there}
- * (the caller names the first actors), or {-1, -1} when the act was taken back later.
+ * ARGV: prefix, base, actor, score, ttl s, source (topic:partition), offset. Returns {generation
+ * holding the actor, its rank there} (the caller names the first actors), or {-1, -1} when the
+ * act was taken back later.
  */
-export const addActorScript = `
-local p, base, actor, score, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+export const addActorScript = `${requireEpoch}
+local p, base, actor, score, ttl, source, offset = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 local undone = redis.call('ZSCORE', p .. 'undone:' .. base, actor)
 if undone and tonumber(undone) >= tonumber(score) then return { -1, -1 } end
 local gen = 0
@@ -32,9 +45,21 @@ while true do
   local job = base .. '.' .. gen
   local agg = p .. 'agg:' .. job
   if redis.call('ZSCORE', agg, actor) then return { gen, redis.call('ZRANK', agg, actor) } end
-  if redis.call('EXISTS', p .. 'snap:' .. job) == 0 then
+  local snap = redis.call('GET', p .. 'snap:' .. job)
+  local covered = false
+  if snap then
+    local through = cjson.decode(snap).through
+    covered = type(through) == 'table' and through[source] ~= nil and tonumber(through[source]) >= offset
+  end
+  if not snap or covered then
     redis.call('ZADD', agg, score, actor)
     redis.call('EXPIRE', agg, ttl)
+    if not snap then
+      local thru = p .. 'thru:' .. job
+      local at = redis.call('HGET', thru, source)
+      if not at or tonumber(at) < offset then redis.call('HSET', thru, source, offset) end
+      redis.call('EXPIRE', thru, ttl)
+    end
     return { gen, redis.call('ZRANK', agg, actor) }
   end
   gen = gen + 1
@@ -46,7 +71,7 @@ end
  * parks the event until it is (nil). One script with recordKooScript on the same keys, so an event
  * is either parked before the create is recorded (and released by it) or finds the creator.
  */
-export const resolveOrParkScript = `
+export const resolveOrParkScript = `${requireEpoch}
 local p, koo, event, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local creator = redis.call('GET', p .. 'creator:' .. koo)
 if creator then return creator end
@@ -56,14 +81,14 @@ return false
 `;
 
 /** ARGV: prefix, koo, creator, ttl ms. Records the koo's creator; returns the events parked for it (kept until released). */
-export const recordKooScript = `
+export const recordKooScript = `${requireEpoch}
 local p, koo, creator, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 redis.call('SET', p .. 'creator:' .. koo, creator, 'PX', ttl)
 return redis.call('LRANGE', p .. 'parked:' .. koo, 0, -1)
 `;
 
 /** ARGV: prefix, base, actor, score, ttl s. Takes the actor out of every generation not yet sealed. */
-export const removeActorScript = `
+export const removeActorScript = `${requireEpoch}
 local p, base, actor, score, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 redis.call('ZADD', p .. 'undone:' .. base, 'GT', score, actor)
 redis.call('EXPIRE', p .. 'undone:' .. base, ttl)
@@ -80,10 +105,11 @@ end
 /**
  * ARGV: prefix, job, base, recipient, kind, koo ('' for none), named actors, per-recipient limit,
  * period now, ttl s. Seals an aggregate job on its first run and returns the frozen view (JSON)
- * on every run: {decision: send|held|cancelled, kind, kooId, count, actors: [{id, handle}], digestPeriod}. A job over the
- * recipient's limit joins the held set of the first digest not yet sealed.
+ * on every run: {decision: send|held|cancelled, kind, kooId, count, actors: [{id, handle}],
+ * through, period, digestPeriod, done (restored from the ledger: finished before Redis lost it)}.
+ * A job over the recipient's limit joins the held set of the first digest not yet sealed.
  */
-export const sealAggregateScript = `
+export const sealAggregateScript = `${requireEpoch}
 local p, job, base, recipient, kind, koo = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local named, limit, period, ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
 local snap = p .. 'snap:' .. job
@@ -95,7 +121,10 @@ local actors = {}
 for i, id in ipairs(redis.call('ZRANGE', agg, 0, named - 1)) do
   actors[i] = { id = id, handle = redis.call('HGET', p .. 'names:' .. base, id) or nil }
 end
-local view = { decision = 'cancelled', kind = kind, kooId = koo, count = count, actors = actors }
+local through = {}
+local pairs_ = redis.call('HGETALL', p .. 'thru:' .. job)
+for i = 1, #pairs_, 2 do through[pairs_[i]] = pairs_[i + 1] end
+local view = { decision = 'cancelled', kind = kind, kooId = koo, count = count, actors = actors, through = through, period = period }
 if count > 0 then
   local rate = p .. 'rate:' .. recipient .. ':' .. period
   local sent = redis.call('INCR', rate)
@@ -121,7 +150,7 @@ return out
  * ARGV: prefix, recipient, period, ttl s. Seals a digest on its first run and returns the frozen
  * views of the jobs it merges (JSON {jobs: {job: view}}) on every run.
  */
-export const sealDigestScript = `
+export const sealDigestScript = `${requireEpoch}
 local p, recipient, period, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local snap = p .. 'snap:digest:' .. recipient .. ':' .. period
 local have = redis.call('GET', snap)
@@ -133,4 +162,24 @@ end
 local out = cjson.encode({ jobs = jobs })
 redis.call('SET', snap, out, 'EX', ttl)
 return out
+`;
+
+/**
+ * ARGV: prefix, source (topic:partition). Returns {epoch (JSON) or false, the offset after the
+ * last chunk of the source applied in that epoch or false}.
+ */
+export const positionScript = `
+local p, source = ARGV[1], ARGV[2]
+local epoch = redis.call('GET', p .. 'epoch')
+if not epoch then return { false, false } end
+return { epoch, redis.call('GET', p .. 'next:' .. cjson.decode(epoch).id .. ':' .. source) }
+`;
+
+/** ARGV: prefix, epoch id, source, next offset. Records that the source was applied up to there in the epoch (never lowers it). */
+export const markAppliedScript = `
+local p, epoch, source, nextOffset = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = p .. 'next:' .. epoch .. ':' .. source
+local at = redis.call('GET', key)
+if not at or tonumber(at) < tonumber(nextOffset) then redis.call('SET', key, nextOffset) end
+return 0
 `;

@@ -8,8 +8,9 @@ import { decodeChangeEvent } from '../../shared/cdc/debezium.ts';
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
+import type { Logger } from '../../shared/logging/logger.ts';
 import type { WorkerModule } from '../../shared/runtime/run-worker.ts';
-import { WorkerBase, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
+import { WorkerBase, type Resume, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import {
   aggregatesOf,
   createdKoos,
@@ -22,7 +23,9 @@ import {
 import { NotificationStore, type AggregateChange } from './notification-store.ts';
 import { traceCarrierOfRecord } from '../../shared/telemetry/tracing.ts';
 import { loadNotifyConfig, type NotifyConfig } from './notify-config.ts';
+import { notifyLedgerFor } from './notify-ledger.ts';
 import { ProfileLookup } from './profile-lookup.ts';
+import { RedisLossGuard } from './redis-loss.ts';
 
 export const notifyTopics = [topicNames.reactions, topicNames.koos, topicNames.follows];
 
@@ -30,6 +33,7 @@ export interface NotifyWorkerParts extends WorkerParts<NotifyConfig> {
   codec: RegistryCodec<Reaction>;
   lookup: ProfileLookup;
   store: NotificationStore;
+  guard: RedisLossGuard;
 }
 
 /**
@@ -71,7 +75,12 @@ export class NotifyWorker extends WorkerBase<NotifyWorkerParts, NotifyEvent> {
 
   async handle(batch: DecodedRecord<NotifyEvent>[]): Promise<void> {
     const ttlMs = this.parts.config.NOTIFY_PARK_TTL_MS;
-    const traced: TracedEvent[] = batch.map((r) => ({ event: r.value, trace: traceCarrierOfRecord(r.raw) }));
+    const traced: TracedEvent[] = batch.map((r) => ({
+      event: r.value,
+      trace: traceCarrierOfRecord(r.raw),
+      source: `${r.raw.topic}:${r.raw.partition}`,
+      offset: r.raw.offset,
+    }));
     // Koos created in this batch: their creators are known, and the events that came before them are released.
     const created = createdKoos(traced.map((t) => t.event));
     const released = await this.parts.store.recordKoos(created, ttlMs);
@@ -87,16 +96,16 @@ export class NotifyWorker extends WorkerBase<NotifyWorkerParts, NotifyEvent> {
     });
     for (const [koo, creator] of await this.parts.store.resolveOrPark(waiting, ttlMs))
       creators.set(koo, creator);
-    const intents = events.flatMap(({ event, trace }) => {
-      const intent = intentOf(event, creators);
-      return intent ? [{ intent, trace }] : [];
+    const intents = events.flatMap((traced) => {
+      const intent = intentOf(traced.event, creators);
+      return intent ? [{ ...traced, intent }] : [];
     });
     const recipients = await this.parts.lookup.profiles([...new Set(intents.map((i) => i.intent.recipient))]);
-    const changes: AggregateChange[] = intents.flatMap(({ intent, trace }) => {
+    const changes: AggregateChange[] = intents.flatMap(({ intent, trace, source, offset }) => {
       const window = recipients.get(intent.recipient)?.eminent
         ? this.parts.config.NOTIFY_EMINENT_WINDOW_MS
         : this.parts.config.NOTIFY_WINDOW_MS;
-      return aggregatesOf(intent, window).map((aggregate) => ({ intent, aggregate, trace }));
+      return aggregatesOf(intent, window).map((aggregate) => ({ intent, aggregate, trace, source, offset }));
     });
     const { jobs, toName } = await this.parts.store.apply(changes);
     // Handles only of the actors a notification may name: a few per aggregate, not one per event.
@@ -118,6 +127,15 @@ export class NotifyWorker extends WorkerBase<NotifyWorkerParts, NotifyEvent> {
     metrics.notifyJobsScheduled.inc(jobs.length);
   }
 
+  /** A Redis that lost the state sends the partition back (redis-loss.ts). */
+  resumeFrom(topic: string, partition: number, firstOffset: bigint): Promise<Resume | undefined> {
+    return this.parts.guard.resumeFrom(topic, partition, firstOffset);
+  }
+
+  handled(topic: string, partition: number, nextOffset: bigint): Promise<void> {
+    return this.parts.guard.handled(topic, partition, nextOffset);
+  }
+
   sinkReady(): Promise<boolean> {
     return this.parts.store.ping();
   }
@@ -127,18 +145,28 @@ export class NotifyWorker extends WorkerBase<NotifyWorkerParts, NotifyEvent> {
   }
 }
 
-export function createNotifyWorker(config: NotifyConfig): NotifyWorker {
+export function createNotifyWorker(config: NotifyConfig, logger: Logger): NotifyWorker {
+  const dynamo = dynamoFor(config);
   const lookup = new ProfileLookup(
-    dynamoFor(config),
+    dynamo,
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },
     config.SINK_CONCURRENCY,
   );
   const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
-  return new NotifyWorker({ codec, lookup, store: new NotificationStore(config.REDIS_URL, config), config });
+  const store = new NotificationStore(config.REDIS_URL, config);
+  const now = () => Date.now();
+  const guard = new RedisLossGuard({
+    store,
+    ledger: notifyLedgerFor(dynamo, config),
+    rewindMs: config.NOTIFY_REWIND_MS,
+    now,
+    logger,
+  });
+  return new NotifyWorker({ codec, lookup, store, guard, config, now });
 }
 
 export const notifyWorkerModule: WorkerModule<NotifyConfig, NotifyEvent> = {
   name: 'notify',
   loadConfig: loadNotifyConfig,
-  create: (config) => createNotifyWorker(config),
+  create: createNotifyWorker,
 };
