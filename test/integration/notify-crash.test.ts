@@ -5,7 +5,7 @@ import type { ReactionProducer } from '../../clients/producer/reaction-producer.
 import type { NotificationStore } from '../../workers/notify/notification-store.ts';
 import { newId, runId } from '../support/ids.ts';
 import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';
-import { notificationStore, seedViews } from '../support/notify.ts';
+import { expectLikesDeliveredOnce, likeRound, notificationStore, seedViews } from '../support/notify.ts';
 import { testReactionProducer } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWebhook } from '../support/webhook.ts';
@@ -71,43 +71,19 @@ describe('notify worker and sender, each SIGKILLed mid-run', () => {
   it('delivers every notification exactly once, with one content per idempotency key', async () => {
     let notify = start('notify');
     const sender = start('notify-sender');
-    // Each round likes every koo again with new actors; rounds land in different windows.
-    const round = (r: number) =>
-      Promise.all(
-        koos.flatMap((k) =>
-          Array.from({ length: k.likers }, (_, a) =>
-            producer.emit({ type: 'like', content_id: k.id, user_id: `u${r}-${a}`, event_time: Date.now() }),
-          ),
-        ),
-      );
-    await round(0);
+    await likeRound(producer, koos, 0);
     await waitFor('some notifications delivered', () => webhook.accepted.size > 20);
     await kill(notify);
-    await round(1);
+    await likeRound(producer, koos, 1);
     notify = start('notify');
     await waitFor('more notifications delivered', () => webhook.accepted.size > KOOS + 20);
     await kill(sender);
     start('notify-sender');
-    await round(2);
+    await likeRound(producer, koos, 2);
     await kill(notify);
     start('notify');
 
-    const expected = new Map(koos.map((k) => [k.id, k.likers * ROUNDS]));
-    const counted = () => {
-      const sums = new Map<string, number>();
-      // Only this test's koos: other tests' follows and replies reach the worker too.
-      for (const n of webhook.accepted.values()) {
-        if (expected.has(n.kooId ?? '')) sums.set(n.kooId!, (sums.get(n.kooId!) ?? 0) + n.count);
-      }
-      return sums;
-    };
-    await waitFor(
-      'every like delivered',
-      () => koos.every((k) => (counted().get(k.id) ?? 0) >= expected.get(k.id)!),
-      { timeoutMs: 120_000, intervalMs: 500 },
-    );
-    expect(counted()).toEqual(expected);
-    expect(webhook.conflicts).toEqual([]);
+    await expectLikesDeliveredOnce(webhook, koos, ROUNDS);
     expect(await store.queue.getFailedCount()).toBe(0);
   });
 });

@@ -1,23 +1,12 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, privateStack, undoAfterAll } from '../support/private-stack.ts';
-import { waitFor } from '../support/wait-for.ts';
+import { freePort, killService, privateStack, undoAfterAll } from '../support/private-stack.ts';
 
 // Delayed notification jobs, retries in backoff and held digests live only in Redis, and the
 // offsets of their events are committed: the stack's Redis must keep them through a crash. Its
 // own Redis on a free port, so the one the other tests use is not touched.
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("the stack's Redis", () => {
   const undo = undoAfterAll();
@@ -43,9 +32,7 @@ describe("the stack's Redis", () => {
     await queue.close();
     admin.disconnect();
 
-    const pid = Number(await readFile(join(stackDir, 'run', 'redis.pid'), 'utf8'));
-    process.kill(pid, 'SIGKILL');
-    await waitFor('Redis to be gone', () => !alive(pid));
+    await killService(stackDir, 'redis');
     await stack('up', 'redis');
 
     const after = new Queue('durable', { connection });

@@ -1,4 +1,5 @@
-import type { Admin } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { sleep } from '../../shared/runtime/backoff.ts';
@@ -75,4 +76,62 @@ export function watchCommits(
       };
     });
   };
+}
+
+/**
+ * Every record of `topic` from each partition's first offset to its end as it is now (records
+ * the log cleaner removed are not there), read by a consumer of a group of its own, then deleted.
+ * The end is each partition's last record, which the cleaner never removes (it is in the active
+ * segment), so the read knows when it is done without waiting for silence.
+ */
+export async function readTopicToEnd(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  timeoutMs = 60_000,
+): Promise<{ partition: number; offset: string; key: string | null; value: Buffer | null }[]> {
+  const ends = new Map(
+    (await admin.fetchTopicOffsets(topic))
+      .filter((p) => BigInt(p.high) > BigInt(p.low))
+      .map((p) => [p.partition, BigInt(p.high) - 1n]),
+  );
+  const out: { partition: number; offset: string; key: string | null; value: Buffer | null }[] = [];
+  const groupId = `koo-test-read-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500 });
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  if (ends.size === 0) done();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const last = ends.get(batch.partition);
+        if (last === undefined) return;
+        for (const m of batch.messages) {
+          if (BigInt(m.offset) > last) break;
+          out.push({
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key?.toString() ?? null,
+            value: m.value,
+          });
+        }
+        if (BigInt(batch.lastOffset()) >= last) ends.delete(batch.partition);
+        if (ends.size === 0) done();
+      },
+    });
+    await Promise.race([
+      finished,
+      sleep(timeoutMs).then(() => {
+        throw new Error(
+          `reading ${topic} to its end took over ${timeoutMs} ms; partitions left: ${[...ends.keys()].join(', ')}`,
+        );
+      }),
+    ]);
+  } finally {
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+  }
+  return out;
 }

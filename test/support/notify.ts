@@ -1,4 +1,7 @@
 import type { Producer } from 'kafkajs';
+import { expect } from 'vitest';
+import type { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
+import type { Notification } from '../../workers/notify/message.ts';
 import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
@@ -8,6 +11,7 @@ import { NotificationStore } from '../../workers/notify/notification-store.ts';
 import { notificationQueueConfigSchema } from '../../workers/notify/notify-config.ts';
 import { envelope, kooRow } from './cdc-events.ts';
 import { stackEnv, testDynamo } from './stack-env.ts';
+import { waitFor } from './wait-for.ts';
 
 /**
  * What the notify worker reads from the content worker's views, written directly: the creator
@@ -103,4 +107,46 @@ export function notificationStore(prefix: string): NotificationStore {
     stackEnv.redisUrl,
     loadConfig(notificationQueueConfigSchema, { NOTIFY_PREFIX: prefix }),
   );
+}
+
+/** Likes every koo again with new actors (`u<round>-<n>`, `likers` of them); rounds land in different windows. */
+export function likeRound(
+  producer: ReactionProducer,
+  koos: readonly { id: string; likers: number }[],
+  round: number,
+): Promise<unknown> {
+  return Promise.all(
+    koos.flatMap((k) =>
+      Array.from({ length: k.likers }, (_, a) =>
+        producer.emit({ type: 'like', content_id: k.id, user_id: `u${round}-${a}`, event_time: Date.now() }),
+      ),
+    ),
+  );
+}
+
+/**
+ * Waits until the webhook accepted every like of `rounds` rounds of `likeRound`, then expects each
+ * counted exactly once and one content per idempotency key. Only these koos count: other tests'
+ * follows and replies reach the worker too.
+ */
+export async function expectLikesDeliveredOnce(
+  webhook: { accepted: ReadonlyMap<string, Notification>; conflicts: readonly string[] },
+  koos: readonly { id: string; likers: number }[],
+  rounds: number,
+): Promise<void> {
+  const expected = new Map(koos.map((k) => [k.id, k.likers * rounds]));
+  const counted = () => {
+    const sums = new Map<string, number>();
+    for (const n of webhook.accepted.values()) {
+      if (expected.has(n.kooId ?? '')) sums.set(n.kooId!, (sums.get(n.kooId!) ?? 0) + n.count);
+    }
+    return sums;
+  };
+  await waitFor(
+    'every like delivered',
+    () => koos.every((k) => (counted().get(k.id) ?? 0) >= expected.get(k.id)!),
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
+  expect(counted()).toEqual(expected);
+  expect(webhook.conflicts).toEqual([]);
 }

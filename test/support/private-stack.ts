@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
+import { waitFor } from './wait-for.ts';
 
 const run = promisify(execFile);
 const stackScript = fileURLToPath(new URL('../../infra/stack/stack.sh', import.meta.url));
@@ -47,4 +48,20 @@ export function undoAfterAll(): {
     return dir;
   };
   return { push, tempDir };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** SIGKILLs a service of a private stack (its pid file under `<stackDir>/run`) and waits until it is gone. */
+export async function killService(stackDir: string, service: string): Promise<void> {
+  const pid = Number(await readFile(join(stackDir, 'run', `${service}.pid`), 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  await waitFor(`${service} to be gone`, () => !alive(pid));
 }

@@ -121,9 +121,18 @@ export class NotificationSender {
         Math.max(0, Date.now() - (job.timestamp + (job.delay ?? 0))) / 1000,
       );
     }
-    // Finished: the ledger keeps it for a Redis that loses the state (a crash before this line
-    // sends again under the same idempotency key).
-    if (sealed.outcome !== 'already_done') {
+    if (sealed.outcome !== 'already_done') await this.recordFinished(job, sealed);
+    metrics.notificationsProcessed.inc({ kind: job.name, outcome: sealed.outcome });
+    return sealed.outcome;
+  }
+
+  /**
+   * The ledger keeps a finished job for a Redis that loses the state. The job is done either way:
+   * failing it would send it again now, while a missing entry only matters if Redis is lost before
+   * the job's events leave the rewind (then it is sent again under the same idempotency key).
+   */
+  private async recordFinished(job: Job<NotificationJobData>, sealed: Sealed): Promise<void> {
+    try {
       await this.ledger.record({
         jobId: job.id!,
         recipient: job.data.recipient,
@@ -132,9 +141,9 @@ export class NotificationSender {
           : { kind: 'aggregate', view: sealed.view! }),
         finishedAtMs: Date.now(),
       });
+    } catch (err) {
+      this.logger.error({ err, jobId: job.id }, 'finished job not recorded in the ledger');
     }
-    metrics.notificationsProcessed.inc({ kind: job.name, outcome: sealed.outcome });
-    return sealed.outcome;
   }
 
   private async sealAggregate(job: Job<AggregateJobData>, now: number): Promise<Sealed> {

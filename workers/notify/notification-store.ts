@@ -20,6 +20,7 @@ import {
   resolveOrParkScript,
   sealAggregateScript,
   sealDigestScript,
+  unlockScript,
 } from './notify-scripts.ts';
 
 /** `trace`: the context of the event that queued the job (W3C headers), continued by its delivery. */
@@ -271,6 +272,11 @@ export class NotificationStore {
   /** Takes the right to rebuild the state for `ms`; false while another member holds it. */
   async lockRecovery(owner: string, ms: number): Promise<boolean> {
     return (await this.redis.set(`${this.keyPrefix}recovering`, owner, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  /** Gives the right to rebuild back, if `owner` still holds it. */
+  async unlockRecovery(owner: string): Promise<void> {
+    await this.redis.eval(unlockScript, 1, `${this.keyPrefix}recovering`, owner);
   }
 
   /**

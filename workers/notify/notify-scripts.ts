@@ -183,3 +183,9 @@ local at = redis.call('GET', key)
 if not at or tonumber(at) < tonumber(nextOffset) then redis.call('SET', key, nextOffset) end
 return 0
 `;
+
+/** KEYS: the lock; ARGV: its owner. Deletes the lock only if the owner still holds it. */
+export const unlockScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

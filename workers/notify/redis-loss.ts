@@ -30,6 +30,7 @@ export class RedisLossGuard {
   private readonly rewindMs: number;
   private readonly now: () => number;
   private readonly logger: Logger;
+  private recovering: Promise<void> | undefined;
   /** The epoch each source partition's chunk in flight began in (`topic:partition` → epoch id). */
   private readonly epochOfChunk = new Map<string, string>();
 
@@ -51,7 +52,8 @@ export class RedisLossGuard {
     const source = `${topic}:${partition}`;
     let position = await this.store.position(source);
     if (!position.epoch) {
-      await this.recover();
+      // One recovery a process: its partitions' chunks wait for the same one.
+      await (this.recovering ??= this.recover().finally(() => (this.recovering = undefined)));
       position = await this.store.position(source);
       if (!position.epoch)
         throw new KooError('STATE_LOST', 'redis: no epoch after recovery', { retriable: true });
