@@ -225,7 +225,11 @@ function backfillCommand(program: Command): void {
       '--group <group>',
       'the backfill group (default <live group>-backfill-<time>); resumes an interrupted one',
     )
-    .action(async (worker: string, o: { tablePrefix?: string; group?: string }) => {
+    .option(
+      '--from-lake',
+      'reactions, engagement: first replay koo.reactions from the Parquet lake (LAKE_BUCKET, LAKE_PREFIX), then go on from Kafka after its last offsets: a rebuild past the topic retention',
+    )
+    .action(async (worker: string, o: { tablePrefix?: string; group?: string; fromLake?: boolean }) => {
       const config = loadConfig(commonConfigSchema);
       const stop = interruption();
       let progress: Progress | undefined;
@@ -236,6 +240,7 @@ function backfillCommand(program: Command): void {
             environment: process.env,
             tablePrefix: o.tablePrefix,
             groupId: o.group,
+            fromLake: o.fromLake === true,
             signal: stop.signal,
             onStart: ({ groupId, total }) => {
               console.error(`backfilling ${worker} under group ${groupId}: ${total} record(s) to read`);

@@ -1,4 +1,5 @@
 import type { CatalogEntry } from '../../workers/catalog.ts';
+import { compareOffsets } from '../../workers/lake/layout.ts';
 import { partitionKey, type PartitionPosition } from './replay-plan.ts';
 
 // Workers a backfill must not run, and why (the operator reads this).
@@ -104,4 +105,56 @@ export class BackfillProgress {
     for (const [key, at] of this.reached) sum += at - this.ranges.get(key)!.from;
     return Number(sum);
   }
+}
+
+/** A lake object as the replay plans it: its Kafka partition and the offsets of its first and last rows. */
+export interface LakeObjectSpan {
+  key: string;
+  partition: number;
+  firstOffset: bigint;
+  lastOffset: bigint;
+}
+
+/**
+ * In what order a rebuild reads a topic's lake objects: per Kafka partition, groups of objects
+ * whose offset ranges overlap (the hour files of one segment, a compacted hour and the segments it
+ * spans), in offset order. A group is read whole and its rows sorted by offset, so each partition
+ * is replayed in the order Kafka gave it (the sinks' fences need that), holding one group at a time.
+ */
+export function lakeReplayGroups(objects: readonly LakeObjectSpan[]): Map<number, LakeObjectSpan[][]> {
+  const out = new Map<number, LakeObjectSpan[][]>();
+  const byPartition = Map.groupBy(objects, (o) => o.partition);
+  for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
+    const sorted = [...byPartition.get(partition)!].sort((a, b) =>
+      compareOffsets(a.firstOffset, b.firstOffset),
+    );
+    const groups: LakeObjectSpan[][] = [];
+    let end = -1n;
+    for (const o of sorted) {
+      if (groups.length > 0 && o.firstOffset <= end) groups[groups.length - 1]!.push(o);
+      else groups.push([o]);
+      if (o.lastOffset > end) end = o.lastOffset;
+    }
+    out.set(partition, groups);
+  }
+  return out;
+}
+
+/**
+ * Where the Kafka part of a rebuild from the lake starts, per partition: after the lake's last
+ * offset. A partition whose log now starts past that (or past 0, when the lake holds none of it)
+ * lost records neither holds (`gaps`).
+ */
+export function afterLake(
+  lakeNext: ReadonlyMap<number, bigint>,
+  logStart: ReadonlyMap<number, bigint>,
+): { start: Map<number, bigint>; gaps: { partition: number; from: bigint; to: bigint }[] } {
+  const start = new Map<number, bigint>();
+  const gaps: { partition: number; from: bigint; to: bigint }[] = [];
+  for (const [partition, low] of [...logStart].sort(([a], [b]) => a - b)) {
+    const next = lakeNext.get(partition) ?? 0n;
+    if (next < low) gaps.push({ partition, from: next, to: low });
+    if (lakeNext.has(partition)) start.set(partition, next);
+  }
+  return { start, gaps };
 }

@@ -9,10 +9,21 @@ import { commonConfigSchema } from '../../shared/config/common.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { isRetriable } from '../../shared/errors/koo-error.ts';
 import type { RawRecord } from '../../shared/kafka/records.ts';
-import { createLogger } from '../../shared/logging/logger.ts';
+import { createLogger, type Logger } from '../../shared/logging/logger.ts';
+import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
 import { sleep } from '../../shared/runtime/backoff.ts';
-import { runWorker, type RunningWorker } from '../../shared/runtime/run-worker.ts';
 import {
+  runWorker,
+  type RunningWorker,
+  type WorkerConfig,
+  type WorkerModule,
+} from '../../shared/runtime/run-worker.ts';
+import { createLakeStore, lakeConfigSchema } from '../../workers/lake/lake-worker.ts';
+import { avroTopicOf } from '../../workers/lake/lake-rows.ts';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { lakeObjectsOf, replayLake } from './lake-replay.ts';
+import {
+  afterLake,
   BackfillProgress,
   backfillComplete,
   backfillEnv,
@@ -44,6 +55,12 @@ export interface BackfillRequest {
   tablePrefix?: string;
   /** The backfill group; default `<live group>-backfill-<time>`. An existing one resumes from its commits. */
   groupId?: string;
+  /**
+   * First feed the worker what the lake holds of its Avro topics (koo.reactions), then go on from
+   * Kafka after the lake's last offsets: a rebuild past the topic's retention. Refused when the
+   * topic lost records the lake does not hold.
+   */
+  fromLake?: boolean;
   /** Stops the backfill early; its group is kept so it can be resumed with `groupId`. */
   signal?: AbortSignal;
   pollMs?: number;
@@ -89,6 +106,20 @@ export async function backfill(admin: Admin, request: BackfillRequest): Promise<
   if (request.tablePrefix !== undefined) {
     await provisionTables({ ...config, TABLE_PREFIX: tablePrefix }, createLogger('koo-backfill', 'warn'));
   }
+  const env = backfillEnv(request.environment, { groupVariable: variable, groupId, tablePrefix });
+  if (request.fromLake) {
+    const build = lakeReplayWorkers[entry.name];
+    if (!build)
+      throw new Error(`will not rebuild ${entry.name} from the lake: it reads no topic the lake gives back`);
+    await replayFromLake(
+      admin,
+      entry.name,
+      build,
+      env,
+      groupId,
+      request.signal ?? new AbortController().signal,
+    );
+  }
   const ranges = backfillRanges(await partitionPositions(admin, groupId, topics));
   const progress = new BackfillProgress(ranges);
   request.onStart?.({ groupId, total: progress.total });
@@ -108,7 +139,7 @@ export async function backfill(admin: Admin, request: BackfillRequest): Promise<
   }
 
   const worker = await run({
-    env: backfillEnv(request.environment, { groupVariable: variable, groupId, tablePrefix }),
+    env,
     onCommitted: (records) => {
       const last = records[records.length - 1];
       if (last) request.onProgress?.(progress.committed(last.topic, last.partition, BigInt(last.offset)));
@@ -133,4 +164,80 @@ export async function backfill(admin: Admin, request: BackfillRequest): Promise<
   }
   if (completed) await deleteGroup(admin, groupId);
   return result(completed);
+}
+
+/** A worker built in this process from its environment, fed by hand (not by a consumer). */
+type WorkerBuilder = (
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+) => Promise<{ worker: WorkerDefinition<unknown>; config: WorkerConfig }>;
+
+const builderOf =
+  <C extends WorkerConfig, T>(module: WorkerModule<C, T>): WorkerBuilder =>
+  async (env, logger) => {
+    const config = module.loadConfig(env);
+    return { worker: (await module.create(config, logger)) as WorkerDefinition<unknown>, config };
+  };
+
+// The views a rebuild from the lake serves: those that read koo.reactions, whose retention is 30 days.
+const lakeReplayWorkers: Record<string, WorkerBuilder> = {
+  reactions: builderOf(reactionsWorkerModule),
+  engagement: builderOf(engagementWorkerModule),
+};
+
+/**
+ * Feeds a worker built from `env` what the lake holds of its Avro topics, and commits the group
+ * after the lake's last offsets, where the Kafka part then starts. Checked first: a partition
+ * whose log starts past the lake's end lost records neither holds.
+ */
+async function replayFromLake(
+  admin: Admin,
+  name: string,
+  build: WorkerBuilder,
+  env: NodeJS.ProcessEnv,
+  groupId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const logger = createLogger('koo-backfill', 'warn');
+  const lake = loadConfig(lakeConfigSchema, env);
+  const store = createLakeStore(lake);
+  const { worker, config } = await build(env, logger);
+  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  try {
+    for (const topic of worker.topics) {
+      const avro = avroTopicOf(topic);
+      if (!avro) continue;
+      const schemaId = await registry.getRegistryIdBySchema(`${topic}-value`, {
+        type: SchemaType.AVRO,
+        schema: JSON.stringify(avro.schema),
+      });
+      const source = { store, prefix: lake.LAKE_PREFIX, topic, avro, schemaId };
+      const objects = await lakeObjectsOf(source);
+      const lakeNext = new Map<number, bigint>();
+      for (const o of objects) {
+        if (o.lastOffset + 1n > (lakeNext.get(o.partition) ?? 0n))
+          lakeNext.set(o.partition, o.lastOffset + 1n);
+      }
+      const logStart = new Map(
+        (await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.low)]),
+      );
+      const { start, gaps } = afterLake(lakeNext, logStart);
+      if (gaps.length > 0)
+        throw new Error(
+          `will not rebuild ${name} from the lake: ${topic} lost records the lake does not hold (` +
+            gaps.map((g) => `partition ${g.partition}: offsets ${g.from} to ${g.to - 1n}`).join('; ') +
+            ')',
+        );
+      await replayLake(source, objects, worker, { batchSize: config.BATCH_SIZE, logger, signal });
+      if (signal.aborted) return;
+      if (start.size > 0)
+        await admin.setOffsets({
+          groupId,
+          topic,
+          partitions: [...start].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+        });
+    }
+  } finally {
+    await worker.close?.();
+  }
 }

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  afterLake,
   BackfillProgress,
   backfillComplete,
   backfillEnv,
   backfillGroupId,
   backfillRanges,
   backfillRefusal,
+  lakeReplayGroups,
   tablePrefixProblem,
 } from '../../apps/ops/backfill-plan.ts';
 import { partitionKey } from '../../apps/ops/replay-plan.ts';
@@ -87,5 +89,57 @@ describe('backfill plan', () => {
     progress.committed('t', 0, 9n);
     progress.committed('t', 1, 7n);
     expect(progress.done).toBe(progress.total);
+  });
+
+  it('replays the lake per partition in offset order, objects whose offsets overlap read together', () => {
+    const span = (key: string, partition: number, first: bigint, last: bigint) => ({
+      key,
+      partition,
+      firstOffset: first,
+      lastOffset: last,
+    });
+    // Partition 0: a segment of offsets 0-9 in two hour files, a compacted hour (10-29) spanning
+    // the segments 10-19 and 20-29 whose other hour file (20-25) it overlaps, then 30-39 alone.
+    const groups = lakeReplayGroups([
+      span('p0-h2-30', 0, 30n, 39n),
+      span('p0-h1-0', 0, 0n, 9n),
+      span('p0-h2-10', 0, 10n, 29n),
+      span('p0-h3-20', 0, 20n, 25n),
+      span('p0-h2-0', 0, 0n, 8n),
+      span('p1-h1-0', 1, 0n, 4n),
+    ]);
+    expect([...groups.keys()]).toEqual([0, 1]);
+    expect(groups.get(0)!.map((g) => g.map((o) => o.key))).toEqual([
+      ['p0-h1-0', 'p0-h2-0'],
+      ['p0-h2-10', 'p0-h3-20'],
+      ['p0-h2-30'],
+    ]);
+    expect(groups.get(1)!.map((g) => g.map((o) => o.key))).toEqual([['p1-h1-0']]);
+  });
+
+  it('goes on from Kafka after the lake, and finds records neither holds', () => {
+    const { start, gaps } = afterLake(
+      new Map([
+        [0, 100n],
+        [1, 50n],
+      ]),
+      new Map([
+        [2, 7n],
+        [1, 60n],
+        [0, 80n],
+        [3, 0n],
+      ]),
+    );
+    expect(start).toEqual(
+      new Map([
+        [0, 100n],
+        [1, 50n],
+      ]),
+    );
+    // Partition 1 lost 50-59; partition 2 lost 0-6 and the lake holds none of it; 3 lost nothing.
+    expect(gaps).toEqual([
+      { partition: 1, from: 50n, to: 60n },
+      { partition: 2, from: 0n, to: 7n },
+    ]);
   });
 });

@@ -31,23 +31,29 @@ export const changeColumns: Column[] = [
  */
 export interface AvroTopic {
   contract: AvroContract<LakeRow>;
+  /** The reader's schema as registered (a rebuild from the lake frames rows with its registry id). */
+  schema: unknown;
   columns: Column[];
   /** The schema's first timestamp field: the event time that picks the Hive partition. */
   eventTimeField: string | undefined;
+  /** The field the producers key records by (the lake keeps values, not keys). */
+  keyField: string;
 }
 
-function avroTopic<T>(contract: AvroContract<T>, schema: unknown): AvroTopic {
+function avroTopic<T>(contract: AvroContract<T>, schema: unknown, keyField: string): AvroTopic {
   const columns = columnsFromAvro(schema as { fields: { name: string; type: AvroType }[] });
   return {
     // The lake reads every value generically, as a row by field name, whatever its TypeScript type.
     contract: contract as unknown as AvroContract<LakeRow>,
+    schema,
     columns,
     eventTimeField: columns.find((c) => c.type === 'timestamp')?.name,
+    keyField,
   };
 }
 
 const avroTopics: Readonly<Record<string, AvroTopic>> = {
-  [topicNames.reactions]: avroTopic(reactionContract, reactionSchema),
+  [topicNames.reactions]: avroTopic(reactionContract, reactionSchema, 'content_id'),
 };
 
 /** The table of a Debezium topic (`<server>.<schema>.<table>`), if the lake knows it. */
