@@ -1,4 +1,8 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { provisionTables } from '../infra/provision.ts';
+import { contentAttr as A, reactionAttr as R } from '../schemas/koo-content.ts';
+import { batchWrite } from '../shared/dynamodb/batch-writer.ts';
+import { seedKooItems } from './koo-items.ts';
 import { tableName } from '../schemas/tables.ts';
 import type { KooRow } from '../schemas/cdc.ts';
 import type { Reaction } from '../schemas/reaction.ts';
@@ -44,7 +48,7 @@ interface Limits {
 }
 
 /** Runs `request(i)` for i = 0, 1, ... with `concurrency` in flight until either limit is reached. */
-async function measure(
+async function measureOperation(
   operation: Operation,
   limits: Limits,
   request: (i: number) => Promise<unknown>,
@@ -77,18 +81,58 @@ const onAwsCommand =
   'DYNAMODB_ENDPOINT= AWS_REGION=ap-south-1 BENCH_SEED_TABLE_PREFIX=bench_seed_ npm run bench -- seed' +
   ' (creates on-demand tables bench_seed_* if missing; delete them after)';
 
+/**
+ * Tables of each size in BENCH_SEED_TABLE_ITEMS (items in koo_content and in koo_reactions
+ * besides what the operations write), under a prefix of their own (`<BENCH_SEED_TABLE_PREFIX><n>_`):
+ * the latency of a key lookup, a GSI page and a write should not grow with the table.
+ */
 export async function benchSeedTable(): Promise<Figures[]> {
   const limits: Limits = {
     concurrency: Number(process.env.BENCH_SEED_CONCURRENCY ?? 8),
     seconds: Number(process.env.BENCH_SEED_SECONDS ?? 3),
     requests: Number(process.env.BENCH_SEED_REQUESTS ?? 2_000),
   };
+  const sizes = (process.env.BENCH_SEED_TABLE_ITEMS ?? '10000,1000000').split(',').map(Number);
+  const rows: Figures[] = [];
+  for (const items of sizes) rows.push(...(await measureAtSize(limits, items)));
+  return rows;
+}
+
+/** Fills the tables to `items` filler koos and reactions (kept between runs: only what is missing is written). */
+async function fillTables(dynamo: Dynamo, prefix: string, items: number): Promise<void> {
+  const marker = { [A.contentId]: '__bench_seed_filled__' };
+  const content = tableName('content', prefix);
+  const read = await dynamo.call('GetItem', (doc) =>
+    doc.send(new GetCommand({ TableName: content, Key: marker, ConsistentRead: true })),
+  );
+  const chunk = 10_000;
+  for (let from = (read.Item?.n as number | undefined) ?? 0; from < items; from += chunk) {
+    const ids = Array.from({ length: Math.min(chunk, items - from) }, (_, i) => `fill-${from + i}`);
+    await seedKooItems(dynamo, ids, prefix);
+    await batchWrite(
+      dynamo,
+      tableName('reactions', prefix),
+      ids.map((id, i) => ({
+        // Ten users' reactions a koo: item collections like the app's.
+        put: { [R.contentId]: `fill-${Math.floor((from + i) / 10)}`, [R.userId]: id, [R.flags]: 1 },
+      })),
+      { keyAttributes: [R.contentId, R.userId], concurrency: 16 },
+    );
+    await dynamo.call('PutItem', (doc) =>
+      doc.send(new PutCommand({ TableName: content, Item: { ...marker, n: from + ids.length } })),
+    );
+    console.error(`seed table: ${from + ids.length} of ${items} filler items in ${prefix}*`);
+  }
+}
+
+async function measureAtSize(limits: Limits, tableItems: number): Promise<Figures[]> {
   const config = {
     ...loadConfig(commonConfigSchema),
-    TABLE_PREFIX: process.env.BENCH_SEED_TABLE_PREFIX ?? 'bench_seed_',
+    TABLE_PREFIX: `${process.env.BENCH_SEED_TABLE_PREFIX ?? 'bench_seed_'}${tableItems}_`,
   };
   await provisionTables(config, createLogger('bench', 'error'));
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  await fillTables(dynamo, config.TABLE_PREFIX, tableItems);
   const tables = {
     content: tableName('content', config.TABLE_PREFIX),
     users: tableName('users', config.TABLE_PREFIX),
@@ -128,8 +172,10 @@ export async function benchSeedTable(): Promise<Figures[]> {
   const expiresAtSeconds = Math.floor(now / 1000) + 86_400;
 
   const rows: Figures[] = [];
+  const measure = (operation: Operation, request: (i: number) => Promise<unknown>) =>
+    measureOperation(operation, limits, request).then((f): Figures => ({ table_items: tableItems, ...f }));
   // Writes first: the reads that follow find what they wrote.
-  const koosWritten = await measure('Content: Write', limits, (i) =>
+  const koosWritten = await measure('Content: Write', (i) =>
     contentStore.writeKoo(
       kooWrite(
         { op: 'c', before: null, after: kooRow(i), lsn: 1, txId: null, changedAtMs: now, table: 'koos' },
@@ -141,10 +187,8 @@ export async function benchSeedTable(): Promise<Figures[]> {
   );
   rows.push(koosWritten);
   const written = Number(koosWritten.requests);
-  rows.push(await measure('Content: Get by ID', limits, (i) => contentQueries.getKoo(kooId(i % written))));
-  rows.push(
-    await measure('Content: Get by creator', limits, (i) => contentQueries.koosByCreator(creatorId(i), 20)),
-  );
+  rows.push(await measure('Content: Get by ID', (i) => contentQueries.getKoo(kooId(i % written))));
+  rows.push(await measure('Content: Get by creator', (i) => contentQueries.koosByCreator(creatorId(i), 20)));
   // Reaction i: a like by user i, as the worker writes it (the item with its koo's counters and
   // fence, one transaction); each of a koo of its own, so that no two writes race for one fence.
   const liker = (i: number) => ({ contentId: `${run}-liked-${i}`, userId: userId(i) });
@@ -155,7 +199,7 @@ export async function benchSeedTable(): Promise<Figures[]> {
     user_id: liker(i).userId,
     event_time: now,
   });
-  const reactionsWritten = await measure('Reaction: Write', limits, (i) =>
+  const reactionsWritten = await measure('Reaction: Write', (i) =>
     reactionStore.applySteps(
       [
         {
@@ -182,7 +226,7 @@ export async function benchSeedTable(): Promise<Figures[]> {
   rows.push(reactionsWritten);
   const reacted = Number(reactionsWritten.requests);
   rows.push(
-    await measure('Reaction: Get', limits, (i) => {
+    await measure('Reaction: Get', (i) => {
       const { contentId, userId: user } = liker(i % reacted);
       return reactionQueries.reactionOf(contentId, user);
     }),
@@ -192,7 +236,7 @@ export async function benchSeedTable(): Promise<Figures[]> {
   // stderr: --json output stays one object per line.
   console.error(
     `seed table: ${limits.concurrency} requests in flight against ${config.DYNAMODB_ENDPOINT ?? `DynamoDB in ${config.AWS_REGION}`}` +
-      `; on AWS: ${onAwsCommand}`,
+      `, tables of ${tableItems} items; on AWS: ${onAwsCommand}`,
   );
   return rows;
 }

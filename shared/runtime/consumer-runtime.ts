@@ -163,13 +163,16 @@ export class ConsumerRuntime<T> {
       if (this.worker.resumeFrom) {
         const resume = await untilDone(
           'resumeFrom',
-          () => this.worker.resumeFrom!(batch.topic, batch.partition, BigInt(raw[0]!.offset)),
+          async () => {
+            const at = await this.worker.resumeFrom!(batch.topic, batch.partition, BigInt(raw[0]!.offset));
+            return at && this.offsetOf(batch.topic, batch.partition, at);
+          },
           raw.length,
           this.logger,
           heartbeat,
           signal,
         );
-        if (!resume || (resume.value && (await this.wentBack(raw[0]!, resume.value)))) return;
+        if (!resume || (resume.value !== undefined && this.wentBack(raw[0]!, resume.value))) return;
       }
       let committed: boolean;
       try {
@@ -217,12 +220,8 @@ export class ConsumerRuntime<T> {
    * does a partition that, sent back to this offset, starts later: the records in between are
    * gone (compacted or past retention).
    */
-  private async wentBack(first: RawRecord, resume: Resume): Promise<boolean> {
+  private wentBack(first: RawRecord, target: bigint): boolean {
     const key = `${first.topic}:${first.partition}`;
-    const target =
-      'fromOffset' in resume
-        ? resume.fromOffset
-        : await this.offsetAtTime(first.topic, first.partition, resume.fromTimeMs);
     if (target >= BigInt(first.offset) || this.wentBackTo.get(key) === target) return false;
     this.wentBackTo.set(key, target);
     this.logger.warn(
@@ -233,15 +232,22 @@ export class ConsumerRuntime<T> {
     return true;
   }
 
-  private admin: Admin | undefined;
+  private admin: Promise<Admin> | undefined;
 
-  /** The first offset of the partition whose record is at or after `timeMs` (the end when none is). */
-  private async offsetAtTime(topic: string, partition: number, timeMs: number): Promise<bigint> {
-    if (!this.admin) {
-      this.admin = this.kafka.admin();
-      await this.admin.connect();
-    }
-    const offsets = await this.admin.fetchTopicOffsetsByTimestamp(topic, timeMs);
+  /** The offset a resume names: given, or the first of the partition whose record is at or after its time (the end when none is). */
+  private async offsetOf(topic: string, partition: number, resume: Resume): Promise<bigint> {
+    if ('fromOffset' in resume) return resume.fromOffset;
+    const timeMs = resume.fromTimeMs;
+    // One admin client, connected on first use (partitions resume concurrently); a failed connect is retried.
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((err: unknown) => {
+      this.admin = undefined;
+      throw err;
+    });
+    const offsets = await (await this.admin).fetchTopicOffsetsByTimestamp(topic, timeMs);
     const found = offsets.find((o) => o.partition === partition);
     if (!found)
       throw new KooError('KAFKA_UNAVAILABLE', `no offset of ${topic}:${partition} at ${timeMs}`, {
@@ -344,7 +350,9 @@ export class ConsumerRuntime<T> {
       await this.producer
         .disconnect()
         .catch((err) => this.logger.warn({ err }, 'producer disconnect failed'));
-      await this.admin?.disconnect().catch((err) => this.logger.warn({ err }, 'admin disconnect failed'));
+      await this.admin
+        ?.then((admin) => admin.disconnect())
+        .catch((err: unknown) => this.logger.warn({ err }, 'admin disconnect failed'));
     })();
     return this.closed;
   }
