@@ -69,7 +69,6 @@ describe('notify worker and sender, Redis restarted empty mid-load', () => {
   });
 
   afterAll(async () => {
-    for (const p of processes) console.log('DEBUG-OUTPUT', p.output().slice(-20000));
     for (const p of processes) p.child.kill('SIGKILL');
     await producer?.close();
     await admin?.disconnect();
@@ -89,7 +88,11 @@ describe('notify worker and sender, Redis restarted empty mid-load', () => {
     await stack('up', 'redis');
   };
 
-  it('delivers every notification the log implies exactly once', async () => {
+  it('delivers every notification the log implies exactly once', async ({ onTestFailed }) => {
+    // What the workers logged is what tells a failure apart: print it then.
+    onTestFailed(() => {
+      for (const p of processes) console.error(p.output().slice(-20_000));
+    });
     const notify = start('notify');
     start('notify-sender');
     await likeRound(producer, koos, 0);

@@ -3,11 +3,11 @@ import { KooError } from '../../shared/errors/koo-error.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import type { Resume } from '../../shared/runtime/worker-definition.ts';
-import type { NotifyLedger } from './notify-ledger.ts';
+import type { LedgerEntry, NotifyLedger } from './notify-ledger.ts';
 import type { NotificationStore, StateEpoch } from './notification-store.ts';
 
-/** How long one member may take to rebuild the state before another may try. */
-const RECOVERY_LOCK_MS = 120_000;
+/** How long one member may take to rebuild the state before another may try (released at once when it fails). */
+const RECOVERY_LOCK_MS = 30_000;
 
 /**
  * Finds out when Redis lost the notification state, and makes the log bring it back.
@@ -78,13 +78,22 @@ export class RedisLossGuard {
         retriable: true,
       });
     const now = this.now();
-    const before = await this.ledger.epoch();
-    const epoch: StateEpoch = { id: owner, rewindFromMs: before === undefined ? null : now - this.rewindMs };
-    // Seals finished before the rewind's start may still meet replayed events (late ones, of old
-    // windows): the ledger is read twice as far back.
-    const finished =
-      before === undefined ? [] : await this.ledger.finishedSince(now - 2 * this.rewindMs, now);
-    await this.store.restore(finished, epoch);
+    let before: string | undefined;
+    let finished: LedgerEntry[] = [];
+    const epoch: StateEpoch = { id: owner, rewindFromMs: null };
+    try {
+      before = await this.ledger.epoch();
+      if (before !== undefined) {
+        epoch.rewindFromMs = now - this.rewindMs;
+        // Seals finished before the rewind's start may still meet replayed events (late ones, of
+        // old windows): the ledger is read twice as far back.
+        finished = await this.ledger.finishedSince(now - 2 * this.rewindMs, now);
+      }
+      await this.store.restore(finished, epoch);
+    } catch (err) {
+      await this.store.unlockRecovery(owner).catch(() => undefined);
+      throw err;
+    }
     await this.ledger.setEpoch(epoch.id);
     if (before === undefined) {
       this.logger.info({ epoch: epoch.id }, 'notification state: first epoch');
