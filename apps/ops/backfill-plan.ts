@@ -146,9 +146,13 @@ export function lakeReplayGroups(objects: readonly LakeObjectSpan[]): Map<number
  * lost records neither holds (`gaps`).
  */
 export function afterLake(
-  lakeNext: ReadonlyMap<number, bigint>,
+  objects: readonly LakeObjectSpan[],
   logStart: ReadonlyMap<number, bigint>,
 ): { start: Map<number, bigint>; gaps: { partition: number; from: bigint; to: bigint }[] } {
+  const lakeNext = new Map<number, bigint>();
+  for (const o of objects) {
+    if (o.lastOffset + 1n > (lakeNext.get(o.partition) ?? 0n)) lakeNext.set(o.partition, o.lastOffset + 1n);
+  }
   const start = new Map<number, bigint>();
   const gaps: { partition: number; from: bigint; to: bigint }[] = [];
   for (const [partition, low] of [...logStart].sort(([a], [b]) => a - b)) {

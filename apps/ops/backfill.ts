@@ -213,15 +213,10 @@ async function replayFromLake(
       });
       const source = { store, prefix: lake.LAKE_PREFIX, topic, avro, schemaId };
       const objects = await lakeObjectsOf(source);
-      const lakeNext = new Map<number, bigint>();
-      for (const o of objects) {
-        if (o.lastOffset + 1n > (lakeNext.get(o.partition) ?? 0n))
-          lakeNext.set(o.partition, o.lastOffset + 1n);
-      }
       const logStart = new Map(
         (await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.low)]),
       );
-      const { start, gaps } = afterLake(lakeNext, logStart);
+      const { start, gaps } = afterLake(objects, logStart);
       if (gaps.length > 0)
         throw new Error(
           `will not rebuild ${name} from the lake: ${topic} lost records the lake does not hold (` +

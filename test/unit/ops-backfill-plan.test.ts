@@ -119,10 +119,11 @@ describe('backfill plan', () => {
 
   it('goes on from Kafka after the lake, and finds records neither holds', () => {
     const { start, gaps } = afterLake(
-      new Map([
-        [0, 100n],
-        [1, 50n],
-      ]),
+      [
+        { key: 'a', partition: 0, firstOffset: 0n, lastOffset: 59n },
+        { key: 'b', partition: 0, firstOffset: 40n, lastOffset: 99n },
+        { key: 'c', partition: 1, firstOffset: 0n, lastOffset: 49n },
+      ],
       new Map([
         [2, 7n],
         [1, 60n],
@@ -136,7 +137,8 @@ describe('backfill plan', () => {
         [1, 50n],
       ]),
     );
-    // Partition 1 lost 50-59; partition 2 lost 0-6 and the lake holds none of it; 3 lost nothing.
+    // After each partition's last offset in the lake. Partition 1 lost 50-59; partition 2 lost
+    // 0-6 and the lake holds none of it; 3 lost nothing.
     expect(gaps).toEqual([
       { partition: 1, from: 50n, to: 60n },
       { partition: 2, from: 0n, to: 7n },

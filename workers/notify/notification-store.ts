@@ -279,11 +279,9 @@ export class NotificationStore {
     await this.redis.eval(unlockScript, 1, `${this.keyPrefix}recovering`, owner);
   }
 
-  /**
-   * Rebuilds what the ledger knows (seals marked done, rate-limit counts, held sets, finished
-   * digests), then sets the epoch, which lets every script write again.
-   */
-  async restore(entries: readonly LedgerEntry[], epoch: StateEpoch): Promise<void> {
+  /** Rebuilds what the ledger knows of these finished jobs: seals marked done, rate-limit counts, held sets, finished digests. */
+  async restoreFinished(entries: readonly LedgerEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     const ttl = this.keepSeconds;
     const pipeline = this.redis.pipeline();
     for (const entry of entries) {
@@ -311,9 +309,17 @@ export class NotificationStore {
         pipeline.sadd(held, entry.jobId).expire(held, ttl);
       }
     }
-    pipeline.set(`${this.keyPrefix}epoch`, JSON.stringify(epoch));
-    pipeline.del(`${this.keyPrefix}recovering`);
     await this.exec(pipeline);
+  }
+
+  /** Begins an epoch, which lets every script write again, and gives the right to rebuild back. */
+  async beginEpoch(epoch: StateEpoch): Promise<void> {
+    await this.exec(
+      this.redis
+        .pipeline()
+        .set(`${this.keyPrefix}epoch`, JSON.stringify(epoch))
+        .del(`${this.keyPrefix}recovering`),
+    );
   }
 
   /** The frozen views of the jobs a digest merges, by job id (none when `done`: finished before Redis lost the state). */

@@ -66,9 +66,8 @@ export class NotifyLedger {
     );
   }
 
-  /** Every job finished from `sinceMs` on (hour by hour, every shard). */
-  async finishedSince(sinceMs: number, nowMs: number): Promise<LedgerEntry[]> {
-    const out: LedgerEntry[] = [];
+  /** Every job finished from `sinceMs` on, a page at a time (hour by hour, every shard). */
+  async *finishedSince(sinceMs: number, nowMs: number): AsyncGenerator<LedgerEntry[]> {
     for (let hour = Math.floor(sinceMs / HOUR_MS); hour <= Math.floor(nowMs / HOUR_MS); hour++) {
       for (let shard = 0; shard < LEDGER_SHARDS; shard++) {
         const pages = queryPages(this.dynamo, {
@@ -78,21 +77,19 @@ export class NotifyLedger {
           ConsistentRead: true,
         });
         for await (const items of pages) {
-          for (const item of items) {
-            if ((item.f as number) < sinceMs) continue;
-            out.push({
+          yield items
+            .filter((item) => (item.f as number) >= sinceMs)
+            .map((item) => ({
               jobId: item.job as string,
               recipient: item.r as string,
               kind: item.t as LedgerEntry['kind'],
               view: item.v as string,
               ...(item.p === undefined ? {} : { period: item.p as number }),
               finishedAtMs: item.f as number,
-            });
-          }
+            }));
         }
       }
     }
-    return out;
   }
 
   /** The epoch the notification state was last given, or undefined before its first start. */

@@ -3,7 +3,7 @@ import { KooError } from '../../shared/errors/koo-error.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import type { Resume } from '../../shared/runtime/worker-definition.ts';
-import type { LedgerEntry, NotifyLedger } from './notify-ledger.ts';
+import type { NotifyLedger } from './notify-ledger.ts';
 import type { NotificationStore, StateEpoch } from './notification-store.ts';
 
 /** How long one member may take to rebuild the state before another may try (released at once when it fails). */
@@ -79,7 +79,7 @@ export class RedisLossGuard {
       });
     const now = this.now();
     let before: string | undefined;
-    let finished: LedgerEntry[] = [];
+    let restored = 0;
     const epoch: StateEpoch = { id: owner, rewindFromMs: null };
     try {
       before = await this.ledger.epoch();
@@ -87,9 +87,12 @@ export class RedisLossGuard {
         epoch.rewindFromMs = now - this.rewindMs;
         // Seals finished before the rewind's start may still meet replayed events (late ones, of
         // old windows): the ledger is read twice as far back.
-        finished = await this.ledger.finishedSince(now - 2 * this.rewindMs, now);
+        for await (const finished of this.ledger.finishedSince(now - 2 * this.rewindMs, now)) {
+          await this.store.restoreFinished(finished);
+          restored += finished.length;
+        }
       }
-      await this.store.restore(finished, epoch);
+      await this.store.beginEpoch(epoch);
     } catch (err) {
       await this.store.unlockRecovery(owner).catch(() => undefined);
       throw err;
@@ -104,7 +107,7 @@ export class RedisLossGuard {
       {
         epoch: epoch.id,
         previous: before,
-        restored: finished.length,
+        restored,
         rewindFrom: new Date(epoch.rewindFromMs!).toISOString(),
       },
       'redis lost the notification state: restored the finished jobs from the ledger; every partition replays from the rewind time',
