@@ -58,11 +58,8 @@ export class RedisLossGuard {
       if (!position.epoch)
         throw new KooError('STATE_LOST', 'redis: no epoch after recovery', { retriable: true });
     }
-    const { epoch, next } = position;
-    this.epochOfChunk.set(source, epoch.id);
-    if (next === undefined)
-      return epoch.rewindFromMs === null ? undefined : { fromTimeMs: epoch.rewindFromMs };
-    return firstOffset > next ? { fromOffset: next } : undefined;
+    this.epochOfChunk.set(source, position.epoch.id);
+    return resumeOf(position.epoch, position.next, firstOffset);
   }
 
   async handled(topic: string, partition: number, nextOffset: bigint): Promise<void> {
@@ -113,4 +110,19 @@ export class RedisLossGuard {
       'redis lost the notification state: restored the finished jobs from the ledger; every partition replays from the rewind time',
     );
   }
+}
+
+/**
+ * Pure: where a partition whose chunk starts at `firstOffset` must go back to, given its epoch and
+ * the offset after what it applied in that epoch (`next`, none yet), or undefined to go on.
+ */
+export function resumeOf(
+  epoch: StateEpoch,
+  next: bigint | undefined,
+  firstOffset: bigint,
+): Resume | undefined {
+  // Nothing applied in this epoch: after a loss, from the rewind time; on a first start, from here.
+  if (next === undefined) return epoch.rewindFromMs === null ? undefined : { fromTimeMs: epoch.rewindFromMs };
+  // Applied up to `next` and then committed further by a member that died: the rest was lost.
+  return firstOffset > next ? { fromOffset: next } : undefined;
 }
