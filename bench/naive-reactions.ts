@@ -3,6 +3,8 @@ import type { Kafka } from 'kafkajs';
 import { contentAttr as A } from '../schemas/koo-content.ts';
 import type { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import type { RawRecord } from '../shared/kafka/records.ts';
+import { tableName } from '../schemas/tables.ts';
+import type { BenchConsumer } from './drain.ts';
 import { runPerReactionConsumer } from './naive-consumer.ts';
 
 const counterOf = {
@@ -39,4 +41,23 @@ export function runNaiveReactionsConsumer(
     );
     onDone(raw);
   });
+}
+
+/** The naive consumer as a benchmark runs it, on the koos of the tables under `tablePrefix`. */
+export function naiveReactionsConsumer(
+  kafka: Kafka,
+  dynamo: Dynamo,
+  tablePrefix: string,
+  registryUrl: string,
+): BenchConsumer {
+  return {
+    label: 'naive (one UpdateItem per event)',
+    start: (groupId, onDone) =>
+      runNaiveReactionsConsumer(
+        kafka,
+        dynamo,
+        { contentTable: tableName('content', tablePrefix), groupId, registryUrl },
+        (r) => onDone([r]),
+      ),
+  };
 }

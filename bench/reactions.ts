@@ -1,5 +1,4 @@
 import type { Admin } from 'kafkajs';
-import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
@@ -18,7 +17,7 @@ import {
   measureLive,
   summaryOf,
 } from './drain.ts';
-import { runNaiveReactionsConsumer } from './naive-reactions.ts';
+import { naiveReactionsConsumer } from './naive-reactions.ts';
 import { type Figures } from './report.ts';
 
 /**
@@ -68,20 +67,7 @@ export async function benchReactions(): Promise<Figures[]> {
 
   const consumers: BenchConsumer[] = [
     workerConsumer('reactions worker', reactionsWorkerModule, 'REACTIONS_GROUP_ID'),
-    {
-      label: 'naive (one UpdateItem per event)',
-      start: (groupId, onDone) =>
-        runNaiveReactionsConsumer(
-          kafka,
-          dynamo,
-          {
-            contentTable: tableName('content', naivePrefix),
-            groupId,
-            registryUrl: config.SCHEMA_REGISTRY_URL,
-          },
-          (r) => onDone([r]),
-        ),
-    },
+    naiveReactionsConsumer(kafka, dynamo, naivePrefix, config.SCHEMA_REGISTRY_URL),
     bareConsumer(kafka, topics),
   ];
 

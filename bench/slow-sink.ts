@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { ReactionWorkload } from '../apps/synthetic/reaction-workload.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
-import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
@@ -14,7 +13,7 @@ import { sleep } from '../shared/runtime/backoff.ts';
 import { reactionsWorkerModule } from '../workers/reactions/reactions-worker.ts';
 import { benchConnections, until, workerConsumer, type BenchConsumer } from './drain.ts';
 import { seedKooItems } from './koo-items.ts';
-import { runNaiveReactionsConsumer } from './naive-reactions.ts';
+import { naiveReactionsConsumer } from './naive-reactions.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
 
 /**
@@ -58,20 +57,7 @@ export async function benchSlowSink(): Promise<Figures[]> {
 
   const consumers: BenchConsumer[] = [
     workerConsumer('reactions worker', reactionsWorkerModule, 'REACTIONS_GROUP_ID'),
-    {
-      label: 'naive (one UpdateItem per event)',
-      start: (groupId, onDone) =>
-        runNaiveReactionsConsumer(
-          kafka,
-          dynamo,
-          {
-            contentTable: tableName('content', naivePrefix),
-            groupId,
-            registryUrl: config.SCHEMA_REGISTRY_URL,
-          },
-          (r) => onDone([r]),
-        ),
-    },
+    naiveReactionsConsumer(kafka, dynamo, naivePrefix, config.SCHEMA_REGISTRY_URL),
   ];
   const rows: Figures[] = [];
   try {
