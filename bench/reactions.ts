@@ -46,12 +46,12 @@ const endOffsets = async (admin: Admin) =>
     offset: p.high,
   }));
 
-export async function benchReactions(): Promise<Figures[]> {
-  const backlog = Number(process.env.BENCH_REACTIONS ?? 30_000);
-  const kooCount = Number(process.env.BENCH_REACTION_KOOS ?? 5_000);
-  const rate = Number(process.env.BENCH_REACTION_RATE ?? 500);
-  const liveSeconds = Number(process.env.BENCH_REACTION_SECONDS ?? 10);
-  const seed = Number(process.env.BENCH_SEED ?? Date.now() % 2 ** 31);
+/**
+ * What a reactions benchmark runs on: connections, a reaction producer, `kooCount` koos (as the
+ * content worker leaves them, in the live tables and the naive consumer's) and a Zipf workload
+ * over them and `usersPerKoo` users a koo.
+ */
+export async function reactionBench(kooCount: number, idPrefix: string, seed: number, usersPerKoo = 4) {
   const config = loadConfig(commonConfigSchema);
   const naivePrefix = 'bench_naive_';
   const { logger, kafka, admin, dynamo } = await benchConnections(config, [naivePrefix]);
@@ -60,10 +60,24 @@ export async function benchReactions(): Promise<Figures[]> {
     logger,
   );
   const run = Date.now().toString(36);
-  const koos = Array.from({ length: kooCount }, (_, i) => `bench-${run}-${i}`);
-  const users = Array.from({ length: kooCount * 4 }, (_, i) => `bench-user-${i}`);
+  const koos = Array.from({ length: kooCount }, (_, i) => `${idPrefix}-${run}-${i}`);
+  const users = Array.from({ length: kooCount * usersPerKoo }, (_, i) => `bench-user-${i}`);
   const workload = new ReactionWorkload({ seed, koos, users });
   for (const prefix of ['', naivePrefix]) await seedKooItems(dynamo, koos, prefix);
+  return { config, naivePrefix, kafka, admin, dynamo, producer, run, workload };
+}
+
+export async function benchReactions(): Promise<Figures[]> {
+  const backlog = Number(process.env.BENCH_REACTIONS ?? 30_000);
+  const kooCount = Number(process.env.BENCH_REACTION_KOOS ?? 5_000);
+  const rate = Number(process.env.BENCH_REACTION_RATE ?? 500);
+  const liveSeconds = Number(process.env.BENCH_REACTION_SECONDS ?? 10);
+  const seed = Number(process.env.BENCH_SEED ?? Date.now() % 2 ** 31);
+  const { config, naivePrefix, kafka, admin, dynamo, producer, run, workload } = await reactionBench(
+    kooCount,
+    'bench',
+    seed,
+  );
 
   const consumers: BenchConsumer[] = [
     workerConsumer('reactions worker', reactionsWorkerModule, 'REACTIONS_GROUP_ID'),

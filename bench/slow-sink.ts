@@ -1,18 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
-import { ReactionWorkload } from '../apps/synthetic/reaction-workload.ts';
-import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { topicNames } from '../schemas/topics.ts';
-import { commonConfigSchema } from '../shared/config/common.ts';
-import { loadConfig } from '../shared/config/load-config.ts';
-import { kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
 import { reactionsWorkerModule } from '../workers/reactions/reactions-worker.ts';
-import { benchConnections, until, workerConsumer, type BenchConsumer } from './drain.ts';
-import { seedKooItems } from './koo-items.ts';
+import { until, workerConsumer, type BenchConsumer } from './drain.ts';
+import { reactionBench } from './reactions.ts';
 import { naiveReactionsConsumer } from './naive-reactions.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
 
@@ -41,18 +36,12 @@ export async function benchSlowSink(): Promise<Figures[]> {
   const rate = Number(process.env.BENCH_SLOW_SINK_RATE ?? 200);
   const pauseSeconds = Number(process.env.BENCH_PAUSE_SECONDS ?? 30);
   const [beforeSeconds, afterSeconds] = [10, 20];
-  const config = loadConfig(commonConfigSchema);
-  const naivePrefix = 'bench_naive_';
-  const { logger, kafka, admin, dynamo } = await benchConnections(config, [naivePrefix]);
-  const producer = await ReactionProducer.connect(
-    { ...kafkaClientOptions(config, 'koo-bench'), schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
-    logger,
+  const { config, naivePrefix, kafka, admin, dynamo, producer, run, workload } = await reactionBench(
+    500,
+    'bench-slow',
+    Date.now() % 2 ** 31,
+    10,
   );
-  const run = Date.now().toString(36);
-  const koos = Array.from({ length: 500 }, (_, i) => `bench-slow-${run}-${i}`);
-  const users = Array.from({ length: 5_000 }, (_, i) => `bench-user-${i}`);
-  const workload = new ReactionWorkload({ seed: Date.now() % 2 ** 31, koos, users });
-  for (const prefix of ['', naivePrefix]) await seedKooItems(dynamo, koos, prefix);
   const dynamoPid = Number(readFileSync(join(stackDir, 'run', 'dynamodb.pid'), 'utf8'));
 
   const consumers: BenchConsumer[] = [
