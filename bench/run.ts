@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<Figures[]>> = {
   engagement: async () => (await import('./engagement.ts')).benchEngagement(),
   seed: async () => (await import('./seed-table.ts')).benchSeedTable(),
   'slow-sink': async () => (await import('./slow-sink.ts')).benchSlowSink(),
+  celebrity: async () => (await import('./celebrity.ts')).benchCelebrity(),
 };
 /** Benchmarks whose report includes another's table: issue 3 wants the seed's table beside the reactions figures. */
 const alsoRuns: Record<string, string[]> = { reactions: ['seed'] };
