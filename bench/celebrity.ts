@@ -8,7 +8,7 @@ import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { runWorker } from '../shared/runtime/run-worker.ts';
 import { feedTopics, feedWorkerModule, loadFeedConfig } from '../workers/feed/feed-worker.ts';
 import { GraphStore } from '../workers/feed/graph-store.ts';
-import { startConflictProxy, type ConflictProxy } from './conflict-proxy.ts';
+import { startConflictProxy, type ConflictProxy } from '../test/support/dynamodb-conflicts.ts';
 import { benchConnections, ddbUsage, ddbPerEvent, until } from './drain.ts';
 import { runPerRecordConsumer } from './naive-consumer.ts';
 import { round, type Figures } from './report.ts';
@@ -37,7 +37,11 @@ export async function benchCelebrity(): Promise<Figures[]> {
   const measure = async (
     label: string,
     celebrity: string,
-    start: (proxy: ConflictProxy, groupId: string, onDone: (n: number) => void) => Promise<() => Promise<void>>,
+    start: (
+      proxy: ConflictProxy,
+      groupId: string,
+      onDone: (n: number) => void,
+    ) => Promise<() => Promise<void>>,
   ) => {
     const proxy = await startConflictProxy(base.DYNAMODB_ENDPOINT!);
     const groupId = `bench-celebrity-${label.split(' ')[0]}-${run}`;
@@ -78,54 +82,64 @@ export async function benchCelebrity(): Promise<Figures[]> {
 
   const graph = new GraphStore(dynamo, { graph: tableName('graph', prefix) }, 8);
   const celebrity = `celebrity-${run}`;
-  const worker = await measure(`feed worker (${members} members)`, celebrity, async (proxy, groupId, onDone) => {
-    const env = {
-      ...process.env,
-      LOG_LEVEL: 'error',
-      TABLE_PREFIX: prefix,
-      DYNAMODB_ENDPOINT: proxy.endpoint,
-      FEED_GROUP_ID: groupId,
-    };
-    const running = await Promise.all(
-      Array.from({ length: members }, () =>
-        runWorker(feedWorkerModule, {
-          ownProcess: false,
-          env,
-          onCommitted: (records) => onDone(records.filter((r) => r.topic === topicNames.follows).length),
-        }),
-      ),
-    );
-    return async () => {
-      await Promise.all(running.map((w) => w.close()));
-    };
-  });
+  const worker = await measure(
+    `feed worker (${members} members)`,
+    celebrity,
+    async (proxy, groupId, onDone) => {
+      const env = {
+        ...process.env,
+        LOG_LEVEL: 'error',
+        TABLE_PREFIX: prefix,
+        DYNAMODB_ENDPOINT: proxy.endpoint,
+        FEED_GROUP_ID: groupId,
+      };
+      const running = await Promise.all(
+        Array.from({ length: members }, () =>
+          runWorker(feedWorkerModule, {
+            ownProcess: false,
+            env,
+            onCommitted: (records) => onDone(records.filter((r) => r.topic === topicNames.follows).length),
+          }),
+        ),
+      );
+      return async () => {
+        await Promise.all(running.map((w) => w.close()));
+      };
+    },
+  );
   const counted = (await graph.counts(celebrity)).followers;
   results.push({ ...worker, follower_count_exact: counted === follows ? 'yes' : `no (${counted})` });
 
-  const naive = await measure('naive (one UpdateItem per follow)', `naive-${celebrity}`, async (proxy, groupId, onDone) => {
-    const proxied = new Dynamo({ region: base.AWS_REGION, endpoint: proxy.endpoint });
-    const stop = await runPerRecordConsumer(kafka, groupId, [topicNames.follows], async (raw) => {
-      const row = raw.value ? (JSON.parse(raw.value.toString()) as { after?: { followee_id?: string } }) : {};
-      const followee = row.after?.followee_id;
-      if (followee)
-        await proxied.call('UpdateItem', (doc) =>
-          doc.send(
-            new UpdateCommand({
-              TableName: tableName('graph', prefix),
-              Key: { [G.userId]: followee, [G.key]: graphKey.counts },
-              UpdateExpression: 'ADD #f :one',
-              ExpressionAttributeNames: { '#f': G.followers },
-              ExpressionAttributeValues: { ':one': 1 },
-            }),
-          ),
-        );
-      onDone(1);
-    });
-    return async () => {
-      await stop();
-      proxied.destroy();
-    };
-  });
+  const naive = await measure(
+    'naive (one UpdateItem per follow)',
+    `naive-${celebrity}`,
+    async (proxy, groupId, onDone) => {
+      const proxied = new Dynamo({ region: base.AWS_REGION, endpoint: proxy.endpoint });
+      const stop = await runPerRecordConsumer(kafka, groupId, [topicNames.follows], async (raw) => {
+        const row = raw.value
+          ? (JSON.parse(raw.value.toString()) as { after?: { followee_id?: string } })
+          : {};
+        const followee = row.after?.followee_id;
+        if (followee)
+          await proxied.call('UpdateItem', (doc) =>
+            doc.send(
+              new UpdateCommand({
+                TableName: tableName('graph', prefix),
+                Key: { [G.userId]: followee, [G.key]: graphKey.counts },
+                UpdateExpression: 'ADD #f :one',
+                ExpressionAttributeNames: { '#f': G.followers },
+                ExpressionAttributeValues: { ':one': 1 },
+              }),
+            ),
+          );
+        onDone(1);
+      });
+      return async () => {
+        await stop();
+        proxied.destroy();
+      };
+    },
+  );
   results.push(naive);
 
   await admin.disconnect();

@@ -6,12 +6,12 @@
 /** koo_graph: a user's partition holds whom they follow, who follows them, and the two counts. */
 export const graphAttr = {
   userId: 'id', // partition key
-  key: 'k', // sort key: `g#<followee>`, `r#<follower>`, or `#` for the counts
+  key: 'k', // sort key: `g#<followee>`, `r#<follower>`, or `#<partition>` for a share of the counts
   active: 'a', // 1 while following, 0 on an unfollow tombstone (following side only)
   version: 'v', // LSN of the last follows change applied to the edge (the fence)
   followedAt: 'ca', // epoch ms
-  followers: 'fr', // on the `#` item: exact follower count
-  following: 'fg', // on the `#` item: exact following count
+  followers: 'fr', // on a `#…` item: its share of the follower count (the items' sum is exact)
+  following: 'fg', // on a `#…` item: its share of the following count
   members: 'm', // on the pulled-authors registry item: string set of user ids
   expiresAt: 'ttl', // epoch seconds; unfollow tombstones only
 } as const;
@@ -21,6 +21,16 @@ export const graphKey = {
   following: (followeeId: string) => `g#${followeeId}`,
   /** In the followee's partition: a live follower (deleted on unfollow, so paging reads only live ones). */
   follower: (followerId: string) => `r#${followerId}`,
+  /**
+   * A user's counts are split over items `#<partition>`, one per follows-topic partition, each
+   * written only by that partition's owner: a celebrity followed from every partition at once is
+   * not one item that every member's transactions fight over (DynamoDB cancels a transaction
+   * while another on one of its items is in flight). The sum of the `#…` items is the count; `#`
+   * alone is where counts were kept before the split, still summed.
+   */
+  countShard: (partition: number) => `#${partition}`,
+  countsPrefix: '#',
+  /** Key of the pulled-authors registry's item, and of the readiness probe. */
   counts: '#',
   followingPrefix: 'g#',
   followerPrefix: 'r#',

@@ -63,7 +63,7 @@ export async function loadFollowing(
 }
 
 function syntheticEdge(followerId: string, followeeId: string): EdgeChange {
-  return { followerId, followeeId, active: true, version: 1, followedAtMs: Date.now() };
+  return { followerId, followeeId, active: true, version: 1, followedAtMs: Date.now(), partition: 0 };
 }
 
 async function putCounts(

@@ -52,7 +52,7 @@ function follow(op: 'c' | 'd', lsn: number, follower = 'f1', followee = 'a1') {
     ),
   );
   if (event?.kind !== 'follow') throw new Error('expected a follow event');
-  return edgeChange(event.change);
+  return edgeChange(event.change, 3);
 }
 
 const push: KooJob = {
@@ -177,9 +177,15 @@ describe('the graph', () => {
     expect(edgeStep(on, { active: true, version: 50 })).toBe('refresh');
   });
 
-  it('sums count changes per user and packs transactions within 100 items', () => {
-    const write = (follower: string, followee: string, active: boolean, flips = true): EdgeWrite => ({
-      change: { followerId: follower, followeeId: followee, active, version: 1, followedAtMs: 0 },
+  it('sums count changes per counts item (user and follows partition) and packs transactions within 100 items', () => {
+    const write = (
+      follower: string,
+      followee: string,
+      active: boolean,
+      flips = true,
+      partition = 0,
+    ): EdgeWrite => ({
+      change: { followerId: follower, followeeId: followee, active, version: 1, followedAtMs: 0, partition },
       expectedVersion: 0,
       flips,
     });
@@ -188,21 +194,55 @@ describe('the graph', () => {
       write('f2', 'a1', true),
       write('f1', 'a2', false),
       write('f3', 'a1', false, false),
+      write('f4', 'a1', true, true, 5),
     ]);
-    expect(Object.fromEntries(deltas)).toEqual({
-      a1: { followers: 2, following: 0 },
-      f1: { followers: 0, following: 0 },
-      f2: { followers: 0, following: 1 },
-      a2: { followers: -1, following: 0 },
-    });
+    expect(deltas).toEqual([
+      { userId: 'a1', partition: 0, followers: 2, following: 0 },
+      { userId: 'f1', partition: 0, followers: 0, following: 0 },
+      { userId: 'f2', partition: 0, followers: 0, following: 1 },
+      { userId: 'a2', partition: 0, followers: -1, following: 0 },
+      { userId: 'a1', partition: 5, followers: 1, following: 0 },
+      { userId: 'f4', partition: 5, followers: 0, following: 1 },
+    ]);
     // One author's many followers: 2 edge items each plus one counts item per user.
     const fans = Array.from({ length: 60 }, (_, i) => write(`f${i}`, 'a1', true));
-    const groups = packTransactions(fans);
+    const groups = packTransactions(fans).flat();
     for (const g of groups) {
       const users = new Set(g.flatMap((w) => [w.change.followerId, w.change.followeeId]));
       expect(g.length * 2 + users.size).toBeLessThanOrEqual(100);
     }
     expect(groups.flat()).toHaveLength(60);
+  });
+
+  it('puts transactions that share a counts item in successive rounds, the others together', () => {
+    const write = (follower: string, followee: string, partition = 0, flips = true): EdgeWrite => ({
+      change: {
+        followerId: follower,
+        followeeId: followee,
+        active: true,
+        version: 1,
+        followedAtMs: 0,
+        partition,
+      },
+      expectedVersion: 0,
+      flips,
+    });
+    // A celebrity's 100 new followers from one partition: three transactions, one after the other.
+    const celebrity = Array.from({ length: 100 }, (_, i) => write(`f${i}`, 'star'));
+    expect(packTransactions(celebrity).map((round) => round.length)).toEqual([1, 1, 1, 1]);
+    // Unrelated follows share no item: one round. The same author's count on another partition is another item.
+    const spread = [
+      ...Array.from({ length: 40 }, (_, i) => write(`g${i}`, `a${i}`)),
+      ...Array.from({ length: 40 }, (_, i) => write(`h${i}`, `b${i}`)),
+    ];
+    expect(packTransactions(spread).map((round) => round.length)).toEqual([4]);
+    // Full transactions of the star's followers on partitions 0, 7, then 0 again: 0 and 7 together, then 0.
+    const fans = (partition: number, from: number) =>
+      Array.from({ length: 33 }, (_, i) => write(`f${from + i}`, 'star', partition));
+    const rounds = packTransactions([...fans(0, 0), ...fans(7, 100), ...fans(0, 200)]);
+    expect(rounds.map((round) => round.map((group) => group[0]!.change.partition))).toEqual([[0, 7], [0]]);
+    // A write that flips nothing touches no counts item.
+    expect(packTransactions([write('f1', 'star', 0, false), write('f2', 'star', 0, false)])).toHaveLength(1);
   });
 });
 

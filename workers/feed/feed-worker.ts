@@ -122,8 +122,8 @@ export class FeedWorker extends WorkerBase<FeedWorkerParts, FeedEvent> {
   async handle(batch: DecodedRecord<FeedEvent>[], ctx: HandlerContext): Promise<void> {
     const edges: EdgeChange[] = [];
     const koos: ChangeEvent<KooRow>[] = [];
-    for (const { value } of batch) {
-      if (value.kind === 'follow') edges.push(edgeChange(value.change));
+    for (const { raw, value } of batch) {
+      if (value.kind === 'follow') edges.push(edgeChange(value.change, raw.partition));
       else koos.push(value.change);
     }
     await this.applyFollows(latestPerKey(edges, edgeId), ctx);

@@ -15,9 +15,11 @@ export interface EdgeChange {
   active: boolean;
   version: number;
   followedAtMs: number;
+  /** The follows-topic partition the change came from: the counts item (graphKey.countShard) it adds to. */
+  partition: number;
 }
 
-export function edgeChange(change: ChangeEvent<FollowRow>): EdgeChange {
+export function edgeChange(change: ChangeEvent<FollowRow>, partition: number): EdgeChange {
   const row = (change.op === 'd' ? change.before : change.after)!;
   return {
     followerId: row.follower_id,
@@ -25,6 +27,7 @@ export function edgeChange(change: ChangeEvent<FollowRow>): EdgeChange {
     active: change.op !== 'd',
     version: change.lsn,
     followedAtMs: row.created_at,
+    partition,
   };
 }
 
@@ -62,49 +65,80 @@ export interface EdgeWrite {
   flips: boolean;
 }
 
-/** Follower and following count changes of a set of edge writes, per user. */
-export function countDeltas(
-  writes: readonly EdgeWrite[],
-): Map<string, { followers: number; following: number }> {
-  const deltas = new Map<string, { followers: number; following: number }>();
-  const add = (user: string, followers: number, following: number) => {
-    const d = deltas.get(user) ?? { followers: 0, following: 0 };
+/** A change of one counts item: a user's share of their counts kept by one follows partition. */
+export interface CountDelta {
+  userId: string;
+  partition: number;
+  followers: number;
+  following: number;
+}
+
+const countItemId = (userId: string, partition: number) => `${partition}:${userId}`;
+
+/** The counts items the flips of an edge write change (none for a write that does not flip). */
+function countItemsOf(w: EdgeWrite): string[] {
+  if (!w.flips) return [];
+  return [
+    countItemId(w.change.followerId, w.change.partition),
+    countItemId(w.change.followeeId, w.change.partition),
+  ];
+}
+
+/** Follower and following count changes of a set of edge writes, per counts item. */
+export function countDeltas(writes: readonly EdgeWrite[]): CountDelta[] {
+  const deltas = new Map<string, CountDelta>();
+  const add = (userId: string, partition: number, followers: number, following: number) => {
+    const id = countItemId(userId, partition);
+    const d = deltas.get(id) ?? { userId, partition, followers: 0, following: 0 };
     d.followers += followers;
     d.following += following;
-    deltas.set(user, d);
+    deltas.set(id, d);
   };
   for (const w of writes) {
     if (!w.flips) continue;
     const sign = w.change.active ? 1 : -1;
-    add(w.change.followeeId, sign, 0);
-    add(w.change.followerId, 0, sign);
+    add(w.change.followeeId, w.change.partition, sign, 0);
+    add(w.change.followerId, w.change.partition, 0, sign);
   }
-  return deltas;
+  return [...deltas.values()];
 }
 
 /**
  * Groups edge writes into transactions of at most `maxItems` items: two edge items each, plus
- * one counts item per user whose counts change (merged, as a transaction may not name an item twice).
+ * one counts item per user whose counts change (merged, as a transaction may not name an item
+ * twice). Then orders the transactions in rounds: a round's transactions share no counts item
+ * and run together; one that shares an item with an earlier one runs in a later round, since
+ * DynamoDB cancels a transaction while another on one of its items is in flight (a celebrity's
+ * many new followers in one batch are transactions in a row, not a pile of conflicts).
  */
-export function packTransactions(writes: readonly EdgeWrite[], maxItems = 100): EdgeWrite[][] {
+export function packTransactions(writes: readonly EdgeWrite[], maxItems = 100): EdgeWrite[][][] {
   const groups: EdgeWrite[][] = [];
   let group: EdgeWrite[] = [];
-  let users = new Set<string>();
+  let items = new Set<string>();
   for (const w of writes) {
-    const added = w.flips ? [w.change.followerId, w.change.followeeId].filter((u) => !users.has(u)) : [];
-    if (group.length > 0 && (group.length + 1) * 2 + users.size + new Set(added).size > maxItems) {
+    const added = countItemsOf(w).filter((i) => !items.has(i));
+    if (group.length > 0 && (group.length + 1) * 2 + items.size + new Set(added).size > maxItems) {
       groups.push(group);
       group = [];
-      users = new Set();
+      items = new Set();
     }
     group.push(w);
-    if (w.flips) {
-      users.add(w.change.followerId);
-      users.add(w.change.followeeId);
-    }
+    for (const i of countItemsOf(w)) items.add(i);
   }
   if (group.length > 0) groups.push(group);
-  return groups;
+  return inRounds(groups);
+}
+
+function inRounds(groups: readonly EdgeWrite[][]): EdgeWrite[][][] {
+  const rounds: EdgeWrite[][][] = [];
+  const lastRoundOf = new Map<string, number>();
+  for (const group of groups) {
+    const items = group.flatMap(countItemsOf);
+    const round = Math.max(-1, ...items.map((i) => lastRoundOf.get(i) ?? -1)) + 1;
+    (rounds[round] ??= []).push(group);
+    for (const i of items) lastRoundOf.set(i, round);
+  }
+  return rounds;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { graphAttr as G, graphKey } from '../../schemas/koo-feed.ts';
 import { batchGet, keyString, type Item } from '../../shared/dynamodb/batch-writer.ts';
-import { query } from '../../shared/dynamodb/query.ts';
+import { query, queryPages } from '../../shared/dynamodb/query.ts';
 import { transactWrite } from '../../shared/dynamodb/transact.ts';
 import { buildUpdate } from '../../shared/dynamodb/update-expression.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
@@ -49,38 +49,42 @@ export class GraphStore extends DynamoStore<GraphTables> {
     return new Map(edges.map((e) => [edgeId(e), edgeStateOf(items.get(key(e)))]));
   }
 
-  /** Writes edges and their count changes, a transaction per group; a moved version is a retriable error. */
+  /**
+   * Writes edges and their count changes, a transaction per group, round after round (see
+   * packTransactions); a moved version is a retriable error.
+   */
   async applyEdges(writes: readonly EdgeWrite[], nowMs: number, settings: FeedSettings): Promise<void> {
     const tombstoneExpiresAt = Math.floor(nowMs / 1000) + settings.tombstoneTtlSeconds;
-    await mapConcurrent(packTransactions(writes), this.concurrency, async (group) => {
-      const edges = group.flatMap((w) => [
-        {
-          Put: {
-            TableName: this.tables.graph,
-            Item: followingItem(w.change, tombstoneExpiresAt),
-            ConditionExpression: w.expectedVersion === 0 ? 'attribute_not_exists(#v)' : '#v = :v',
-            ExpressionAttributeNames: { '#v': G.version },
-            ...(w.expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ':v': w.expectedVersion } }),
-          },
-        },
-        w.change.active
-          ? { Put: { TableName: this.tables.graph, Item: followerItem(w.change) } }
-          : {
-              Delete: {
-                TableName: this.tables.graph,
-                Key: { [G.userId]: w.change.followeeId, [G.key]: graphKey.follower(w.change.followerId) },
-              },
+    for (const round of packTransactions(writes))
+      await mapConcurrent(round, this.concurrency, async (group) => {
+        const edges = group.flatMap((w) => [
+          {
+            Put: {
+              TableName: this.tables.graph,
+              Item: followingItem(w.change, tombstoneExpiresAt),
+              ConditionExpression: w.expectedVersion === 0 ? 'attribute_not_exists(#v)' : '#v = :v',
+              ExpressionAttributeNames: { '#v': G.version },
+              ...(w.expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ':v': w.expectedVersion } }),
             },
-      ]);
-      const counts = [...countDeltas(group)].map(([userId, d]) => ({
-        Update: {
-          TableName: this.tables.graph,
-          Key: { [G.userId]: userId, [G.key]: graphKey.counts },
-          ...buildUpdate({ add: { [G.followers]: d.followers, [G.following]: d.following } }),
-        },
-      }));
-      await transactWrite(this.dynamo, [...edges, ...counts], 'graph edges');
-    });
+          },
+          w.change.active
+            ? { Put: { TableName: this.tables.graph, Item: followerItem(w.change) } }
+            : {
+                Delete: {
+                  TableName: this.tables.graph,
+                  Key: { [G.userId]: w.change.followeeId, [G.key]: graphKey.follower(w.change.followerId) },
+                },
+              },
+        ]);
+        const counts = countDeltas(group).map((d) => ({
+          Update: {
+            TableName: this.tables.graph,
+            Key: { [G.userId]: d.userId, [G.key]: graphKey.countShard(d.partition) },
+            ...buildUpdate({ add: { [G.followers]: d.followers, [G.following]: d.following } }),
+          },
+        }));
+        await transactWrite(this.dynamo, [...edges, ...counts], 'graph edges');
+      });
   }
 
   /** Whether DynamoDB answers (readiness), by recent answers or one probe of this table. */
@@ -88,31 +92,31 @@ export class GraphStore extends DynamoStore<GraphTables> {
     return this.dynamo.reachable(this.tables.graph, { [G.userId]: '__readyz__', [G.key]: graphKey.counts });
   }
 
-  /** Follower counts of these users (0 for a user without followers). */
+  /** Follower counts of these users (0 for a user without followers); strongly consistent. */
   async followerCounts(userIds: readonly string[]): Promise<Map<string, number>> {
-    const items = await batchGet(
-      this.dynamo,
-      this.tables.graph,
-      userIds.map((id) => ({ [G.userId]: id, [G.key]: graphKey.counts })),
-      { keyAttributes: [G.userId, G.key], concurrency: this.concurrency },
+    const counts = await mapConcurrent(
+      userIds,
+      this.concurrency,
+      async (id) => [id, await this.counts(id)] as const,
     );
-    const key = (id: string) => keyString({ [G.userId]: id, [G.key]: graphKey.counts }, [G.userId, G.key]);
-    return new Map(userIds.map((id) => [id, (items.get(key(id))?.[G.followers] as number | undefined) ?? 0]));
+    return new Map(counts.map(([id, c]) => [id, c.followers]));
   }
 
+  /** A user's counts: the sum of their counts items (graphKey.countShard), one Query. */
   async counts(userId: string): Promise<{ followers: number; following: number }> {
-    const out = await this.dynamo.call('GetItem', (doc) =>
-      doc.send(
-        new GetCommand({
-          TableName: this.tables.graph,
-          Key: { [G.userId]: userId, [G.key]: graphKey.counts },
-        }),
-      ),
-    );
-    return {
-      followers: (out.Item?.[G.followers] as number | undefined) ?? 0,
-      following: (out.Item?.[G.following] as number | undefined) ?? 0,
-    };
+    const sum = { followers: 0, following: 0 };
+    for await (const items of queryPages(this.dynamo, {
+      TableName: this.tables.graph,
+      KeyConditionExpression: '#id = :id AND begins_with(#k, :counts)',
+      ExpressionAttributeNames: { '#id': G.userId, '#k': G.key },
+      ExpressionAttributeValues: { ':id': userId, ':counts': graphKey.countsPrefix },
+      ConsistentRead: true,
+    }))
+      for (const item of items) {
+        sum.followers += (item[G.followers] as number | undefined) ?? 0;
+        sum.following += (item[G.following] as number | undefined) ?? 0;
+      }
+    return sum;
   }
 
   /** One page of a user's followers, in key order, starting after `after` (a sort key). */

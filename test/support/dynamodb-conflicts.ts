@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tables, type TableDefinition } from '../schemas/tables.ts';
+import { tables, type TableDefinition } from '../../schemas/tables.ts';
 
 /**
  * A DynamoDB HTTP proxy in front of the local server that adds what the local server leaves out:
@@ -31,7 +31,9 @@ function definitionOf(table: string): TableDefinition | undefined {
 export function itemOf(action: Action): string {
   const def = definitionOf(action.TableName);
   const source = action.Key ?? action.Item ?? {};
-  const keys = def ? [def.partitionKey.name, def.sortKey?.name].filter((k) => k !== undefined) : Object.keys(source);
+  const keys = def
+    ? [def.partitionKey.name, def.sortKey?.name].filter((k) => k !== undefined)
+    : Object.keys(source);
   return `${action.TableName}/${keys.map((k) => JSON.stringify(source[k])).join('/')}`;
 }
 
@@ -68,12 +70,19 @@ export async function startConflictProxy(target: string): Promise<ConflictProxy>
   const upstream = new URL(target);
   const inFlight = new Map<string, number>();
   const state = { conflicts: 0, transactions: 0, writesPerItem: new Map<string, number>() };
-  const countWrite = (item: string) => state.writesPerItem.set(item, (state.writesPerItem.get(item) ?? 0) + 1);
+  const countWrite = (item: string) =>
+    state.writesPerItem.set(item, (state.writesPerItem.get(item) ?? 0) + 1);
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer) =>
     new Promise<void>((resolve) => {
       const out = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
