@@ -1,5 +1,5 @@
+import { contentTables } from '../workers/content/content-store.ts';
 import type { Admin } from 'kafkajs';
-import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
@@ -60,13 +60,8 @@ export async function benchContent(): Promise<Figures[]> {
     {
       label: 'naive (one request per join and write, per event)',
       start: (groupId, onDone) =>
-        runNaiveContentConsumer(
-          kafka,
-          dynamo,
-          { content: tableName('content', naivePrefix), users: tableName('users', naivePrefix) },
-          groupId,
-          topics,
-          (r) => onDone([r]),
+        runNaiveContentConsumer(kafka, dynamo, contentTables(naivePrefix), groupId, topics, (r) =>
+          onDone([r]),
         ),
     },
     bareConsumer(kafka, topics),

@@ -11,7 +11,7 @@ import { loadConfig } from '../shared/config/load-config.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 import { kooWrite } from '../workers/content/decide.ts';
-import { ContentStore } from '../workers/content/content-store.ts';
+import { ContentStore, contentTables } from '../workers/content/content-store.ts';
 import { bodyStoreFor } from '../workers/content/body-store.ts';
 import { loadContentConfig } from '../workers/content/content-worker.ts';
 import { ContentQueries } from '../workers/content/queries.ts';
@@ -134,8 +134,7 @@ async function measureAtSize(limits: Limits, tableItems: number): Promise<Figure
   const dynamo = new Dynamo({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   await fillTables(dynamo, config.TABLE_PREFIX, tableItems);
   const tables = {
-    content: tableName('content', config.TABLE_PREFIX),
-    users: tableName('users', config.TABLE_PREFIX),
+    ...contentTables(config.TABLE_PREFIX),
     reactions: tableName('reactions', config.TABLE_PREFIX),
   };
   const mediaBucket = 'koo-media';

@@ -21,7 +21,8 @@ export const contentAttr = {
   version: 'v', // source LSN of the last change applied (the fence)
   deleted: 'x', // 1 on a delete tombstone (keeps id, p, sp, v so late replies and replays resolve)
   expiresAt: 'ttl', // epoch seconds; tombstones only
-  pendingChildren: 'pc', // replies waiting for this koo's super-parent (string set)
+  pendingChildren: 'pc', // replies waiting for this koo's super-parent, as kept before koo_pending (string set; drained, never added to)
+  waitedOn: 'pw', // 1 while replies may wait in koo_pending (`c#<id>`) for this koo's super-parent
   // Reaction counters, written only by the reactions worker (exact: see workers/reactions).
   likes: 'rl',
   shares: 'rs',
@@ -45,7 +46,8 @@ export const userAttr = {
   version: 'v',
   deleted: 'x',
   expiresAt: 'ttl',
-  pendingKoos: 'pk', // koos written before this user's row arrived, waiting for the handle (string set)
+  pendingKoos: 'pk', // koos waiting for the handle, as kept before koo_pending (string set; drained, never added to)
+  waitedOn: 'pw', // 1 while koos may wait in koo_pending (`u#<id>`) for this user's handle
   propagatedHandle: 'ph', // the handle every koo of the user was given; a rename propagates while h differs
 } as const;
 
@@ -83,4 +85,19 @@ export const trendingAttr = {
   key: 'k', // partition key: the set's Redis key (TRENDING_KEY_PREFIX + trending: + language or *)
   members: 'm', // map content id → trending rank (log2 of the score relative to the Unix epoch)
   snapshotAt: 'at', // epoch ms of the snapshot
+} as const;
+
+/**
+ * koo_pending: what waits for an item that has not arrived or is not resolved yet, one item per
+ * waiting koo, so that a wait of any length fits (a string set on the awaited item stops at
+ * DynamoDB's 400 KB: about 25,000 ids of 16 characters, which a catch-up can pass).
+ */
+export const pendingAttr = {
+  waitsFor: 'id', // partition key: `c#<contentId>` (replies waiting for its super-parent) or `u#<userId>` (koos waiting for the handle)
+  member: 'm', // sort key: the waiting koo's id
+} as const;
+
+export const pendingKey = {
+  children: (contentId: string) => `c#${contentId}`,
+  koos: (userId: string) => `u#${userId}`,
 } as const;

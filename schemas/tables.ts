@@ -85,6 +85,8 @@ export const tables = {
   // One item per trending sorted set (keyed by its Redis key): its snapshot, read back when Redis lost it.
   trending: { name: 'koo_trending', partitionKey: { name: 'k', type: 'S' }, indexes: [] },
   users: idKeyed('koo_users'),
+  // What waits for a koo's super-parent or a user's handle, one item per waiting koo (koo-content.ts pendingAttr).
+  pending: idKeyed('koo_pending', 'm'),
   // A user's partition: whom they follow (g#), their followers (r#, paged by the fan-out), counts (#).
   // Only unfollow tombstones carry the TTL: they fence replays of koo.public.follows, then go.
   graph: idKeyed('koo_graph', 'k'),

@@ -248,7 +248,7 @@ export class CodeAccessReader {
   }
 
   private readFile(file: ts.SourceFile): void {
-    const transactional = /\bTransactWrite(Items)?Command\b|\btransactWrite\(/.test(file.text);
+    const transactional = /\bTransactWrite(Items)?Command\b|\btransactWrite(If)?\(/.test(file.text);
     const visit = (node: ts.Node): void => {
       if (ts.isClassDeclaration(node) && isTopLevel(node)) this.readHeritage(node);
       if (ts.isNewExpression(node)) this.readNew(node);

@@ -58,8 +58,10 @@ export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
         actions: ['BatchGetItem', 'GetItem', 'UpdateItem'],
         indexes: { by_creator: ['Query'] },
       },
-      // Users: batch reads for the creator join, fenced updates and pending sets.
+      // Users: batch reads for the creator join, fenced updates and the waited-on mark.
       { table: 'users', actions: ['BatchGetItem', 'UpdateItem'] },
+      // What waits for a super-parent or a handle: put with the mark, read and removed when it comes.
+      { table: 'pending', actions: ['PutItem', 'Query', 'BatchWriteItem'] },
     ],
     // Large bodies: put before the item points to them; a fenced-out version's object and a
     // deleted koo's objects (listed by its prefix) removed. It never reads them back.

@@ -31,9 +31,8 @@ export async function transactWrite(
       doc.send(new TransactWriteCommand({ TransactItems: items as never })),
     );
   } catch (err) {
-    const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
-    if (!reasons) throw err;
-    const codes = reasons.map((r) => r.Code ?? 'None');
+    const codes = cancellationCodes(err);
+    if (!codes) throw err;
     const transient = codes.every((c) => transientCancellations.has(c));
     throw new KooError(
       transient ? 'SINK_UNAVAILABLE' : 'SINK_REJECTED',
@@ -42,6 +41,36 @@ export async function transactWrite(
         : `${what}: transaction refused: ${codes.join(', ')}`,
       { retriable: transient, cause: err },
     );
+  }
+}
+
+/** The reason codes of a cancelled transaction, one per action ('None' for one that was not the cause). */
+function cancellationCodes(err: unknown): string[] | undefined {
+  const reasons = (err as { CancellationReasons?: { Code?: string }[] } | undefined)?.CancellationReasons;
+  return reasons?.map((r) => r.Code ?? 'None');
+}
+
+/**
+ * Writes `items` all or none, if their conditions hold: false when the transaction was cancelled
+ * only because a condition does not (as `Dynamo.updateIf` answers for one item). Any other
+ * cancellation throws as in transactWrite.
+ */
+export async function transactWriteIf(
+  dynamo: Dynamo,
+  items: readonly TransactItem[],
+  what: string,
+): Promise<boolean> {
+  try {
+    await transactWrite(dynamo, items, what);
+    return true;
+  } catch (err) {
+    const codes = err instanceof KooError ? cancellationCodes(err.cause) : undefined;
+    if (
+      codes?.includes('ConditionalCheckFailed') &&
+      codes.every((c) => c === 'None' || c === 'ConditionalCheckFailed')
+    )
+      return false;
+    throw err;
   }
 }
 

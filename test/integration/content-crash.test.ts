@@ -105,7 +105,7 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
       expect(item).toMatchObject({ c: user, h: `crash_${user}`, t: 'v2', lg: expect.stringMatching(/^kn#/) });
       expect(item.p).toBe(parentOf(i) ?? undefined);
       expect(item.sp).toBe(i % 3 === 0 ? undefined : root);
-      expect(item.pc).toBeUndefined();
+      expect(item.pw).toBeUndefined(); // nothing waits: no mark left
     });
   });
 });

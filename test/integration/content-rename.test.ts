@@ -1,9 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
-import { ContentStore } from '../../workers/content/content-store.ts';
+import { ContentStore, contentTables } from '../../workers/content/content-store.ts';
 import { ContentWorker, loadContentConfig } from '../../workers/content/content-worker.ts';
 import { ContentQueries } from '../../workers/content/queries.ts';
 import { testBodyStore } from '../support/content.ts';
@@ -13,7 +12,7 @@ import { stackEnv } from '../support/stack-env.ts';
 import { handlerContext } from '../support/workers.ts';
 
 const ctx = handlerContext();
-const tables = { content: tableName('content'), users: tableName('users') };
+const tables = contentTables('');
 const options = { region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint, retryMaxMs: 5_000 };
 
 /** A DynamoDB client that dies (as a SIGKILLed process would stop) after `updatesLeft` more UpdateItems. */

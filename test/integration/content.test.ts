@@ -121,10 +121,10 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
       const [m, l] = await Promise.all([read.queries.getKoo(mid), read.queries.getKoo(leaf)]);
       return m?.superParentId === root && l?.superParentId === root;
     });
-    // The waiting lists are emptied once resolved.
-    await waitFor('pending sets to be cleared', async () => {
+    // The waited-on marks are removed once resolved.
+    await waitFor('the waited-on marks to be removed', async () => {
       const [r, m] = await Promise.all([read.rawItem(root), read.rawItem(mid)]);
-      return !r?.pc && !m?.pc;
+      return !r?.pw && !m?.pw;
     });
   });
 

@@ -1,6 +1,8 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
-import { batchGet, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import { contentAttr as A, pendingAttr as P, pendingKey, userAttr as U } from '../../schemas/koo-content.ts';
+import { batchGet, batchWrite, type Item } from '../../shared/dynamodb/batch-writer.ts';
+import { transactWriteIf } from '../../shared/dynamodb/transact.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { queryPages } from '../../shared/dynamodb/query.ts';
 import { buildUpdate, projectionOf, type UpdateSpec } from '../../shared/dynamodb/update-expression.ts';
 import type { KooWrite, UserWrite } from './decide.ts';
@@ -9,7 +11,22 @@ import { DynamoStore } from '../../shared/dynamodb/dynamo-store.ts';
 export interface ContentTables {
   content: string;
   users: string;
+  pending: string;
 }
+
+/** The content worker's tables under a deployment's TABLE_PREFIX. */
+export function contentTables(prefix: string): ContentTables {
+  return {
+    content: tableName('content', prefix),
+    users: tableName('users', prefix),
+    pending: tableName('pending', prefix),
+  };
+}
+
+// Where a reply may still wait: the koo is absent, a stub, or a reply without super-parent.
+const UNRESOLVED =
+  'attribute_not_exists(#sp) AND (attribute_exists(#p) OR (attribute_not_exists(#c) AND attribute_not_exists(#x)))';
+const unresolvedNames = { '#sp': A.superParent, '#p': A.parent, '#c': A.creator, '#x': A.deleted };
 
 // Applies a change unless the stored item already has a newer one. Equal versions re-apply
 // (same data), so a redelivered event also redoes the steps that follow its write.
@@ -115,49 +132,108 @@ export class ContentStore extends DynamoStore<ContentTables> {
 
   /**
    * Records that `childId` waits for `parentId`'s super-parent. Holds only while the parent is
-   * not resolved (absent, a stub, or a reply without super-parent): the write that resolves the
-   * parent reads its pending set atomically, so no waiting child is missed. Returns false when
-   * the parent is already resolved (the caller resolves the child itself).
+   * not resolved: one transaction marks the parent waited on (a stub if it has not arrived) and
+   * adds the child to koo_pending, so the write that resolves the parent returns the mark and the
+   * children it finds there are all that wait. Returns false when the parent is already resolved
+   * (the caller resolves the child itself).
    */
-  async addPendingChild(parentId: string, childId: string): Promise<boolean> {
-    return (
-      (await this.dynamo.updateIf({
+  addPendingChild(parentId: string, childId: string): Promise<boolean> {
+    return this.addPending(
+      {
         TableName: this.tables.content,
         Key: { [A.contentId]: parentId },
-        UpdateExpression: 'ADD #pc :child',
-        ConditionExpression:
-          'attribute_not_exists(#sp) AND (attribute_exists(#p) OR (attribute_not_exists(#c) AND attribute_not_exists(#x)))',
-        ExpressionAttributeNames: {
-          '#pc': A.pendingChildren,
-          '#sp': A.superParent,
-          '#p': A.parent,
-          '#c': A.creator,
-          '#x': A.deleted,
-        },
-        ExpressionAttributeValues: { ':child': new Set([childId]) },
-      })) !== undefined
+        ConditionExpression: UNRESOLVED,
+        ExpressionAttributeNames: { '#w': A.waitedOn, ...unresolvedNames },
+      },
+      pendingKey.children(parentId),
+      childId,
     );
   }
 
   /**
    * Records that a koo waits for its creator's handle. Holds only while the users item has no
-   * handle (the creator's row has not arrived): the write that brings the handle reads the set
-   * atomically. Returns false when the handle is there already (the caller sets it itself).
+   * handle (the creator's row has not arrived): the write that brings the handle returns the
+   * user's mark. Returns false when the handle is there already (the caller sets it itself).
    */
-  async addPendingKoo(userId: string, contentId: string): Promise<boolean> {
-    return (
-      (await this.dynamo.updateIf({
+  addPendingKoo(userId: string, contentId: string): Promise<boolean> {
+    return this.addPending(
+      {
         TableName: this.tables.users,
         Key: { [U.userId]: userId },
-        UpdateExpression: 'ADD #pk :koo',
         ConditionExpression: 'attribute_not_exists(#h)',
-        ExpressionAttributeNames: { '#pk': U.pendingKoos, '#h': U.handle },
-        ExpressionAttributeValues: { ':koo': new Set([contentId]) },
-      })) !== undefined
+        ExpressionAttributeNames: { '#w': U.waitedOn, '#h': U.handle },
+      },
+      pendingKey.koos(userId),
+      contentId,
     );
   }
 
-  /** Removes koos that were given their handle from a user's pending set. */
+  private addPending(
+    mark: {
+      TableName: string;
+      Key: Item;
+      ConditionExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+    },
+    waitsFor: string,
+    member: string,
+  ): Promise<boolean> {
+    return transactWriteIf(
+      this.dynamo,
+      [
+        { Update: { ...mark, UpdateExpression: 'SET #w = :one', ExpressionAttributeValues: { ':one': 1 } } },
+        { Put: { TableName: this.tables.pending, Item: { [P.waitsFor]: waitsFor, [P.member]: member } } },
+      ],
+      'pending koo',
+    );
+  }
+
+  /**
+   * Hands every koo waiting in koo_pending under `waitsFor` to `settle`, a page at a time, and
+   * removes each page once settled (a crash in between settles it again: settling is idempotent).
+   */
+  async drainPending(waitsFor: string, settle: (members: string[]) => Promise<unknown>): Promise<void> {
+    for await (const items of queryPages(this.dynamo, {
+      TableName: this.tables.pending,
+      KeyConditionExpression: '#id = :id',
+      ExpressionAttributeNames: { '#id': P.waitsFor },
+      ExpressionAttributeValues: { ':id': waitsFor },
+      ConsistentRead: true,
+    })) {
+      const members = items.map((i) => i[P.member] as string);
+      await settle(members);
+      await batchWrite(
+        this.dynamo,
+        this.tables.pending,
+        members.map((m) => ({ delete: { [P.waitsFor]: waitsFor, [P.member]: m } })),
+        { keyAttributes: [P.waitsFor, P.member], concurrency: this.concurrency },
+      );
+    }
+  }
+
+  /** Removes a resolved koo's mark (not one that became unresolved again: its waiters are new). */
+  async unmarkKoo(contentId: string): Promise<void> {
+    await this.dynamo.updateIf({
+      TableName: this.tables.content,
+      Key: { [A.contentId]: contentId },
+      UpdateExpression: 'REMOVE #w',
+      ConditionExpression: `attribute_exists(#w) AND NOT (${UNRESOLVED})`,
+      ExpressionAttributeNames: { '#w': A.waitedOn, ...unresolvedNames },
+    });
+  }
+
+  /** Removes the mark of a user who has a handle. */
+  async unmarkUser(userId: string): Promise<void> {
+    await this.dynamo.updateIf({
+      TableName: this.tables.users,
+      Key: { [U.userId]: userId },
+      UpdateExpression: 'REMOVE #w',
+      ConditionExpression: 'attribute_exists(#w) AND attribute_exists(#h)',
+      ExpressionAttributeNames: { '#w': U.waitedOn, '#h': U.handle },
+    });
+  }
+
+  /** Removes koos that were given their handle from a user's pending set (kept before koo_pending). */
   async removePendingKoos(userId: string, contentIds: readonly string[]): Promise<void> {
     await this.removeFromSet(this.tables.users, { [U.userId]: userId }, U.pendingKoos, contentIds);
   }
@@ -175,7 +251,7 @@ export class ContentStore extends DynamoStore<ContentTables> {
     });
   }
 
-  /** Removes children that were resolved from a koo's pending set (after they were updated). */
+  /** Removes children that were resolved from a koo's pending set (kept before koo_pending; after they were updated). */
   async removePendingChildren(parentId: string, childIds: readonly string[]): Promise<void> {
     await this.removeFromSet(this.tables.content, { [A.contentId]: parentId }, A.pendingChildren, childIds);
   }

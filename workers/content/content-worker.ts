@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { topicNames } from '../../schemas/topics.ts';
-import { tableName } from '../../schemas/tables.ts';
 import { kooRowSchema, userRowSchema, type KooRow, type UserRow } from '../../schemas/cdc.ts';
-import { contentAttr as A, userAttr as U } from '../../schemas/koo-content.ts';
+import { contentAttr as A, pendingKey, userAttr as U } from '../../schemas/koo-content.ts';
 import { decodeChangeEvent, type ChangeEvent } from '../../shared/cdc/debezium.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
@@ -13,7 +12,7 @@ import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
 import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import { bodyStoreFor, type BodyStore } from './body-store.ts';
-import { ContentStore } from './content-store.ts';
+import { ContentStore, contentTables } from './content-store.ts';
 import {
   isResolved,
   kooTombstone,
@@ -179,14 +178,20 @@ export class ContentWorker extends WorkerBase<ContentWorkerParts, ContentEvent> 
       if (updated) await this.settleThread(updated);
       return;
     }
-    const pending = item[A.pendingChildren] as Set<string> | undefined;
-    if (!pending || pending.size === 0) return;
     const root = rootOf(item);
-    await mapConcurrent([...pending], this.parts.config.SINK_CONCURRENCY, async (childId) => {
-      const child = await this.parts.store.setSuperParent(childId, id, root);
-      if (child) await this.settleThread(child);
-    });
-    await this.parts.store.removePendingChildren(id, [...pending]);
+    const settle = (childIds: readonly string[]) =>
+      mapConcurrent(childIds, this.parts.config.SINK_CONCURRENCY, async (childId) => {
+        const child = await this.parts.store.setSuperParent(childId, id, root);
+        if (child) await this.settleThread(child);
+      });
+    const kept = item[A.pendingChildren] as Set<string> | undefined;
+    if (kept && kept.size > 0) {
+      await settle([...kept]);
+      await this.parts.store.removePendingChildren(id, [...kept]);
+    }
+    if (item[A.waitedOn] === undefined) return;
+    await this.parts.store.drainPending(pendingKey.children(id), settle);
+    await this.parts.store.unmarkKoo(id);
   }
 
   /**
@@ -221,12 +226,18 @@ export class ContentWorker extends WorkerBase<ContentWorkerParts, ContentEvent> 
         const before = await this.parts.store.writeUser(write);
         const handle = write.set[U.handle];
         if (before === undefined || typeof handle !== 'string') return; // fenced out, or a delete
-        const waiting = before?.[U.pendingKoos] as Set<string> | undefined;
-        if (waiting && waiting.size > 0) {
-          await mapConcurrent([...waiting], this.parts.config.SINK_CONCURRENCY, (id) =>
+        const giveHandle = (ids: readonly string[]) =>
+          mapConcurrent(ids, this.parts.config.SINK_CONCURRENCY, (id) =>
             this.parts.store.setHandle(id, handle, write.version),
           );
-          await this.parts.store.removePendingKoos(write.userId, [...waiting]);
+        const kept = before?.[U.pendingKoos] as Set<string> | undefined;
+        if (kept && kept.size > 0) {
+          await giveHandle([...kept]);
+          await this.parts.store.removePendingKoos(write.userId, [...kept]);
+        }
+        if (before?.[U.waitedOn] !== undefined) {
+          await this.parts.store.drainPending(pendingKey.koos(write.userId), giveHandle);
+          await this.parts.store.unmarkUser(write.userId);
         }
         if (needsPropagation(before, handle)) {
           await this.propagateHandle(write.userId, handle, write.version);
@@ -264,7 +275,7 @@ export const contentWorkerModule: WorkerModule<ContentConfig, ContentEvent> = {
 export function createContentWorker(config: ContentConfig): ContentWorker {
   const store = new ContentStore(
     dynamoFor(config),
-    { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },
+    contentTables(config.TABLE_PREFIX),
     config.SINK_CONCURRENCY,
   );
   return new ContentWorker({ store, bodies: bodyStoreFor(config), config });
