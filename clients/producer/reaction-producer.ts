@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { CompressionTypes, Partitioners, type Message, type Producer, type SASLOptions } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import { topicNames } from '../../schemas/topics.ts';
 import { reactionContract, reactionSchema, reactionSubject, type Reaction } from '../../schemas/reaction.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { KooError, errorMessage } from '../../shared/errors/koo-error.ts';
-import { createKafka } from '../../shared/kafka/kafka-client.ts';
+import { createKafka, type KafkaSasl } from '../../shared/kafka/kafka-client.ts';
 import { createLogger, type Logger } from '../../shared/logging/logger.ts';
 import { inSpan, SpanKind, traceHeaders } from '../../shared/telemetry/tracing.ts';
 
@@ -19,9 +19,9 @@ export const reactionProducerOptionsSchema = z.object({
   schemaRegistryUrl: z.url('schemaRegistryUrl must be a URL'),
   clientId: z.string().min(1).default('koo-reaction-producer'),
   ssl: z.boolean().default(false),
-  /** kafkajs' SASL option: SCRAM, or OAUTHBEARER with mskIamTokenProvider for MSK IAM. */
+  /** kafkajs' SASL option: SCRAM, or oauthBearerMechanism(mskIamTokenProvider(region)) for MSK IAM. */
   sasl: z
-    .custom<SASLOptions>(
+    .custom<KafkaSasl>(
       (v) => typeof v === 'object' && v !== null && 'mechanism' in v,
       'sasl must be kafkajs SASL options',
     )

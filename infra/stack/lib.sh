@@ -13,7 +13,7 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 
 # Ports and endpoints: the single place the local stack's addresses are set (docker-compose.yml
 # and infra/env.example mirror them; keep the three in step).
-: "${KAFKA_PORT:=9092}" "${KAFKA_CONTROLLER_PORT:=9093}" "${KAFKA_SASL_PORT:=9096}" "${CONNECT_PORT:=8083}" "${REGISTRY_PORT:=8081}"
+: "${KAFKA_PORT:=9092}" "${KAFKA_CONTROLLER_PORT:=9093}" "${KAFKA_SASL_PORT:=9096}" "${KAFKA_IAM_PORT:=9098}" "${CONNECT_PORT:=8083}" "${REGISTRY_PORT:=8081}"
 : "${DYNAMODB_PORT:=8000}" "${S3_PORT:=9000}" "${REDIS_PORT:=6379}" "${PG_PORT:=5432}"
 : "${PG_USER:=koo}" "${PG_DB:=koo}"
 

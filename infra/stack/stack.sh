@@ -5,6 +5,7 @@
 #   npm run stack -- status              one line per service
 #   npm run stack -- logs [SERVICE]      tail the logs
 #   npm run stack -- scram-user NAME     a SCRAM user on Kafka's SASL listener (KAFKA_SASL_PASSWORD)
+#   npm run stack -- msk-iam-key         the access key Kafka's IAM listener (9098) accepts, and its CA
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -61,5 +62,6 @@ case "$cmd" in
   status) status ;;
   logs) logs "$@" ;;
   scram-user) kafka_scram_user "$@" ;;
-  *) echo "usage: npm run stack -- up|down|status|logs [SERVICE...] | scram-user NAME  (services: ${SERVICES[*]})" >&2; exit 2 ;;
+  msk-iam-key) kafka_msk_iam_key ;;
+  *) echo "usage: npm run stack -- up|down|status|logs [SERVICE...] | scram-user NAME | msk-iam-key  (services: ${SERVICES[*]})" >&2; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
-import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type LogEntry, type Mechanism, type SASLOptions } from 'kafkajs';
 import type { CommonConfig } from '../config/common.ts';
 import type { Logger } from '../logging/logger.ts';
 
@@ -33,8 +33,59 @@ export function mskIamTokenProvider(
   };
 }
 
+/** What kafkajs takes as its sasl option: a built-in mechanism's options, or a mechanism of our own. */
+export type KafkaSasl = SASLOptions | Mechanism;
+
+const SOH = '\u0001';
+// kafkajs' typings give this error no constructor arguments; its class takes the message.
+const SaslAuthenticationError = kafkajs.KafkaJSSASLAuthenticationError as unknown as new (
+  message: string,
+) => Error;
+
+// Kafka's BYTES: an int32 length (-1: null), then the bytes; kafkajs hands mechanisms both framed.
+function kafkaBytes(bytes: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+function fromKafkaBytes(framed: Buffer): Buffer {
+  const length = framed.length < 4 ? -1 : framed.readInt32BE(0);
+  return length <= 0 ? Buffer.alloc(0) : framed.subarray(4, 4 + length);
+}
+
+/**
+ * SASL/OAUTHBEARER (RFC 7628) that reads the broker's answer. A broker that refuses a token does
+ * not fail the SaslAuthenticate request: it answers with an error challenge
+ * (`{"status":"invalid_token"}`), then closes the connection. kafkajs' built-in OAUTHBEARER ignores
+ * the answer, so a refused token surfaced as "Closed connection" and retries; here it is
+ * kafkajs' SASL authentication error, which the worker reports as the configuration error it is.
+ */
+export function oauthBearerMechanism(tokenProvider: () => Promise<{ value: string }>): Mechanism {
+  return {
+    mechanism: 'oauthbearer',
+    authenticationProvider: ({ host, port, saslAuthenticate }) => ({
+      authenticate: async () => {
+        const { value } = await tokenProvider();
+        await saslAuthenticate({
+          request: { encode: () => kafkaBytes(Buffer.from(`n,,${SOH}auth=Bearer ${value}${SOH}${SOH}`)) },
+          response: {
+            decode: (bytes: Buffer) => fromKafkaBytes(bytes),
+            parse: (answer: Buffer) => {
+              if (answer && answer.length > 0)
+                throw new SaslAuthenticationError(
+                  `SASL OAUTHBEARER authentication failed: ${host}:${port} refused the token: ${answer.toString('utf8')}`,
+                );
+              return true;
+            },
+          },
+        });
+      },
+    }),
+  };
+}
+
 /** kafkajs' sasl option for the configured mechanism (the config's own check ran at load). */
-function kafkaSasl(config: KafkaConnectionConfig): SASLOptions | undefined {
+function kafkaSasl(config: KafkaConnectionConfig): KafkaSasl | undefined {
   switch (config.KAFKA_SASL_MECHANISM) {
     case 'none':
       return undefined;
@@ -44,9 +95,9 @@ function kafkaSasl(config: KafkaConnectionConfig): SASLOptions | undefined {
         mechanism: config.KAFKA_SASL_MECHANISM,
         username: config.KAFKA_SASL_USERNAME ?? '',
         password: config.KAFKA_SASL_PASSWORD ?? '',
-      };
+      } as SASLOptions;
     case 'aws-msk-iam':
-      return { mechanism: 'oauthbearer', oauthBearerProvider: mskIamTokenProvider(config.AWS_REGION) };
+      return oauthBearerMechanism(mskIamTokenProvider(config.AWS_REGION));
   }
 }
 
@@ -70,7 +121,7 @@ export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   ssl?: boolean;
-  sasl?: SASLOptions;
+  sasl?: KafkaSasl;
 }
 
 /** The client options of a component configured by the environment (every worker, app and tool). */

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { commonConfigSchema } from '../../shared/config/common.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
-import { kafkaClientOptions, mskIamTokenProvider } from '../../shared/kafka/kafka-client.ts';
+import kafkajs, { type Mechanism } from 'kafkajs';
+import {
+  kafkaClientOptions,
+  mskIamTokenProvider,
+  oauthBearerMechanism,
+} from '../../shared/kafka/kafka-client.ts';
 import { loadReactionsConfig } from '../../workers/reactions/reactions-worker.ts';
 
 const load = (env: Record<string, string>) => loadConfig(commonConfigSchema, env);
@@ -81,11 +86,10 @@ describe('MSK IAM tokens', () => {
         KAFKA_SSL: 'true',
         AWS_REGION: 'ap-south-1',
       });
-      const sasl = kafkaClientOptions(config, 'c').sasl;
-      expect(sasl?.mechanism).toBe('oauthbearer');
-      const { value } = await (
-        sasl as { oauthBearerProvider: () => Promise<{ value: string }> }
-      ).oauthBearerProvider();
+      const sasl = kafkaClientOptions(config, 'c').sasl as Mechanism;
+      expect(sasl.mechanism).toBe('oauthbearer');
+      const { message } = await authenticate(sasl);
+      const value = message.split('auth=Bearer ')[1]!.split('\u0001')[0]!;
       const url = new URL(Buffer.from(value, 'base64url').toString());
       expect(url.host).toBe('kafka.ap-south-1.amazonaws.com');
       expect(url.searchParams.get('Action')).toBe('kafka-cluster:Connect');
@@ -113,5 +117,43 @@ describe('MSK IAM tokens', () => {
     now = 840_000;
     expect(await provider()).toEqual({ value: 't2' });
     expect(signed).toBe(2);
+  });
+});
+
+/** Runs a mechanism's authentication against a broker that answers `answer` (empty: accepted). */
+async function authenticate(mechanism: Mechanism, answer = Buffer.alloc(0)) {
+  let message = '';
+  await mechanism
+    .authenticationProvider({
+      host: 'b-1.msk.example',
+      port: 9098,
+      logger: undefined as never,
+      saslAuthenticate: async ({ request, response }) => {
+        // Both ways framed as Kafka's BYTES: an int32 length, then the bytes.
+        const sent = (await request.encode()) as Buffer;
+        expect(sent.readInt32BE(0)).toBe(sent.length - 4);
+        message = sent.subarray(4).toString('utf8');
+        const framed = Buffer.concat([Buffer.alloc(4), answer]);
+        framed.writeInt32BE(answer.length);
+        return response?.parse(await response.decode(framed));
+      },
+    })
+    .authenticate();
+  return { message };
+}
+
+describe('SASL/OAUTHBEARER', () => {
+  const mechanism = oauthBearerMechanism(async () => ({ value: 'the-token' }));
+
+  it('sends the token as RFC 7628 says', async () => {
+    expect((await authenticate(mechanism)).message).toBe('n,,\u0001auth=Bearer the-token\u0001\u0001');
+  });
+
+  it('fails as kafkajs fails a refused SASL login when the broker answers with an error challenge', async () => {
+    const refused = authenticate(mechanism, Buffer.from('{"status":"invalid_token"}'));
+    await expect(refused).rejects.toBeInstanceOf(kafkajs.KafkaJSSASLAuthenticationError);
+    await expect(refused).rejects.toThrow(
+      /b-1.msk.example:9098 refused the token: \{"status":"invalid_token"\}/,
+    );
   });
 });
