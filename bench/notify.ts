@@ -3,7 +3,6 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { tableName } from '../schemas/tables.ts';
-import { topicNames } from '../schemas/topics.ts';
 import { contentAttr as A } from '../schemas/koo-content.ts';
 import { reactionContract } from '../schemas/reaction.ts';
 import { RegistryCodec } from '../shared/avro/registry-codec.ts';
@@ -15,7 +14,7 @@ import { kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { runWorker, workerConfigSchema, type RunningWorker } from '../shared/runtime/run-worker.ts';
 import { Random, Zipf } from '../apps/synthetic/random.ts';
-import { notifyWorkerModule } from '../workers/notify/notify-worker.ts';
+import { notifyTopics, notifyWorkerModule } from '../workers/notify/notify-worker.ts';
 import { NotificationStore } from '../workers/notify/notification-store.ts';
 import { notificationQueueConfigSchema } from '../workers/notify/notify-config.ts';
 import { ProfileLookup } from '../workers/notify/profile-lookup.ts';
@@ -31,7 +30,9 @@ import { latencyFigures, round, type Figures } from './report.ts';
  * it), jobs per event, and delivery latency from a job being due to its completion. The notify
  * worker's jobs are due when their window ends: the window itself is the price of aggregation.
  */
-const topics = [topicNames.reactions];
+// Every topic the notify worker reads is pinned at its end, not only the reactions: a group with
+// no offset on koos and follows would read them from the start (every reply ever made notifies).
+const topics = notifyTopics;
 
 interface Run {
   label: string;
@@ -69,7 +70,7 @@ export async function benchNotify(): Promise<Figures[]> {
 
   const env = {
     ...process.env,
-    LOG_LEVEL: 'error',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error',
     NOTIFY_WINDOW_MS: String(windowMs),
     NOTIFY_RATE_MAX: '1000000',
   };

@@ -119,5 +119,5 @@ export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
     ],
   },
   // Reads BullMQ in Redis (ElastiCache), calls the push transport, and records each finished job.
-  'notify-sender': { tables: [{ table: 'notifyLedger', actions: ['PutItem'] }] },
+  'notify-sender': { tables: [{ table: 'notifyLedger', actions: ['BatchWriteItem'] }] },
 };

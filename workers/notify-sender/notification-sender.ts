@@ -12,7 +12,7 @@ import {
   type NotificationJobData,
   type NotificationStore,
 } from '../notify/notification-store.ts';
-import type { NotifyLedger } from '../notify/notify-ledger.ts';
+import type { LedgerRecorder } from './ledger-recorder.ts';
 import type { SenderConfig } from './sender-config.ts';
 import type { NotificationTransport } from './transport.ts';
 
@@ -32,7 +32,7 @@ const isDigest = (job: Job<NotificationJobData>): job is Job<DigestJobData> => j
 export class NotificationSender {
   private readonly worker: Worker<NotificationJobData, Outcome>;
   private readonly store: NotificationStore;
-  private readonly ledger: NotifyLedger;
+  private readonly ledger: LedgerRecorder;
   private readonly transport: NotificationTransport;
   private readonly config: SenderConfig;
   private readonly logger: Logger;
@@ -42,7 +42,7 @@ export class NotificationSender {
 
   constructor(
     store: NotificationStore,
-    ledger: NotifyLedger,
+    ledger: LedgerRecorder,
     transport: NotificationTransport,
     config: SenderConfig,
     logger: Logger,

@@ -5,6 +5,7 @@ import { configOrExit, exitOnSignals } from '../../shared/runtime/process-shutdo
 import { dynamoFor } from '../../shared/dynamodb/dynamo-client.ts';
 import { NotificationStore } from '../notify/notification-store.ts';
 import { notifyLedgerFor } from '../notify/notify-ledger.ts';
+import { LedgerRecorder } from './ledger-recorder.ts';
 import { NotificationSender } from './notification-sender.ts';
 import { loadSenderConfig } from './sender-config.ts';
 import { transportFor, type NotificationTransport } from './transport.ts';
@@ -41,7 +42,7 @@ export async function runSender(
   const transport = options.transport ?? configured.transport;
   const sender = new NotificationSender(
     store,
-    notifyLedgerFor(dynamoFor(config), config),
+    new LedgerRecorder(notifyLedgerFor(dynamoFor(config), config)),
     transport,
     config,
     logger,

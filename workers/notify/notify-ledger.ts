@@ -1,6 +1,7 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { tableName } from '../../schemas/tables.ts';
+import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { queryPages } from '../../shared/dynamodb/query.ts';
 import type { NotificationQueueConfig } from './notify-config.ts';
@@ -49,9 +50,10 @@ export class NotifyLedger {
     return `${this.namespace}#${hour}#${shard}`;
   }
 
-  async record(entry: LedgerEntry): Promise<void> {
+  /** The ledger item of a finished job (the sender writes it: workers/notify-sender/ledger-recorder.ts). */
+  itemOf(entry: LedgerEntry): Item {
     const shard = createHash('sha1').update(entry.jobId).digest().readUInt16BE(0) % LEDGER_SHARDS;
-    const item = {
+    return {
       id: this.bucket(Math.floor(entry.finishedAtMs / HOUR_MS), shard),
       job: entry.jobId,
       r: entry.recipient,
@@ -61,9 +63,18 @@ export class NotifyLedger {
       f: entry.finishedAtMs,
       ttl: Math.ceil((entry.finishedAtMs + this.keepMs) / 1000),
     };
-    await this.dynamo.call('PutItem', (doc) =>
-      doc.send(new PutCommand({ TableName: this.table, Item: item })),
+  }
+
+  /** Writes ledger items in one BatchWriteItem (25 at most); resolves to those DynamoDB left unprocessed. */
+  async write(items: readonly Item[]): Promise<Item[]> {
+    const out = await this.dynamo.call('BatchWriteItem', (doc) =>
+      doc.send(
+        new BatchWriteCommand({
+          RequestItems: { [this.table]: items.map((Item) => ({ PutRequest: { Item } })) },
+        }),
+      ),
     );
+    return (out.UnprocessedItems?.[this.table] ?? []).map((r) => r.PutRequest!.Item as Item);
   }
 
   /** Every job finished from `sinceMs` on, a page at a time (hour by hour, every shard). */
