@@ -8,6 +8,7 @@ function scriptedLedger(answers: ((items: readonly Item[]) => Item[] | Error)[])
   const writes: string[][] = [];
   const ledger = {
     itemOf: (e: LedgerEntry) => ({ id: 'ns#1#0', job: e.jobId }),
+    retryPolicy: { baseMs: 1, capMs: 2, budgetMs: 1_000 },
     write: async (items: readonly Item[]) => {
       writes.push(items.map((i) => i.job as string));
       const answer = (answers.shift() ?? (() => []))(items);
@@ -34,7 +35,7 @@ describe('the sender’s ledger recorder', () => {
     expect(writes.map((w) => w.length)).toEqual([1, 25, 4]);
   });
 
-  it('writes again what DynamoDB left unprocessed, and resolves each record once it is written', async () => {
+  it('writes again, after a backoff, what DynamoDB left unprocessed, and resolves each record once written', async () => {
     const { ledger, writes } = scriptedLedger([() => [], (items) => items.slice(1)]);
     const recorder = new LedgerRecorder(ledger);
     await Promise.all(['a', 'b', 'c'].map((j) => recorder.record(entry(j))));

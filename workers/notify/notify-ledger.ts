@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { tableName } from '../../schemas/tables.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import type { RetryPolicy } from '../../shared/runtime/retry.ts';
 import { queryPages } from '../../shared/dynamodb/query.ts';
 import type { NotificationQueueConfig } from './notify-config.ts';
 
@@ -63,6 +64,11 @@ export class NotifyLedger {
       f: entry.finishedAtMs,
       ttl: Math.ceil((entry.finishedAtMs + this.keepMs) / 1000),
     };
+  }
+
+  /** How the ledger's client retries (the recorder's writes of unprocessed items wait the same way). */
+  get retryPolicy(): RetryPolicy {
+    return this.dynamo.retryPolicy;
   }
 
   /** Writes ledger items in one BatchWriteItem (25 at most); resolves to those DynamoDB left unprocessed. */
