@@ -1,5 +1,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { followRowSchema } from '../schemas/cdc.ts';
 import { graphAttr as G, graphKey } from '../schemas/koo-feed.ts';
+import { decodeChangeEvent } from '../shared/cdc/debezium.ts';
 import { tableName } from '../schemas/tables.ts';
 import { topicNames } from '../schemas/topics.ts';
 import { sourceDatabasePool } from '../shared/config/source-database.ts';
@@ -116,10 +118,7 @@ export async function benchCelebrity(): Promise<Figures[]> {
     async (proxy, groupId, onDone) => {
       const proxied = new Dynamo({ region: base.AWS_REGION, endpoint: proxy.endpoint });
       const stop = await runPerRecordConsumer(kafka, groupId, [topicNames.follows], async (raw) => {
-        const row = raw.value
-          ? (JSON.parse(raw.value.toString()) as { after?: { followee_id?: string } })
-          : {};
-        const followee = row.after?.followee_id;
+        const followee = decodeChangeEvent(raw, followRowSchema)?.after?.followee_id;
         if (followee)
           await proxied.call('UpdateItem', (doc) =>
             doc.send(
