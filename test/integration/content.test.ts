@@ -17,6 +17,8 @@ const groupId = `test-content-${runId}`;
 const lang = `zz${runId}`; // a language of this run only, so by-lang pages hold only this test's koos
 const t = (minute: number) => new Date(Date.UTC(2026, 10, 27, 9, minute)).toISOString();
 
+const replayGroup = `test-content-replay-${runId}`;
+
 describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', () => {
   let db: pg.Pool;
   let worker: RunningWorker;
@@ -31,6 +33,8 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     producer = kafka.producer();
     await Promise.all([admin.connect(), producer.connect()]);
     await pinGroupAtEnd(admin, groupId, [topicNames.koos, topicNames.users]);
+    // The replay starts where this file began: everything it produced, not a long-lived stack's history.
+    await pinGroupAtEnd(admin, replayGroup, [topicNames.koos, topicNames.users]);
     worker = await startWorkerInProcess(contentWorker, { CONTENT_GROUP_ID: groupId, BATCH_SIZE: '200' });
   });
 
@@ -170,7 +174,7 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     expect(found[0]![dlqHeaders.reason]).toMatch(/not JSON/);
   });
 
-  it('changes nothing when the topics are replayed from the beginning', async () => {
+  it('changes nothing when the topics are replayed from where this file began', async () => {
     const ids = [newId(), newId()];
     const user = newId();
     await db.query(sql.insertUser, [user, `replay_${user}`, 'Replay', false]);
@@ -186,7 +190,6 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
     );
     const before = await Promise.all(ids.map(read.rawItem));
 
-    const replayGroup = `test-content-replay-${runId}`;
     const replay = await startWorkerInProcess(contentWorker, { CONTENT_GROUP_ID: replayGroup });
     try {
       await waitFor(
