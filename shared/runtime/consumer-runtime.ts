@@ -12,7 +12,7 @@ import { rawRecordOf, type DecodedRecord, type RawRecord } from '../kafka/record
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { endSpan, startRecordSpans } from '../telemetry/tracing.ts';
-import { commitChunk, deadLetter } from './chunk-commit.ts';
+import { CoalescedCommits, commitChunk, deadLetter } from './chunk-commit.ts';
 import { handleIsolatingFailures, untilDone } from './failure-isolation.ts';
 import { runStoppable } from './process-shutdown.ts';
 import type { HandlerContext, Resume, WorkerDefinition } from './worker-definition.ts';
@@ -55,6 +55,7 @@ export class ConsumerRuntime<T> {
   private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
+  private readonly commits: CoalescedCommits;
   private readonly stopping = new AbortController();
   private joined = false;
   private running = false;
@@ -87,6 +88,7 @@ export class ConsumerRuntime<T> {
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+    this.commits = new CoalescedCommits((offsets) => this.consumer.commitOffsets(offsets), logger);
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
@@ -335,7 +337,7 @@ export class ConsumerRuntime<T> {
       ))
     )
       return false;
-    return commitChunk(this.consumer, this.worker, raw, this.logger);
+    return commitChunk(this.commits, this.worker, raw);
   }
 
   /** Stops fetching, lets the batch in flight finish (or abandons its retries), commits, leaves the group. Safe to call twice. */
