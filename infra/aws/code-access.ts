@@ -13,13 +13,14 @@
  *   command the mapping below does not know fails the check, so a new kind of call is never missed.
  *   Transactions count per item: `{ Put | Update | Delete | ConditionCheck: { TableName, ... } }`
  *   literals in a file that builds a TransactWrite command or calls shared/dynamodb/transact.ts.
- * - Which calls run: a function or method counts when something in the worker's import graph
- *   refers to it (resolved by the checker, so `store.delete` is LakeStore.delete only when the
- *   receiver is a LakeStore; `{ name }` shorthands and re-exports resolve too). A store method that
- *   only the CLI calls is therefore not granted to the worker. Methods implementing an interface
- *   or overriding a base class (called through that type, e.g. `definition.handle`) count with
- *   their class's file. A reference from code that is itself dead still counts: an over-grant at
- *   worst, never a missing one. Not seen: calls through computed names (`store[name]()`).
+ * - Which calls run: those reachable from the top-level code of the worker's import graph,
+ *   following references (resolved by the checker, so `store.delete` is LakeStore.delete only when
+ *   the receiver is a LakeStore; `{ name }` shorthands and re-exports resolve too). Naming a
+ *   function in an import is not a reference, and neither is a reference from code nothing
+ *   reaches: a store method that only the CLI calls, or a write method of a class whose worker
+ *   only reads, is not granted. Methods implementing an interface or overriding a base class
+ *   (called through that type, e.g. `definition.handle`, optional hooks like `resumeFrom` too)
+ *   count with their class's file. Not seen: calls through computed names (`store[name]()`).
  * - Tables: every `tableName('<key>', ...)` call the worker makes. When it is an argument of
  *   `new SomeStore(...)`, the actions that table may receive are bounded by what that class's
  *   methods (and what they call) do; a table name passed anywhere else may receive anything the
@@ -162,6 +163,18 @@ function isDeclarationName(node: ts.Identifier): boolean {
   );
 }
 
+/**
+ * Whether a name sits in an import, or in a re-export from another module: naming a function
+ * there calls nothing (a use elsewhere resolves through the alias to the function itself).
+ */
+function inModuleClause(node: ts.Node): boolean {
+  for (let n: ts.Node | undefined = node.parent; n && !ts.isSourceFile(n); n = n.parent) {
+    if (ts.isImportDeclaration(n) || ts.isImportEqualsDeclaration(n)) return true;
+    if (ts.isExportDeclaration(n)) return n.moduleSpecifier !== undefined;
+  }
+  return false;
+}
+
 /** The @aws-sdk package (the innermost, if nested) a declaration comes from. */
 function packageOf(declaration: ts.Declaration): string | undefined {
   const found = [...declaration.getSourceFile().fileName.matchAll(/node_modules\/@aws-sdk\/([^/]+)\//g)];
@@ -181,6 +194,8 @@ export class CodeAccessReader {
   private readonly program: ts.Program;
   private readonly checker: ts.TypeChecker;
   private readonly units = new Map<string, Unit>();
+  /** Class units whose refs are their interface members (readHeritage). */
+  private readonly heritageUnits = new Set<string>();
 
   constructor(root: string, mains: readonly string[]) {
     this.root = root;
@@ -268,7 +283,7 @@ export class CodeAccessReader {
         )
           this.unitAt(node).ops.push({ service: 'dynamodb', actions: [action] });
       }
-      if (ts.isIdentifier(node) && !isDeclarationName(node)) {
+      if (ts.isIdentifier(node) && !isDeclarationName(node) && !inModuleClause(node)) {
         const from = this.unitAt(node);
         for (const d of this.declarationsOf(node))
           for (const target of this.targetUnits(d)) if (target !== from.key) from.refs.add(target);
@@ -284,20 +299,24 @@ export class CodeAccessReader {
    * class refers to them itself, so they count whenever the class's file is loaded.
    */
   private readHeritage(node: ts.ClassDeclaration): void {
-    const names = new Set(
-      (node.heritageClauses ?? []).flatMap((clause) =>
-        clause.types.flatMap((t) =>
-          this.checker
-            .getTypeAtLocation(t)
-            .getProperties()
-            .map((p) => p.name),
-        ),
-      ),
-    );
+    const names = this.heritageNames(node);
     if (names.size === 0) return;
     const unit = this.unit(keyOf(node), node.getSourceFile().fileName);
+    this.heritageUnits.add(unit.key);
     for (const member of node.members)
       if (member.name && names.has(member.name.getText()) && unitNode(member)) unit.refs.add(keyOf(member));
+  }
+
+  /** Member names of what a class extends or implements, and of what those classes implement in turn (optional hooks too). */
+  private heritageNames(node: ts.ClassDeclaration): Set<string> {
+    const names = new Set<string>();
+    for (const t of (node.heritageClauses ?? []).flatMap((clause) => clause.types)) {
+      const type = this.checker.getTypeAtLocation(t);
+      for (const p of type.getProperties()) names.add(p.name);
+      for (const d of type.getSymbol()?.declarations ?? [])
+        if (ts.isClassDeclaration(d)) for (const n of this.heritageNames(d)) names.add(n);
+    }
+    return names;
   }
 
   private isTableNameCall(node: ts.CallExpression): boolean {
@@ -405,34 +424,33 @@ export class CodeAccessReader {
     return seen;
   }
 
-  /** Op sites reachable from some units, following references. */
-  private closure(start: Iterable<string>): OpSite[] {
+  /** Units reachable from some units, following references. */
+  private closure(start: Iterable<string>): Unit[] {
     const seen = new Set<string>();
     const pending = [...start];
-    const ops: OpSite[] = [];
+    const reached: Unit[] = [];
     while (pending.length > 0) {
       const key = pending.pop()!;
       if (seen.has(key)) continue;
       seen.add(key);
       const unit = this.units.get(key);
       if (!unit) continue;
-      ops.push(...unit.ops);
+      reached.push(unit);
       pending.push(...unit.refs);
     }
-    return ops;
+    return reached;
   }
 
   of(main: string): CodeAccess {
     const problems: string[] = [];
     const files = this.runtimeFiles(main, problems);
-    // Units something in the graph refers to, and the graph's top-level code.
-    const used = new Set<string>();
-    for (const unit of this.units.values()) {
-      if (!files.has(unit.file)) continue;
-      for (const r of unit.refs) used.add(r);
-      if (unit.key.endsWith(':top')) used.add(unit.key);
-    }
-    const usedUnits = [...used].flatMap((k) => this.units.get(k) ?? []);
+    // What runs: the graph's top-level code and its classes' interface members, and what they
+    // refer to, transitively. A function only dead code refers to is not granted.
+    const roots = [...this.units.values()]
+      .filter((u) => files.has(u.file) && (u.key.endsWith(':top') || this.heritageUnits.has(u.key)))
+      .map((u) => u.key);
+    const usedUnits = this.closure(roots);
+    const used = new Set(usedUnits.map((u) => u.key));
     problems.push(...usedUnits.flatMap((u) => u.problems));
     const ops = usedUnits.flatMap((u) => u.ops);
     const dynamoActionsOf = (sites: OpSite[]) =>
@@ -475,6 +493,6 @@ export class CodeAccessReader {
     const cls = this.declarationsOf(construction.expression).find(ts.isClassDeclaration);
     if (!cls || !this.isOwn(cls.getSourceFile())) return undefined;
     const members = [...this.units.values()].filter((u) => u.owner === cls && used.has(u.key));
-    return this.closure(members.map((u) => u.key));
+    return this.closure(members.map((u) => u.key)).flatMap((u) => u.ops);
   }
 }

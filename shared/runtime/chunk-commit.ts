@@ -4,6 +4,7 @@ import { sendToDlq, type DeadLetter } from '../kafka/dlq.ts';
 import type { RawRecord } from '../kafka/records.ts';
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
+import type { InFlightBatcher } from './in-flight-batcher.ts';
 import type { WorkerDefinition } from './worker-definition.ts';
 
 /** Sends records that can never be processed to the DLQ with their reason, counted and logged. */
@@ -39,68 +40,29 @@ export interface PartitionOffset {
 }
 
 /**
- * The group's offset commits, coalesced: a commit asked for while another is in flight waits for
- * it and goes out with every other one that came meanwhile, in one OffsetCommit request. The
- * broker serves a connection's requests one at a time, so 12 partitions' batches ending together
- * made a queue of 12 commits (the last one waited ~40 ms at 500 reactions/s); now they make two.
- * All of a request's commits succeed or fail together, as each of them alone would in a rebalance.
- */
-export class CoalescedCommits {
-  private waiting = new Map<string, { offset: PartitionOffset; settle: Array<(ok: boolean) => void> }>();
-  private inFlight = false;
-  private readonly send: (offsets: PartitionOffset[]) => Promise<void>;
-  private readonly logger: Logger;
-
-  constructor(send: (offsets: PartitionOffset[]) => Promise<void>, logger: Logger) {
-    this.send = send;
-    this.logger = logger;
-  }
-
-  /** Resolves true once `offset` is committed, false when the request carrying it failed. */
-  commit(offset: PartitionOffset): Promise<boolean> {
-    return new Promise((settle) => {
-      const key = `${offset.topic}:${offset.partition}`;
-      // A partition's chunks commit one after another; a second one waiting is newer.
-      const entry = this.waiting.get(key);
-      this.waiting.set(key, { offset, settle: [...(entry?.settle ?? []), settle] });
-      void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    if (this.inFlight || this.waiting.size === 0) return;
-    this.inFlight = true;
-    const batch = [...this.waiting.values()];
-    this.waiting = new Map();
-    const offsets = batch.map((e) => e.offset);
-    let ok = true;
-    try {
-      await this.send(offsets);
-    } catch (err) {
-      this.logger.warn({ err, offsets }, 'offset commit failed');
-      ok = false;
-    }
-    this.inFlight = false;
-    for (const entry of batch) for (const settle of entry.settle) settle(ok);
-    void this.flush();
-  }
-}
-
-/**
  * Commits the chunk's partition past its last record, or, for a worker that holds records
  * across chunks, up to the first offset it still holds. Resolves false when the commit failed
  * (the partition was lost in a rebalance: its new owner redoes the chunk, whose effects are idempotent).
+ * `commits` sends the group's commits: those asked for while one is in flight go together in
+ * the next OffsetCommit request. The broker serves a connection's requests one at a time, so 12
+ * partitions' batches ending together made a queue of 12 commits (the last one waited ~40 ms at
+ * 500 reactions/s).
  */
 export async function commitChunk(
-  commits: CoalescedCommits,
+  commits: InFlightBatcher<PartitionOffset>,
   worker: Pick<WorkerDefinition<unknown>, 'name' | 'heldFrom'>,
   raw: readonly RawRecord[],
+  logger: Logger,
 ): Promise<boolean> {
   const last = raw[raw.length - 1]!;
   const offset = worker.heldFrom?.(last.topic, last.partition) ?? BigInt(last.offset) + 1n;
   const stopTimer = metrics.commitDuration.startTimer({ worker: worker.name });
   try {
-    return await commits.commit({ topic: last.topic, partition: last.partition, offset: offset.toString() });
+    await commits.add({ topic: last.topic, partition: last.partition, offset: offset.toString() });
+    return true;
+  } catch (err) {
+    logger.warn({ err, topic: last.topic, partition: last.partition }, 'offset commit failed');
+    return false;
   } finally {
     stopTimer();
   }

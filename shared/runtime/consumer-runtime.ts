@@ -12,8 +12,9 @@ import { rawRecordOf, type DecodedRecord, type RawRecord } from '../kafka/record
 import type { Logger } from '../logging/logger.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { endSpan, startRecordSpans } from '../telemetry/tracing.ts';
-import { CoalescedCommits, commitChunk, deadLetter } from './chunk-commit.ts';
+import { commitChunk, deadLetter, type PartitionOffset } from './chunk-commit.ts';
 import { handleIsolatingFailures, untilDone } from './failure-isolation.ts';
+import { InFlightBatcher } from './in-flight-batcher.ts';
 import { runStoppable } from './process-shutdown.ts';
 import type { HandlerContext, Resume, WorkerDefinition } from './worker-definition.ts';
 
@@ -55,7 +56,7 @@ export class ConsumerRuntime<T> {
   private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
-  private readonly commits: CoalescedCommits;
+  private readonly commits: InFlightBatcher<PartitionOffset>;
   private readonly stopping = new AbortController();
   private joined = false;
   private running = false;
@@ -88,7 +89,10 @@ export class ConsumerRuntime<T> {
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    this.commits = new CoalescedCommits((offsets) => this.consumer.commitOffsets(offsets), logger);
+    // One commit of a partition waits at a time: the newer offset replaces the older.
+    this.commits = new InFlightBatcher((offsets) => this.consumer.commitOffsets(offsets), {
+      keyOf: (o) => `${o.topic}:${o.partition}`,
+    });
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
@@ -337,7 +341,7 @@ export class ConsumerRuntime<T> {
       ))
     )
       return false;
-    return commitChunk(this.commits, this.worker, raw);
+    return commitChunk(this.commits, this.worker, raw, this.logger);
   }
 
   /** Stops fetching, lets the batch in flight finish (or abandons its retries), commits, leaves the group. Safe to call twice. */

@@ -1,9 +1,8 @@
-import { BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { tableName } from '../../schemas/tables.ts';
-import type { Item } from '../../shared/dynamodb/batch-writer.ts';
+import { batchWrite, type Item } from '../../shared/dynamodb/batch-writer.ts';
 import type { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
-import type { RetryPolicy } from '../../shared/runtime/retry.ts';
 import { queryPages } from '../../shared/dynamodb/query.ts';
 import type { NotificationQueueConfig } from './notify-config.ts';
 
@@ -66,21 +65,14 @@ export class NotifyLedger {
     };
   }
 
-  /** How the ledger's client retries (the recorder's writes of unprocessed items wait the same way). */
-  get retryPolicy(): RetryPolicy {
-    return this.dynamo.retryPolicy;
-  }
-
-  /** Writes ledger items in one BatchWriteItem (25 at most); resolves to those DynamoDB left unprocessed. */
-  async write(items: readonly Item[]): Promise<Item[]> {
-    const out = await this.dynamo.call('BatchWriteItem', (doc) =>
-      doc.send(
-        new BatchWriteCommand({
-          RequestItems: { [this.table]: items.map((Item) => ({ PutRequest: { Item } })) },
-        }),
-      ),
+  /** Writes ledger items with BatchWriteItem (what DynamoDB leaves unprocessed is written again after a backoff). */
+  write(items: readonly Item[]): Promise<void> {
+    return batchWrite(
+      this.dynamo,
+      this.table,
+      items.map((put) => ({ put })),
+      { keyAttributes: ['id', 'job'] },
     );
-    return (out.UnprocessedItems?.[this.table] ?? []).map((r) => r.PutRequest!.Item as Item);
   }
 
   /** Every job finished from `sinceMs` on, a page at a time (hour by hour, every shard). */
