@@ -9,6 +9,7 @@ import { metrics } from '../shared/metrics/metrics.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
 import { runWorker, type WorkerConfig, type WorkerModule } from '../shared/runtime/run-worker.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
+import { cpuMeter } from './stack-cpu.ts';
 
 /** A consumer under test: started under a group id, it reports every batch it has done. */
 export interface BenchConsumer {
@@ -106,19 +107,27 @@ export async function drainBacklog(
   let done = 0;
   let last = 0;
   const before = await ddbUsage();
+  const cpu = cpuMeter();
   const started = performance.now();
   const stop = await consumer.start(groupId, (records) => {
     done += records.length;
     last = performance.now();
   });
   await until(`${consumer.label} to drain the backlog`, () => done >= events);
+  const used = cpu();
   await stop();
+  // CPU per 1,000 events of the consumer's process and of the stack's DynamoDB server and broker
+  // (where they run here): the bare consumer's figure is the client's own cost.
+  const cpuFigures = Object.fromEntries(
+    Object.entries(used).map(([who, ms]) => [`${who}_cpu_ms_per_1k_events`, round((ms / events) * 1000, 1)]),
+  );
   return {
     phase: 'backlog',
     consumer: consumer.label,
     events,
     events_per_s: round(done / ((last - started) / 1000), 1),
     ...(await ddbPerEvent(before, events)),
+    ...cpuFigures,
   };
 }
 

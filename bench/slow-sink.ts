@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { topicNames } from '../schemas/topics.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
@@ -8,6 +6,7 @@ import { sleep } from '../shared/runtime/backoff.ts';
 import { reactionsWorkerModule } from '../workers/reactions/reactions-worker.ts';
 import { until, workerConsumer, type BenchConsumer } from './drain.ts';
 import { reactionBench } from './reactions.ts';
+import { stackPid } from './stack-cpu.ts';
 import { naiveReactionsConsumer } from './naive-reactions.ts';
 import { latencyFigures, round, type Figures } from './report.ts';
 
@@ -30,8 +29,6 @@ async function requestCounts(): Promise<{ all: number; failed: number }> {
   };
 }
 
-const stackDir = process.env.KOO_STACK_DIR ?? join(process.cwd(), '.stack');
-
 export async function benchSlowSink(): Promise<Figures[]> {
   const rate = Number(process.env.BENCH_SLOW_SINK_RATE ?? 200);
   const pauseSeconds = Number(process.env.BENCH_PAUSE_SECONDS ?? 30);
@@ -42,7 +39,9 @@ export async function benchSlowSink(): Promise<Figures[]> {
     Date.now() % 2 ** 31,
     10,
   );
-  const dynamoPid = Number(readFileSync(join(stackDir, 'run', 'dynamodb.pid'), 'utf8'));
+  const dynamoPid = stackPid('dynamodb');
+  if (dynamoPid === undefined)
+    throw new Error("bench slow-sink: the local stack's DynamoDB is not running here");
 
   const consumers: BenchConsumer[] = [
     workerConsumer('reactions worker', reactionsWorkerModule, 'REACTIONS_GROUP_ID'),
