@@ -40,13 +40,14 @@ export function workerConsumer<C extends WorkerConfig, T>(
   label: string,
   module: WorkerModule<C, T>,
   groupEnv: string,
+  env: Record<string, string> = {},
 ): BenchConsumer {
   return {
     label,
     start: async (groupId, onDone) => {
       const worker = await runWorker(module, {
         ownProcess: false,
-        env: { ...process.env, LOG_LEVEL: 'error', [groupEnv]: groupId },
+        env: { ...process.env, LOG_LEVEL: 'error', ...env, [groupEnv]: groupId },
         onCommitted: onDone,
       });
       return () => worker.close();

@@ -5,7 +5,6 @@ import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
-import { runWorker } from '../shared/runtime/run-worker.ts';
 import { Random } from '../apps/synthetic/random.ts';
 import {
   decaySettingsOf,
@@ -15,7 +14,14 @@ import {
 } from '../workers/engagement/engagement-worker.ts';
 import { round, type Figures } from './report.ts';
 import { runNaiveEngagementConsumer } from './naive-engagement.ts';
-import { benchConnections, bareConsumer, ddbPerEvent, ddbUsage, summaryOf } from './drain.ts';
+import {
+  benchConnections,
+  bareConsumer,
+  drainBacklog,
+  summaryOf,
+  workerConsumer,
+  type BenchConsumer,
+} from './drain.ts';
 import { seedKooItems } from './koo-items.ts';
 
 /**
@@ -69,27 +75,13 @@ export async function benchEngagement(): Promise<Figures[]> {
   }
   await producer.close();
 
-  const bare = bareConsumer(kafka, [topicNames.reactions]);
-  const runs = [
-    {
-      label: 'engagement worker',
-      start: async (groupId: string, onDone: (n: number) => void) => {
-        const w = await runWorker(engagementWorkerModule, {
-          ownProcess: false,
-          env: {
-            ...process.env,
-            LOG_LEVEL: 'error',
-            ENGAGEMENT_GROUP_ID: groupId,
-            TRENDING_KEY_PREFIX: keyPrefix,
-          },
-          onCommitted: (records) => onDone(records.filter((r) => r.topic === topicNames.reactions).length),
-        });
-        return () => w.close();
-      },
-    },
+  const runs: BenchConsumer[] = [
+    workerConsumer('engagement worker', engagementWorkerModule, 'ENGAGEMENT_GROUP_ID', {
+      TRENDING_KEY_PREFIX: keyPrefix,
+    }),
     {
       label: 'naive (read-modify-write per event)',
-      start: (groupId: string, onDone: (n: number) => void) =>
+      start: (groupId, onDone) =>
         runNaiveEngagementConsumer(
           kafka,
           dynamo,
@@ -102,36 +94,17 @@ export async function benchEngagement(): Promise<Figures[]> {
             decay: decaySettingsOf(config),
             weights: weightsOf(config),
           },
-          () => onDone(1),
+          (raw) => onDone([raw]),
         ),
     },
-    {
-      label: bare.label,
-      start: (groupId: string, onDone: (n: number) => void) =>
-        bare.start(groupId, (records) => onDone(records.length)),
-    },
+    bareConsumer(kafka, [topicNames.reactions]),
   ];
   const results: Figures[] = [];
   for (const [i, r] of runs.entries()) {
-    const [ddbBefore, redisBefore] = [await ddbUsage(), await total(metrics.redisRequests)];
-    // Timed from the first committed batch to the last, as the content bench does: group joins are not throughput.
-    let done = 0;
-    let first = { at: 0, events: 0 };
-    let last = 0;
-    const stop = await r.start(groups[i]!, (n) => {
-      if (done === 0) first = { at: performance.now(), events: n };
-      done += n;
-      last = performance.now();
-    });
-    while (done < reactions) await new Promise((resolve) => setTimeout(resolve, 100));
-    await stop();
-    results.push({
-      consumer: r.label,
-      events: reactions,
-      events_per_s: round((done - first.events) / ((last - first.at) / 1000), 1),
-      ...(await ddbPerEvent(ddbBefore, reactions)),
-      redis_requests_per_event: round(((await total(metrics.redisRequests)) - redisBefore) / reactions, 3),
-    });
+    const redisBefore = await total(metrics.redisRequests);
+    const figures = await drainBacklog(r, groups[i]!, reactions);
+    const redisRequests = (await total(metrics.redisRequests)) - redisBefore;
+    results.push({ ...figures, redis_requests_per_event: round(redisRequests / reactions, 3) });
   }
   const [worker, naive, bareFigures] = results;
   results.push(summaryOf(worker!, naive!, bareFigures!));

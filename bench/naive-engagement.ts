@@ -12,6 +12,7 @@ import {
   type DecaySettings,
 } from '../workers/engagement/decay.ts';
 import { weightOf, type EngagementWeights } from '../workers/engagement/decide.ts';
+import type { RawRecord } from '../shared/kafka/records.ts';
 import { runPerReactionConsumer } from './naive-consumer.ts';
 
 /**
@@ -32,9 +33,9 @@ export function runNaiveEngagementConsumer(
     decay: DecaySettings;
     weights: EngagementWeights;
   },
-  onDone: () => void,
+  onDone: (raw: RawRecord) => void,
 ): Promise<() => Promise<void>> {
-  return runPerReactionConsumer(kafka, options.groupId, options.registryUrl, async (r) => {
+  return runPerReactionConsumer(kafka, options.groupId, options.registryUrl, async (r, raw) => {
     const key = { [A.contentId]: r.content_id };
     const item = (
       await dynamo.call('GetItem', (d) =>
@@ -68,6 +69,6 @@ export function runNaiveEngagementConsumer(
       if (rank === undefined) await redis.zrem(set, r.content_id);
       else await redis.zadd(set, rank, r.content_id);
     }
-    onDone();
+    onDone(raw);
   });
 }
