@@ -30,7 +30,7 @@ export class InFlightBatcher<T> {
     return new Promise((done, failed) => {
       const key = this.keyOf(item);
       const settle = [...(this.waiting.get(key)?.settle ?? []), { done, failed }];
-      this.waiting.delete(key); // the later request takes the earlier one's place in the order
+      this.waiting.delete(key); // set again below, at the back: it is the newest request
       this.waiting.set(key, { item, settle });
       void this.sendWaiting();
     });
