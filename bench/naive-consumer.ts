@@ -1,4 +1,4 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../shared/avro/schema-registry-client.ts';
 import type { Kafka } from 'kafkajs';
 import { reactionContract, type Reaction } from '../schemas/reaction.ts';
 import { topicNames } from '../schemas/topics.ts';
@@ -32,7 +32,7 @@ export function runPerReactionConsumer(
   registryUrl: string,
   onReaction: (reaction: Reaction, raw: RawRecord) => Promise<void>,
 ): Promise<() => Promise<void>> {
-  const codec = new RegistryCodec(new SchemaRegistry({ host: registryUrl }), reactionContract);
+  const codec = new RegistryCodec(createSchemaRegistry(registryUrl), reactionContract);
   return runPerRecordConsumer(kafka, groupId, [topicNames.reactions], async (raw) => {
     await codec.prepare([raw.value]);
     await onReaction(codec.decode(raw.value), raw);

@@ -1,5 +1,5 @@
 import { benchConnections } from './drain.ts';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../shared/avro/schema-registry-client.ts';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { tableName } from '../schemas/tables.ts';
@@ -103,10 +103,7 @@ export async function benchNotify(): Promise<Figures[]> {
           },
           16,
         );
-        const codec = new RegistryCodec(
-          new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
-          reactionContract,
-        );
+        const codec = new RegistryCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), reactionContract);
         const worker: RunningWorker = await runWorker(
           {
             name: 'naive-notify',

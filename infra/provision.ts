@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import kafkajs from 'kafkajs';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../shared/avro/schema-registry-client.ts';
 import { reactionSchema, reactionSubject } from '../schemas/reaction.ts';
 import { commonConfigSchema, type CommonConfig } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
@@ -112,7 +113,7 @@ export const eventSchemaCompatibility = COMPATIBILITY.FULL_TRANSITIVE;
  * idempotent; an incompatible change fails with the registry's reason.
  */
 export async function provisionSchemas(config: CommonConfig, logger: Logger): Promise<void> {
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
   for (const { subject, schema } of eventSchemas) {
     const res = await fetch(`${config.SCHEMA_REGISTRY_URL}/config/${encodeURIComponent(subject)}`, {
       method: 'PUT',

@@ -20,7 +20,8 @@ import {
 } from '../../shared/runtime/run-worker.ts';
 import { createLakeStore, lakeConfigSchema } from '../../workers/lake/lake-worker.ts';
 import { avroTopicOf } from '../../workers/lake/lake-rows.ts';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { lakeObjectsOf, replayLake } from './lake-replay.ts';
 import {
   afterLake,
@@ -202,7 +203,7 @@ async function replayFromLake(
   const lake = loadConfig(lakeConfigSchema, env);
   const store = createLakeStore(lake);
   const { worker, config } = await build(env, logger);
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
   try {
     for (const topic of worker.topics) {
       const avro = avroTopicOf(topic);

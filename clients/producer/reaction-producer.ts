@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import { topicNames } from '../../schemas/topics.ts';
@@ -88,7 +89,7 @@ export class ReactionProducer {
       );
     }
     const options = parsed.data;
-    const registry = new SchemaRegistry({ host: options.schemaRegistryUrl });
+    const registry = createSchemaRegistry(options.schemaRegistryUrl);
     let schemaId: number;
     try {
       schemaId = await registry.getRegistryIdBySchema(reactionSubject, {

@@ -1,4 +1,4 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import { LakeWorker, loadLakeConfig } from '../../workers/lake/lake-worker.ts';
@@ -30,7 +30,7 @@ describe('lake worker across a rebalance', () => {
     stores.push(store);
     return new LakeWorker({
       store,
-      registry: new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
+      registry: createSchemaRegistry(stackEnv.schemaRegistryUrl),
       config: loadLakeConfig({
         ...process.env,
         LAKE_PREFIX: prefix,

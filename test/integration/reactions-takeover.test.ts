@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { reactionContract, type Reaction } from '../../schemas/reaction.ts';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { isRetriable } from '../../shared/errors/koo-error.ts';
@@ -49,10 +49,7 @@ describe('reactions worker against a second writer of its partition, and a forei
       { reactions: tableName('reactions'), content: tableName('content') },
       config.SINK_CONCURRENCY,
     );
-    const codec = new RegistryCodec(
-      new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
-      reactionContract,
-    );
+    const codec = new RegistryCodec(createSchemaRegistry(stackEnv.schemaRegistryUrl), reactionContract);
     return new ReactionsWorker({ codec, store, config });
   };
   const options = { region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint, retryMaxMs: 5_000 };

@@ -1,4 +1,5 @@
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import avro from 'avsc';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +28,7 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
   let admin: Admin;
   let raw: Producer;
   let producer: ReactionProducer;
-  const registry = new SchemaRegistry({ host: stackEnv.schemaRegistryUrl });
+  const registry = createSchemaRegistry(stackEnv.schemaRegistryUrl);
   const read = reactionReadPath();
   const workers: RunningWorker[] = [];
   // Batches of 4 split the crafted sequence across batches; the replay of the whole topic runs
@@ -164,10 +165,7 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
       frame(id1, avro.Type.forSchema(v1 as avro.Schema).toBuffer(old)),
       frame(id2, avro.Type.forSchema(v2 as avro.Schema).toBuffer(fresh)),
     ];
-    const reader = new RegistryCodec(
-      new SchemaRegistry({ host: stackEnv.schemaRegistryUrl }),
-      reactionContract,
-    );
+    const reader = new RegistryCodec(createSchemaRegistry(stackEnv.schemaRegistryUrl), reactionContract);
     await reader.prepare(messages);
     const { client: _, ...freshAsRead } = fresh; // the reader's schema has no client field
     expect(messages.map((m) => reader.decode(m))).toEqual([old, freshAsRead]);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMPATIBILITY, SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { reactionSubject } from '../../schemas/reaction.ts';
 import { eventSchemaCompatibility } from '../../infra/provision.ts';
 import { reactionSchemas } from '../support/reactions.ts';
@@ -46,10 +47,10 @@ async function rest(
 }
 
 // A client with an empty cache: decoding through it proves the id resolves on the server.
-const fresh = () => new SchemaRegistry({ host: base });
+const fresh = () => createSchemaRegistry(base);
 
 describe('schema registry (Confluent API)', () => {
-  const registry = new SchemaRegistry({ host: base });
+  const registry = createSchemaRegistry(base);
   const event = { eventId: 'e-1', contentId: 'k-1', kind: 'like', eventTime: 1_764_000_000_000 };
   let id1 = 0;
   let id2 = 0;

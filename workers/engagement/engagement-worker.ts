@@ -1,4 +1,4 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { tableName } from '../../schemas/tables.ts';
@@ -267,7 +267,7 @@ export function engagementStores(config: EngagementConfig): {
 
 function createEngagementWorker(config: EngagementConfig, logger: Logger): EngagementWorker {
   const { dynamo, redis, scores, trending } = engagementStores(config);
-  const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
+  const codec = new RegistryCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), reactionContract);
   const worker = new EngagementWorker({
     codec,
     scores,

@@ -1,4 +1,5 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { z } from 'zod';
 import { topicNames } from '../../schemas/topics.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
@@ -273,7 +274,7 @@ export function createLakeStore(config: LakeConfig): LakeStore {
 export function createLakeWorker(config: LakeConfig): LakeWorker {
   return new LakeWorker({
     store: createLakeStore(config),
-    registry: new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
+    registry: createSchemaRegistry(config.SCHEMA_REGISTRY_URL),
     config,
   });
 }

@@ -1,4 +1,4 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { followRowSchema, kooRowSchema } from '../../schemas/cdc.ts';
@@ -152,7 +152,7 @@ export function createNotifyWorker(config: NotifyConfig, logger: Logger): Notify
     { content: tableName('content', config.TABLE_PREFIX), users: tableName('users', config.TABLE_PREFIX) },
     config.SINK_CONCURRENCY,
   );
-  const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
+  const codec = new RegistryCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), reactionContract);
   const store = new NotificationStore(config.REDIS_URL, config);
   const now = () => Date.now();
   const guard = new RedisLossGuard({

@@ -1,4 +1,4 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { z } from 'zod';
 import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
@@ -140,7 +140,7 @@ export function createReactionsWorker(config: ReactionsConfig): ReactionsWorker 
     },
     config.SINK_CONCURRENCY,
   );
-  const codec = new RegistryCodec(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), reactionContract);
+  const codec = new RegistryCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), reactionContract);
   return new ReactionsWorker({ codec, store, config });
 }
 
