@@ -5,18 +5,7 @@
 MOTO_VENV="$STACK_DIR/venv"
 MOTO_REQUIREMENTS="$KOO_ROOT/infra/python/requirements.txt"
 
-# moto_install: the venv with the pinned requirements; reinstalled when requirements.txt changes.
-moto_install() {
-  local stamp="$MOTO_VENV/.requirements.sha256" want
-  want=$(sha256sum "$MOTO_REQUIREMENTS" | cut -d' ' -f1)
-  [ -x "$MOTO_VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
-  command -v python3 >/dev/null || apt_install python3
-  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-  log "installing moto into $MOTO_VENV"
-  [ -x "$MOTO_VENV/bin/pip" ] || python3 -m venv "$MOTO_VENV" || die "moto: python3 -m venv $MOTO_VENV failed"
-  "$MOTO_VENV/bin/pip" install -q -r "$MOTO_REQUIREMENTS" || die "moto: pip install -r $MOTO_REQUIREMENTS failed"
-  echo "$want" > "$stamp"
-}
+moto_install() { python_venv_install moto "$MOTO_VENV" "$MOTO_REQUIREMENTS"; }
 
 # moto_check PORT: the moto server on PORT answers an S3 call. moto accepts any credentials and
 # does not verify signatures; the region only selects which in-memory backend answers.

@@ -15,7 +15,7 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 # and infra/env.example mirror them; keep the three in step).
 : "${KAFKA_PORT:=9092}" "${KAFKA_CONTROLLER_PORT:=9093}" "${KAFKA_SASL_PORT:=9096}" "${KAFKA_IAM_PORT:=9098}" "${CONNECT_PORT:=8083}" "${REGISTRY_PORT:=8081}"
 : "${DYNAMODB_PORT:=8000}" "${S3_PORT:=9000}" "${REDIS_PORT:=6379}" "${PG_PORT:=5432}"
-: "${PG_USER:=koo}" "${PG_DB:=koo}"
+: "${PG_USER:=koo}" "${PG_DB:=koo}" "${PG_CATALOG_DB:=koo_lake_catalog}"
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -157,4 +157,19 @@ jvm_cmd() {
   # shellcheck disable=SC2206 # the heap options are several flags on purpose
   JVM=(java $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
     -Dlog4j2.configurationFile="$KOO_ROOT/infra/kafka/log4j2.properties" -cp "$libs/*")
+}
+
+# python_venv_install NAME DIR REQUIREMENTS: a venv in DIR with the pinned requirements;
+# reinstalled when the requirements file changes.
+python_venv_install() {
+  local name=$1 dir=$2 requirements=$3 stamp want
+  stamp="$dir/.requirements.sha256"
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  log "installing $name into $dir"
+  [ -x "$dir/bin/pip" ] || python3 -m venv "$dir" || die "$name: python3 -m venv $dir failed"
+  "$dir/bin/pip" install -q -r "$requirements" || die "$name: pip install -r $requirements failed"
+  echo "$want" > "$stamp"
 }

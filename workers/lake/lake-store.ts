@@ -58,7 +58,8 @@ export class LakeStore {
   async put(
     key: string,
     body: Uint8Array,
-    options: { lastOffset: bigint; condition?: PutCondition },
+    /** lastOffset: the offset of the object's last row (a data object; Iceberg metadata has none). */
+    options: { lastOffset?: bigint; condition?: PutCondition; contentType?: string },
   ): Promise<boolean> {
     const condition = options.condition;
     const upload = new Upload({
@@ -67,8 +68,10 @@ export class LakeStore {
         Bucket: this.bucket,
         Key: key,
         Body: body,
-        ContentType: 'application/vnd.apache.parquet',
-        Metadata: { [LAST_OFFSET]: options.lastOffset.toString() },
+        ContentType: options.contentType ?? 'application/vnd.apache.parquet',
+        ...(options.lastOffset === undefined
+          ? {}
+          : { Metadata: { [LAST_OFFSET]: options.lastOffset.toString() } }),
         ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
         ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : {}),
       },

@@ -1,6 +1,6 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { z } from 'zod';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
@@ -11,6 +11,9 @@ import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
 import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import { withAddedColumns, type Column, type LakeRow } from './columns.ts';
+import { LakeTables, type SegmentFiles, type TableDefinition } from './iceberg/lake-tables.ts';
+import { SqlCatalog } from './iceberg/sql-catalog.ts';
+import { objectKey } from './layout.ts';
 import { LakeStore } from './lake-store.ts';
 import { putHourFile } from './lake-writes.ts';
 import { avroRecord, avroTopicOf, cdcRecord, cdcTableOf, lakeColumns } from './lake-rows.ts';
@@ -46,6 +49,13 @@ export const lakeConfigSchema = workerConfigSchema.safeExtend({
   LAKE_ROTATE_AGE_MS: env.int(300_000, 1000),
   /** Objects larger than this go up as multipart uploads of parts this size (S3's minimum is 5 MiB). */
   LAKE_PART_BYTES: env.int(8 * MiB, 5 * MiB),
+  /**
+   * PostgreSQL of the Iceberg SQL catalog (the JdbcCatalog's and pyiceberg's tables): each
+   * committed segment is also appended to its topic's Iceberg table there. Unset: no tables.
+   */
+  LAKE_CATALOG_URL: env.optionalString(),
+  /** The catalog's name (`catalog_name` in its tables; readers open the catalog by it). */
+  LAKE_CATALOG_NAME: env.string('koo'),
 });
 export type LakeConfig = z.infer<typeof lakeConfigSchema>;
 
@@ -74,6 +84,8 @@ interface TopicReader {
 
 export interface LakeWorkerParts extends WorkerParts<LakeConfig> {
   store: LakeStore;
+  /** The topics' Iceberg tables, when a catalog is configured. */
+  tables?: LakeTables;
   /** Where each Avro topic's writer schemas are read. */
   registry: SchemaRegistry;
 }
@@ -167,19 +179,24 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
     this.partitions.clear();
   }
 
-  /** Encodes and uploads the segment's hour files. Any failure is retriable: it is never the fault of one record. */
+  /**
+   * Encodes and uploads the segment's hour files; a cut segment's files are then appended to its
+   * topic's Iceberg table. Any failure is retriable: it is never the fault of one record.
+   */
   private async upload(state: PartitionState, segment: Segment, reason: 'cut' | 'early'): Promise<void> {
     const { topic, partition } = state;
     const { columns, avro } = this.readers.get(topic)!;
+    const prefix = this.parts.config.LAKE_PREFIX;
     // Only CDC rows carry columns beyond their schema (the Avro codec projects onto the reader schema).
     const columnsOf = (rows: readonly LakeRow[]) => (avro ? columns : withAddedColumns(columns, rows));
+    const written: SegmentFiles['files'] = [];
     const stop = metrics.lakeUploadDuration.startTimer({ topic });
     try {
       await mapConcurrent(segment.hourFiles(), 4, async (file) => {
         let bytes = 0;
         const outcome = await putHourFile(
           this.parts.store,
-          { prefix: this.parts.config.LAKE_PREFIX, topic, partition, hour: file },
+          { prefix, topic, partition, hour: file },
           file,
           () => {
             const body = encodeParquet(columnsOf(file.rows), file.rows);
@@ -190,8 +207,24 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
         if (outcome === 'written') {
           metrics.lakeObjectsWritten.inc({ topic, reason });
           metrics.lakeBytesWritten.inc({ topic }, bytes);
+          written.push({
+            key: objectKey(prefix, topic, partition, file),
+            records: file.rows.length,
+            bytes,
+            eventHourMs: Date.parse(`${file.dt}T${file.hr}:00:00Z`),
+          });
         }
       });
+      // A file held by another object is in the table through that object (a compacted one).
+      if (reason === 'cut' && this.parts.tables && written.length > 0) {
+        await this.parts.tables.append({
+          topic,
+          partition,
+          nextOffset: segment.nextOffset,
+          columns: columnsOf(segment.hourFiles().flatMap((f) => f.rows)),
+          files: written,
+        });
+      }
     } catch (err) {
       throw new KooError(
         'SINK_UNAVAILABLE',
@@ -271,9 +304,31 @@ export function createLakeStore(config: LakeConfig): LakeStore {
   });
 }
 
+/** Each topic's table as first created: its declared columns, partitioned by the hour of its event time. */
+export function lakeTableDefinitions(topics: readonly string[]): Map<string, TableDefinition> {
+  return new Map(
+    topics.map((topic) => {
+      const columns = lakeColumns(topic);
+      const hourColumn = cdcTableOf(topic) ? '_changed_at' : avroTopicOf(topic)?.eventTimeField;
+      return [topic, { columns, hourColumn }];
+    }),
+  );
+}
+
 export function createLakeWorker(config: LakeConfig): LakeWorker {
+  const store = createLakeStore(config);
+  const tables =
+    config.LAKE_CATALOG_URL === undefined
+      ? undefined
+      : new LakeTables({
+          store,
+          catalog: new SqlCatalog(config.LAKE_CATALOG_URL, config.LAKE_CATALOG_NAME),
+          prefix: config.LAKE_PREFIX,
+          definitions: lakeTableDefinitions(config.LAKE_TOPICS),
+        });
   return new LakeWorker({
-    store: createLakeStore(config),
+    store,
+    tables,
     registry: createSchemaRegistry(config.SCHEMA_REGISTRY_URL),
     config,
   });

@@ -58,9 +58,13 @@ postgres_start() {
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_roles where rolname='$PG_USER'" | grep -q 1 \
     || psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "create role $PG_USER login replication superuser" \
     || die "postgres: could not create role $PG_USER"
-  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" | grep -q 1 \
-    || psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "create database $PG_DB owner $PG_USER" \
-    || die "postgres: could not create database $PG_DB"
+  # The source database, and the lake's Iceberg catalog apart from it (Debezium reads the first).
+  local db
+  for db in "$PG_DB" "$PG_CATALOG_DB"; do
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$db'" | grep -q 1 \
+      || psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "create database $db owner $PG_USER" \
+      || die "postgres: could not create database $db"
+  done
   psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -f "$KOO_ROOT/infra/sql/schema.sql" \
     >>"$LOG_DIR/postgres.log" 2>&1 || die "postgres: applying infra/sql/schema.sql failed; see $LOG_DIR/postgres.log"
   wait_healthy postgres 10 postgres_check

@@ -3,6 +3,11 @@
 # infra/python/moto.sh.
 source "$KOO_ROOT/infra/python/moto.sh"
 
-s3_install() { moto_install; }
+# The lake's readers (pyiceberg, DuckDB with its iceberg extension) come with the lake's store.
+LAKE_READERS_VENV="$STACK_DIR/lake-readers"
+s3_install() {
+  moto_install
+  python_venv_install "lake readers" "$LAKE_READERS_VENV" "$KOO_ROOT/infra/python/lake-readers.txt"
+}
 s3_check() { moto_check "$S3_PORT"; }
 s3_start() { moto_start s3 "$S3_PORT"; }

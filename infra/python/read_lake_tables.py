@@ -1,0 +1,74 @@
+"""Reads the lake's Iceberg tables the way an analyst does: pyiceberg through the SQL catalog, and
+DuckDB's iceberg extension (loaded from its wheel: nothing is downloaded). Prints one JSON object
+per table: its rows as each reader counts them, the (partition, offset) positions held more than
+once, each column's values that are not null (DuckDB), and its snapshots. Run with the stack's lake-readers venv:
+
+  .stack/lake-readers/bin/python infra/python/read_lake_tables.py koo.reactions koo.public.koos
+
+Environment: LAKE_CATALOG_URL, LAKE_CATALOG_NAME, S3_ENDPOINT, AWS_REGION (the lake worker's
+variables, with the local stack's defaults).
+"""
+
+import glob
+import json
+import os
+import sys
+from urllib.parse import urlparse
+
+import duckdb
+from pyiceberg.catalog.sql import SqlCatalog
+
+catalog_url = os.environ.get("LAKE_CATALOG_URL", "postgres://koo@127.0.0.1:5432/koo_lake_catalog")
+catalog_name = os.environ.get("LAKE_CATALOG_NAME", "koo")
+s3_endpoint = os.environ.get("S3_ENDPOINT", "http://127.0.0.1:9000")
+region = os.environ.get("AWS_REGION", "ap-south-1")
+# The local stack's S3 takes any key; elsewhere the process's own credentials are used.
+key_id = os.environ.get("AWS_ACCESS_KEY_ID", "local")
+secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "local")
+
+catalog = SqlCatalog(
+    catalog_name,
+    uri=catalog_url.replace("postgres://", "postgresql+psycopg2://", 1),
+    init_catalog_tables="false",
+    **{
+        "s3.endpoint": s3_endpoint,
+        "s3.region": region,
+        "s3.access-key-id": key_id,
+        "s3.secret-access-key": secret,
+    },
+)
+
+db = duckdb.connect()
+site = os.path.dirname(os.path.dirname(duckdb.__file__))
+for extension in ("httpfs", "avro", "iceberg"):
+    (path,) = glob.glob(f"{site}/duckdb_extension_{extension}/extensions/*/{extension}.duckdb_extension")
+    db.load_extension(path)
+endpoint = urlparse(s3_endpoint)
+db.execute(
+    f"""create secret lake (type s3, key_id '{key_id}', secret '{secret}', region '{region}',
+        endpoint '{endpoint.netloc}', url_style 'path', use_ssl {str(endpoint.scheme == 'https').lower()})"""
+)
+
+for identifier in sys.argv[1:]:
+    table = catalog.load_table(identifier)
+    scanned = table.scan(selected_fields=("_partition", "_offset")).to_arrow()
+    location = table.metadata_location
+    columns = [f.name for f in table.schema().fields]
+    counted = ", ".join(f'count("{c}")' for c in columns)
+    duck_rows, duplicates, *non_null = db.execute(
+        f"""select count(*), count(*) - count(distinct (_partition, _offset)), {counted}
+              from iceberg_scan('{location}')"""
+    ).fetchone()
+    print(
+        json.dumps(
+            {
+                "table": identifier,
+                "pyiceberg_rows": scanned.num_rows,
+                "duckdb_rows": duck_rows,
+                "duplicate_positions": duplicates,
+                "non_null": dict(zip(columns, non_null)),
+                "snapshots": len(table.metadata.snapshots),
+                "metadata_location": location,
+            }
+        )
+    )

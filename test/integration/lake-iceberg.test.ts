@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { topicNames } from '../../schemas/topics.ts';
+import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
+import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
+import { envelope, kooRow } from '../support/cdc-events.ts';
+import { newId, runId } from '../support/ids.ts';
+import { lakeTestKafka } from '../support/lake.ts';
+import { stackEnv } from '../support/stack-env.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { startWorkerInProcess } from '../support/workers.ts';
+
+// The lake's Iceberg tables, read back by pyiceberg (SQL catalog) and DuckDB (iceberg_scan) from
+// the stack's lake-readers venv: every committed record once, across a column added to the
+// source table, and unchanged by a replay of the topic.
+
+const root = resolve(import.meta.dirname, '../..');
+const topic = topicNames.koos;
+const prefix = `test-iceberg-${runId}/`;
+const catalogEnv = {
+  LAKE_CATALOG_URL:
+    process.env.LAKE_CATALOG_URL ?? `${stackEnv.pgUrl.replace(/\/[^/]*$/, '')}/koo_lake_catalog`,
+  LAKE_CATALOG_NAME: `test-${runId}`,
+};
+const ROTATE_ROWS = 20;
+const hour = (h: number, minute: number) => Date.UTC(2026, 10, 27, h, minute);
+
+interface TableRead {
+  pyiceberg_rows: number;
+  duckdb_rows: number;
+  duplicate_positions: number;
+  snapshots: number;
+  non_null: Record<string, number>;
+}
+
+async function readTable(): Promise<TableRead> {
+  const { stdout } = await promisify(execFile)(
+    resolve(root, '.stack/lake-readers/bin/python'),
+    [resolve(root, 'infra/python/read_lake_tables.py'), topic],
+    { env: { ...process.env, ...catalogEnv }, timeout: 60_000 },
+  );
+  return JSON.parse(stdout) as TableRead;
+}
+
+describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
+  const kafka = lakeTestKafka(topic);
+  const workers: RunningWorker[] = [];
+  const start = (groupId: string) =>
+    startWorkerInProcess(lakeWorkerModule, {
+      ...catalogEnv,
+      LAKE_GROUP_ID: groupId,
+      LAKE_PREFIX: prefix,
+      LAKE_TOPICS: topic,
+      LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
+      LAKE_ROTATE_AGE_MS: '600000', // segments are cut by offset only: what the table holds is known
+    }).then((w) => (workers.push(w), w));
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+  });
+
+  it('holds every committed record once, across a column added to the source table, and a replay adds nothing', async () => {
+    const groupId = `test-iceberg-${runId}`;
+    await kafka.admin.setOffsets({ groupId, topic, partitions: kafka.startOffsets });
+    const first = await start(groupId);
+
+    // 100 changes of one key (one partition) over three hours; the last 40 carry a column the
+    // lake's schema for koos does not name (added to the source table).
+    const key = newId();
+    const sent = await kafka.producer.send({
+      topic,
+      messages: Array.from({ length: 100 }, (_, i) => {
+        const row = kooRow(key, { body: `edit ${i}`, ...(i >= 60 ? { mood: 'calm' } : {}) });
+        const e = envelope('koos', 'u', null, row, 50_000 + i);
+        return {
+          key,
+          value: JSON.stringify({
+            ...e,
+            source: { ...e.source, ts_ms: hour(8 + Math.floor(i / 40), i % 60) },
+          }),
+        };
+      }),
+    });
+    const { partition, baseOffset } = sent[0]!;
+    const from = BigInt(baseOffset!);
+    // Segments close at multiples of ROTATE_ROWS; the one holding the last record stays open.
+    const closedThrough = ((from + 99n) / BigInt(ROTATE_ROWS)) * BigInt(ROTATE_ROWS);
+    const held = Number(closedThrough - from);
+    const heldWithMood = Math.max(0, held - 60);
+
+    const read = await waitFor(
+      `the table to hold the ${held} records of closed segments`,
+      async () => {
+        const r = await readTable().catch(() => undefined);
+        return r && r.pyiceberg_rows >= held ? r : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+    expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
+    // The added column reads across files written before and after it: null before, its value after.
+    expect(read.non_null).toMatchObject({ content_id: held, mood: heldWithMood });
+    await first.close();
+
+    // A replay from where the file began re-cuts the same segments: the table already holds them.
+    const replayGroup = `${groupId}-replay`;
+    await kafka.admin.setOffsets({ groupId: replayGroup, topic, partitions: kafka.startOffsets });
+    await start(replayGroup);
+    await waitFor(
+      'the replay to commit past the closed segments',
+      async () => {
+        const [offsets] = await kafka.admin.fetchOffsets({ groupId: replayGroup, topics: [topic] });
+        const committed = offsets!.partitions.find((p) => p.partition === partition)?.offset;
+        return committed !== undefined && BigInt(committed) >= closedThrough;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    expect(await readTable()).toMatchObject({
+      pyiceberg_rows: held,
+      duckdb_rows: held,
+      duplicate_positions: 0,
+      snapshots: read.snapshots,
+    });
+  });
+});
