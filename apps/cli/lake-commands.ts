@@ -4,7 +4,12 @@ import { compactHour } from '../../workers/lake/compaction.ts';
 import { hourPrefix } from '../../workers/lake/layout.ts';
 import { listLakeObjects, summarizeHours } from '../../workers/lake/lake-listing.ts';
 import { lakeColumns } from '../../workers/lake/lake-rows.ts';
-import { createLakeStore, lakeConfigSchema, type LakeConfig } from '../../workers/lake/lake-worker.ts';
+import {
+  createLakeStore,
+  createLakeTables,
+  lakeConfigSchema,
+  type LakeConfig,
+} from '../../workers/lake/lake-worker.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { consumerGroupLag } from '../../shared/kafka/consumer-lag.ts';
 import { createKafka, kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
@@ -128,15 +133,13 @@ export function addLakeCommands(program: Command): void {
       const columns = lakeColumns(topic);
       const committed = await committedOffsets(config, topic);
       const store = createLakeStore(config);
+      const tables = createLakeTables(config, store);
       try {
-        const results = await compactHour(store, {
-          prefix: config.LAKE_PREFIX,
-          topic,
-          dt,
-          hr,
-          committed,
-          columns,
-        });
+        const results = await compactHour(
+          store,
+          { prefix: config.LAKE_PREFIX, topic, dt, hr, committed, columns },
+          tables,
+        );
         if (results.length === 0)
           console.error(`nothing to compact below ${hourPrefix(config.LAKE_PREFIX, topic, { dt, hr })}`);
         print(
@@ -146,11 +149,12 @@ export function addLakeCommands(program: Command): void {
             merged: r.merged,
             rows: r.rows,
             deleted: r.deleted.length,
-            note: r.skipped ?? (r.unchanged ? 'unchanged' : ''),
+            note: r.unchanged ? 'unchanged' : '',
           })),
           o.json ?? false,
         );
       } finally {
+        await tables?.close();
         store.destroy();
       }
     });

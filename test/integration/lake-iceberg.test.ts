@@ -4,7 +4,15 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
-import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
+import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
+import { hourPrefix } from '../../workers/lake/layout.ts';
+import { lakeColumns } from '../../workers/lake/lake-rows.ts';
+import {
+  createLakeStore,
+  createLakeTables,
+  lakeWorkerModule,
+  loadLakeConfig,
+} from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
 import { lakeTestKafka } from '../support/lake.ts';
@@ -14,7 +22,7 @@ import { startWorkerInProcess } from '../support/workers.ts';
 
 // The lake's Iceberg tables, read back by pyiceberg (SQL catalog) and DuckDB (iceberg_scan) from
 // the stack's lake-readers venv: every committed record once, across a column added to the
-// source table, and unchanged by a replay of the topic.
+// source table, through a compaction cut short after each step, and unchanged by a replay.
 
 const root = resolve(import.meta.dirname, '../..');
 const topic = topicNames.koos;
@@ -60,7 +68,7 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     await Promise.all(workers.map((w) => w.close()));
   });
 
-  it('holds every committed record once, across a column added to the source table, and a replay adds nothing', async () => {
+  it('holds every committed record once, across a column added to the source table, a compaction cut short and a replay', async () => {
     const groupId = `test-iceberg-${runId}`;
     await kafka.admin.setOffsets({ groupId, topic, partitions: kafka.startOffsets });
     const first = await start(groupId);
@@ -102,6 +110,49 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     expect(read.non_null).toMatchObject({ content_id: held, mood: heldWithMood });
     await first.close();
 
+    // Compaction of hour 08 (records 0-39, in two or three segment files), cut short after each
+    // step: Iceberg readers see the old files or the merged one, never both, and no row is lost.
+    const [offsets] = await kafka.admin.fetchOffsets({ groupId, topics: [topic] });
+    const committed = new Map(offsets!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
+    const config = loadLakeConfig({ ...process.env, ...catalogEnv, LAKE_PREFIX: prefix, LAKE_TOPICS: topic });
+    const store = createLakeStore(config);
+    const tables = createLakeTables(config, store)!;
+    const hour8 = { prefix, topic, dt: '2026-11-27', hr: '08', committed, columns: lakeColumns(topic) };
+    const hourObjects = () => store.listAll(hourPrefix(prefix, topic, hour8));
+    try {
+      const before = await hourObjects();
+      expect(before.length).toBeGreaterThan(1);
+      const candidates = compactionCandidates(prefix, before, committed).get(partition)!;
+      const merged = (await mergePartitionHour(store, hour8, partition, candidates))!; // step 1 only
+      expect(await readTable()).toMatchObject({
+        pyiceberg_rows: held,
+        duckdb_rows: held,
+        duplicate_positions: 0,
+      });
+      const swap = {
+        deleted: merged.deleted,
+        added: { key: merged.key, records: merged.rows, bytes: merged.bytes, eventHourMs: hour(8, 0) },
+      };
+      expect(await tables.replace(topic, swap)).toBe('committed'); // step 2, then the crash
+      const swapped = await readTable();
+      expect(swapped).toMatchObject({
+        pyiceberg_rows: held,
+        duckdb_rows: held,
+        duplicate_positions: 0,
+        snapshots: read.snapshots + 1,
+      });
+      await compactHour(store, hour8, tables); // the re-run deletes what the merged object covers
+      expect((await hourObjects()).map((o) => o.key)).toEqual([merged.key]);
+      expect(await readTable()).toMatchObject({
+        pyiceberg_rows: held,
+        duplicate_positions: 0,
+        snapshots: swapped.snapshots,
+      });
+    } finally {
+      await tables.close();
+      store.destroy();
+    }
+
     // A replay from where the file began re-cuts the same segments: the table already holds them.
     const replayGroup = `${groupId}-replay`;
     await kafka.admin.setOffsets({ groupId: replayGroup, topic, partitions: kafka.startOffsets });
@@ -119,7 +170,7 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       pyiceberg_rows: held,
       duckdb_rows: held,
       duplicate_positions: 0,
-      snapshots: read.snapshots,
+      snapshots: read.snapshots + 1,
     });
   });
 });

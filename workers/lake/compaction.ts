@@ -1,20 +1,22 @@
 import type { Column, LakeRow } from './columns.ts';
-import { compareOffsets, hourPrefix, parseObjectKey, type EventHour } from './layout.ts';
+import type { LakeTables } from './iceberg/lake-tables.ts';
+import { compactedKey, compareOffsets, hourPrefix, parseObjectKey, type EventHour } from './layout.ts';
 import type { LakeObject, LakeStore } from './lake-store.ts';
 import { encodeParquet } from './parquet-encoder.ts';
 import { decodeParquet } from './parquet-reader.ts';
 
 /**
  * Compaction of a closed hour: per Kafka partition, the hour's objects whose rows are all below
- * the lake group's committed offset are merged into one object, written in place of the one
- * with the smallest first offset (so its name stays what the layout says), and then the others
- * are deleted. Rows are merged by offset, so running it again after a crash at any step gives
- * the same object and deletes what it covers.
+ * the lake group's committed offset are merged into one new object named by its offset range
+ * (`compactedKey`); where the topic is an Iceberg table, one rewrite commit then swaps the merged
+ * object in for the objects it covers; only then are those deleted. Rows are merged by offset,
+ * so running it again after a crash at any step finds the same object by name and finishes.
  *
- * Readers never miss a row: the merged object is written before anything is deleted. Between
- * that write and the delete (one request; after a crash, until a re-run) the merged rows are
- * there twice, which `_partition` and `_offset` identify and `koo lake ls` reports as overlaps.
- * A replay of the lake worker leaves compacted objects alone (lake-writes.ts).
+ * Readers never miss a row. Iceberg readers see the old files or the new one, never both (the
+ * commit is atomic). Readers of the Hive layout see the merged rows twice between the write and
+ * the delete (after a crash, until a re-run), which `_partition` and `_offset` identify and
+ * `koo lake ls` reports as overlaps. A replay of the lake worker leaves compacted objects alone
+ * (lake-writes.ts).
  */
 export interface HourToCompact extends EventHour {
   prefix: string;
@@ -30,14 +32,14 @@ export interface PartitionCompaction {
   /** The merged object. */
   key: string;
   rows: number;
+  /** Its size in bytes. */
+  bytes: number;
   /** Objects merged into it, itself included. */
   merged: number;
-  /** The merged object is the same as before: a re-run, or one object only. */
+  /** The merged object was there before: a re-run, or one object only. */
   unchanged: boolean;
-  /** Objects covered by `key` and deleted. */
+  /** Objects covered by `key`, deleted. */
   deleted: string[];
-  /** Why nothing was written, when the target changed while compaction read it. */
-  skipped?: string;
 }
 
 /** Pure: per partition, the hour's objects that start below the committed offset, smallest first offset first. */
@@ -89,15 +91,15 @@ export function mergedColumns(
 }
 
 /**
- * Step 1 for one partition: writes the merged object over the first one, unless that one
- * changed meanwhile (conditional on its ETag). Returns what step 2 deletes.
+ * Step 1 for one partition: writes the merged object under its own name, unless an object of that
+ * name is there (a re-run: names are a function of the rows). Returns what the later steps swap.
  */
 export async function mergePartitionHour(
   store: LakeStore,
   hour: HourToCompact,
   partition: number,
   candidates: readonly LakeObject[],
-): Promise<PartitionCompaction> {
+): Promise<PartitionCompaction | undefined> {
   const below = hour.committed.get(partition)!;
   const eligible: { object: LakeObject; rows: LakeRow[]; columns: Column[] }[] = [];
   for (const object of candidates) {
@@ -105,31 +107,58 @@ export async function mergePartitionHour(
     // Only objects whose rows are all committed: anything else may still grow or be rewritten.
     if (rows.every((r) => BigInt(r._offset as bigint) < below)) eligible.push({ object, rows, columns });
   }
-  const target = eligible[0];
-  const result = { partition, key: target?.object.key ?? '', merged: eligible.length, deleted: [] };
-  if (!target) return { ...result, rows: 0, unchanged: true };
+  if (eligible.length === 0) return undefined;
   const rows = mergeByOffset(eligible.map((e) => e.rows));
-  const covered = eligible.slice(1).map((e) => e.object.key);
-  if (rows.length === target.rows.length)
-    return { ...result, rows: rows.length, unchanged: true, deleted: covered };
-  const columns = mergedColumns(
-    hour.columns,
-    eligible.map((e) => e.columns),
+  const offset = (row: LakeRow) => BigInt(row._offset as bigint);
+  const range = { firstOffset: offset(rows[0]!), lastOffset: offset(rows[rows.length - 1]!) };
+  // One object holding every row is the merge already (a re-run, or nothing to merge).
+  const holder = eligible.find((e) => e.rows.length === rows.length);
+  const key = holder?.object.key ?? compactedKey(hour.prefix, hour.topic, partition, hour, range);
+  const result = {
+    partition,
+    key,
+    rows: rows.length,
+    merged: eligible.length,
+    deleted: eligible.map((e) => e.object.key).filter((k) => k !== key),
+  };
+  if (holder) return { ...result, bytes: holder.object.size, unchanged: true };
+  const body = encodeParquet(
+    mergedColumns(
+      hour.columns,
+      eligible.map((e) => e.columns),
+    ),
+    rows,
   );
-  const written = await store.put(target.object.key, encodeParquet(columns, rows), {
-    lastOffset: BigInt(rows[rows.length - 1]!._offset as bigint),
-    condition: { ifMatch: target.object.etag },
-  });
-  if (!written) return { ...result, rows: 0, unchanged: true, skipped: 'the object changed; run again' };
-  return { ...result, rows: rows.length, unchanged: false, deleted: covered };
+  // Not written: a run that merged the same rows wrote it between our listing and now.
+  await store.put(key, body, { lastOffset: range.lastOffset, condition: { ifNoneMatch: '*' } });
+  return { ...result, bytes: body.length, unchanged: false };
 }
 
-/** Both steps for every partition of the hour: merge, then delete what the merged object covers. */
-export async function compactHour(store: LakeStore, hour: HourToCompact): Promise<PartitionCompaction[]> {
+/**
+ * Every step for every partition of the hour: merge; swap the merged object in for the objects it
+ * covers in the topic's Iceberg table (when there is one); delete them.
+ */
+export async function compactHour(
+  store: LakeStore,
+  hour: HourToCompact,
+  tables?: LakeTables,
+): Promise<PartitionCompaction[]> {
   const objects = await store.listAll(hourPrefix(hour.prefix, hour.topic, hour));
   const results: PartitionCompaction[] = [];
   for (const [partition, candidates] of compactionCandidates(hour.prefix, objects, hour.committed)) {
     const result = await mergePartitionHour(store, hour, partition, candidates);
+    if (!result) continue;
+    if (tables && result.deleted.length > 0) {
+      await tables.replace(hour.topic, {
+        deleted: result.deleted,
+        added: {
+          key: result.key,
+          records: result.rows,
+          bytes: result.bytes,
+          eventHourMs: Date.parse(`${hour.dt}T${hour.hr}:00:00Z`),
+        },
+      });
+    }
     await store.delete(result.deleted);
     results.push(result);
   }

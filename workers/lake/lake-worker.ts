@@ -291,6 +291,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await Promise.all([...this.partitions.values()].map((s) => s.busy));
+    await this.parts.tables?.close();
     this.parts.store.destroy();
   }
 }
@@ -315,20 +316,22 @@ export function lakeTableDefinitions(topics: readonly string[]): Map<string, Tab
   );
 }
 
+/** The topics' Iceberg tables in the configured catalog; undefined when LAKE_CATALOG_URL is unset. */
+export function createLakeTables(config: LakeConfig, store: LakeStore): LakeTables | undefined {
+  if (config.LAKE_CATALOG_URL === undefined) return undefined;
+  return new LakeTables({
+    store,
+    catalog: new SqlCatalog(config.LAKE_CATALOG_URL, config.LAKE_CATALOG_NAME),
+    prefix: config.LAKE_PREFIX,
+    definitions: lakeTableDefinitions(config.LAKE_TOPICS),
+  });
+}
+
 export function createLakeWorker(config: LakeConfig): LakeWorker {
   const store = createLakeStore(config);
-  const tables =
-    config.LAKE_CATALOG_URL === undefined
-      ? undefined
-      : new LakeTables({
-          store,
-          catalog: new SqlCatalog(config.LAKE_CATALOG_URL, config.LAKE_CATALOG_NAME),
-          prefix: config.LAKE_PREFIX,
-          definitions: lakeTableDefinitions(config.LAKE_TOPICS),
-        });
   return new LakeWorker({
     store,
-    tables,
+    tables: createLakeTables(config, store),
     registry: createSchemaRegistry(config.SCHEMA_REGISTRY_URL),
     config,
   });

@@ -37,22 +37,33 @@ export function planPut(file: FileRange, holder: Holder | undefined): PutPlan {
     if (holds !== undefined && holds > file.lastOffset) return { write: false, heldBy: holder.key };
     return { write: true, condition: { ifMatch: holder.etag } };
   }
-  // An object that starts before the file: a compacted one holds it whole, or holds none of it.
+  // An object that starts before the file, or a compacted one that starts with it: a compacted
+  // object holds the file whole, or holds none of it.
   // (A partial overlap needs segments cut differently from the original run, which a replay from
   // a cut point never does; writing then risks duplicates rather than losing rows.)
   if (holds !== undefined && holds >= file.lastOffset) return { write: false, heldBy: holder.key };
   return { write: true, condition: { ifNoneMatch: '*' } };
 }
 
-/** Pure: of a partition-hour's keys, the object that starts last at or before `firstOffset`. */
+/**
+ * Pure: of a partition-hour's keys, the object that starts last at or before `firstOffset`; of
+ * objects that start at the same offset, the one whose name says it reaches furthest (a compacted
+ * object beside the segment file it merged, until compaction deletes that file).
+ */
 export function holderKey(prefix: string, keys: readonly string[], firstOffset: bigint) {
-  let best: { key: string; firstOffset: bigint } | undefined;
+  let best: { key: string; firstOffset: bigint; reach: bigint } | undefined;
   for (const key of keys) {
     const place = parseObjectKey(prefix, key);
-    if (place && place.firstOffset <= firstOffset && (!best || place.firstOffset > best.firstOffset))
-      best = { key, firstOffset: place.firstOffset };
+    if (!place || place.firstOffset > firstOffset) continue;
+    const reach = place.namedLastOffset ?? -1n;
+    if (
+      !best ||
+      place.firstOffset > best.firstOffset ||
+      (place.firstOffset === best.firstOffset && reach > best.reach)
+    )
+      best = { key, firstOffset: place.firstOffset, reach };
   }
-  return best;
+  return best && { key: best.key, firstOffset: best.firstOffset };
 }
 
 const MAX_RACES = 5;

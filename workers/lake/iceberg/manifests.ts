@@ -125,7 +125,7 @@ const manifestFileSchema = {
   ],
 } as avro.Schema;
 
-/** A data file as a manifest lists it. */
+/** A data file as the lake adds it. */
 export interface DataFile {
   path: string;
   records: number;
@@ -134,10 +134,63 @@ export interface DataFile {
   hour: number | undefined;
 }
 
-/** One entry of a manifest list, as Avro decodes it (longs as bigint). */
-export type ManifestFile = Record<string, unknown> & { manifest_path: string };
+/** Entry statuses: https://iceberg.apache.org/spec/#manifest-entry-fields */
+export const EXISTING = 0;
+export const ADDED = 1;
+export const DELETED = 2;
 
-const ADDED = 1;
+/** One entry of a manifest, as Avro decodes it (longs as bigint) or as the lake writes it. */
+export interface ManifestEntry {
+  status: number;
+  snapshot_id: number | bigint | null;
+  sequence_number: number | bigint | null;
+  file_sequence_number: number | bigint | null;
+  data_file: {
+    file_path: string;
+    record_count: number | bigint;
+    file_size_in_bytes: number | bigint;
+    partition: Record<string, number | null>;
+  } & Record<string, unknown>;
+}
+
+/** One entry of a manifest list, as Avro decodes it (longs as bigint). */
+export type ManifestFile = Record<string, unknown> & {
+  manifest_path: string;
+  sequence_number: number | bigint;
+  added_snapshot_id: number | bigint;
+};
+
+/** The entry of a file a snapshot adds; its sequence numbers are the manifest's (inherited on read). */
+export function addedEntry(
+  file: DataFile,
+  snapshotId: number,
+  partitionFields: readonly PartitionField[],
+): ManifestEntry {
+  return {
+    status: ADDED,
+    snapshot_id: snapshotId,
+    sequence_number: null,
+    file_sequence_number: null,
+    data_file: {
+      content: 0,
+      file_path: file.path,
+      file_format: 'PARQUET',
+      partition: Object.fromEntries(partitionFields.map((p) => [p.name, file.hour ?? null])),
+      record_count: file.records,
+      file_size_in_bytes: file.bytes,
+      column_sizes: null,
+      value_counts: null,
+      null_value_counts: null,
+      nan_value_counts: null,
+      lower_bounds: null,
+      upper_bounds: null,
+      key_metadata: null,
+      split_offsets: null,
+      equality_ids: null,
+      sort_order_id: null,
+    },
+  };
+}
 
 const metadataType = avro.Type.forSchema({ type: 'map', values: 'bytes' });
 const countType = avro.Type.forSchema('long');
@@ -171,35 +224,11 @@ function containerFile(
   ]);
 }
 
-/** A manifest of the files one append snapshot adds. */
+/** A manifest file of `entries`. */
 export function encodeManifest(
-  files: readonly DataFile[],
-  context: { snapshotId: number; schema: IcebergSchema; partitionFields: readonly PartitionField[] },
+  entries: readonly ManifestEntry[],
+  context: { schema: IcebergSchema; partitionFields: readonly PartitionField[] },
 ): Buffer {
-  const entries = files.map((f) => ({
-    status: ADDED,
-    snapshot_id: context.snapshotId,
-    sequence_number: null, // inherited from the manifest list entry on read (spec: "added" entries)
-    file_sequence_number: null,
-    data_file: {
-      content: 0,
-      file_path: f.path,
-      file_format: 'PARQUET',
-      partition: Object.fromEntries(context.partitionFields.map((p) => [p.name, f.hour ?? null])),
-      record_count: f.records,
-      file_size_in_bytes: f.bytes,
-      column_sizes: null,
-      value_counts: null,
-      null_value_counts: null,
-      nan_value_counts: null,
-      lower_bounds: null,
-      upper_bounds: null,
-      key_metadata: null,
-      split_offsets: null,
-      equality_ids: null,
-      sort_order_id: null,
-    },
-  }));
   return containerFile(manifestEntrySchema(context.partitionFields), entries, {
     schema: JSON.stringify(context.schema),
     'partition-spec': JSON.stringify(context.partitionFields),
@@ -209,13 +238,16 @@ export function encodeManifest(
   });
 }
 
-/** The manifest list entry of a new manifest (`encodeManifest`'s), with its partitions' range. */
+/** The manifest list entry of a manifest the snapshot writes: its counts and its partitions' range. */
 export function manifestFileOf(
   manifest: { path: string; length: number },
-  files: readonly DataFile[],
-  context: { snapshotId: number; sequenceNumber: number; partitioned: boolean },
+  entries: readonly ManifestEntry[],
+  context: { snapshotId: number; sequenceNumber: number; partitionFields: readonly PartitionField[] },
 ): ManifestFile {
-  const hours = files.map((f) => f.hour ?? 0);
+  const count = (status: number) => entries.filter((e) => e.status === status);
+  const rows = (list: readonly ManifestEntry[]) =>
+    list.reduce((n, e) => n + Number(e.data_file.record_count), 0);
+  const sequences = entries.map((e) => Number(e.sequence_number ?? context.sequenceNumber));
   const int = (n: number) => {
     const b = Buffer.alloc(4);
     b.writeInt32LE(n);
@@ -227,24 +259,27 @@ export function manifestFileOf(
     partition_spec_id: 0,
     content: 0,
     sequence_number: context.sequenceNumber,
-    min_sequence_number: context.sequenceNumber,
+    min_sequence_number: Math.min(...sequences),
     added_snapshot_id: context.snapshotId,
-    added_files_count: files.length,
-    existing_files_count: 0,
-    deleted_files_count: 0,
-    added_rows_count: files.reduce((n, f) => n + f.records, 0),
-    existing_rows_count: 0,
-    deleted_rows_count: 0,
-    partitions: context.partitioned
-      ? [
-          {
-            contains_null: false,
-            contains_nan: false,
-            lower_bound: int(Math.min(...hours)),
-            upper_bound: int(Math.max(...hours)),
-          },
-        ]
-      : null,
+    added_files_count: count(ADDED).length,
+    existing_files_count: count(EXISTING).length,
+    deleted_files_count: count(DELETED).length,
+    added_rows_count: rows(count(ADDED)),
+    existing_rows_count: rows(count(EXISTING)),
+    deleted_rows_count: rows(count(DELETED)),
+    partitions:
+      context.partitionFields.length === 0
+        ? null
+        : context.partitionFields.map((p) => {
+            const values = entries.map((e) => e.data_file.partition[p.name] ?? null);
+            const known = values.filter((v): v is number => v !== null);
+            return {
+              contains_null: known.length < values.length,
+              contains_nan: false,
+              lower_bound: known.length ? int(Math.min(...known)) : null,
+              upper_bound: known.length ? int(Math.max(...known)) : null,
+            };
+          }),
     key_metadata: null,
   };
 }
@@ -262,18 +297,18 @@ export function encodeManifestList(
   });
 }
 
-/** The entries of a manifest list. */
-export async function decodeManifestList(bytes: Uint8Array): Promise<ManifestFile[]> {
+/** The records of an Avro container file (a manifest list or a manifest), longs as bigint. */
+export async function decodeAvroFile<T>(bytes: Uint8Array): Promise<T[]> {
   const decoder = new avro.streams.BlockDecoder({
     parseHook: (schema) => avro.Type.forSchema(schema as avro.Schema, { registry: registry() }),
   });
-  const entries: ManifestFile[] = [];
-  decoder.on('data', (entry: ManifestFile) => entries.push(entry));
+  const records: T[] = [];
+  decoder.on('data', (record: T) => records.push(record));
   const done = new Promise<void>((resolve, reject) => {
     decoder.on('end', resolve);
     decoder.on('error', reject);
   });
   Readable.from([Buffer.from(bytes)]).pipe(decoder);
   await done;
-  return entries;
+  return records;
 }

@@ -179,41 +179,56 @@ export function newSnapshotId(): number {
   return Number(randomBytes(8).readBigUInt64BE() & ((1n << 53n) - 1n)) || 1;
 }
 
-export interface AppendCommit {
+/** Files, records and bytes a snapshot adds or removes. */
+export interface FileTotals {
+  files: number;
+  records: number;
+  bytes: number;
+}
+
+export interface SnapshotCommit {
+  /** `append`: files added only; `replace`: files rewritten, the rows unchanged (compaction). */
+  operation: 'append' | 'replace';
   snapshotId: number;
+  sequenceNumber: number;
   manifestList: string;
   schema: IcebergSchema;
-  /** Kafka partition → the offset after the last record now held. */
-  nextOffsets: Map<number, bigint>;
-  added: { files: number; records: number; bytes: number };
+  /** Kafka partition → the offset after the last record now held (appends). */
+  nextOffsets: ReadonlyMap<number, bigint>;
+  added: FileTotals;
+  deleted: FileTotals;
   nowMs: number;
   /** Where the metadata being replaced is stored (for the metadata log). */
   previousLocation: string;
 }
 
-/** Pure: the metadata after an append snapshot, carrying every partition's offsets forward. */
-export function withAppend(metadata: TableMetadata, commit: AppendCommit): TableMetadata {
+/** Pure: the metadata after a snapshot, carrying every partition's offsets and the totals forward. */
+export function withSnapshot(metadata: TableMetadata, commit: SnapshotCommit): TableMetadata {
   const parent = currentSnapshot(metadata);
-  const sequenceNumber = metadata['last-sequence-number'] + 1;
-  const total = (key: string, added: number) => String(Number(parent?.summary[key] ?? 0) + added);
+  const total = (key: string, added: number, deleted: number) =>
+    String(Number(parent?.summary[key] ?? 0) + added - deleted);
   const offsets = Object.fromEntries(
     Object.entries(parent?.summary ?? {}).filter(([key]) => key.startsWith(NEXT_OFFSET)),
   );
   for (const [partition, next] of commit.nextOffsets) offsets[`${NEXT_OFFSET}${partition}`] = String(next);
+  const { added, deleted } = commit;
   const snapshot: Snapshot = {
     'snapshot-id': commit.snapshotId,
     ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
-    'sequence-number': sequenceNumber,
+    'sequence-number': commit.sequenceNumber,
     'timestamp-ms': commit.nowMs,
     'manifest-list': commit.manifestList,
     summary: {
-      operation: 'append',
-      'added-data-files': String(commit.added.files),
-      'added-records': String(commit.added.records),
-      'added-files-size': String(commit.added.bytes),
-      'total-data-files': total('total-data-files', commit.added.files),
-      'total-records': total('total-records', commit.added.records),
-      'total-files-size': total('total-files-size', commit.added.bytes),
+      operation: commit.operation,
+      'added-data-files': String(added.files),
+      'added-records': String(added.records),
+      'added-files-size': String(added.bytes),
+      'deleted-data-files': String(deleted.files),
+      'deleted-records': String(deleted.records),
+      'removed-files-size': String(deleted.bytes),
+      'total-data-files': total('total-data-files', added.files, deleted.files),
+      'total-records': total('total-records', added.records, deleted.records),
+      'total-files-size': total('total-files-size', added.bytes, deleted.bytes),
       'total-delete-files': '0',
       'total-position-deletes': '0',
       'total-equality-deletes': '0',
@@ -224,7 +239,7 @@ export function withAppend(metadata: TableMetadata, commit: AppendCommit): Table
   const newSchema = !metadata.schemas.some((s) => s['schema-id'] === commit.schema['schema-id']);
   return {
     ...metadata,
-    'last-sequence-number': sequenceNumber,
+    'last-sequence-number': commit.sequenceNumber,
     'last-updated-ms': commit.nowMs,
     ...(newSchema
       ? {
