@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
+import { SqlCatalog, tableNameOf } from '../../workers/lake/iceberg/sql-catalog.ts';
+import { currentSnapshot, parseMetadata } from '../../workers/lake/iceberg/table-metadata.ts';
 import { hourPrefix } from '../../workers/lake/layout.ts';
 import { lakeColumns } from '../../workers/lake/lake-rows.ts';
 import {
@@ -172,5 +174,60 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       duplicate_positions: 0,
       snapshots: read.snapshots + 1,
     });
+  });
+
+  it('adds a segment once when two members commit it at the same time, and never behind a later one', async () => {
+    // Two members' commits of their own (each with its catalog connection), as after a rebalance
+    // where the old owner of a partition keeps running.
+    const config = loadLakeConfig({
+      ...process.env,
+      ...catalogEnv,
+      LAKE_CATALOG_NAME: `test-race-${runId}`,
+      LAKE_PREFIX: `${prefix}race/`,
+      LAKE_TOPICS: topicNames.reactions,
+    });
+    const store = createLakeStore(config);
+    const [a, b] = [createLakeTables(config, store)!, createLakeTables(config, store)!];
+    const segment = (partition: number, nextOffset: bigint) => ({
+      topic: topicNames.reactions,
+      partition,
+      nextOffset,
+      columns: lakeColumns(topicNames.reactions),
+      files: [
+        {
+          key: `${prefix}race/p${partition}-${nextOffset}.parquet`,
+          records: 10,
+          bytes: 500,
+          eventHourMs: hour(8, 0),
+        },
+      ],
+    });
+    try {
+      const same = await Promise.all([a.append(segment(0, 100n)), b.append(segment(0, 100n))]);
+      expect(same.sort()).toEqual(['committed', 'held']);
+      // Different partitions at once: the loser of the swap builds again on the winner's commit.
+      expect(await Promise.all([a.append(segment(1, 50n)), b.append(segment(2, 70n))])).toEqual([
+        'committed',
+        'committed',
+      ]);
+      expect(await a.append(segment(0, 200n))).toBe('committed');
+      expect(await b.append(segment(0, 100n))).toBe('held'); // the old owner, late
+      const catalog = new SqlCatalog(config.LAKE_CATALOG_URL!, config.LAKE_CATALOG_NAME);
+      const location = (await catalog.metadataLocation(tableNameOf(topicNames.reactions)))!;
+      await catalog.close();
+      const metadata = parseMetadata(
+        Buffer.from(await store.get(location.replace(/^s3:\/\/[^/]+\//, ''))).toString(),
+      );
+      expect(metadata.snapshots).toHaveLength(4);
+      expect(currentSnapshot(metadata)!.summary).toMatchObject({
+        'total-records': '40',
+        'koo.next-offset.0': '200',
+        'koo.next-offset.1': '50',
+        'koo.next-offset.2': '70',
+      });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      store.destroy();
+    }
   });
 });

@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import type { Column } from '../../workers/lake/columns.ts';
+import {
+  addedEntry,
+  decodeAvroFile,
+  encodeManifest,
+  encodeManifestList,
+  manifestFileOf,
+  type ManifestEntry,
+  type ManifestFile,
+} from '../../workers/lake/iceberg/manifests.ts';
+import { tableNameOf } from '../../workers/lake/iceberg/sql-catalog.ts';
+import {
+  addedThrough,
+  currentSchema,
+  hourPartitionField,
+  NAME_MAPPING,
+  newTableMetadata,
+  parseMetadata,
+  schemaHolding,
+  serializeMetadata,
+  withSnapshot,
+  type SnapshotCommit,
+  type TableMetadata,
+} from '../../workers/lake/iceberg/table-metadata.ts';
+
+const columns: Column[] = [
+  { name: 'event_id', type: 'string', nullable: false },
+  { name: 'event_time', type: 'timestamp', nullable: false },
+  { name: 'weight', type: 'int32', nullable: true },
+  { name: '_offset', type: 'int64', nullable: false },
+];
+const table = () => newTableMetadata('s3://lake/_iceberg/koo.reactions', columns, 'event_time', 1_000);
+const none = { files: 0, records: 0, bytes: 0 };
+
+function append(
+  metadata: TableMetadata,
+  id: number,
+  offsets: [number, bigint][],
+  records: number,
+): TableMetadata {
+  const commit: SnapshotCommit = {
+    operation: 'append',
+    snapshotId: id,
+    sequenceNumber: metadata['last-sequence-number'] + 1,
+    manifestList: `s3://lake/snap-${id}.avro`,
+    schema: currentSchema(metadata),
+    nextOffsets: new Map(offsets),
+    added: { files: 1, records, bytes: 100 },
+    deleted: none,
+    nowMs: 2_000 + id,
+    previousLocation: `s3://lake/${id}.metadata.json`,
+  };
+  return withSnapshot(metadata, commit);
+}
+
+describe('Iceberg table metadata', () => {
+  it('types columns, partitions by the hour of the event time, and maps names to field ids', () => {
+    const m = table();
+    expect(currentSchema(m).fields).toEqual([
+      { id: 1, name: 'event_id', type: 'string', required: true },
+      { id: 2, name: 'event_time', type: 'timestamp', required: true },
+      { id: 3, name: 'weight', type: 'int', required: false },
+      { id: 4, name: '_offset', type: 'long', required: true },
+    ]);
+    expect(hourPartitionField(m)).toEqual({
+      'source-id': 2,
+      'field-id': 1000,
+      transform: 'hour',
+      name: 'event_time_hour',
+    });
+    expect(JSON.parse(m.properties[NAME_MAPPING]!)).toContainEqual({ 'field-id': 3, names: ['weight'] });
+    expect(hourPartitionField(newTableMetadata('s3://x', columns, undefined, 0))).toBeUndefined();
+  });
+
+  it('records per Kafka partition how far the table holds it, carried through every snapshot', () => {
+    let m = table();
+    expect(addedThrough(m, 0)).toBe(0n);
+    m = append(m, 1, [[0, 100n]], 100);
+    m = append(m, 2, [[1, 40n]], 40);
+    expect(addedThrough(m, 0)).toBe(100n);
+    expect(addedThrough(m, 1)).toBe(40n);
+    expect(m.snapshots.at(-1)).toMatchObject({
+      'parent-snapshot-id': 1,
+      'sequence-number': 2,
+      summary: { operation: 'append', 'total-records': '140', 'total-data-files': '2' },
+    });
+    expect(m.refs.main).toEqual({ 'snapshot-id': 2, type: 'branch' });
+    expect(m['metadata-log'].map((l) => l['metadata-file'])).toEqual([
+      's3://lake/1.metadata.json',
+      's3://lake/2.metadata.json',
+    ]);
+  });
+
+  it('adds a column the files carry as a new optional field, and keeps the schema when nothing is new', () => {
+    const m = table();
+    expect(schemaHolding(m, columns)).toBe(currentSchema(m));
+    const wider = schemaHolding(m, [...columns, { name: 'mood', type: 'string', nullable: false }]);
+    expect(wider['schema-id']).toBe(1);
+    expect(wider.fields.at(-1)).toEqual({ id: 5, name: 'mood', type: 'string', required: false });
+    const next = withSnapshot(m, {
+      operation: 'append',
+      snapshotId: 7,
+      sequenceNumber: 1,
+      manifestList: 's3://x',
+      schema: wider,
+      nextOffsets: new Map(),
+      added: none,
+      deleted: none,
+      nowMs: 5,
+      previousLocation: 's3://m0',
+    });
+    expect(next['current-schema-id']).toBe(1);
+    expect(next['last-column-id']).toBe(5);
+    expect(JSON.parse(next.properties[NAME_MAPPING]!)).toContainEqual({ 'field-id': 5, names: ['mood'] });
+  });
+
+  it('keeps 64-bit snapshot ids exact through JSON (other engines use all 63 bits)', () => {
+    const text = serializeMetadata({ ...table(), 'current-snapshot-id': 9_007_199_254_740_993n });
+    expect(text).toContain('"current-snapshot-id":9007199254740993');
+    expect(parseMetadata(text)['current-snapshot-id']).toBe(9_007_199_254_740_993n);
+    expect(parseMetadata(text)['last-column-id']).toBe(4);
+  });
+
+  it('names the table after the topic: its last part in the namespace of the rest', () => {
+    expect(tableNameOf('koo.public.koos')).toEqual({ namespace: 'koo.public', name: 'koos' });
+    expect(tableNameOf('koo.reactions')).toEqual({ namespace: 'koo', name: 'reactions' });
+  });
+});
+
+describe('Iceberg manifests (Avro with field ids)', () => {
+  const m = table();
+  const fields = [hourPartitionField(m)!];
+
+  it('writes entries a reader gets back, with the spec field ids in the file schema', async () => {
+    const file = { path: 's3://lake/a.parquet', records: 3, bytes: 900, hour: 498_920 };
+    const bytes = encodeManifest([addedEntry(file, 42, fields)], {
+      schema: currentSchema(m),
+      partitionFields: fields,
+    });
+    const [entry] = await decodeAvroFile<ManifestEntry>(bytes);
+    expect(entry).toMatchObject({
+      status: 1,
+      snapshot_id: 42n,
+      sequence_number: null,
+      data_file: {
+        file_path: file.path,
+        record_count: 3n,
+        file_size_in_bytes: 900n,
+        partition: { event_time_hour: 498_920 },
+      },
+    });
+    const header = bytes.toString('latin1');
+    expect(header).toContain('"field-id":100');
+    expect(header).toContain('partition-spec-id');
+  });
+
+  it('lists manifests with their counts and partition range; 63-bit ids survive a round trip', async () => {
+    const entries = [
+      addedEntry({ path: 's3://a', records: 2, bytes: 10, hour: 5 }, 7, fields),
+      addedEntry({ path: 's3://b', records: 3, bytes: 10, hour: 9 }, 7, fields),
+    ];
+    const listed = manifestFileOf({ path: 's3://m', length: 55 }, entries, {
+      snapshotId: 7,
+      sequenceNumber: 3,
+      partitionFields: fields,
+    });
+    expect(listed).toMatchObject({ added_files_count: 2, added_rows_count: 5, min_sequence_number: 3 });
+    const foreign = { ...listed, manifest_path: 's3://old', added_snapshot_id: 9_007_199_254_740_993n };
+    const bytes = encodeManifestList([foreign, listed], {
+      snapshotId: 7,
+      parentSnapshotId: undefined,
+      sequenceNumber: 3,
+    });
+    const [first, second] = await decodeAvroFile<ManifestFile>(bytes);
+    expect(first!.added_snapshot_id).toBe(9_007_199_254_740_993n);
+    expect(second!.partitions).toEqual([
+      {
+        contains_null: false,
+        contains_nan: false,
+        lower_bound: Buffer.from([5, 0, 0, 0]),
+        upper_bound: Buffer.from([9, 0, 0, 0]),
+      },
+    ]);
+  });
+});
