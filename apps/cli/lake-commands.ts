@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import { compactHour } from '../../workers/lake/compaction.ts';
+import type { TableSnapshot } from '../../workers/lake/iceberg/lake-tables.ts';
 import { hourPrefix } from '../../workers/lake/layout.ts';
 import { listLakeObjects, summarizeHours } from '../../workers/lake/lake-listing.ts';
 import { lakeColumns } from '../../workers/lake/lake-rows.ts';
@@ -24,6 +25,12 @@ const dtOption = (v: string) => {
 const hrOption = (v: string) => {
   if (!/^\d{2}$/.test(v) || Number(v) > 23) throw new Error(`hr must be an hour from 00 to 23, not ${v}`);
   return v;
+};
+
+const positiveNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`must be a number of at least 0, not ${v}`);
+  return n;
 };
 
 function print(rows: readonly object[], json: boolean): void {
@@ -75,11 +82,16 @@ function uncommittedRecords(config: LakeConfig, topics: string[]) {
 
 /** `koo lake ls|compact`: what the Parquet lake holds, and compaction of a closed hour. */
 export function addLakeCommands(program: Command): void {
-  const lake = program.command('lake').description('the Parquet lake on S3 (LAKE_BUCKET, LAKE_PREFIX)');
+  const lake = program
+    .command('lake')
+    .description(
+      'the Parquet lake on S3 (LAKE_BUCKET, LAKE_PREFIX) and its Iceberg tables (LAKE_CATALOG_URL)',
+    );
   lake
     .command('ls')
     .description(
-      'objects and rows (from Parquet footers) per topic and event hour, and the records per partition not yet committed',
+      "objects and rows (from Parquet footers) per topic and event hour, the Iceberg tables' snapshots, " +
+        'and the records per partition not yet committed',
     )
     .option('--topic <topic>', 'one topic (default: LAKE_TOPICS)')
     .option('--dt <date>', 'one day, YYYY-MM-DD', dtOption)
@@ -87,19 +99,22 @@ export function addLakeCommands(program: Command): void {
     .action(async (o: { topic?: string; dt?: string; json?: boolean }) => {
       const config = loadConfig(lakeConfigSchema);
       const store = createLakeStore(config);
+      const tables = createLakeTables(config, store);
       try {
         const objects = [];
+        const snapshots: TableSnapshot[] = [];
         const topics = o.topic ? [o.topic] : config.LAKE_TOPICS;
         for (const topic of topics) {
           const keyPrefix = `${config.LAKE_PREFIX}${topic}/${o.dt ? `dt=${o.dt}/` : ''}`;
           objects.push(...(await listLakeObjects(store, config.LAKE_PREFIX, keyPrefix)));
+          snapshots.push(...((await tables?.snapshots(topic)) ?? []));
         }
         const hours = summarizeHours(objects);
         const open = await uncommittedRecords(config, topics);
         if (o.json) {
           console.log(
             JSON.stringify(
-              { hours, uncommitted: open },
+              { hours, uncommitted: open, snapshots },
               (_, v) => (typeof v === 'bigint' ? Number(v) : v),
               2,
             ),
@@ -107,6 +122,15 @@ export function addLakeCommands(program: Command): void {
           return;
         }
         console.log(formatTable(hours));
+        if (snapshots.length > 0) {
+          // The newest few per table: `--json` lists them all (snapshot ids for AS OF queries).
+          const newest = [...Map.groupBy(snapshots, (s) => s.table).values()].flatMap((list) =>
+            list.slice(-5),
+          );
+          console.log(
+            `\nIceberg tables in catalog ${config.LAKE_CATALOG_NAME} (newest snapshots):\n${formatTable(newest)}`,
+          );
+        }
         const total = open.reduce((n, p) => n + p.uncommitted, 0n);
         console.log(
           total === 0n
@@ -114,6 +138,7 @@ export function addLakeCommands(program: Command): void {
             : `\n${total} records not yet committed to the lake by ${config.LAKE_GROUP_ID} (open segments; they close by LAKE_ROTATE_ROWS/BYTES/AGE_MS):\n${formatTable(open)}`,
         );
       } finally {
+        await tables?.close();
         store.destroy();
       }
     });
@@ -155,6 +180,37 @@ export function addLakeCommands(program: Command): void {
         );
       } finally {
         await tables?.close();
+        store.destroy();
+      }
+    });
+  lake
+    .command('expire')
+    .description(
+      "expire the Iceberg tables' snapshots older than --older-than-hours (the current one stays), " +
+        'then delete the metadata files nothing refers to any more (older than --grace-minutes)',
+    )
+    .option('--topic <topic>', 'one topic (default: LAKE_TOPICS)')
+    .option('--older-than-hours <n>', 'keep the snapshots of the last n hours', positiveNumber, 168)
+    .option('--grace-minutes <n>', 'leave younger files: they may be a commit in flight', positiveNumber, 60)
+    .option('--json', 'print JSON instead of a table')
+    .action(async (o: { topic?: string; olderThanHours: number; graceMinutes: number; json?: boolean }) => {
+      const config = loadConfig(lakeConfigSchema);
+      const store = createLakeStore(config);
+      const tables = createLakeTables(config, store);
+      if (!tables) throw new Error('LAKE_CATALOG_URL is empty: there are no Iceberg tables to expire');
+      try {
+        const rows = [];
+        for (const topic of o.topic ? [o.topic] : config.LAKE_TOPICS) {
+          const removed = await tables.expire(
+            topic,
+            Date.now() - o.olderThanHours * 3_600_000,
+            o.graceMinutes * 60_000,
+          );
+          rows.push({ topic, expired_snapshots: removed.snapshots, deleted_files: removed.files });
+        }
+        print(rows, o.json ?? false);
+      } finally {
+        await tables.close();
         store.destroy();
       }
     });

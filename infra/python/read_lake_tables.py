@@ -3,7 +3,9 @@ DuckDB's iceberg extension (loaded from its wheel: nothing is downloaded). Print
 per table: its rows as each reader counts them, the (partition, offset) positions held more than
 once, each column's values that are not null (DuckDB), and its snapshots. Run with the stack's lake-readers venv:
 
-  .stack/lake-readers/bin/python infra/python/read_lake_tables.py koo.reactions koo.public.koos
+  .stack/lake-readers/bin/python infra/python/read_lake_tables.py [--as-of-first] koo.reactions ...
+
+--as-of-first also counts each table's rows as of its oldest snapshot (time travel), both ways.
 
 Environment: LAKE_CATALOG_URL, LAKE_CATALOG_NAME, S3_ENDPOINT, AWS_REGION (the lake worker's
 variables, with the local stack's defaults).
@@ -49,7 +51,8 @@ db.execute(
         endpoint '{endpoint.netloc}', url_style 'path', use_ssl {str(endpoint.scheme == 'https').lower()})"""
 )
 
-for identifier in sys.argv[1:]:
+as_of_first = "--as-of-first" in sys.argv
+for identifier in [a for a in sys.argv[1:] if not a.startswith("--")]:
     table = catalog.load_table(identifier)
     scanned = table.scan(selected_fields=("_partition", "_offset")).to_arrow()
     location = table.metadata_location
@@ -59,9 +62,19 @@ for identifier in sys.argv[1:]:
         f"""select count(*), count(*) - count(distinct (_partition, _offset)), {counted}
               from iceberg_scan('{location}')"""
     ).fetchone()
+    as_of = {}
+    if as_of_first:
+        first = table.metadata.snapshots[0].snapshot_id
+        as_of = {
+            "first_snapshot_pyiceberg_rows": table.scan(snapshot_id=first).to_arrow().num_rows,
+            "first_snapshot_duckdb_rows": db.execute(
+                f"select count(*) from iceberg_scan('{location}', snapshot_from_id => {first})"
+            ).fetchone()[0],
+        }
     print(
         json.dumps(
             {
+                **as_of,
                 "table": identifier,
                 "pyiceberg_rows": scanned.num_rows,
                 "duckdb_rows": duck_rows,

@@ -28,6 +28,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
   const env = (group: string) => ({
     LAKE_GROUP_ID: group,
     LAKE_PREFIX: prefix,
+    LAKE_CATALOG_NAME: prefix, // the tables of this test's lake
     LAKE_TOPICS: topic,
     LAKE_ROTATE_ROWS: '8', // several small objects per partition and hour
     LAKE_ROTATE_AGE_MS: '1000',

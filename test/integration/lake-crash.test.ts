@@ -21,6 +21,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
   const env = (groupId: string) => ({
     LAKE_GROUP_ID: groupId,
     LAKE_PREFIX: prefix,
+    LAKE_CATALOG_NAME: prefix, // the tables of this test's lake
     LAKE_TOPICS: topic,
     LAKE_ROTATE_ROWS: '1000',
     LAKE_ROTATE_AGE_MS: '3000',

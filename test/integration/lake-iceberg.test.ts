@@ -18,7 +18,6 @@ import {
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
 import { lakeTestKafka } from '../support/lake.ts';
-import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
@@ -29,11 +28,7 @@ import { startWorkerInProcess } from '../support/workers.ts';
 const root = resolve(import.meta.dirname, '../..');
 const topic = topicNames.koos;
 const prefix = `test-iceberg-${runId}/`;
-const catalogEnv = {
-  LAKE_CATALOG_URL:
-    process.env.LAKE_CATALOG_URL ?? `${stackEnv.pgUrl.replace(/\/[^/]*$/, '')}/koo_lake_catalog`,
-  LAKE_CATALOG_NAME: `test-${runId}`,
-};
+const catalogEnv = { LAKE_CATALOG_NAME: `test-${runId}` }; // the stack's catalog (LAKE_CATALOG_URL's default)
 const ROTATE_ROWS = 20;
 const hour = (h: number, minute: number) => Date.UTC(2026, 10, 27, h, minute);
 
@@ -43,12 +38,14 @@ interface TableRead {
   duplicate_positions: number;
   snapshots: number;
   non_null: Record<string, number>;
+  first_snapshot_pyiceberg_rows?: number;
+  first_snapshot_duckdb_rows?: number;
 }
 
-async function readTable(): Promise<TableRead> {
+async function readTable(...flags: string[]): Promise<TableRead> {
   const { stdout } = await promisify(execFile)(
     resolve(root, '.stack/lake-readers/bin/python'),
-    [resolve(root, 'infra/python/read_lake_tables.py'), topic],
+    [resolve(root, 'infra/python/read_lake_tables.py'), ...flags, topic],
     { env: { ...process.env, ...catalogEnv }, timeout: 60_000 },
   );
   return JSON.parse(stdout) as TableRead;
@@ -66,11 +63,17 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
       LAKE_ROTATE_AGE_MS: '600000', // segments are cut by offset only: what the table holds is known
     }).then((w) => (workers.push(w), w));
+  // What an operator's `koo lake compact` and `koo lake expire` use.
+  const config = loadLakeConfig({ ...process.env, ...catalogEnv, LAKE_PREFIX: prefix, LAKE_TOPICS: topic });
+  const store = createLakeStore(config);
+  const tables = createLakeTables(config, store)!;
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.close()));
+    await tables.close();
+    store.destroy();
   });
 
-  it('holds every committed record once, across a column added to the source table, a compaction cut short and a replay', async () => {
+  it('holds every committed record once, across a column added to the source table, a compaction cut short, a replay and expiry', async () => {
     const groupId = `test-iceberg-${runId}`;
     await kafka.admin.setOffsets({ groupId, topic, partitions: kafka.startOffsets });
     const first = await start(groupId);
@@ -110,18 +113,21 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
     // The added column reads across files written before and after it: null before, its value after.
     expect(read.non_null).toMatchObject({ content_id: held, mood: heldWithMood });
+    // Time travel: as of the first snapshot, the table held the first segment only.
+    const firstSegment = Number((from / BigInt(ROTATE_ROWS) + 1n) * BigInt(ROTATE_ROWS) - from);
+    expect(await readTable('--as-of-first')).toMatchObject({
+      first_snapshot_pyiceberg_rows: firstSegment,
+      first_snapshot_duckdb_rows: firstSegment,
+    });
     await first.close();
 
     // Compaction of hour 08 (records 0-39, in two or three segment files), cut short after each
     // step: Iceberg readers see the old files or the merged one, never both, and no row is lost.
     const [offsets] = await kafka.admin.fetchOffsets({ groupId, topics: [topic] });
     const committed = new Map(offsets!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
-    const config = loadLakeConfig({ ...process.env, ...catalogEnv, LAKE_PREFIX: prefix, LAKE_TOPICS: topic });
-    const store = createLakeStore(config);
-    const tables = createLakeTables(config, store)!;
     const hour8 = { prefix, topic, dt: '2026-11-27', hr: '08', committed, columns: lakeColumns(topic) };
     const hourObjects = () => store.listAll(hourPrefix(prefix, topic, hour8));
-    try {
+    {
       const before = await hourObjects();
       expect(before.length).toBeGreaterThan(1);
       const candidates = compactionCandidates(prefix, before, committed).get(partition)!;
@@ -150,9 +156,6 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
         duplicate_positions: 0,
         snapshots: swapped.snapshots,
       });
-    } finally {
-      await tables.close();
-      store.destroy();
     }
 
     // A replay from where the file began re-cuts the same segments: the table already holds them.
@@ -174,6 +177,17 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       duplicate_positions: 0,
       snapshots: read.snapshots + 1,
     });
+
+    // Expiry keeps the current snapshot and the files it needs, and deletes the rest of the metadata.
+    {
+      const metadataFiles = () => store.listAll(`${prefix}_iceberg/${topic}/metadata/`);
+      const before = (await metadataFiles()).length;
+      const removed = await tables.expire(topic, Date.now() + 1, 0);
+      expect(removed.snapshots).toBe(read.snapshots);
+      expect(removed.files).toBeGreaterThan(0);
+      expect((await metadataFiles()).length).toBeLessThan(before);
+      expect(await readTable()).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, snapshots: 1 });
+    }
   });
 
   it('adds a segment once when two members commit it at the same time, and never behind a later one', async () => {

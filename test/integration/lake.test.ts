@@ -45,6 +45,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
     worker = await startWorkerInProcess(lakeWorkerModule, {
       LAKE_GROUP_ID: groupId,
       LAKE_PREFIX: prefix,
+      LAKE_CATALOG_NAME: prefix, // the tables of this test's lake
       LAKE_TOPICS: workerTopics.join(','),
       LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
       LAKE_ROTATE_AGE_MS: '2000',

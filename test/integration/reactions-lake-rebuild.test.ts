@@ -60,7 +60,7 @@ describe('reactions rebuilt from the lake after the topic lost its old records',
   const rebuilt = queriesOf(tablePrefix);
   let koos: string[];
   const users = Array.from({ length: 6 }, () => `u${newId()}`);
-  const lakeEnv = { LAKE_PREFIX: lakePrefix };
+  const lakeEnv = { LAKE_PREFIX: lakePrefix, LAKE_CATALOG_NAME: lakePrefix };
 
   beforeAll(async () => {
     admin = testKafka().admin();
@@ -151,7 +151,12 @@ describe('reactions rebuilt from the lake after the topic lost its old records',
     await expect(
       backfill(admin, {
         worker: 'reactions',
-        environment: { ...process.env, LAKE_PREFIX: `test-lake-rebuild-empty-${runId}/`, LOG_LEVEL: 'warn' },
+        environment: {
+          ...process.env,
+          LAKE_PREFIX: `test-lake-rebuild-empty-${runId}/`,
+          LAKE_CATALOG_NAME: `test-lake-rebuild-empty-${runId}/`,
+          LOG_LEVEL: 'warn',
+        },
         tablePrefix,
         fromLake: true,
         groupId: `test-lake-rebuild-refused-${runId}`,

@@ -112,6 +112,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       FEED_TRIM_EVERY: '0',
       FEED_BACKFILL_KOOS: '0',
       LAKE_PREFIX: lakePrefix,
+      LAKE_CATALOG_NAME: lakePrefix, // the tables of this test's lake
       LAKE_ROTATE_AGE_MS: '3000',
       NOTIFY_PREFIX: `test-scale-${runId}`,
       NOTIFY_WEBHOOK_URL: webhook.url,

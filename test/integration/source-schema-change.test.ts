@@ -38,6 +38,7 @@ describe('a source table changes its columns while the workers run (the real con
       await startWorkerInProcess(lakeWorkerModule, {
         LAKE_GROUP_ID: lakeGroup,
         LAKE_PREFIX: prefix,
+        LAKE_CATALOG_NAME: prefix, // the tables of this test's lake
         LAKE_TOPICS: topicNames.koos,
         LAKE_ROTATE_AGE_MS: '2000',
       }),

@@ -19,6 +19,8 @@ import {
   parseMetadata,
   schemaHolding,
   serializeMetadata,
+  succeeding,
+  withoutSnapshotsBefore,
   withSnapshot,
   type SnapshotCommit,
   type TableMetadata,
@@ -49,9 +51,8 @@ function append(
     added: { files: 1, records, bytes: 100 },
     deleted: none,
     nowMs: 2_000 + id,
-    previousLocation: `s3://lake/${id}.metadata.json`,
   };
-  return withSnapshot(metadata, commit);
+  return succeeding(withSnapshot(metadata, commit), { location: `s3://lake/${id}.metadata.json`, metadata });
 }
 
 describe('Iceberg table metadata', () => {
@@ -92,6 +93,17 @@ describe('Iceberg table metadata', () => {
     ]);
   });
 
+  it('expires snapshots before a time, never the current one', () => {
+    let m = table();
+    for (const id of [1, 2, 3]) m = append(m, id, [[0, BigInt(id * 10)]], 10); // committed at 2001, 2002, 2003
+    expect(withoutSnapshotsBefore(m, 2_000, 9)).toBeUndefined();
+    const expired = withoutSnapshotsBefore(m, 2_003, 9)!;
+    expect(expired.snapshots.map((s) => s['snapshot-id'])).toEqual([3]);
+    expect(expired['snapshot-log'].map((l) => l['snapshot-id'])).toEqual([3]);
+    expect(withoutSnapshotsBefore(m, 10_000, 9)!.snapshots.map((s) => s['snapshot-id'])).toEqual([3]);
+    expect(addedThrough(expired, 0)).toBe(30n);
+  });
+
   it('adds a column the files carry as a new optional field, and keeps the schema when nothing is new', () => {
     const m = table();
     expect(schemaHolding(m, columns)).toBe(currentSchema(m));
@@ -108,7 +120,6 @@ describe('Iceberg table metadata', () => {
       added: none,
       deleted: none,
       nowMs: 5,
-      previousLocation: 's3://m0',
     });
     expect(next['current-schema-id']).toBe(1);
     expect(next['last-column-id']).toBe(5);

@@ -248,7 +248,12 @@ describe('lake writes never shrink an object', () => {
 });
 
 describe('lake compaction', () => {
-  const object = (partition: number, first: number) => ({ key: key(partition, first), size: 1, etag: 'e' });
+  const object = (partition: number, first: number) => ({
+    key: key(partition, first),
+    size: 1,
+    etag: 'e',
+    modifiedMs: 0,
+  });
 
   it('takes per partition the objects that start below the committed offset, in offset order', () => {
     const objects = [object(0, 30), object(0, 4), object(0, 90), object(1, 5), object(2, 0)];

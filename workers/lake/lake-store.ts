@@ -13,6 +13,8 @@ export interface LakeObject {
   size: number;
   /** MD5 of the content for a single-part object: equal ETags mean equal bytes. */
   etag: string;
+  /** When it was last written (ms since the epoch). */
+  modifiedMs: number;
 }
 
 /** What the lake records on an object besides its name: the offset of its last row. */
@@ -124,7 +126,12 @@ export class LakeStore {
       const out = await this.s3.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
-      yield (out.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, etag: o.ETag ?? '' }));
+      yield (out.Contents ?? []).map((o) => ({
+        key: o.Key!,
+        size: o.Size ?? 0,
+        etag: o.ETag ?? '',
+        modifiedMs: o.LastModified?.getTime() ?? 0,
+      }));
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
   }

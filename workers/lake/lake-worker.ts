@@ -51,10 +51,10 @@ export const lakeConfigSchema = workerConfigSchema.safeExtend({
   LAKE_PART_BYTES: env.int(8 * MiB, 5 * MiB),
   /**
    * PostgreSQL of the Iceberg SQL catalog (the JdbcCatalog's and pyiceberg's tables): each
-   * committed segment is also appended to its topic's Iceberg table there. Unset: no tables.
+   * committed segment is also appended to its topic's Iceberg table there. Empty: no tables.
    */
-  LAKE_CATALOG_URL: env.optionalString(),
-  /** The catalog's name (`catalog_name` in its tables; readers open the catalog by it). */
+  LAKE_CATALOG_URL: env.optionalUrl('postgres://koo@127.0.0.1:5432/koo_lake_catalog'),
+  /** The catalog's name (`catalog_name` in its tables; readers open the catalog by it): one per lake (LAKE_PREFIX). */
   LAKE_CATALOG_NAME: env.string('koo'),
 });
 export type LakeConfig = z.infer<typeof lakeConfigSchema>;

@@ -25,6 +25,8 @@ import {
   parseMetadata,
   schemaHolding,
   serializeMetadata,
+  succeeding,
+  withoutSnapshotsBefore,
   withSnapshot,
   type FileTotals,
   type IcebergSchema,
@@ -52,6 +54,18 @@ export interface SegmentFiles {
   files: { key: string; records: number; bytes: number; eventHourMs: number }[];
 }
 
+/** One snapshot of a table, as `koo lake ls` lists it. */
+export interface TableSnapshot {
+  table: string;
+  snapshot_id: string;
+  committed_at: string;
+  operation: string;
+  added_records: number;
+  total_records: number;
+  total_files: number;
+  current: boolean;
+}
+
 /** A compaction's swap: the merged object in, the objects it covers out. */
 export interface Rewrite {
   deleted: readonly string[];
@@ -60,12 +74,6 @@ export interface Rewrite {
 
 const MAX_CONFLICTS = 20;
 const HOUR_MS = 3_600_000;
-
-/** What a commit builds on: the table's current metadata and where it is stored. */
-interface Base {
-  metadata: TableMetadata;
-  location: string;
-}
 
 /** A snapshot's manifests, before they are written. */
 interface SnapshotPlan {
@@ -114,25 +122,22 @@ export class LakeTables {
 
   /** Appends the segment's files; resolves 'held' when the table already holds the segment. */
   append(segment: SegmentFiles): Promise<'committed' | 'held'> {
-    return this.commit(segment.topic, async ({ metadata }) => {
+    return this.commit(segment.topic, async (metadata) => {
       if (addedThrough(metadata, segment.partition) >= segment.nextOffset) return undefined;
       const parent = currentSnapshot(metadata);
       const snapshotId = newSnapshotId();
       const entries = segment.files.map((f) =>
         addedEntry(this.dataFile(metadata, f), snapshotId, partitionFields(metadata)),
       );
-      return {
-        snapshotId,
-        plan: {
-          operation: 'append',
-          kept: parent ? await this.manifestList(parent) : [],
-          written: [entries],
-          schema: schemaHolding(metadata, segment.columns),
-          nextOffsets: new Map([[segment.partition, segment.nextOffset]]),
-          added: totals(entries),
-          deleted: totals([]),
-        },
-      };
+      return this.withSnapshot(metadata, snapshotId, {
+        operation: 'append',
+        kept: parent ? await this.manifestList(parent) : [],
+        written: [entries],
+        schema: schemaHolding(metadata, segment.columns),
+        nextOffsets: new Map([[segment.partition, segment.nextOffset]]),
+        added: totals(entries),
+        deleted: totals([]),
+      });
     });
   }
 
@@ -141,7 +146,7 @@ export class LakeTables {
    * table holds the merged object and none of the others (a re-run), or has no such table.
    */
   replace(topic: string, rewrite: Rewrite): Promise<'committed' | 'held'> {
-    return this.commit(topic, async ({ metadata }) => {
+    return this.commit(topic, async (metadata) => {
       const parent = currentSnapshot(metadata);
       if (!parent) return undefined;
       const gone = new Set(rewrite.deleted.map((k) => this.url(k)));
@@ -177,19 +182,67 @@ export class LakeTables {
         ? []
         : [addedEntry(this.dataFile(metadata, rewrite.added), snapshotId, partitionFields(metadata))];
       if (addedEntries.length > 0) written.push(addedEntries);
-      return {
-        snapshotId,
-        plan: {
-          operation: 'replace',
-          kept,
-          written,
-          schema: currentSchema(metadata),
-          nextOffsets: new Map(),
-          added: totals(addedEntries),
-          deleted: totals(deletedEntries),
-        },
-      };
+      return this.withSnapshot(metadata, snapshotId, {
+        operation: 'replace',
+        kept,
+        written,
+        schema: currentSchema(metadata),
+        nextOffsets: new Map(),
+        added: totals(addedEntries),
+        deleted: totals(deletedEntries),
+      });
     });
+  }
+
+  /**
+   * Expires the snapshots committed before `cutoffMs` (the current one stays), then deletes the
+   * files under the table's metadata folder that no retained snapshot or logged metadata file
+   * refers to: expired manifest lists and manifests, and those of commits that lost a race.
+   * Files younger than `graceMs` stay: they may belong to a commit in flight. Data files are the
+   * lake's: compaction deletes those it replaces. Resolves the snapshots and files removed.
+   */
+  async expire(
+    topic: string,
+    cutoffMs: number,
+    graceMs: number,
+  ): Promise<{ snapshots: number; files: number }> {
+    let expired = 0;
+    await this.commit(topic, async (metadata) => {
+      const next = withoutSnapshotsBefore(metadata, cutoffMs, this.now());
+      expired = next ? metadata.snapshots.length - next.snapshots.length : 0;
+      return next;
+    });
+    const location = await this.catalog.metadataLocation(tableNameOf(topic));
+    if (location === undefined) return { snapshots: expired, files: 0 };
+    const metadata = await this.load(location);
+    const referenced = new Set([location, ...metadata['metadata-log'].map((l) => l['metadata-file'])]);
+    for (const snapshot of metadata.snapshots) {
+      referenced.add(snapshot['manifest-list']);
+      for (const manifest of await this.manifestList(snapshot)) referenced.add(manifest.manifest_path);
+    }
+    const orphans = (await this.store.listAll(this.key(`${metadata.location}/metadata/`))).filter(
+      (o) => !referenced.has(this.url(o.key)) && o.modifiedMs < this.now() - graceMs,
+    );
+    await this.store.delete(orphans.map((o) => o.key));
+    return { snapshots: expired, files: orphans.length };
+  }
+
+  /** The topic's table and its snapshots, oldest first; undefined when the catalog has no such table. */
+  async snapshots(topic: string): Promise<TableSnapshot[] | undefined> {
+    const name = tableNameOf(topic);
+    const location = await this.catalog.metadataLocation(name);
+    if (location === undefined) return undefined;
+    const metadata = await this.load(location);
+    return metadata.snapshots.map((s) => ({
+      table: `${name.namespace}.${name.name}`,
+      snapshot_id: String(s['snapshot-id']),
+      committed_at: new Date(s['timestamp-ms']).toISOString(),
+      operation: s.summary.operation,
+      added_records: Number(s.summary['added-records'] ?? 0),
+      total_records: Number(s.summary['total-records'] ?? 0),
+      total_files: Number(s.summary['total-data-files'] ?? 0),
+      current: s['snapshot-id'] === metadata['current-snapshot-id'],
+    }));
   }
 
   async close(): Promise<void> {
@@ -197,13 +250,14 @@ export class LakeTables {
   }
 
   /**
-   * The commit loop every change goes through: read the table's current metadata, build on it,
-   * swap the catalog's pointer from it to the result; another writer's commit in between makes it
-   * start over from theirs. `build` returns undefined when the table already holds the change.
+   * The commit loop every change goes through: read the table's current metadata, change it,
+   * write the result and swap the catalog's pointer from the one read to it; another writer's
+   * commit in between makes it start over from theirs. `change` returns undefined when the table
+   * already is as asked.
    */
   private async commit(
     topic: string,
-    build: (base: Base) => Promise<{ snapshotId: number; plan: SnapshotPlan } | undefined>,
+    change: (metadata: TableMetadata) => Promise<TableMetadata | undefined>,
   ): Promise<'committed' | 'held'> {
     const table = tableNameOf(topic);
     for (let conflict = 0; conflict < MAX_CONFLICTS; conflict++) {
@@ -212,11 +266,13 @@ export class LakeTables {
         await this.create(topic, table);
         continue;
       }
-      const metadata = parseMetadata(Buffer.from(await this.store.get(this.key(location))).toString('utf8'));
-      const change = await build({ metadata, location });
-      if (!change) return 'held';
-      const next = await this.writeSnapshot({ metadata, location }, change.snapshotId, change.plan);
-      if (await this.catalog.swap(table, location, next)) return 'committed';
+      const metadata = await this.load(location);
+      const changed = await change(metadata);
+      if (!changed) return 'held';
+      const version = Number(/\/(\d+)-[^/]*\.metadata\.json$/.exec(location)?.[1] ?? 0) + 1;
+      const file = `${metadata.location}/metadata/${String(version).padStart(5, '0')}-${randomUUID()}.metadata.json`;
+      await this.putNew(file, serializeMetadata(succeeding(changed, { location, metadata })));
+      if (await this.catalog.swap(table, location, file)) return 'committed';
     }
     throw new KooError(
       'SINK_UNAVAILABLE',
@@ -237,49 +293,44 @@ export class LakeTables {
     await this.catalog.create(table, file); // false: another writer created it first; theirs is used
   }
 
-  /** Writes the snapshot's manifests, manifest list and metadata; returns the metadata file. */
-  private async writeSnapshot(base: Base, snapshotId: number, plan: SnapshotPlan): Promise<string> {
-    const { metadata } = base;
+  /** Writes the snapshot's manifests and manifest list; returns the metadata with the snapshot. */
+  private async withSnapshot(
+    metadata: TableMetadata,
+    snapshotId: number,
+    plan: SnapshotPlan,
+  ): Promise<TableMetadata> {
     const sequenceNumber = metadata['last-sequence-number'] + 1;
     const dir = `${metadata.location}/metadata`;
     const commitId = randomUUID();
+    const fields = partitionFields(metadata);
     const manifests = [...plan.kept];
     for (const [i, entries] of plan.written.entries()) {
       const path = `${dir}/${commitId}-m${i}.avro`;
-      const bytes = encodeManifest(entries, {
-        schema: plan.schema,
-        partitionFields: partitionFields(metadata),
-      });
+      const bytes = encodeManifest(entries, { schema: plan.schema, partitionFields: fields });
       await this.putNew(path, bytes);
       manifests.push(
         manifestFileOf({ path, length: bytes.length }, entries, {
           snapshotId,
           sequenceNumber,
-          partitionFields: partitionFields(metadata),
+          partitionFields: fields,
         }),
       );
     }
     const parent = currentSnapshot(metadata);
-    const listPath = `${dir}/snap-${snapshotId}-0-${commitId}.avro`;
+    const manifestList = `${dir}/snap-${snapshotId}-0-${commitId}.avro`;
     await this.putNew(
-      listPath,
+      manifestList,
       encodeManifestList(manifests, {
         snapshotId,
         parentSnapshotId: parent?.['snapshot-id'],
         sequenceNumber,
       }),
     );
-    const next = withSnapshot(metadata, {
-      ...plan,
-      snapshotId,
-      sequenceNumber,
-      manifestList: listPath,
-      nowMs: this.now(),
-      previousLocation: base.location,
-    });
-    const file = `${dir}/${String(sequenceNumber).padStart(5, '0')}-${commitId}.metadata.json`;
-    await this.putNew(file, serializeMetadata(next));
-    return file;
+    return withSnapshot(metadata, { ...plan, snapshotId, sequenceNumber, manifestList, nowMs: this.now() });
+  }
+
+  private async load(location: string): Promise<TableMetadata> {
+    return parseMetadata(Buffer.from(await this.store.get(this.key(location))).toString('utf8'));
   }
 
   private manifestList(snapshot: Snapshot): Promise<ManifestFile[]> {

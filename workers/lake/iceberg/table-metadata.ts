@@ -198,8 +198,6 @@ export interface SnapshotCommit {
   added: FileTotals;
   deleted: FileTotals;
   nowMs: number;
-  /** Where the metadata being replaced is stored (for the metadata log). */
-  previousLocation: string;
 }
 
 /** Pure: the metadata after a snapshot, carrying every partition's offsets and the totals forward. */
@@ -255,11 +253,44 @@ export function withSnapshot(metadata: TableMetadata, commit: SnapshotCommit): T
       ...metadata['snapshot-log'],
       { 'snapshot-id': commit.snapshotId, 'timestamp-ms': commit.nowMs },
     ],
-    'metadata-log': [
-      ...metadata['metadata-log'],
-      { 'metadata-file': commit.previousLocation, 'timestamp-ms': metadata['last-updated-ms'] },
-    ],
     refs: { ...metadata.refs, main: { 'snapshot-id': commit.snapshotId, type: 'branch' } },
+  };
+}
+
+/** How many earlier metadata files the log keeps (Iceberg's write.metadata.previous-versions-max). */
+const METADATA_LOG_MAX = 100;
+
+/** Pure: `next`, stored in place of the metadata at `previous`, with the log of earlier files. */
+export function succeeding(
+  next: TableMetadata,
+  previous: { location: string; metadata: TableMetadata },
+): TableMetadata {
+  return {
+    ...next,
+    'metadata-log': [
+      ...previous.metadata['metadata-log'],
+      { 'metadata-file': previous.location, 'timestamp-ms': previous.metadata['last-updated-ms'] },
+    ].slice(-METADATA_LOG_MAX),
+  };
+}
+
+/**
+ * Pure: the metadata without the snapshots committed before `cutoffMs`, the current one always
+ * kept (a reader AS OF an expired snapshot gets an error instead of rows); undefined when none is
+ * that old.
+ */
+export function withoutSnapshotsBefore(metadata: TableMetadata, cutoffMs: number, nowMs: number) {
+  const current = metadata['current-snapshot-id'];
+  const kept = metadata.snapshots.filter(
+    (s) => s['timestamp-ms'] >= cutoffMs || s['snapshot-id'] === current,
+  );
+  if (kept.length === metadata.snapshots.length) return undefined;
+  const ids = new Set(kept.map((s) => s['snapshot-id']));
+  return {
+    ...metadata,
+    'last-updated-ms': nowMs,
+    snapshots: kept,
+    'snapshot-log': metadata['snapshot-log'].filter((l) => ids.has(l['snapshot-id'])),
   };
 }
 
