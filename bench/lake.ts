@@ -5,6 +5,7 @@ import { languageSkew } from '../apps/synthetic/source-workload.ts';
 import type { Column, LakeRow } from '../workers/lake/columns.ts';
 import { cdcColumns, cdcRecord } from '../workers/lake/lake-rows.ts';
 import { encodeParquet } from '../workers/lake/parquet-encoder.ts';
+import { benchLakeCommits } from './lake-commits.ts';
 import { parquetjsEncoder } from './parquetjs-writer.ts';
 import { round, type Figures } from './report.ts';
 
@@ -12,7 +13,8 @@ import { round, type Figures } from './report.ts';
  * npm run bench -- lake
  * The same koo change events (Debezium JSON, decoded by the lake's own decoder) encoded into
  * objects of BENCH_LAKE_ROWS_PER_OBJECT rows by each Parquet writer, in one run: rows/s of
- * encoding (columns built, compressed, serialized) and bytes per row of the objects.
+ * encoding (columns built, compressed, serialized) and bytes per row of the objects; then what
+ * the Iceberg commits add to a segment's cut (bench/lake-commits.ts).
  */
 type Encode = (columns: readonly Column[], rows: readonly LakeRow[]) => Uint8Array | Promise<Uint8Array>;
 
@@ -111,5 +113,7 @@ export async function benchLake(): Promise<Figures[]> {
     speedup: round(Number(chosen!.rows_per_s) / Number(baseline!.rows_per_s), 2),
     bytes_ratio: round(Number(chosen!.bytes_per_row) / Number(baseline!.bytes_per_row), 3),
   });
+  // Segments of 4,000 rows (two hour files of 2,000) for the commit figures.
+  results.push(...(await benchLakeCommits(columns, rows.slice(0, 4_000))));
   return results;
 }

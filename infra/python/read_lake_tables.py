@@ -81,6 +81,12 @@ for identifier in [a for a in sys.argv[1:] if not a.startswith("--")]:
                 "duplicate_positions": duplicates,
                 "non_null": dict(zip(columns, non_null)),
                 "snapshots": len(table.metadata.snapshots),
+                # Per Kafka partition, the offset the table holds it through (koo.next-offset.<p>).
+                "next_offsets": {
+                    k.rsplit(".", 1)[1]: int(v)
+                    for k, v in table.current_snapshot().summary.additional_properties.items()
+                    if k.startswith("koo.next-offset.")
+                },
                 "metadata_location": location,
             }
         )

@@ -4,7 +4,7 @@ import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { lakeSnapshot, lakeTestKafka, listKeys, testLakeStore } from '../support/lake.ts';
+import { lakeSnapshot, lakeTestKafka, listKeys, readLakeTable, testLakeStore } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { spawnWorker, startWorkerInProcess, type WorkerProcess } from '../support/workers.ts';
 
@@ -94,9 +94,23 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
       { timeoutMs: 150_000, intervalMs: 3000 },
     );
     expect(counts.rows).toBe(EVENTS);
-    const original = await listKeys(store, prefix);
     victim.child.kill('SIGTERM');
     await victim.exited;
+    const original = await listKeys(store, prefix);
+    // The Iceberg table holds every record the group committed, once, whatever the kills cut short:
+    // each partition from where the test began up to the offset its snapshot records, which is at
+    // least the group's committed offset (a segment is added before its offset is committed).
+    const [offsets] = await kafka.admin.fetchOffsets({ groupId, topics: [topic] });
+    const table = await readLakeTable(topic, prefix);
+    let held = 0;
+    for (const { partition, offset } of kafka.startOffsets) {
+      const committed = Number(offsets!.partitions.find((p) => p.partition === partition)!.offset);
+      const through = table.next_offsets[String(partition)] ?? Number(offset);
+      expect(through, `partition ${partition}`).toBeGreaterThanOrEqual(Math.max(committed, Number(offset)));
+      held += through - Number(offset);
+    }
+    expect(held).toBeGreaterThan(0);
+    expect(table).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
 
     // Replay from the same start with a new group: the same objects, byte for byte.
     const replayGroup = `${groupId}-replay`;
@@ -113,5 +127,11 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
       },
     );
     expect(await countRows()).toEqual({ rows: EVENTS, distinct: EVENTS });
+    // The replay re-cut the segments the table holds: it added none of them again.
+    expect(await readLakeTable(topic, prefix)).toMatchObject({
+      pyiceberg_rows: held,
+      duplicate_positions: 0,
+      snapshots: table.snapshots,
+    });
   });
 });

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
@@ -17,7 +14,7 @@ import {
 } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { lakeTestKafka } from '../support/lake.ts';
+import { lakeTestKafka, readLakeTable } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
@@ -25,31 +22,13 @@ import { startWorkerInProcess } from '../support/workers.ts';
 // the stack's lake-readers venv: every committed record once, across a column added to the
 // source table, through a compaction cut short after each step, and unchanged by a replay.
 
-const root = resolve(import.meta.dirname, '../..');
 const topic = topicNames.koos;
 const prefix = `test-iceberg-${runId}/`;
 const catalogEnv = { LAKE_CATALOG_NAME: `test-${runId}` }; // the stack's catalog (LAKE_CATALOG_URL's default)
 const ROTATE_ROWS = 20;
 const hour = (h: number, minute: number) => Date.UTC(2026, 10, 27, h, minute);
 
-interface TableRead {
-  pyiceberg_rows: number;
-  duckdb_rows: number;
-  duplicate_positions: number;
-  snapshots: number;
-  non_null: Record<string, number>;
-  first_snapshot_pyiceberg_rows?: number;
-  first_snapshot_duckdb_rows?: number;
-}
-
-async function readTable(...flags: string[]): Promise<TableRead> {
-  const { stdout } = await promisify(execFile)(
-    resolve(root, '.stack/lake-readers/bin/python'),
-    [resolve(root, 'infra/python/read_lake_tables.py'), ...flags, topic],
-    { env: { ...process.env, ...catalogEnv }, timeout: 60_000 },
-  );
-  return JSON.parse(stdout) as TableRead;
-}
+const readTable = (...flags: string[]) => readLakeTable(topic, catalogEnv.LAKE_CATALOG_NAME, ...flags);
 
 describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
   const kafka = lakeTestKafka(topic);

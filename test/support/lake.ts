@@ -1,8 +1,10 @@
 import { DuckDBInstance } from '@duckdb/node-api';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Admin, Producer } from 'kafkajs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { LakeStore, type LakeObject } from '../../workers/lake/lake-store.ts';
 import { testKafka } from './kafka.ts';
@@ -81,4 +83,36 @@ export async function lakeSnapshot(store: LakeStore, prefix: string) {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A lake's Iceberg table as infra/python/read_lake_tables.py reads it (pyiceberg and DuckDB). */
+export interface LakeTableRead {
+  pyiceberg_rows: number;
+  duckdb_rows: number;
+  duplicate_positions: number;
+  snapshots: number;
+  /** Kafka partition → the offset the table holds it through. */
+  next_offsets: Record<string, number>;
+  non_null: Record<string, number>;
+  first_snapshot_pyiceberg_rows?: number;
+  first_snapshot_duckdb_rows?: number;
+}
+
+/** Reads `topic`'s table in the stack's catalog `catalogName` with the stack's lake-readers venv. */
+export async function readLakeTable(
+  topic: string,
+  catalogName: string,
+  ...flags: string[]
+): Promise<LakeTableRead> {
+  const root = resolve(import.meta.dirname, '../..');
+  const { stdout } = await promisify(execFile)(
+    resolve(root, '.stack/lake-readers/bin/python'),
+    [resolve(root, 'infra/python/read_lake_tables.py'), ...flags, topic],
+    {
+      env: { ...process.env, LAKE_CATALOG_NAME: catalogName },
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  return JSON.parse(stdout) as LakeTableRead;
 }
