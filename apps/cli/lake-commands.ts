@@ -130,6 +130,10 @@ export function addLakeCommands(program: Command): void {
           console.log(
             `\nIceberg tables in catalog ${config.LAKE_CATALOG_NAME} (newest snapshots):\n${formatTable(newest)}`,
           );
+        } else if (tables) {
+          console.log(
+            `\nIceberg tables in catalog ${config.LAKE_CATALOG_NAME}: no snapshot yet (a segment is added when the log closes it)`,
+          );
         }
         const total = open.reduce((n, p) => n + p.uncommitted, 0n);
         console.log(
