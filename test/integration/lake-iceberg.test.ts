@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
+import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
 import { SqlCatalog, tableNameOf } from '../../workers/lake/iceberg/sql-catalog.ts';
@@ -14,7 +15,8 @@ import {
 } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { lakeTestKafka, readLakeTable } from '../support/lake.ts';
+import { lakeTestKafka, logEnds, readLakeTable } from '../support/lake.ts';
+import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
@@ -222,5 +224,54 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       await Promise.all([a.close(), b.close()]);
       store.destroy();
     }
+  });
+
+  it('holds the reactions (Avro through the registry), partitioned by the hour of their event time', async () => {
+    const groupId = `test-iceberg-reactions-${runId}`;
+    const reactionsTopic = topicNames.reactions;
+    const ends = await logEnds(kafka.admin, reactionsTopic);
+    await kafka.admin.setOffsets({ groupId, topic: reactionsTopic, partitions: ends });
+    await startWorkerInProcess(lakeWorkerModule, {
+      ...catalogEnv,
+      LAKE_GROUP_ID: groupId,
+      LAKE_PREFIX: prefix,
+      LAKE_TOPICS: reactionsTopic,
+      LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
+      LAKE_ROTATE_AGE_MS: '600000',
+    }).then((w) => workers.push(w));
+    // 100 reactions to one koo (its key: one partition) over two event hours.
+    const producer = await ReactionProducer.connect({
+      brokers: stackEnv.kafkaBrokers,
+      schemaRegistryUrl: stackEnv.schemaRegistryUrl,
+    });
+    const contentId = newId();
+    try {
+      for (let i = 0; i < 100; i++)
+        await producer.emit({
+          type: 'like',
+          content_id: contentId,
+          user_id: newId(),
+          event_time: hour(10 + Math.floor(i / 50), i % 50),
+        });
+    } finally {
+      await producer.close();
+    }
+    // The partition the koo's key chose is the one that grew (the integration files run one at a time).
+    const grown = (await logEnds(kafka.admin, reactionsTopic)).find(
+      (p) => p.offset !== ends.find((e) => e.partition === p.partition)!.offset,
+    )!;
+    const from = BigInt(ends.find((e) => e.partition === grown.partition)!.offset);
+    expect(BigInt(grown.offset) - from).toBe(100n);
+    const held = Number(((from + 99n) / BigInt(ROTATE_ROWS)) * BigInt(ROTATE_ROWS) - from);
+    const read = await waitFor(
+      `the reactions table to hold the ${held} records of closed segments`,
+      async () => {
+        const r = await readLakeTable(reactionsTopic, catalogEnv.LAKE_CATALOG_NAME).catch(() => undefined);
+        return r && r.pyiceberg_rows >= held ? r : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+    expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
+    expect(read.non_null).toMatchObject({ event_id: held, event_time: held, content_id: held });
   });
 });

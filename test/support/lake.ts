@@ -50,9 +50,11 @@ export function lakeTestKafka(topic: string) {
   return kafka;
 }
 
-/** The objects below `prefix`, in key order. */
-export async function listKeys(store: LakeStore, prefix: string): Promise<LakeObject[]> {
-  return (await store.listAll(prefix)).sort((a, b) => a.key.localeCompare(b.key));
+/** The objects below `prefix`, in key order: what they are, not when they were last written. */
+export async function listKeys(store: LakeStore, prefix: string): Promise<Omit<LakeObject, 'modifiedMs'>[]> {
+  return (await store.listAll(prefix))
+    .map(({ modifiedMs: _, ...object }) => object)
+    .sort((a, b) => a.key.localeCompare(b.key));
 }
 
 /**

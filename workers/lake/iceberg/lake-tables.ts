@@ -122,7 +122,7 @@ export class LakeTables {
 
   /** Appends the segment's files; resolves 'held' when the table already holds the segment. */
   append(segment: SegmentFiles): Promise<'committed' | 'held'> {
-    return this.commit(segment.topic, async (metadata) => {
+    return this.commit(segment.topic, { create: true }, async (metadata) => {
       if (addedThrough(metadata, segment.partition) >= segment.nextOffset) return undefined;
       const parent = currentSnapshot(metadata);
       const snapshotId = newSnapshotId();
@@ -143,10 +143,10 @@ export class LakeTables {
 
   /**
    * Swaps a compaction's merged object in for the objects it covers; resolves 'held' when the
-   * table holds the merged object and none of the others (a re-run), or has no such table.
+   * table holds the merged object and none of the others (a re-run), or there is no such table.
    */
   replace(topic: string, rewrite: Rewrite): Promise<'committed' | 'held'> {
-    return this.commit(topic, async (metadata) => {
+    return this.commit(topic, { create: false }, async (metadata) => {
       const parent = currentSnapshot(metadata);
       if (!parent) return undefined;
       const gone = new Set(rewrite.deleted.map((k) => this.url(k)));
@@ -207,7 +207,7 @@ export class LakeTables {
     graceMs: number,
   ): Promise<{ snapshots: number; files: number }> {
     let expired = 0;
-    await this.commit(topic, async (metadata) => {
+    await this.commit(topic, { create: false }, async (metadata) => {
       const next = withoutSnapshotsBefore(metadata, cutoffMs, this.now());
       expired = next ? metadata.snapshots.length - next.snapshots.length : 0;
       return next;
@@ -253,16 +253,19 @@ export class LakeTables {
    * The commit loop every change goes through: read the table's current metadata, change it,
    * write the result and swap the catalog's pointer from the one read to it; another writer's
    * commit in between makes it start over from theirs. `change` returns undefined when the table
-   * already is as asked.
+   * already is as asked. A missing table is created first for `create` (an append), and is
+   * otherwise as asked already (nothing to rewrite or expire).
    */
   private async commit(
     topic: string,
+    options: { create: boolean },
     change: (metadata: TableMetadata) => Promise<TableMetadata | undefined>,
   ): Promise<'committed' | 'held'> {
     const table = tableNameOf(topic);
     for (let conflict = 0; conflict < MAX_CONFLICTS; conflict++) {
       const location = await this.catalog.metadataLocation(table);
       if (location === undefined) {
+        if (!options.create) return 'held';
         await this.create(topic, table);
         continue;
       }
