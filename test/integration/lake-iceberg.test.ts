@@ -15,6 +15,7 @@ import {
 } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
+import pg from 'pg';
 import { lakeTestKafka, logEnds, readLakeTable } from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -273,5 +274,23 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     );
     expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
     expect(read.non_null).toMatchObject({ event_id: held, event_time: held, content_id: held });
+  });
+
+  it('lets many replicas start on a new catalog database at once (its tables are created once)', async () => {
+    const database = `test_catalog_${runId}`;
+    const admin = new pg.Pool({ connectionString: stackEnv.pgUrl, max: 1 });
+    await admin.query(`create database ${database}`);
+    const url = `${stackEnv.pgUrl.replace(/\/[^/]*$/, '')}/${database}`;
+    const catalogs = Array.from({ length: 8 }, () => new SqlCatalog(url, 'koo'));
+    try {
+      const found = await Promise.allSettled(catalogs.map((c) => c.metadataLocation(tableNameOf(topic))));
+      expect(found.map((f) => (f.status === 'fulfilled' ? 'ok' : String(f.reason)))).toEqual(
+        Array(8).fill('ok'),
+      );
+    } finally {
+      await Promise.all(catalogs.map((c) => c.close()));
+      await admin.query(`drop database ${database}`);
+      await admin.end();
+    }
   });
 });

@@ -28,11 +28,17 @@ export class SqlCatalog {
     this.catalogName = catalogName;
   }
 
-  /** Creates the catalog's tables where they are missing: the JdbcCatalog's schema V1 (with `iceberg_type`). */
+  /**
+   * Creates the catalog's tables where they are missing: the JdbcCatalog's schema V1 (with
+   * `iceberg_type`). One statement string is one transaction, and its advisory lock makes
+   * replicas that start at once take turns: concurrent `create table if not exists` of the same
+   * table collide in PostgreSQL's catalog (a unique violation on pg_type).
+   */
   private ensureTables(): Promise<void> {
     this.ready ??= this.pool
       .query(
-        `create table if not exists iceberg_tables (
+        `select pg_advisory_xact_lock(hashtext('koo: iceberg catalog tables'));
+         create table if not exists iceberg_tables (
            catalog_name varchar(255) not null, table_namespace varchar(255) not null,
            table_name varchar(255) not null, metadata_location varchar(1000),
            previous_metadata_location varchar(1000), iceberg_type varchar(5),
