@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Column, LakeRow } from '../workers/lake/columns.ts';
 import type { SegmentFiles } from '../workers/lake/iceberg/lake-tables.ts';
-import { objectKey } from '../workers/lake/layout.ts';
+import { hourStartMs, objectKey } from '../workers/lake/layout.ts';
 import { createLakeStore, createLakeTables, loadLakeConfig } from '../workers/lake/lake-worker.ts';
 import { encodeParquet } from '../workers/lake/parquet-encoder.ts';
-import { latencyFigures, round, type Figures } from './report.ts';
+import { latencyFigures, percentile, round, type Figures } from './report.ts';
 
 /**
  * What the Iceberg tables add to the lake worker's cut, on the local stack (moto's S3, the
@@ -46,7 +46,7 @@ export async function benchLakeCommits(
         key: objectKey(config.LAKE_PREFIX, topic, 0, { ...hour, firstOffset: first + BigInt(h * half) }),
         records: h === 0 ? half : rows.length - half,
         bytes: bodies[h]!.length,
-        eventHourMs: Date.parse(`${hour.dt}T${hour.hr}:00:00Z`),
+        eventHourMs: hourStartMs(hour),
       }));
       let started = performance.now();
       await Promise.all(
@@ -109,6 +109,8 @@ export async function benchLakeCommits(
 }
 
 function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? NaN;
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import { compactHour } from '../../workers/lake/compaction.ts';
 import type { TableSnapshot } from '../../workers/lake/iceberg/lake-tables.ts';
-import { hourPrefix } from '../../workers/lake/layout.ts';
+import { hourPrefix, hourStartMs } from '../../workers/lake/layout.ts';
 import { listLakeObjects, summarizeHours } from '../../workers/lake/lake-listing.ts';
 import { lakeColumns } from '../../workers/lake/lake-rows.ts';
 import {
@@ -156,7 +156,7 @@ export function addLakeCommands(program: Command): void {
     .action(async (topic: string, dtArg: string, hrArg: string, o: { json?: boolean }) => {
       const dt = dtOption(dtArg);
       const hr = hrOption(hrArg);
-      if (Date.parse(`${dt}T${hr}:00:00Z`) + 3_600_000 > Date.now())
+      if (hourStartMs({ dt, hr }) + 3_600_000 > Date.now())
         throw new Error(`${dt} ${hr}:00 is not over yet: compact hours that have ended`);
       const config = loadConfig(lakeConfigSchema);
       const columns = lakeColumns(topic);

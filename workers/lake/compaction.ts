@@ -1,6 +1,13 @@
 import type { Column, LakeRow } from './columns.ts';
 import type { LakeTables } from './iceberg/lake-tables.ts';
-import { compactedKey, compareOffsets, hourPrefix, parseObjectKey, type EventHour } from './layout.ts';
+import {
+  compactedKey,
+  compareOffsets,
+  hourPrefix,
+  hourStartMs,
+  parseObjectKey,
+  type EventHour,
+} from './layout.ts';
 import type { LakeObject, LakeStore } from './lake-store.ts';
 import { encodeParquet } from './parquet-encoder.ts';
 import { decodeParquet } from './parquet-reader.ts';
@@ -155,7 +162,7 @@ export async function compactHour(
           key: result.key,
           records: result.rows,
           bytes: result.bytes,
-          eventHourMs: Date.parse(`${hour.dt}T${hour.hr}:00:00Z`),
+          eventHourMs: hourStartMs(hour),
         },
       });
     }

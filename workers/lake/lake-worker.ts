@@ -13,7 +13,7 @@ import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/
 import { withAddedColumns, type Column, type LakeRow } from './columns.ts';
 import { LakeTables, type SegmentFiles, type TableDefinition } from './iceberg/lake-tables.ts';
 import { SqlCatalog } from './iceberg/sql-catalog.ts';
-import { objectKey } from './layout.ts';
+import { hourStartMs, objectKey } from './layout.ts';
 import { LakeStore } from './lake-store.ts';
 import { putHourFile } from './lake-writes.ts';
 import { avroRecord, avroTopicOf, cdcRecord, cdcTableOf, lakeColumns } from './lake-rows.ts';
@@ -211,7 +211,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
             key: objectKey(prefix, topic, partition, file),
             records: file.rows.length,
             bytes,
-            eventHourMs: Date.parse(`${file.dt}T${file.hr}:00:00Z`),
+            eventHourMs: hourStartMs(file),
           });
         }
       });

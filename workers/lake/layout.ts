@@ -46,6 +46,11 @@ export function hourPrefix(prefix: string, topic: string, hour: EventHour): stri
   return `${prefix}${topic}/dt=${hour.dt}/hr=${hour.hr}/`;
 }
 
+/** When the event hour starts, in ms since the epoch (UTC). */
+export function hourStartMs(hour: EventHour): number {
+  return Date.parse(`${hour.dt}T${hour.hr}:00:00Z`);
+}
+
 /** Where an object's name says it is, or undefined for a key that is not a lake object. */
 export interface ObjectPlace extends EventHour {
   topic: string;
