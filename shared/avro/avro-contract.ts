@@ -22,6 +22,8 @@ export class AvroContract<T> {
   readonly type: avro.types.RecordType;
   // Stored untyped so that a contract of T is also one of any supertype (read stays typed).
   private readonly check: (value: unknown, context: RecordContext) => FieldProblem | undefined;
+  /** Fields the writer has beyond the reader's schema are kept (see `loose`). */
+  private keepsUnknownFields = false;
 
   /** `check` adds what Avro cannot say (an id must not be empty, a time must be near the record's). */
   constructor(
@@ -32,6 +34,17 @@ export class AvroContract<T> {
     if (!(type instanceof avro.types.RecordType)) throw new Error(`${type.name ?? 'schema'} is not a record`);
     this.type = type;
     this.check = (value, context) => check(value as T, context);
+  }
+
+  /**
+   * This contract, keeping the fields a writer has beyond the reader's schema (unchecked, after
+   * the reader's own), as zod's `.loose()` does: for a sink that archives events (the lake), a
+   * field producers added reaches it before the schema here has the field.
+   */
+  loose(): AvroContract<T & Record<string, unknown>> {
+    const keeping = Object.create(this) as AvroContract<T & Record<string, unknown>>;
+    keeping.keepsUnknownFields = true;
+    return keeping;
   }
 
   /** The value as the reader's type, or a VALIDATION_FAILED error naming the first bad field. */
@@ -57,6 +70,8 @@ export class AvroContract<T> {
       if (found) throw this.invalid(found);
       out[field.name] = v;
     }
+    if (this.keepsUnknownFields)
+      for (const [name, v] of Object.entries(input)) if (!Object.hasOwn(out, name)) out[name] = v;
     const problem = this.check(out, context);
     if (problem) throw this.invalid(problem);
     return out as T;

@@ -1,6 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
 import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
+import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
+import { frame } from '../../shared/avro/wire-format.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
 import { SqlCatalog, tableNameOf } from '../../workers/lake/iceberg/sql-catalog.ts';
@@ -15,6 +19,7 @@ import {
 } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
+import { reactionSchemas } from '../support/reactions.ts';
 import pg from 'pg';
 import { lakeTestKafka, logEnds, readLakeTable } from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
@@ -227,7 +232,7 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     }
   });
 
-  it('holds the reactions (Avro through the registry), partitioned by the hour of their event time', async () => {
+  it('holds the reactions (Avro through the registry) by the hour of their event time, across a field added to the reaction schema', async () => {
     const groupId = `test-iceberg-reactions-${runId}`;
     const reactionsTopic = topicNames.reactions;
     const ends = await logEnds(kafka.admin, reactionsTopic);
@@ -240,23 +245,39 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
       LAKE_ROTATE_AGE_MS: '600000',
     }).then((w) => workers.push(w));
-    // 100 reactions to one koo (its key: one partition) over two event hours.
+    // 100 reactions to one koo (its key: one partition) over two event hours: the first 50 by the
+    // app's producer (schemas/reaction.avsc), the last 50 by a producer whose schema has an added
+    // field (`client`) the lake's release does not know yet.
     const producer = await ReactionProducer.connect({
       brokers: stackEnv.kafkaBrokers,
       schemaRegistryUrl: stackEnv.schemaRegistryUrl,
     });
     const contentId = newId();
+    const reaction = (i: number) => ({
+      event_id: newId(),
+      type: 'like' as const,
+      content_id: contentId,
+      user_id: newId(),
+      event_time: hour(10 + Math.floor(i / 50), i % 50),
+    });
     try {
-      for (let i = 0; i < 100; i++)
-        await producer.emit({
-          type: 'like',
-          content_id: contentId,
-          user_id: newId(),
-          event_time: hour(10 + Math.floor(i / 50), i % 50),
-        });
+      for (let i = 0; i < 50; i++) await producer.emit(reaction(i));
     } finally {
       await producer.close();
     }
+    const { withClient } = reactionSchemas;
+    const { id: withClientId } = await createSchemaRegistry(stackEnv.schemaRegistryUrl).register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(withClient) },
+      { subject: `test-lake-reactions-${runId}-value` },
+    );
+    const withClientType = avro.Type.forSchema(withClient as avro.Schema);
+    await kafka.producer.send({
+      topic: reactionsTopic,
+      messages: Array.from({ length: 50 }, (_, i) => ({
+        key: contentId,
+        value: frame(withClientId, withClientType.toBuffer({ ...reaction(50 + i), client: 'android' })),
+      })),
+    });
     // The partition the koo's key chose is the one that grew (the integration files run one at a time).
     const grown = (await logEnds(kafka.admin, reactionsTopic)).find(
       (p) => p.offset !== ends.find((e) => e.partition === p.partition)!.offset,
@@ -273,7 +294,13 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
     expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
-    expect(read.non_null).toMatchObject({ event_id: held, event_time: held, content_id: held });
+    // Both readers read old and new files without options: the old rows' client is null.
+    expect(read.non_null).toMatchObject({
+      event_id: held,
+      event_time: held,
+      content_id: held,
+      client: held - 50,
+    });
   });
 
   it('lets many replicas start on a new catalog database at once (its tables are created once)', async () => {

@@ -96,6 +96,26 @@ describe('reaction codec (Confluent wire format)', () => {
     expect(messages.map((m) => codec.decode(m))).toEqual([reaction, reaction]);
   });
 
+  it("keeps a newer writer's field through the loose contract (the lake's), still checking its own fields", async () => {
+    const loose = new RegistryCodec(fakeRegistry, reactionContract.loose());
+    const messages = [
+      codec.encode(1, reaction),
+      encode(2, { ...reaction, client: 'android' }),
+      encode(2, { ...reaction, user_id: '', client: 'ios' }),
+    ];
+    await loose.prepare(messages);
+    expect(loose.decode(messages[0]!)).toEqual(reaction);
+    expect(loose.decode(messages[1]!)).toEqual({ ...reaction, client: 'android' });
+    expect(failure(() => loose.decode(messages[2]!)).message).toBe(
+      'invalid koo.events.Reaction: user_id: must be 1 to 64 characters',
+    );
+    expect(reactionContract.read({ ...reaction, constructor: 'x' })).toEqual(reaction);
+    expect(reactionContract.loose().read({ ...reaction, constructor: 'x' })).toEqual({
+      ...reaction,
+      constructor: 'x',
+    });
+  });
+
   it('rejects what it cannot count, with the reason', async () => {
     const { content_id: _, ...noContent } = reaction;
     const messages = {

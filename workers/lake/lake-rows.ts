@@ -28,6 +28,9 @@ export const changeColumns: Column[] = [
  * schema: records of older and newer compatible writer schemas are projected onto it), and typed
  * from the schema's JSON (avsc drops logical types it has no class for, such as timestamp-millis).
  * A field added to the schema there adds a column; objects written before stay readable beside.
+ * The contract is loose: a field a newer writer has and the schema here lacks is kept too, as a
+ * column of its own (columns.ts withAddedColumns), so the lake loses nothing producers wrote
+ * before the lake's release has their field.
  */
 export interface AvroTopic {
   contract: AvroContract<LakeRow>;
@@ -44,7 +47,7 @@ function avroTopic<T>(contract: AvroContract<T>, schema: unknown, keyField: stri
   const columns = columnsFromAvro(schema as { fields: { name: string; type: AvroType }[] });
   return {
     // The lake reads every value generically, as a row by field name, whatever its TypeScript type.
-    contract: contract as unknown as AvroContract<LakeRow>,
+    contract: contract.loose() as unknown as AvroContract<LakeRow>,
     schema,
     columns,
     eventTimeField: columns.find((c) => c.type === 'timestamp')?.name,

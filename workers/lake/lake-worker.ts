@@ -185,10 +185,9 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
    */
   private async upload(state: PartitionState, segment: Segment, reason: 'cut' | 'early'): Promise<void> {
     const { topic, partition } = state;
-    const { columns, avro } = this.readers.get(topic)!;
+    const { columns } = this.readers.get(topic)!;
     const prefix = this.parts.config.LAKE_PREFIX;
-    // Only CDC rows carry columns beyond their schema (the Avro codec projects onto the reader schema).
-    const columnsOf = (rows: readonly LakeRow[]) => (avro ? columns : withAddedColumns(columns, rows));
+    const columnsOf = (rows: readonly LakeRow[]) => withAddedColumns(columns, rows);
     const written: SegmentFiles['files'] = [];
     const stop = metrics.lakeUploadDuration.startTimer({ topic });
     try {
