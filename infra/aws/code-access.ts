@@ -1,6 +1,7 @@
 /**
  * What each worker's code does on AWS, read from its source with the TypeScript compiler: the
- * DynamoDB actions it calls (per table where that can be told) and the S3 actions on the lake.
+ * DynamoDB actions it calls (per table where that can be told), the S3 actions on the lake and the
+ * Glue actions on its Iceberg catalog.
  * test/unit/aws-template.test.ts compares it with the declaration in worker-access.ts.
  *
  * How, and why it is not fragile:
@@ -43,6 +44,8 @@ export interface CodeAccess {
   dynamodb: DynamoAccess;
   /** S3 actions ('GetObject', ...). */
   s3: Set<string>;
+  /** Glue actions ('GetTable', ...): the lake's Iceberg catalog. */
+  glue: Set<string>;
   /** Files of the runtime import graph, relative to the repository root. */
   files: string[];
   /** What could not be read (an unknown command, an IndexName that is not a literal, ...). */
@@ -84,11 +87,18 @@ const s3Commands: Record<string, string[]> = {
   Upload: ['PutObject', 'AbortMultipartUpload'],
 };
 
+/** Glue commands (client-glue), by the IAM actions that authorise them: the lake's Iceberg catalog. */
+const glueCommands: Record<string, string[]> = {
+  GetTableCommand: ['GetTable'],
+  CreateTableCommand: ['CreateTable'],
+  UpdateTableCommand: ['UpdateTable'],
+};
+
 /** The module whose functions send Query with their caller's input. */
 const queryHelpers = path.join('shared', 'dynamodb', 'query.ts');
 
 /** SDK classes that send nothing by being constructed. */
-const clientClasses = new Set(['DynamoDBClient', 'DynamoDBDocumentClient', 'S3Client']);
+const clientClasses = new Set(['DynamoDBClient', 'DynamoDBDocumentClient', 'S3Client', 'GlueClient']);
 
 const transactionItemKinds: Record<string, string> = {
   Put: 'PutItem',
@@ -98,7 +108,7 @@ const transactionItemKinds: Record<string, string> = {
 };
 
 interface OpSite {
-  service: 'dynamodb' | 's3';
+  service: 'dynamodb' | 's3' | 'glue';
   actions: string[];
 }
 
@@ -375,6 +385,8 @@ export class CodeAccessReader {
       else site = { service: 'dynamodb', actions: [action] };
     } else if ((pkg === 'client-s3' || pkg === 'lib-storage') && resolvedName in s3Commands) {
       site = { service: 's3', actions: s3Commands[resolvedName]! };
+    } else if (pkg === 'client-glue' && resolvedName in glueCommands) {
+      site = { service: 'glue', actions: glueCommands[resolvedName]! };
     }
     const unit = this.unitAt(node);
     if (!site) {
@@ -453,10 +465,9 @@ export class CodeAccessReader {
     const used = new Set(usedUnits.map((u) => u.key));
     problems.push(...usedUnits.flatMap((u) => u.problems));
     const ops = usedUnits.flatMap((u) => u.ops);
-    const dynamoActionsOf = (sites: OpSite[]) =>
-      new Set(sites.filter((s) => s.service === 'dynamodb').flatMap((s) => s.actions));
-    const actions = dynamoActionsOf(ops);
-    const s3 = new Set(ops.filter((s) => s.service === 's3').flatMap((s) => s.actions));
+    const actionsOf = (sites: OpSite[], service: OpSite['service']) =>
+      new Set(sites.filter((s) => s.service === service).flatMap((s) => s.actions));
+    const actions = actionsOf(ops, 'dynamodb');
 
     const tables = new Map<string, Set<string> | undefined>();
     for (const unit of usedUnits) {
@@ -470,12 +481,13 @@ export class CodeAccessReader {
         const before = tables.get(arg.text);
         if (tables.has(arg.text) && before === undefined) continue; // already unbounded
         if (bound === undefined) tables.set(arg.text, undefined);
-        else tables.set(arg.text, new Set([...(before ?? []), ...dynamoActionsOf(bound)]));
+        else tables.set(arg.text, new Set([...(before ?? []), ...actionsOf(bound, 'dynamodb')]));
       }
     }
     return {
       dynamodb: { actions, tables },
-      s3,
+      s3: actionsOf(ops, 's3'),
+      glue: actionsOf(ops, 'glue'),
       files: [...files].map((f) => this.relative(f)).sort(),
       problems,
     };

@@ -1,6 +1,7 @@
 /**
  * What each deployable process (workers/catalog.ts) may do on AWS: the DynamoDB actions per table
- * (and per GSI), and the S3 actions on the lake and on the bucket of large koo bodies. infra/aws/render.ts turns each entry into one
+ * (and per GSI), the S3 actions on the lake and on the bucket of large koo bodies, and the Glue
+ * actions on the lake's Iceberg catalog. infra/aws/render.ts turns each entry into one
  * least-privilege IAM managed policy; test/unit/aws-template.test.ts checks every entry against
  * what the worker's code calls (infra/aws/code-access.ts): nothing it calls is missing, nothing
  * granted goes unused.
@@ -33,6 +34,12 @@ export type IndexAction = 'Query' | 'Scan';
  */
 export type BucketAction = 'ListBucket' | 'GetObject' | 'PutObject' | 'AbortMultipartUpload' | 'DeleteObject';
 
+/**
+ * Glue actions on the lake's Iceberg catalog (LAKE_CATALOG_URL `glue://<LakeCatalogDatabase>`):
+ * granted on the account's catalog, the database and its tables.
+ */
+export type CatalogAction = 'GetTable' | 'CreateTable' | 'UpdateTable';
+
 export interface TableAccess {
   table: TableKey;
   /** Actions on the table itself (may be empty when only an index is read). */
@@ -46,6 +53,7 @@ export interface WorkerAccess {
   lake?: readonly BucketAction[];
   /** BODY_BUCKET: koo bodies too large for an item. */
   bodies?: readonly BucketAction[];
+  lakeCatalog?: readonly CatalogAction[];
 }
 
 /** One entry per catalog entry, by its name. */
@@ -108,6 +116,9 @@ export const workerAccess: Readonly<Record<string, WorkerAccess>> = {
     // missing key answers 404, which the worker relies on), writes conditionally, single or multipart.
     // No DeleteObject: only `koo lake compact` deletes, with the operator's credentials.
     lake: ['ListBucket', 'GetObject', 'PutObject', 'AbortMultipartUpload'],
+    // Each topic's Iceberg table: read its pointer, create it once, swap the pointer per commit.
+    // Snapshot expiry and compaction (`koo lake`) run with the operator's credentials.
+    lakeCatalog: ['GetTable', 'CreateTable', 'UpdateTable'],
   },
   notify: {
     tables: [

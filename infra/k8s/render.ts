@@ -145,10 +145,10 @@ export const profiles: Record<string, WorkerProfile> = {
       'the lake commits only at segment cuts, so its lag includes the open segments (up to ' +
       'LAKE_ROTATE_ROWS per partition, or LAKE_ROTATE_AGE_MS of records) by design: one replica per ' +
       'LAKE_ROTATE_ROWS of lag keeps that from pinning it at the maximum',
-    env: { LAKE_CATALOG_URL: '' },
+    env: { LAKE_CATALOG_URL: 'glue://koo_lake', GLUE_ENDPOINT: '' },
     envComment:
-      'No Iceberg tables until a catalog database is provisioned: its URL holds a password, so it ' +
-      'belongs in a Secret as REDIS_URL does. The Parquet lake is written either way',
+      'The Iceberg tables are in the Glue database the CloudFormation stack creates (its parameter ' +
+      'LakeCatalogDatabaseName, output LakeCatalogDatabaseName); the IRSA role grants the calls',
     usesRedis: false,
   },
   notify: {

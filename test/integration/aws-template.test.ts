@@ -27,7 +27,8 @@ import { stackEnv } from '../support/stack-env.ts';
 // deployed to moto's CloudFormation, which answers on the S3 server's port (moto serves every
 // service on one port; the stack's DynamoDB is Dynoxide, which has no CloudFormation). The tables it creates must describe exactly as the ones infra/provision.ts
 // creates locally. moto ignores some properties (TimeToLiveSpecification, the bucket's lifecycle and
-// versioning): the unit test checks those in the template; the TTL of provisioned tables is checked here.
+// versioning) and the Glue database (not in its CloudFormation): the unit test and cfn-lint check
+// those in the template; the TTL of provisioned tables is checked here.
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cfnLint = `${root}.stack/venv/bin/cfn-lint`;

@@ -101,7 +101,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     // each partition from where the test began up to the offset its snapshot records, which is at
     // least the group's committed offset (a segment is added before its offset is committed).
     const [offsets] = await kafka.admin.fetchOffsets({ groupId, topics: [topic] });
-    const table = await readLakeTable(topic, prefix);
+    const table = await readLakeTable(topic, { LAKE_CATALOG_NAME: prefix });
     let held = 0;
     for (const { partition, offset } of kafka.startOffsets) {
       const committed = Number(offsets!.partitions.find((p) => p.partition === partition)!.offset);
@@ -128,7 +128,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     );
     expect(await countRows()).toEqual({ rows: EVENTS, distinct: EVENTS });
     // The replay re-cut the segments the table holds: it added none of them again.
-    expect(await readLakeTable(topic, prefix)).toMatchObject({
+    expect(await readLakeTable(topic, { LAKE_CATALOG_NAME: prefix })).toMatchObject({
       pyiceberg_rows: held,
       duplicate_positions: 0,
       snapshots: table.snapshots,

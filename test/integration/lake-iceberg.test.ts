@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { CreateDatabaseCommand, DeleteDatabaseCommand, GlueClient } from '@aws-sdk/client-glue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
@@ -7,11 +8,12 @@ import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.t
 import { frame } from '../../shared/avro/wire-format.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
-import { SqlCatalog, tableNameOf } from '../../workers/lake/iceberg/sql-catalog.ts';
+import { SqlCatalog } from '../../workers/lake/iceberg/sql-catalog.ts';
 import { currentSnapshot, parseMetadata } from '../../workers/lake/iceberg/table-metadata.ts';
 import { hourPrefix } from '../../workers/lake/layout.ts';
 import { lakeColumns } from '../../workers/lake/lake-rows.ts';
 import {
+  createLakeCatalog,
   createLakeStore,
   createLakeTables,
   lakeWorkerModule,
@@ -36,7 +38,10 @@ const catalogEnv = { LAKE_CATALOG_NAME: `test-${runId}` }; // the stack's catalo
 const ROTATE_ROWS = 20;
 const hour = (h: number, minute: number) => Date.UTC(2026, 10, 27, h, minute);
 
-const readTable = (...flags: string[]) => readLakeTable(topic, catalogEnv.LAKE_CATALOG_NAME, ...flags);
+const readTable = (...flags: string[]) => readLakeTable(topic, catalogEnv, ...flags);
+// The stack's Glue (moto, beside its S3; GLUE_ENDPOINT's default), in databases of this run's.
+const glueDatabases = [`test_lake_${runId}`, `test_race_${runId}`];
+const glueEnv = { LAKE_CATALOG_URL: `glue://${glueDatabases[0]}` };
 
 describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
   const kafka = lakeTestKafka(topic);
@@ -54,10 +59,23 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
   const config = loadLakeConfig({ ...process.env, ...catalogEnv, LAKE_PREFIX: prefix, LAKE_TOPICS: topic });
   const store = createLakeStore(config);
   const tables = createLakeTables(config, store)!;
+  const glue = new GlueClient({
+    endpoint: stackEnv.motoEndpoint,
+    region: stackEnv.awsRegion,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  // In AWS the CloudFormation stack creates the database; the lake worker creates its tables.
+  beforeAll(() =>
+    Promise.all(
+      glueDatabases.map((Name) => glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name } }))),
+    ),
+  );
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.close()));
     await tables.close();
     store.destroy();
+    await Promise.all(glueDatabases.map((Name) => glue.send(new DeleteDatabaseCommand({ Name }))));
+    glue.destroy();
   });
 
   it('holds every committed record once, across a column added to the source table, a compaction cut short, a replay and expiry', async () => {
@@ -177,68 +195,74 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     }
   });
 
-  it('adds a segment once when two members commit it at the same time, and never behind a later one', async () => {
-    // Two members' commits of their own (each with its catalog connection), as after a rebalance
-    // where the old owner of a partition keeps running.
-    const config = loadLakeConfig({
-      ...process.env,
-      ...catalogEnv,
-      LAKE_CATALOG_NAME: `test-race-${runId}`,
-      LAKE_PREFIX: `${prefix}race/`,
-      LAKE_TOPICS: topicNames.reactions,
-    });
-    const store = createLakeStore(config);
-    const [a, b] = [createLakeTables(config, store)!, createLakeTables(config, store)!];
-    const segment = (partition: number, nextOffset: bigint) => ({
-      topic: topicNames.reactions,
-      partition,
-      nextOffset,
-      columns: lakeColumns(topicNames.reactions),
-      files: [
-        {
-          key: `${prefix}race/p${partition}-${nextOffset}.parquet`,
-          records: 10,
-          bytes: 500,
-          eventHourMs: hour(8, 0),
-        },
-      ],
-    });
-    try {
-      const same = await Promise.all([a.append(segment(0, 100n)), b.append(segment(0, 100n))]);
-      expect(same.sort()).toEqual(['committed', 'held']);
-      // Different partitions at once: the loser of the swap builds again on the winner's commit.
-      expect(await Promise.all([a.append(segment(1, 50n)), b.append(segment(2, 70n))])).toEqual([
-        'committed',
-        'committed',
-      ]);
-      expect(await a.append(segment(0, 200n))).toBe('committed');
-      expect(await b.append(segment(0, 100n))).toBe('held'); // the old owner, late
-      const catalog = new SqlCatalog(config.LAKE_CATALOG_URL!, config.LAKE_CATALOG_NAME);
-      const location = (await catalog.metadataLocation(tableNameOf(topicNames.reactions)))!;
-      await catalog.close();
-      const metadata = parseMetadata(
-        Buffer.from(await store.get(location.replace(/^s3:\/\/[^/]+\//, ''))).toString(),
-      );
-      expect(metadata.snapshots).toHaveLength(4);
-      expect(currentSnapshot(metadata)!.summary).toMatchObject({
-        'total-records': '40',
-        'koo.next-offset.0': '200',
-        'koo.next-offset.1': '50',
-        'koo.next-offset.2': '70',
+  it.each([
+    ['sql', { ...catalogEnv, LAKE_CATALOG_NAME: `test-race-${runId}` }],
+    ['glue', { LAKE_CATALOG_URL: `glue://${glueDatabases[1]}` }],
+  ])(
+    'adds a segment once when two members commit it at the same time, and never behind a later one (%s)',
+    async (kind, raceCatalog) => {
+      // Two members' commits of their own (each with its catalog connection), as after a rebalance
+      // where the old owner of a partition keeps running.
+      const config = loadLakeConfig({
+        ...process.env,
+        ...raceCatalog,
+        LAKE_PREFIX: `${prefix}race-${kind}/`,
+        LAKE_TOPICS: topicNames.reactions,
       });
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      store.destroy();
-    }
-  });
+      const store = createLakeStore(config);
+      const [a, b] = [createLakeTables(config, store)!, createLakeTables(config, store)!];
+      const segment = (partition: number, nextOffset: bigint) => ({
+        topic: topicNames.reactions,
+        partition,
+        nextOffset,
+        columns: lakeColumns(topicNames.reactions),
+        files: [
+          {
+            key: `${prefix}race-${kind}/p${partition}-${nextOffset}.parquet`,
+            records: 10,
+            bytes: 500,
+            eventHourMs: hour(8, 0),
+          },
+        ],
+      });
+      try {
+        const same = await Promise.all([a.append(segment(0, 100n)), b.append(segment(0, 100n))]);
+        expect(same.sort()).toEqual(['committed', 'held']);
+        // Different partitions at once: the loser of the swap builds again on the winner's commit.
+        expect(await Promise.all([a.append(segment(1, 50n)), b.append(segment(2, 70n))])).toEqual([
+          'committed',
+          'committed',
+        ]);
+        expect(await a.append(segment(0, 200n))).toBe('committed');
+        expect(await b.append(segment(0, 100n))).toBe('held'); // the old owner, late
+        const catalog = createLakeCatalog(config)!;
+        const location = (await catalog.metadataLocation(catalog.tableOf(topicNames.reactions)))!;
+        await catalog.close();
+        const metadata = parseMetadata(
+          Buffer.from(await store.get(location.replace(/^s3:\/\/[^/]+\//, ''))).toString(),
+        );
+        expect(metadata.snapshots).toHaveLength(4);
+        expect(currentSnapshot(metadata)!.summary).toMatchObject({
+          'total-records': '40',
+          'koo.next-offset.0': '200',
+          'koo.next-offset.1': '50',
+          'koo.next-offset.2': '70',
+        });
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+        store.destroy();
+      }
+    },
+  );
 
   it('holds the reactions (Avro through the registry) by the hour of their event time, across a field added to the reaction schema', async () => {
     const groupId = `test-iceberg-reactions-${runId}`;
     const reactionsTopic = topicNames.reactions;
     const ends = await logEnds(kafka.admin, reactionsTopic);
     await kafka.admin.setOffsets({ groupId, topic: reactionsTopic, partitions: ends });
+    // This table's catalog is Glue: the SQL catalog's path is the first test's.
     await startWorkerInProcess(lakeWorkerModule, {
-      ...catalogEnv,
+      ...glueEnv,
       LAKE_GROUP_ID: groupId,
       LAKE_PREFIX: prefix,
       LAKE_TOPICS: reactionsTopic,
@@ -288,7 +312,7 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     const read = await waitFor(
       `the reactions table to hold the ${held} records of closed segments`,
       async () => {
-        const r = await readLakeTable(reactionsTopic, catalogEnv.LAKE_CATALOG_NAME).catch(() => undefined);
+        const r = await readLakeTable(reactionsTopic, glueEnv).catch(() => undefined);
         return r && r.pyiceberg_rows >= held ? r : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 1000 },
@@ -310,7 +334,7 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     const url = `${stackEnv.pgUrl.replace(/\/[^/]*$/, '')}/${database}`;
     const catalogs = Array.from({ length: 8 }, () => new SqlCatalog(url, 'koo'));
     try {
-      const found = await Promise.allSettled(catalogs.map((c) => c.metadataLocation(tableNameOf(topic))));
+      const found = await Promise.allSettled(catalogs.map((c) => c.metadataLocation(c.tableOf(topic))));
       expect(found.map((f) => (f.status === 'fulfilled' ? 'ok' : String(f.reason)))).toEqual(
         Array(8).fill('ok'),
       );

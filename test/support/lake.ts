@@ -100,10 +100,13 @@ export interface LakeTableRead {
   first_snapshot_duckdb_rows?: number;
 }
 
-/** Reads `topic`'s table in the stack's catalog `catalogName` with the stack's lake-readers venv. */
+/**
+ * Reads `topic`'s table with the stack's lake-readers venv, in the catalog that `catalog` (the lake
+ * worker's LAKE_CATALOG_* variables) names.
+ */
 export async function readLakeTable(
   topic: string,
-  catalogName: string,
+  catalog: Record<string, string>,
   ...flags: string[]
 ): Promise<LakeTableRead> {
   const root = resolve(import.meta.dirname, '../..');
@@ -111,7 +114,7 @@ export async function readLakeTable(
     resolve(root, '.stack/lake-readers/bin/python'),
     [resolve(root, 'infra/python/read_lake_tables.py'), ...flags, topic],
     {
-      env: { ...process.env, LAKE_CATALOG_NAME: catalogName },
+      env: { ...process.env, ...catalog },
       timeout: 120_000,
       maxBuffer: 16 * 1024 * 1024,
     },

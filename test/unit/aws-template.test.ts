@@ -126,6 +126,35 @@ describe('the lake bucket', () => {
   });
 });
 
+// Where the lake worker's Glue calls are granted: the account's catalog, the database, its tables.
+const lakeCatalogArns = [
+  'catalog',
+  'database/${LakeCatalogDatabaseName}',
+  'table/${LakeCatalogDatabaseName}/*',
+].map((r) => `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${r}`);
+
+describe("the lake's Glue catalog", () => {
+  it('is a retained database named by a parameter, whose tables only the lake worker writes', () => {
+    const database = template.Resources.LakeCatalogDatabase;
+    expect(database.Type).toBe('AWS::Glue::Database');
+    expect(database.DeletionPolicy).toBe('Retain');
+    expect(database.Properties.DatabaseInput.Name).toEqual({ Ref: 'LakeCatalogDatabaseName' });
+    expect(template.Outputs.LakeCatalogDatabaseName.Value).toEqual({ Ref: 'LakeCatalogDatabase' });
+    const grants = resourcesOf('AWS::IAM::ManagedPolicy').flatMap(([id, p]) =>
+      (p.Properties.PolicyDocument.Statement as Json[])
+        .filter((st) => [st.Action].flat().some((a: string) => a.startsWith('glue:')))
+        .map((st) => ({ id, actions: st.Action, resources: st.Resource.map((r: Json) => r['Fn::Sub']) })),
+    );
+    expect(grants).toEqual([
+      {
+        id: policyLogicalId('lake'),
+        actions: ['glue:CreateTable', 'glue:GetTable', 'glue:UpdateTable'],
+        resources: lakeCatalogArns,
+      },
+    ]);
+  });
+});
+
 describe('the bodies bucket', () => {
   it('is private, encrypted, retained, and not versioned: the text of a deleted koo is gone, not hidden', () => {
     expect(
@@ -157,7 +186,8 @@ describe('policies and roles', () => {
     (name) => {
       const access = workerAccess[name]!;
       const grants =
-        access.tables.length > 0 || (access.lake?.length ?? 0) > 0 || (access.bodies?.length ?? 0) > 0;
+        access.tables.length > 0 ||
+        [access.lake, access.bodies, access.lakeCatalog].some((actions) => (actions?.length ?? 0) > 0);
       const role = template.Resources[roleLogicalId(name)];
       expect(role.Type).toBe('AWS::IAM::Role');
       expect(role.Properties.RoleName).toBe(`koo-pipeline-${name}`);
@@ -192,7 +222,7 @@ describe('policies and roles', () => {
     },
   );
 
-  it('grants no wildcard action or resource: tables, their indexes, the lake below its prefix, the bodies bucket', () => {
+  it('grants no wildcard action or resource: tables, their indexes, the lake below its prefix, its catalog, the bodies bucket', () => {
     const tableIds = new Map(tableEntries.map(([key, def]) => [tableLogicalId(key), def]));
     const policies = resourcesOf('AWS::IAM::ManagedPolicy').filter(([, p]) => !p.Condition);
     expect(policies.length).toBeGreaterThan(0);
@@ -200,7 +230,7 @@ describe('policies and roles', () => {
       for (const s of policy.Properties.PolicyDocument.Statement as Json[]) {
         expect(s.Effect, id).toBe('Allow');
         expect(s.NotAction ?? s.NotResource, id).toBeUndefined();
-        for (const action of [s.Action].flat()) expect(action, id).toMatch(/^(dynamodb|s3):[A-Za-z]+$/);
+        for (const action of [s.Action].flat()) expect(action, id).toMatch(/^(dynamodb|s3|glue):[A-Za-z]+$/);
         for (const resource of [s.Resource].flat()) {
           if (resource['Fn::GetAtt']) {
             const [target, attribute] = resource['Fn::GetAtt'];
@@ -212,8 +242,10 @@ describe('policies and roles', () => {
             continue;
           }
           const sub: string = resource['Fn::Sub'];
-          // The only wildcards: the lake's object keys below LakePrefix, and the bodies bucket's objects.
+          // The only wildcards: the lake's object keys below LakePrefix, the bodies bucket's objects,
+          // and the tables of the lake's Glue database.
           if (sub === '${LakeBucket.Arn}/${LakePrefix}*' || sub === '${BodiesBucket.Arn}/*') continue;
+          if (lakeCatalogArns.includes(sub)) continue;
           const m = /^\$\{(\w+)\.Arn\}\/index\/([\w.-]+)$/.exec(sub);
           expect(m, `${id}: ${sub}`).not.toBeNull();
           expect(tableIds.get(m![1]!)?.indexes.map((i) => i.name)).toContain(m![2]);
@@ -276,6 +308,7 @@ describe('policies and roles', () => {
         ...(access.bodies ?? []).map((a) =>
           a === 'ListBucket' ? `s3:${a} BodiesBucket` : `s3:${a} \${BodiesBucket.Arn}/*`,
         ),
+        ...(access.lakeCatalog ?? []).flatMap((a) => lakeCatalogArns.map((arn) => `glue:${a} ${arn}`)),
       ]);
       expect([...granted].sort(), entry.name).toEqual([...declared].sort());
     }
@@ -324,6 +357,7 @@ describe('worker-access.ts against what the code calls', () => {
     expect([...used.s3].sort(), 'S3 actions').toEqual(
       [...new Set([...(access.lake ?? []), ...(access.bodies ?? [])])].sort(),
     );
+    expect([...used.glue].sort(), 'Glue actions').toEqual([...(access.lakeCatalog ?? [])].sort());
   });
 
   it('sees what only the CLI calls, and keeps it out of the workers', () => {
@@ -332,6 +366,7 @@ describe('worker-access.ts against what the code calls', () => {
     expect(cli.problems).toEqual([]);
     expect([...cli.s3]).toContain('DeleteObject');
     expect([...code.get('lake')!.s3]).not.toContain('DeleteObject');
+    expect([...cli.glue].sort()).toEqual(['CreateTable', 'GetTable', 'UpdateTable']);
     expect(code.get('lake')!.files).not.toContain('workers/lake/compaction.ts');
   });
 });

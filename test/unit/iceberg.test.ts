@@ -9,7 +9,8 @@ import {
   type ManifestEntry,
   type ManifestFile,
 } from '../../workers/lake/iceberg/manifests.ts';
-import { tableNameOf } from '../../workers/lake/iceberg/sql-catalog.ts';
+import { GlueCatalog } from '../../workers/lake/iceberg/glue-catalog.ts';
+import { SqlCatalog } from '../../workers/lake/iceberg/sql-catalog.ts';
 import {
   addedThrough,
   currentSchema,
@@ -133,9 +134,19 @@ describe('Iceberg table metadata', () => {
     expect(parseMetadata(text)['last-column-id']).toBe(4);
   });
 
-  it('names the table after the topic: its last part in the namespace of the rest', () => {
-    expect(tableNameOf('koo.public.koos')).toEqual({ namespace: 'koo.public', name: 'koos' });
-    expect(tableNameOf('koo.reactions')).toEqual({ namespace: 'koo', name: 'reactions' });
+  it('names the table after the topic: in a SQL catalog its last part in the namespace of the rest, in Glue one name in the database', async () => {
+    const sql = new SqlCatalog('postgres://koo@127.0.0.1:1/none', 'koo'); // connects on first query only
+    expect(sql.tableOf('koo.public.koos')).toEqual({ namespace: 'koo.public', name: 'koos' });
+    expect(sql.tableOf('koo.reactions')).toEqual({ namespace: 'koo', name: 'reactions' });
+    await sql.close();
+    const glue = new GlueCatalog({
+      database: 'koo_lake',
+      region: 'ap-south-1',
+      endpoint: 'http://127.0.0.1:1',
+    });
+    expect(glue.tableOf('koo.public.koos')).toEqual({ namespace: 'koo_lake', name: 'koo_public_koos' });
+    expect(glue.tableOf('koo.Reactions-v2')).toEqual({ namespace: 'koo_lake', name: 'koo_reactions_v2' });
+    await glue.close();
   });
 });
 

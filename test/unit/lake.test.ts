@@ -105,6 +105,14 @@ describe('lake columns', () => {
     );
   });
 
+  it('takes an SQL catalog (postgres://) or a Glue database (glue://) for the Iceberg tables, and names anything else', () => {
+    expect(loadLakeConfig({ LAKE_CATALOG_URL: 'glue://koo_lake' }).LAKE_CATALOG_URL).toBe('glue://koo_lake');
+    expect(loadLakeConfig({ LAKE_CATALOG_URL: '' }).LAKE_CATALOG_URL).toBeUndefined();
+    expect(() => loadLakeConfig({ LAKE_CATALOG_URL: 'mysql://db/catalog' })).toThrow(
+      /LAKE_CATALOG_URL \("mysql:\/\/db\/catalog"\): must be postgres:\/\/\.\.\. \(an Iceberg SQL catalog\) or glue:\/\/<database>/,
+    );
+  });
+
   it('derives Avro columns: logical timestamps, enums as strings, optional unions nullable', () => {
     const schema = {
       fields: [

@@ -12,6 +12,8 @@ import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-
 import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import { withAddedColumns, type Column, type LakeRow } from './columns.ts';
 import { LakeTables, type SegmentFiles, type TableDefinition } from './iceberg/lake-tables.ts';
+import type { IcebergCatalog } from './iceberg/catalog.ts';
+import { GlueCatalog } from './iceberg/glue-catalog.ts';
 import { SqlCatalog } from './iceberg/sql-catalog.ts';
 import { hourStartMs, objectKey } from './layout.ts';
 import { LakeStore } from './lake-store.ts';
@@ -50,12 +52,19 @@ export const lakeConfigSchema = workerConfigSchema.safeExtend({
   /** Objects larger than this go up as multipart uploads of parts this size (S3's minimum is 5 MiB). */
   LAKE_PART_BYTES: env.int(8 * MiB, 5 * MiB),
   /**
-   * PostgreSQL of the Iceberg SQL catalog (the JdbcCatalog's and pyiceberg's tables): each
-   * committed segment is also appended to its topic's Iceberg table there. Empty: no tables.
+   * The Iceberg catalog where each committed segment is also appended to its topic's table:
+   * `postgres://...` an Iceberg SQL catalog (the JdbcCatalog's and pyiceberg's tables),
+   * `glue://<database>` the AWS Glue Data Catalog. Empty: no tables.
    */
-  LAKE_CATALOG_URL: env.optionalUrl('postgres://koo@127.0.0.1:5432/koo_lake_catalog'),
-  /** The catalog's name (`catalog_name` in its tables; readers open the catalog by it): one per lake (LAKE_PREFIX). */
+  LAKE_CATALOG_URL: env
+    .optionalUrl('postgres://koo@127.0.0.1:5432/koo_lake_catalog')
+    .refine((url) => url === undefined || /^(postgres|postgresql|glue):/.test(url), {
+      message: 'must be postgres://... (an Iceberg SQL catalog) or glue://<database>',
+    }),
+  /** The SQL catalog's name (`catalog_name` in its tables; readers open the catalog by it): one per lake (LAKE_PREFIX). */
   LAKE_CATALOG_NAME: env.string('koo'),
+  /** The Glue API of a `glue://` catalog: the local stack's AWS emulator; empty in AWS (the region's endpoint). */
+  GLUE_ENDPOINT: env.optionalUrl('http://127.0.0.1:9000'),
 });
 export type LakeConfig = z.infer<typeof lakeConfigSchema>;
 
@@ -315,12 +324,23 @@ export function lakeTableDefinitions(topics: readonly string[]): Map<string, Tab
   );
 }
 
+/** The catalog LAKE_CATALOG_URL names; undefined when it is unset. */
+export function createLakeCatalog(config: LakeConfig): IcebergCatalog | undefined {
+  const url = config.LAKE_CATALOG_URL;
+  if (url === undefined) return undefined;
+  const { protocol, hostname } = new URL(url);
+  if (protocol === 'glue:')
+    return new GlueCatalog({ database: hostname, region: config.AWS_REGION, endpoint: config.GLUE_ENDPOINT });
+  return new SqlCatalog(url, config.LAKE_CATALOG_NAME);
+}
+
 /** The topics' Iceberg tables in the configured catalog; undefined when LAKE_CATALOG_URL is unset. */
 export function createLakeTables(config: LakeConfig, store: LakeStore): LakeTables | undefined {
-  if (config.LAKE_CATALOG_URL === undefined) return undefined;
+  const catalog = createLakeCatalog(config);
+  if (catalog === undefined) return undefined;
   return new LakeTables({
     store,
-    catalog: new SqlCatalog(config.LAKE_CATALOG_URL, config.LAKE_CATALOG_NAME),
+    catalog,
     prefix: config.LAKE_PREFIX,
     definitions: lakeTableDefinitions(config.LAKE_TOPICS),
   });

@@ -14,7 +14,7 @@ import {
   type ManifestEntry,
   type ManifestFile,
 } from './manifests.ts';
-import { tableNameOf, type SqlCatalog, type TableName } from './sql-catalog.ts';
+import type { IcebergCatalog, TableName } from './catalog.ts';
 import {
   addedThrough,
   currentSchema,
@@ -99,7 +99,7 @@ interface SnapshotPlan {
  */
 export class LakeTables {
   private readonly store: LakeStore;
-  private readonly catalog: SqlCatalog;
+  private readonly catalog: IcebergCatalog;
   private readonly prefix: string;
   private readonly definitions: Map<string, TableDefinition>;
   private readonly now: () => number;
@@ -107,7 +107,7 @@ export class LakeTables {
   constructor(
     parts: {
       store: LakeStore;
-      catalog: SqlCatalog;
+      catalog: IcebergCatalog;
       prefix: string;
       definitions: Map<string, TableDefinition>;
     },
@@ -212,7 +212,7 @@ export class LakeTables {
       expired = next ? metadata.snapshots.length - next.snapshots.length : 0;
       return next;
     });
-    const location = await this.catalog.metadataLocation(tableNameOf(topic));
+    const location = await this.catalog.metadataLocation(this.catalog.tableOf(topic));
     if (location === undefined) return { snapshots: expired, files: 0 };
     const metadata = await this.load(location);
     const referenced = new Set([location, ...metadata['metadata-log'].map((l) => l['metadata-file'])]);
@@ -229,7 +229,7 @@ export class LakeTables {
 
   /** The topic's table and its snapshots, oldest first; undefined when the catalog has no such table. */
   async snapshots(topic: string): Promise<TableSnapshot[] | undefined> {
-    const name = tableNameOf(topic);
+    const name = this.catalog.tableOf(topic);
     const location = await this.catalog.metadataLocation(name);
     if (location === undefined) return undefined;
     const metadata = await this.load(location);
@@ -261,7 +261,7 @@ export class LakeTables {
     options: { create: boolean },
     change: (metadata: TableMetadata) => Promise<TableMetadata | undefined>,
   ): Promise<'committed' | 'held'> {
-    const table = tableNameOf(topic);
+    const table = this.catalog.tableOf(topic);
     for (let conflict = 0; conflict < MAX_CONFLICTS; conflict++) {
       const location = await this.catalog.metadataLocation(table);
       if (location === undefined) {

@@ -1,24 +1,12 @@
 import pg from 'pg';
-
-/** A table's name in the catalog: `koo.public.koos` is table `koos` in namespace `koo.public`. */
-export interface TableName {
-  namespace: string;
-  name: string;
-}
-
-export function tableNameOf(topic: string): TableName {
-  const dot = topic.lastIndexOf('.');
-  if (dot <= 0) return { namespace: 'default', name: topic };
-  return { namespace: topic.slice(0, dot), name: topic.slice(dot + 1) };
-}
+import type { IcebergCatalog, TableName } from './catalog.ts';
 
 /**
  * Iceberg's SQL catalog on PostgreSQL, in the tables that Iceberg's JdbcCatalog (Spark, Flink,
  * Trino) and pyiceberg's SqlCatalog use, so they read the lake's tables by name. A table is a row
  * pointing at its current metadata file; a commit is a compare-and-swap of that pointer.
- * Decides nothing.
  */
-export class SqlCatalog {
+export class SqlCatalog implements IcebergCatalog {
   private readonly pool: pg.Pool;
   private readonly catalogName: string;
   private ready: Promise<void> | undefined;
@@ -26,6 +14,13 @@ export class SqlCatalog {
   constructor(url: string, catalogName: string) {
     this.pool = new pg.Pool({ connectionString: url, max: 2 });
     this.catalogName = catalogName;
+  }
+
+  /** `koo.public.koos` is table `koos` in namespace `koo.public`. */
+  tableOf(topic: string): TableName {
+    const dot = topic.lastIndexOf('.');
+    if (dot <= 0) return { namespace: 'default', name: topic };
+    return { namespace: topic.slice(0, dot), name: topic.slice(dot + 1) };
   }
 
   /**
@@ -58,7 +53,6 @@ export class SqlCatalog {
     return this.ready;
   }
 
-  /** The table's current metadata file, or undefined when the catalog has no such table. */
   async metadataLocation(table: TableName): Promise<string | undefined> {
     await this.ensureTables();
     const { rows } = await this.pool.query<{ metadata_location: string }>(
@@ -70,7 +64,6 @@ export class SqlCatalog {
     return rows[0]?.metadata_location;
   }
 
-  /** Registers a new table at `location`; false when another writer registered it first. */
   async create(table: TableName, location: string): Promise<boolean> {
     await this.ensureTables();
     await this.pool.query(
@@ -86,7 +79,6 @@ export class SqlCatalog {
     return rowCount === 1;
   }
 
-  /** Points the table at `next` if it still points at `expected`: false when another commit came first. */
   async swap(table: TableName, expected: string, next: string): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `update iceberg_tables set metadata_location = $5, previous_metadata_location = $4
