@@ -53,15 +53,15 @@ export async function replayLake<T>(
         await Promise.all(group.map(async (o) => decodeParquet(await source.store.get(o.key)).rows))
       )
         .flat()
-        .sort((a, b) => compareOffsets(a._offset as bigint, b._offset as bigint));
+        .sort((a, b) => compareOffsets(a._kafka_offset as bigint, b._kafka_offset as bigint));
       // Overlapping objects (a compaction cut short) hold some rows twice.
-      const unique = rows.filter((r, i) => i === 0 || r._offset !== rows[i - 1]!._offset);
+      const unique = rows.filter((r, i) => i === 0 || r._kafka_offset !== rows[i - 1]!._kafka_offset);
       for (let i = 0; i < unique.length; i += options.batchSize) {
         if (signal.aborted) return fed;
         const raw: RawRecord[] = unique.slice(i, i + options.batchSize).map((row) => ({
           topic: source.topic,
           partition,
-          offset: String(row._offset),
+          offset: String(row._kafka_offset),
           key: Buffer.from(String(row[source.avro.keyField])),
           value: frame(source.schemaId, source.avro.contract.type.toBuffer(row)),
           // The write time is not kept; the event time stands in (a reader checks event time against it).

@@ -8,9 +8,11 @@ once, each column's values that are not null (DuckDB), and its snapshots. Run wi
 Topics are named, and read from the table the lake worker keeps for each in the catalog.
 
 --as-of-first also counts each table's rows as of its oldest snapshot (time travel), both ways.
+--spark also counts them with Spark SQL (pyspark, Iceberg's Spark runtime from .stack/lake-readers/spark-jars).
 
 Environment: LAKE_CATALOG_URL (postgres://... or glue://<database>), LAKE_CATALOG_NAME,
-GLUE_ENDPOINT, S3_ENDPOINT, AWS_REGION (the lake worker's variables, with the local stack's defaults).
+GLUE_ENDPOINT, S3_ENDPOINT, AWS_REGION, LAKE_BUCKET, LAKE_PREFIX (the lake worker's variables, with
+the local stack's defaults).
 """
 
 import glob
@@ -72,20 +74,90 @@ db.execute(
         endpoint '{endpoint.netloc}', url_style 'path', use_ssl {str(endpoint.scheme == 'https').lower()})"""
 )
 
+
+
+def spark_session():
+    """Spark 3.5 on one local core, with the catalog as `catalog_name` (Iceberg's JdbcCatalog
+    reads the SQL catalog's rows of that catalog name; GlueCatalog a Glue database) and S3FileIO."""
+    from pyspark.sql import SparkSession
+
+    jars = sorted(glob.glob(os.path.join(sys.prefix, "spark-jars", "*.jar")))
+    if glue_database:
+        # The Glue client takes the SDK's credential chain: these variables, when none are set.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", key_id)
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", secret)
+        properties = {"catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog"}
+        if glue.get("glue.endpoint"):
+            properties["glue.endpoint"] = glue["glue.endpoint"]
+    else:
+        url = urlparse(catalog_url)
+        properties = {
+            "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
+            "uri": f"jdbc:postgresql://{url.hostname}:{url.port or 5432}{url.path}",
+            "jdbc.user": url.username or "",
+            "jdbc.password": url.password or "",
+            "jdbc.schema-version": "V1",
+        }
+    properties.update(
+        {
+            "warehouse": f"s3://{os.environ.get('LAKE_BUCKET', 'koo-lake')}/{os.environ.get('LAKE_PREFIX', '')}_iceberg",
+            "io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+            "client.region": region,
+            "s3.endpoint": s3_endpoint,
+            "s3.path-style-access": "true",
+            "s3.access-key-id": key_id,
+            "s3.secret-access-key": secret,
+        }
+    )
+    builder = (
+        SparkSession.builder.master("local[1]")
+        .appName("koo-lake-reader")
+        .config("spark.jars", ",".join(jars))
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
+        .config(f"spark.sql.catalog.{catalog_name}", "org.apache.iceberg.spark.SparkCatalog")
+    )
+    for key, value in properties.items():
+        builder = builder.config(f"spark.sql.catalog.{catalog_name}.{key}", value)
+    return builder.getOrCreate()
+
+
+def spark_counts(spark, topic: str, columns: list[str], first_snapshot: int | None) -> dict:
+    """The table counted by Spark SQL, as an analyst would query it (and AS OF its first snapshot)."""
+    name = f"`{catalog_name}`.{identifier_of(topic)}"
+    counted = ", ".join(f"count(`{c}`)" for c in columns)
+    rows, duplicates, *non_null = spark.sql(
+        f"select count(*), count(*) - count(distinct _kafka_partition, _kafka_offset), {counted} from {name}"
+    ).first()
+    counts = {
+        "spark_rows": rows,
+        "spark_duplicate_positions": duplicates,
+        "spark_non_null": dict(zip(columns, non_null)),
+    }
+    if first_snapshot is not None:
+        counts["first_snapshot_spark_rows"] = spark.sql(
+            f"select count(*) from {name} version as of {first_snapshot}"
+        ).first()[0]
+    return counts
+
+
 as_of_first = "--as-of-first" in sys.argv
+spark = spark_session() if "--spark" in sys.argv else None
 for topic in [a for a in sys.argv[1:] if not a.startswith("--")]:
     table = catalog.load_table(identifier_of(topic))
-    scanned = table.scan(selected_fields=("_partition", "_offset")).to_arrow()
+    scanned = table.scan(selected_fields=("_kafka_partition", "_kafka_offset")).to_arrow()
     location = table.metadata_location
     columns = [f.name for f in table.schema().fields]
     counted = ", ".join(f'count("{c}")' for c in columns)
     duck_rows, duplicates, *non_null = db.execute(
-        f"""select count(*), count(*) - count(distinct (_partition, _offset)), {counted}
+        f"""select count(*), count(*) - count(distinct (_kafka_partition, _kafka_offset)), {counted}
               from iceberg_scan('{location}')"""
     ).fetchone()
     as_of = {}
+    first = table.metadata.snapshots[0].snapshot_id if as_of_first else None
     if as_of_first:
-        first = table.metadata.snapshots[0].snapshot_id
         as_of = {
             "first_snapshot_pyiceberg_rows": table.scan(snapshot_id=first).to_arrow().num_rows,
             "first_snapshot_duckdb_rows": db.execute(
@@ -96,6 +168,7 @@ for topic in [a for a in sys.argv[1:] if not a.startswith("--")]:
         json.dumps(
             {
                 **as_of,
+                **(spark_counts(spark, topic, columns, first) if spark else {}),
                 "table": topic,
                 "pyiceberg_rows": scanned.num_rows,
                 "duckdb_rows": duck_rows,

@@ -44,9 +44,9 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     const lake = await lakeSnapshot(store, prefix);
     try {
       return await lake.rows(
-        `select _partition, _offset, content_id, count(*) as n from ${lake.topic(topic)}
+        `select _kafka_partition, _kafka_offset, content_id, count(*) as n from ${lake.topic(topic)}
          where dt = '${hour.dt}' and hr = '${hour.hr}' and creator_id = '${creator}'
-         group by all order by _partition, _offset`,
+         group by all order by _kafka_partition, _kafka_offset`,
       );
     } finally {
       await lake.close();
@@ -99,8 +99,8 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     for (const [partition, candidates] of compactionCandidates(prefix, objects, offsets))
       await mergePartitionHour(store, target, partition, candidates);
     const crashed = await hourRows();
-    expect(crashed.map((r) => `${r._partition}/${r._offset}`)).toEqual(
-      before.map((r) => `${r._partition}/${r._offset}`),
+    expect(crashed.map((r) => `${r._kafka_partition}/${r._kafka_offset}`)).toEqual(
+      before.map((r) => `${r._kafka_partition}/${r._kafka_offset}`),
     );
     const [crashedHour] = summarizeHours(
       await listLakeObjects(store, prefix, hourPrefix(prefix, topic, hour)),
@@ -167,8 +167,8 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
           _lsn: i,
           _tx_id: null,
           _changed_at: 0,
-          _partition: 0,
-          _offset: 100 + i,
+          _kafka_partition: 0,
+          _kafka_offset: 100 + i,
         })),
       );
     const key = objectKey(place.prefix, topic, 0, { ...hour, firstOffset: 100n });

@@ -78,7 +78,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
       const lake = await lakeSnapshot(store, prefix);
       try {
         const [r] = await lake.rows(
-          `select count(*) as n, count(distinct (_partition, _offset)) as distinct_positions from ${lake.topic(topic)} where creator_id = '${creator}'`,
+          `select count(*) as n, count(distinct (_kafka_partition, _kafka_offset)) as distinct_positions from ${lake.topic(topic)} where creator_id = '${creator}'`,
         );
         return { rows: Number(r!.n), distinct: Number(r!.distinct_positions) };
       } catch {

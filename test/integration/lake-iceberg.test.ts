@@ -118,12 +118,18 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
     // The added column reads across files written before and after it: null before, its value after.
     expect(read.non_null).toMatchObject({ content_id: held, mood: heldWithMood });
-    // Time travel: as of the first snapshot, the table held the first segment only.
+    // Time travel: as of the first snapshot, the table held the first segment only. Spark SQL
+    // (Iceberg's JdbcCatalog) reads the same, across the added column too.
     const firstSegment = Number((from / BigInt(ROTATE_ROWS) + 1n) * BigInt(ROTATE_ROWS) - from);
-    expect(await readTable('--as-of-first')).toMatchObject({
+    const asOfFirst = await readTable('--as-of-first', '--spark');
+    expect(asOfFirst).toMatchObject({
       first_snapshot_pyiceberg_rows: firstSegment,
       first_snapshot_duckdb_rows: firstSegment,
+      first_snapshot_spark_rows: firstSegment,
+      spark_rows: held,
+      spark_duplicate_positions: 0,
     });
+    expect(asOfFirst.spark_non_null).toMatchObject({ content_id: held, mood: heldWithMood });
     await first.close();
 
     // Compaction of hour 08 (records 0-39, in two or three segment files), cut short after each
@@ -318,13 +324,13 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
     expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
-    // Both readers read old and new files without options: the old rows' client is null.
-    expect(read.non_null).toMatchObject({
-      event_id: held,
-      event_time: held,
-      content_id: held,
-      client: held - 50,
-    });
+    // The readers read old and new files without options: the old rows' client is null.
+    const columns = { event_id: held, event_time: held, content_id: held, client: held - 50 };
+    expect(read.non_null).toMatchObject(columns);
+    // Spark SQL through Iceberg's GlueCatalog.
+    const bySpark = await readLakeTable(reactionsTopic, glueEnv, '--spark');
+    expect(bySpark).toMatchObject({ spark_rows: held, spark_duplicate_positions: 0 });
+    expect(bySpark.spark_non_null).toMatchObject(columns);
   });
 
   it('lets many replicas start on a new catalog database at once (its tables are created once)', async () => {

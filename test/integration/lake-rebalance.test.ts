@@ -69,7 +69,7 @@ describe('lake worker across a rebalance', () => {
     const lake = await lakeSnapshot(stores[0]!, prefix);
     try {
       const rows = await lake.rows(
-        `select count(*) as n, count(distinct _offset) as offsets, min(_offset) as first, max(_offset) as last
+        `select count(*) as n, count(distinct _kafka_offset) as offsets, min(_kafka_offset) as first, max(_kafka_offset) as last
          from ${lake.topic(topic)}`,
       );
       expect(rows).toEqual([{ n: '200', offsets: '200', first: '100', last: '299' }]);

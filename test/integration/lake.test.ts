@@ -129,8 +129,10 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
         const snap = await lakeSnapshot(store, prefix);
         const found = new Set<string>();
         for (const t of topics) {
-          const rows = await snap.rows(`select _partition, _offset from ${snap.topic(t)}`).catch(() => []);
-          for (const r of rows) found.add(`${t}/${String(r._partition)}/${String(r._offset)}`);
+          const rows = await snap
+            .rows(`select _kafka_partition, _kafka_offset from ${snap.topic(t)}`)
+            .catch(() => []);
+          for (const r of rows) found.add(`${t}/${String(r._kafka_partition)}/${String(r._kafka_offset)}`);
         }
         if (sent.every((p) => found.has(p))) return snap;
         await snap.close();
@@ -142,7 +144,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
       // Each (topic, partition, offset) exactly once.
       for (const t of topics) {
         const [dups] = await lake.rows(
-          `select count(*) - count(distinct (_partition, _offset)) as dups from ${lake.topic(t)}`,
+          `select count(*) - count(distinct (_kafka_partition, _kafka_offset)) as dups from ${lake.topic(t)}`,
         );
         expect(Number(dups!.dups)).toBe(0);
       }
@@ -164,8 +166,8 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
         _changed_at: 'TIMESTAMP',
         _op: 'VARCHAR',
         _lsn: 'BIGINT',
-        _offset: 'BIGINT',
-        _partition: 'INTEGER',
+        _kafka_offset: 'BIGINT',
+        _kafka_partition: 'INTEGER',
       });
       const userTypes = Object.fromEntries(
         (await lake.rows(`describe select * from ${lake.topic(topicNames.users)}`)).map((r) => [
@@ -184,7 +186,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
       }
       // The bad record went to the DLQ and did not stop its file: its neighbours share an object.
       const [files] = await lake.rows(
-        `select count(distinct filename) as files from ${lake.topic(topicNames.follows)} where _partition = ${before.partition} and _offset in (${before.baseOffset}, ${after.baseOffset})`,
+        `select count(distinct filename) as files from ${lake.topic(topicNames.follows)} where _kafka_partition = ${before.partition} and _kafka_offset in (${before.baseOffset}, ${after.baseOffset})`,
       );
       expect(Number(files!.files)).toBe(1);
     } finally {
@@ -249,7 +251,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
     );
     try {
       const [counts] = await lake.rows(
-        `select count(*) as n, count(distinct (_partition, _offset)) as positions, count(distinct event_id) as events,
+        `select count(*) as n, count(distinct (_kafka_partition, _kafka_offset)) as positions, count(distinct event_id) as events,
                 min(event_time) as first, max(event_time) as last, count(distinct hr) as hours from ${from(lake)}`,
       );
       expect(counts).toMatchObject({ n: '60', positions: '60', events: '60', hours: '1' });
@@ -260,7 +262,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
           r.column_type,
         ]),
       );
-      expect(types).toMatchObject({ event_time: 'TIMESTAMP', type: 'VARCHAR', _offset: 'BIGINT' });
+      expect(types).toMatchObject({ event_time: 'TIMESTAMP', type: 'VARCHAR', _kafka_offset: 'BIGINT' });
     } finally {
       await lake.close();
     }

@@ -582,7 +582,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
           for (const topic of Object.keys(expectedRows)) {
             const [r] = await snapshot
               .rows(
-                `select count(*) as n, count(distinct (_partition, _offset)) as d from ${snapshot.topic(topic)} where ${idColumn[topic]} like '${p}%'`,
+                `select count(*) as n, count(distinct (_kafka_partition, _kafka_offset)) as d from ${snapshot.topic(topic)} where ${idColumn[topic]} like '${p}%'`,
               )
               .catch(() => [{ n: 0, d: 0 }]);
             counts[topic] = { rows: Number(r!.n), distinct: Number(r!.d) };

@@ -98,6 +98,11 @@ export interface LakeTableRead {
   non_null: Record<string, number>;
   first_snapshot_pyiceberg_rows?: number;
   first_snapshot_duckdb_rows?: number;
+  /** With --spark: the same counts by Spark SQL. */
+  spark_rows?: number;
+  spark_duplicate_positions?: number;
+  spark_non_null?: Record<string, number>;
+  first_snapshot_spark_rows?: number;
 }
 
 /**

@@ -31,7 +31,7 @@ const columns: Column[] = [
   { name: 'event_id', type: 'string', nullable: false },
   { name: 'event_time', type: 'timestamp', nullable: false },
   { name: 'weight', type: 'int32', nullable: true },
-  { name: '_offset', type: 'int64', nullable: false },
+  { name: '_kafka_offset', type: 'int64', nullable: false },
 ];
 const table = () => newTableMetadata('s3://lake/_iceberg/koo.reactions', columns, 'event_time', 1_000);
 const none = { files: 0, records: 0, bytes: 0 };
@@ -63,7 +63,7 @@ describe('Iceberg table metadata', () => {
       { id: 1, name: 'event_id', type: 'string', required: true },
       { id: 2, name: 'event_time', type: 'timestamp', required: true },
       { id: 3, name: 'weight', type: 'int', required: false },
-      { id: 4, name: '_offset', type: 'long', required: true },
+      { id: 4, name: '_kafka_offset', type: 'long', required: true },
     ]);
     expect(hourPartitionField(m)).toEqual({
       'source-id': 2,

@@ -84,8 +84,8 @@ describe('lake columns', () => {
       { name: '_lsn', type: 'int64', nullable: false },
       { name: '_tx_id', type: 'int64', nullable: true },
       { name: '_changed_at', type: 'timestamp', nullable: false },
-      { name: '_partition', type: 'int32', nullable: false },
-      { name: '_offset', type: 'int64', nullable: false },
+      { name: '_kafka_partition', type: 'int32', nullable: false },
+      { name: '_kafka_offset', type: 'int64', nullable: false },
     ]);
   });
 
@@ -96,8 +96,8 @@ describe('lake columns', () => {
       'content_id:string',
       'user_id:string',
       'event_time:timestamp',
-      '_partition:int32',
-      '_offset:int64',
+      '_kafka_partition:int32',
+      '_kafka_offset:int64',
     ]);
     expect(() => lakeColumns('koo.unknown')).toThrow(/no schema for topic koo.unknown/);
     expect(() => loadLakeConfig({ LAKE_TOPICS: 'koo.public.koos,koo.unknown' })).toThrow(
@@ -144,8 +144,8 @@ describe('lake decoding', () => {
         created_at: Date.parse('2026-11-27T08:00:00Z'),
         _op: 'c',
         _lsn: 77,
-        _offset: '5',
-        _partition: 0,
+        _kafka_offset: '5',
+        _kafka_partition: 0,
       },
     });
     expect(cdcRecord(rawRecord(topicNames.koos, null), 'koos')).toBeNull();
@@ -184,6 +184,26 @@ describe('lake decoding', () => {
     expect(merged.find((c) => c.name === 'content_id')!.nullable).toBe(false);
   });
 
+  it("reads an older object's position columns (_partition, _offset) under today's names", () => {
+    const row = cdcRecord(
+      rawRecord(topicNames.koos, envelope('koos', 'c', null, kooRow('k1'), 77), 5),
+      'koos',
+    )!.row;
+    const { _kafka_partition, _kafka_offset, ...rest } = row;
+    const older = [...cdcColumns('koos')].map((c) => ({
+      ...c,
+      name: c.name.replace(/^_kafka_(partition|offset)$/, '_$1'),
+    }));
+    const file = decodeParquet(
+      encodeParquet(older, [{ ...rest, _partition: _kafka_partition, _offset: _kafka_offset }]),
+    );
+    expect(file.columns).toEqual(cdcColumns('koos').map((c) => ({ ...c, distinct: undefined })));
+    expect(file.rows[0]).toMatchObject({ content_id: 'k1', _kafka_partition: 0, _kafka_offset: 5n });
+    expect(mergedColumns(cdcColumns('koos'), [file.columns]).map((c) => c.name)).toEqual(
+      cdcColumns('koos').map((c) => c.name),
+    );
+  });
+
   it('reads reactions through the shared registry codec, at their event time', async () => {
     const registry = { getSchema: async () => reactionContract.type } as unknown as SchemaRegistry;
     const worker = new LakeWorker({
@@ -207,7 +227,7 @@ describe('lake decoding', () => {
       expect(worker.decode(raw)).toMatchObject({
         offset: 9n,
         eventTimeMs: reaction.event_time,
-        row: { ...reaction, _partition: 0, _offset: '9' },
+        row: { ...reaction, _kafka_partition: 0, _kafka_offset: '9' },
       });
       expect(worker.decode(rawRecord(topicNames.reactions, null))).toBeNull();
       expect(() => worker.decode(rawRecord(topicNames.reactions, '{}'))).toThrow(/wire format/);
@@ -275,7 +295,7 @@ describe('lake compaction', () => {
   });
 
   it('merges rows by offset, each once, whatever objects overlap', () => {
-    const row = (offset: number) => ({ _offset: BigInt(offset), v: offset });
+    const row = (offset: number) => ({ _kafka_offset: BigInt(offset), v: offset });
     const merged = mergeByOffset([[row(4), row(9)], [row(5)], [row(4), row(5), row(9)]]);
     expect(merged.map((r) => r.v)).toEqual([4, 5, 9]);
   });

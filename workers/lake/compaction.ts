@@ -21,7 +21,7 @@ import { decodeParquet } from './parquet-reader.ts';
  *
  * Readers never miss a row. Iceberg readers see the old files or the new one, never both (the
  * commit is atomic). Readers of the Hive layout see the merged rows twice between the write and
- * the delete (after a crash, until a re-run), which `_partition` and `_offset` identify and
+ * the delete (after a crash, until a re-run), which `_kafka_partition` and `_kafka_offset` identify and
  * `koo lake ls` reports as overlaps. A replay of the lake worker leaves compacted objects alone
  * (lake-writes.ts).
  */
@@ -71,7 +71,7 @@ export function compactionCandidates(
 /** Pure: rows of several objects as one run, in offset order, each offset once (objects may overlap after a crash). */
 export function mergeByOffset(runs: readonly (readonly LakeRow[])[]): LakeRow[] {
   const byOffset = new Map<bigint, LakeRow>();
-  for (const rows of runs) for (const row of rows) byOffset.set(BigInt(row._offset as bigint), row);
+  for (const rows of runs) for (const row of rows) byOffset.set(BigInt(row._kafka_offset as bigint), row);
   return [...byOffset.keys()].sort(compareOffsets).map((o) => byOffset.get(o)!);
 }
 
@@ -112,11 +112,12 @@ export async function mergePartitionHour(
   for (const object of candidates) {
     const { rows, columns } = decodeParquet(await store.get(object.key));
     // Only objects whose rows are all committed: anything else may still grow or be rewritten.
-    if (rows.every((r) => BigInt(r._offset as bigint) < below)) eligible.push({ object, rows, columns });
+    if (rows.every((r) => BigInt(r._kafka_offset as bigint) < below))
+      eligible.push({ object, rows, columns });
   }
   if (eligible.length === 0) return undefined;
   const rows = mergeByOffset(eligible.map((e) => e.rows));
-  const offset = (row: LakeRow) => BigInt(row._offset as bigint);
+  const offset = (row: LakeRow) => BigInt(row._kafka_offset as bigint);
   const range = { firstOffset: offset(rows[0]!), lastOffset: offset(rows[rows.length - 1]!) };
   // One object holding every row is the merge already (a re-run, or nothing to merge).
   const holder = eligible.find((e) => e.rows.length === rows.length);

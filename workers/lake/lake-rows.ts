@@ -11,8 +11,8 @@ import type { LakeRecord } from './segment.ts';
 
 /** Where every row came from in Kafka; with the topic (the object's path) it identifies the event. */
 export const positionColumns: Column[] = [
-  { name: '_partition', type: 'int32', nullable: false },
-  { name: '_offset', type: 'int64', nullable: false },
+  { name: '_kafka_partition', type: 'int32', nullable: false },
+  { name: '_kafka_offset', type: 'int64', nullable: false },
 ];
 
 /** What a CDC row adds to the table's columns: the change, its LSN and transaction, and when it happened. */
@@ -117,8 +117,8 @@ function changeRecord(raw: RawRecord, change: ChangeEvent<Record<string, unknown
     _lsn: change.lsn,
     _tx_id: change.txId,
     _changed_at: change.changedAtMs,
-    _partition: raw.partition,
-    _offset: raw.offset,
+    _kafka_partition: raw.partition,
+    _kafka_offset: raw.offset,
   };
   return { ...position(raw), eventTimeMs: change.changedAtMs, row };
 }
@@ -130,6 +130,6 @@ export function avroRecord(raw: RawRecord, value: LakeRow, eventTimeField: strin
   return {
     ...p,
     eventTimeMs: typeof eventTime === 'number' ? eventTime : p.kafkaTimestampMs,
-    row: { ...value, _partition: raw.partition, _offset: raw.offset },
+    row: { ...value, _kafka_partition: raw.partition, _kafka_offset: raw.offset },
   };
 }

@@ -30,7 +30,8 @@ import type { Column, ColumnType, LakeRow } from './columns.ts';
  * WebAssembly), through Arrow columns built straight into typed arrays. Chosen by measurement
  * over parquetjs and @dsnp/parquetjs (bench/lake.ts): an order of magnitude more rows/s at under
  * 0.6 of the bytes. ZSTD pages; dictionaries for repeating strings and booleans, delta encodings
- * for integers, times and distinct strings; statistics for predicate pushdown.
+ * for integers and times, distinct strings plain; statistics for predicate pushdown. Every
+ * encoding is one that Spark (Iceberg's vectorized reader), DuckDB, pyarrow and Trino read.
  * Output is a function of the rows alone, so re-encoding the same rows gives the same bytes.
  */
 export function encodeParquet(columns: readonly Column[], rows: readonly LakeRow[]): Uint8Array {
@@ -45,13 +46,13 @@ export function encodeParquet(columns: readonly Column[], rows: readonly LakeRow
   let properties = new WriterPropertiesBuilder()
     .setCompression(Compression.ZSTD)
     .setDictionaryEnabled(true)
-    .setCreatedBy('koo-pipeline lake')
+    .setCreatedBy('koo-pipeline lake version 2') // the form Parquet readers parse; 2: the position columns' names
     .setMaxRowGroupSize(Math.max(1, rows.length));
   // Offsets, LSNs and times mostly ascend: delta encoding shrinks them to a few bits each (half
   // the bytes per row in bench/lake.ts), where a dictionary of distinct values would not pay.
   // Strings whose values seldom repeat (the schema marks them distinct: keys, free text) carry a
-  // dictionary as large as the data plus an index per row; their lengths delta-packed apart from
-  // the bytes compress better (a tenth fewer bytes per row in bench/lake.ts).
+  // dictionary as large as the data plus an index per row: they are written plain. Not
+  // DELTA_LENGTH_BYTE_ARRAY, though smaller: Iceberg's vectorized Spark reader refuses it.
   for (const c of columns) {
     if (c.type === 'int32' || c.type === 'int64' || c.type === 'timestamp') {
       properties = properties
@@ -60,7 +61,7 @@ export function encodeParquet(columns: readonly Column[], rows: readonly LakeRow
     } else if (c.type === 'string' && c.distinct) {
       properties = properties
         .setColumnDictionaryEnabled(c.name, false)
-        .setColumnEncoding(c.name, Encoding.DELTA_LENGTH_BYTE_ARRAY);
+        .setColumnEncoding(c.name, Encoding.PLAIN);
     }
   }
   return writeParquet(table, properties.build());

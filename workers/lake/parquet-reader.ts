@@ -22,18 +22,33 @@ function columnTypeOf(field: Field): ColumnType {
 }
 
 /**
+ * What the Kafka position columns were named in objects written before the lake's tables:
+ * Iceberg reserves `_partition` (Spark refuses a table with such a column), so they were renamed.
+ */
+const positionColumnsBefore: Readonly<Record<string, string>> = {
+  _partition: '_kafka_partition',
+  _offset: '_kafka_offset',
+};
+
+/**
  * Rows of a lake object as the encoder takes them (int64 as bigint, timestamps as epoch
  * milliseconds), with the columns the object has (older objects may lack newer ones; an object
- * may have columns a source table gained after its schema here was written).
+ * may have columns a source table gained after its schema here was written). An older object's
+ * position columns are read under today's names, so compaction and rebuilds take it as it is.
  */
 export function decodeParquet(bytes: Uint8Array): { columns: Column[]; rows: LakeRow[] } {
   const table = tableFromIPC(readParquet(bytes).intoIPCStream());
+  const names = new Set(table.schema.fields.map((f) => f.name));
+  const nameOf = (written: string) => {
+    const renamed = positionColumnsBefore[written];
+    return renamed && !names.has(renamed) ? renamed : written;
+  };
   const columns = table.schema.fields.map((f) => ({
-    name: f.name,
+    name: nameOf(f.name),
     type: columnTypeOf(f),
     nullable: f.nullable,
   }));
-  const vectors = columns.map((c) => table.getChild(c.name)!);
+  const vectors = table.schema.fields.map((f) => table.getChild(f.name)!);
   const rows: LakeRow[] = new Array(table.numRows);
   for (let i = 0; i < table.numRows; i++) {
     const row: LakeRow = {};
