@@ -175,6 +175,7 @@ for topic in [a for a in sys.argv[1:] if not a.startswith("--")]:
                 "duplicate_positions": duplicates,
                 "non_null": dict(zip(columns, non_null)),
                 "snapshots": len(table.metadata.snapshots),
+                "manifests": len(table.current_snapshot().manifests(table.io)),
                 # Per Kafka partition, the offset the table holds it through (koo.next-offset.<p>).
                 "next_offsets": {
                     k.rsplit(".", 1)[1]: int(v)

@@ -333,6 +333,52 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     expect(bySpark.spark_non_null).toMatchObject(columns);
   });
 
+  it('merges the manifests from the 100th commit on: readers open few, and every row is there once', async () => {
+    const groupId = `test-iceberg-merge-${runId}`;
+    const mergeEnv = { LAKE_CATALOG_NAME: `test-merge-${runId}` };
+    await kafka.admin.setOffsets({ groupId, topic, partitions: await logEnds(kafka.admin, topic) });
+    // One record a segment: each change is a commit of its own.
+    await startWorkerInProcess(lakeWorkerModule, {
+      ...mergeEnv,
+      LAKE_GROUP_ID: groupId,
+      LAKE_PREFIX: `${prefix}merge/`,
+      LAKE_TOPICS: topic,
+      LAKE_ROTATE_ROWS: '1',
+      LAKE_ROTATE_AGE_MS: '600000',
+    }).then((w) => workers.push(w));
+    const key = newId();
+    const changes = 120;
+    await kafka.producer.send({
+      topic,
+      messages: Array.from({ length: changes }, (_, i) => ({
+        key,
+        value: JSON.stringify(envelope('koos', 'u', null, kooRow(key, { body: `edit ${i}` }), 90_000 + i)),
+      })),
+    });
+    const held = changes - 1; // the last record's segment stays open
+    const read = await waitFor(
+      `the table to hold ${held} one-record segments`,
+      async () => {
+        const r = await readLakeTable(topic, mergeEnv).catch(() => undefined);
+        return r && r.pyiceberg_rows >= held ? r : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 2000 },
+    );
+    expect(read).toMatchObject({
+      pyiceberg_rows: held,
+      duckdb_rows: held,
+      duplicate_positions: 0,
+      snapshots: held,
+    });
+    // Merged at the 100th commit: 100 small manifests became one; 19 commits followed.
+    expect(read.manifests).toBe(21);
+    // Iceberg's own (Java) reader takes the merged manifest's EXISTING entries too.
+    expect(await readLakeTable(topic, mergeEnv, '--spark')).toMatchObject({
+      spark_rows: held,
+      spark_duplicate_positions: 0,
+    });
+  });
+
   it('lets many replicas start on a new catalog database at once (its tables are created once)', async () => {
     const database = `test_catalog_${runId}`;
     const admin = new pg.Pool({ connectionString: stackEnv.pgUrl, max: 1 });

@@ -93,6 +93,8 @@ export interface LakeTableRead {
   duckdb_rows: number;
   duplicate_positions: number;
   snapshots: number;
+  /** Manifests of the current snapshot (what a reader opens). */
+  manifests: number;
   /** Kafka partition → the offset the table holds it through. */
   next_offsets: Record<string, number>;
   non_null: Record<string, number>;

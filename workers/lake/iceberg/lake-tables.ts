@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { KooError } from '../../../shared/errors/koo-error.ts';
+import { mapConcurrent } from '../../../shared/runtime/backoff.ts';
 import type { Column } from '../columns.ts';
 import type { LakeStore } from '../lake-store.ts';
 import {
@@ -73,6 +74,14 @@ export interface Rewrite {
 }
 
 const MAX_CONFLICTS = 20;
+/**
+ * Iceberg's defaults for merging manifests on append (commit.manifest.min-count-to-merge,
+ * commit.manifest.target-size-bytes): each commit adds a manifest, and a reader opens every
+ * manifest of the snapshot it reads, so from 100 small ones on they are merged into manifests up
+ * to 8 MiB.
+ */
+const MANIFESTS_BEFORE_MERGE = 100;
+const MANIFEST_TARGET_BYTES = 8 * 1024 * 1024;
 const HOUR_MS = 3_600_000;
 
 /** A snapshot's manifests, before they are written. */
@@ -129,10 +138,11 @@ export class LakeTables {
       const entries = segment.files.map((f) =>
         addedEntry(this.dataFile(metadata, f), snapshotId, partitionFields(metadata)),
       );
+      const { kept, merged } = await this.mergedManifests(parent ? await this.manifestList(parent) : []);
       return this.withSnapshot(metadata, snapshotId, {
         operation: 'append',
-        kept: parent ? await this.manifestList(parent) : [],
-        written: [entries],
+        kept,
+        written: [entries, ...merged],
         schema: schemaHolding(metadata, segment.columns),
         nextOffsets: new Map([[segment.partition, segment.nextOffset]]),
         added: totals(entries),
@@ -330,6 +340,39 @@ export class LakeTables {
       }),
     );
     return withSnapshot(metadata, { ...plan, snapshotId, sequenceNumber, manifestList, nowMs: this.now() });
+  }
+
+  /**
+   * The parent's manifests for an append: as they are, or from MANIFESTS_BEFORE_MERGE on (the
+   * append's own counted) with the small ones packed, in order, into as few manifests of at most
+   * MANIFEST_TARGET_BYTES as they fill. A merged manifest's entries are EXISTING and keep their
+   * snapshot and sequence numbers, as in a rewrite.
+   */
+  private async mergedManifests(
+    manifests: ManifestFile[],
+  ): Promise<{ kept: ManifestFile[]; merged: ManifestEntry[][] }> {
+    const small = manifests.filter((m) => Number(m.manifest_length) < MANIFEST_TARGET_BYTES);
+    if (manifests.length + 1 < MANIFESTS_BEFORE_MERGE || small.length < 2)
+      return { kept: manifests, merged: [] };
+    const bins: ManifestFile[][] = [];
+    let filled = Infinity;
+    for (const manifest of small) {
+      const bytes = Number(manifest.manifest_length);
+      if (filled + bytes > MANIFEST_TARGET_BYTES) {
+        bins.push([]);
+        filled = 0;
+      }
+      bins.at(-1)!.push(manifest);
+      filled += bytes;
+    }
+    const packed = bins.filter((bin) => bin.length > 1);
+    const merging = new Set(packed.flat());
+    const merged: ManifestEntry[][] = [];
+    for (const bin of packed) {
+      const entries = await mapConcurrent(bin, 8, (m) => this.liveEntries(m));
+      merged.push(entries.flat().map((e) => ({ ...e, status: EXISTING })));
+    }
+    return { kept: manifests.filter((m) => !merging.has(m)), merged };
   }
 
   private async load(location: string): Promise<TableMetadata> {

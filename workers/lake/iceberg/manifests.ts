@@ -247,6 +247,9 @@ export function manifestFileOf(
   const count = (status: number) => entries.filter((e) => e.status === status);
   const rows = (list: readonly ManifestEntry[]) =>
     list.reduce((n, e) => n + Number(e.data_file.record_count), 0);
+  // Reduced, not spread: a merged manifest holds more entries than a call takes arguments.
+  const least = (values: readonly number[]) => values.reduce((a, b) => Math.min(a, b), Infinity);
+  const most = (values: readonly number[]) => values.reduce((a, b) => Math.max(a, b), -Infinity);
   const sequences = entries.map((e) => Number(e.sequence_number ?? context.sequenceNumber));
   const int = (n: number) => {
     const b = Buffer.alloc(4);
@@ -259,7 +262,7 @@ export function manifestFileOf(
     partition_spec_id: 0,
     content: 0,
     sequence_number: context.sequenceNumber,
-    min_sequence_number: Math.min(...sequences),
+    min_sequence_number: least(sequences),
     added_snapshot_id: context.snapshotId,
     added_files_count: count(ADDED).length,
     existing_files_count: count(EXISTING).length,
@@ -276,8 +279,8 @@ export function manifestFileOf(
             return {
               contains_null: known.length < values.length,
               contains_nan: false,
-              lower_bound: known.length ? int(Math.min(...known)) : null,
-              upper_bound: known.length ? int(Math.max(...known)) : null,
+              lower_bound: known.length ? int(least(known)) : null,
+              upper_bound: known.length ? int(most(known)) : null,
             };
           }),
     key_metadata: null,
