@@ -36,7 +36,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     store.destroy();
   });
 
-  it('holds every event exactly once, and a replay from the start rewrites the same objects', async () => {
+  it('holds every event exactly once, and a replay from the start leaves the same objects, byte for byte', async () => {
     const groupId = `test-lake-crash-${runId}`;
     await pin(groupId);
     const creator = newId();
@@ -119,7 +119,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     const same = (a: { key: string; etag: string }[], b: { key: string; etag: string }[]) =>
       a.length === b.length && a.every((o, i) => o.key === b[i]!.key && o.etag === b[i]!.etag);
     await waitFor(
-      'the replay to rewrite the same objects',
+      'the replay to come to the same objects',
       async () => same(await listKeys(store, prefix), original),
       {
         timeoutMs: 90_000,

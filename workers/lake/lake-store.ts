@@ -92,10 +92,11 @@ export class LakeStore {
   }
 
   /** The object's ETag and recorded last offset, or undefined when there is no such object. */
-  async head(key: string): Promise<StoredObject | undefined> {
+  /** The object's ETag, recorded last offset and size in bytes; undefined when there is none. */
+  async head(key: string): Promise<(StoredObject & { size: number }) | undefined> {
     try {
       const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { etag: out.ETag ?? '', lastOffset: lastOffsetOf(out.Metadata) };
+      return { etag: out.ETag ?? '', lastOffset: lastOffsetOf(out.Metadata), size: out.ContentLength ?? 0 };
     } catch (err) {
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
         return undefined;

@@ -104,9 +104,9 @@ export interface LakeWorkerParts extends WorkerParts<LakeConfig> {
  * Each partition holds a segment of records in memory; a record that crosses a rotation limit
  * cuts it: the segment's hour files are uploaded, and only then may the runtime commit past them
  * (`heldFrom`). Cuts depend on the records alone and object names on offsets, so a crash or a
- * replay rewrites the same objects with the same rows: every event lands exactly once. Writes
- * never shrink an object (lake-writes.ts), so neither a stale upload nor a replay over
- * compacted hours can take rows away.
+ * replay comes to the same objects with the same rows, and leaves them as they are: every event
+ * lands exactly once. A write only ever grows an object (lake-writes.ts), so neither a stale
+ * upload nor a replay over compacted hours can take rows away.
  */
 export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   readonly name = 'lake';
@@ -197,40 +197,34 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
     const { columns } = this.readers.get(topic)!;
     const prefix = this.parts.config.LAKE_PREFIX;
     const columnsOf = (rows: readonly LakeRow[]) => withAddedColumns(columns, rows);
-    const written: SegmentFiles['files'] = [];
+    /** The segment's files as objects of their own (not held by a compacted one). */
+    const files: SegmentFiles['files'] = [];
     const stop = metrics.lakeUploadDuration.startTimer({ topic });
     try {
       await mapConcurrent(segment.hourFiles(), 4, async (file) => {
-        let bytes = 0;
-        const outcome = await putHourFile(
-          this.parts.store,
-          { prefix, topic, partition, hour: file },
-          file,
-          () => {
-            const body = encodeParquet(columnsOf(file.rows), file.rows);
-            bytes = body.length;
-            return body;
-          },
+        const put = await putHourFile(this.parts.store, { prefix, topic, partition, hour: file }, file, () =>
+          encodeParquet(columnsOf(file.rows), file.rows),
         );
-        if (outcome === 'written') {
+        if (put.outcome === 'held') return;
+        if (put.outcome === 'written') {
           metrics.lakeObjectsWritten.inc({ topic, reason });
-          metrics.lakeBytesWritten.inc({ topic }, bytes);
-          written.push({
-            key: objectKey(prefix, topic, partition, file),
-            records: file.rows.length,
-            bytes,
-            eventHourMs: hourStartMs(file),
-          });
+          metrics.lakeBytesWritten.inc({ topic }, put.bytes);
         }
+        files.push({
+          key: objectKey(prefix, topic, partition, file),
+          records: file.rows.length,
+          bytes: put.bytes,
+          eventHourMs: hourStartMs(file),
+        });
       });
       // A file held by another object is in the table through that object (a compacted one).
-      if (reason === 'cut' && this.parts.tables && written.length > 0) {
+      if (reason === 'cut' && this.parts.tables && files.length > 0) {
         await this.parts.tables.append({
           topic,
           partition,
           nextOffset: segment.nextOffset,
           columns: columnsOf(segment.hourFiles().flatMap((f) => f.rows)),
-          files: written,
+          files,
         });
       }
     } catch (err) {

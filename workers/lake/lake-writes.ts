@@ -32,9 +32,11 @@ export function planPut(file: FileRange, holder: Holder | undefined): PutPlan {
   if (!holder) return { write: true, condition: { ifNoneMatch: '*' } };
   const holds = holder.lastOffset; // undefined: written before the lake recorded it; replaceable
   if (holder.key === file.key) {
-    // The same file: replace it unless it already reaches further (a newer owner's upload, or a
-    // compacted object). An equal range is the same rows, rewritten (a replay) harmlessly.
-    if (holds !== undefined && holds > file.lastOffset) return { write: false, heldBy: holder.key };
+    // The same file: replace it unless it already reaches as far (the same rows: a replay, or a
+    // cut after an early upload of them) or further (a newer owner's upload, or a compacted
+    // object). The same rows are left as they are, not rewritten: an Iceberg table may hold the
+    // object with its size, and another release may encode the rows otherwise.
+    if (holds !== undefined && holds >= file.lastOffset) return { write: false, heldBy: holder.key };
     return { write: true, condition: { ifMatch: holder.etag } };
   }
   // An object that starts before the file, or a compacted one that starts with it: a compacted
@@ -69,15 +71,19 @@ export function holderKey(prefix: string, keys: readonly string[], firstOffset: 
 const MAX_RACES = 5;
 
 /**
- * Writes an hour file by the rule above: resolves 'written', or 'held' when an object already
- * holds its rows. `encode` runs only when a write is due.
+ * What became of an hour file: written now, `present` (its object holds exactly its rows
+ * already: the file as it is), or `held` by another object (a compacted one, or a newer owner's
+ * larger upload of it).
  */
+export type PutOutcome = { outcome: 'written' | 'present'; bytes: number } | { outcome: 'held' };
+
+/** Writes an hour file by the rule above. `encode` runs only when a write is due. */
 export async function putHourFile(
   store: LakeStore,
   place: { prefix: string; topic: string; partition: number; hour: EventHour },
   file: { firstOffset: bigint; lastOffset: bigint },
   encode: () => Uint8Array,
-): Promise<'written' | 'held'> {
+): Promise<PutOutcome> {
   const { prefix, topic, partition, hour } = place;
   const key = objectKey(prefix, topic, partition, { ...hour, firstOffset: file.firstOffset });
   let body: Uint8Array | undefined;
@@ -90,10 +96,13 @@ export async function putHourFile(
     );
     const stored = found && (await store.head(found.key));
     const plan = planPut({ key, ...file }, found && stored && { ...found, ...stored });
-    if (!plan.write) return 'held';
+    if (!plan.write)
+      return plan.heldBy === key && stored?.lastOffset === file.lastOffset
+        ? { outcome: 'present', bytes: stored.size }
+        : { outcome: 'held' };
     body ??= encode();
     if (await store.put(key, body, { lastOffset: file.lastOffset, condition: plan.condition }))
-      return 'written';
+      return { outcome: 'written', bytes: body.length };
   }
   throw new KooError('SINK_UNAVAILABLE', `lake: ${key} kept changing under ${MAX_RACES} conditional writes`, {
     retriable: true,
