@@ -96,8 +96,10 @@ const supervisor = new Supervisor({
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notifications`,
     NOTIFY_WINDOW_MS: '5000',
-    // The lake shows an open segment after 10 s instead of 5 minutes.
+    // The lake shows an open segment after 10 s instead of 5 minutes, and closes segments (into
+    // its Iceberg tables) every 100 offsets of a partition instead of 100,000.
     LAKE_ROTATE_AGE_MS: '10000',
+    LAKE_ROTATE_ROWS: '100',
   },
   httpPortBase: 0,
   // Errors only: the warnings of a healthy run (rebalances) would bury the result.
