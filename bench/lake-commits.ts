@@ -3,6 +3,7 @@ import type { Column, LakeRow } from '../workers/lake/columns.ts';
 import type { SegmentFiles } from '../workers/lake/iceberg/lake-tables.ts';
 import { hourStartMs, objectKey } from '../workers/lake/layout.ts';
 import { createLakeStore, createLakeTables, loadLakeConfig } from '../workers/lake/lake-worker.ts';
+import { columnMetrics } from '../workers/lake/iceberg/column-metrics.ts';
 import { encodeParquet } from '../workers/lake/parquet-encoder.ts';
 import { latencyFigures, percentile, round, type Figures } from './report.ts';
 
@@ -32,7 +33,10 @@ export async function benchLakeCommits(
   if (!tables)
     throw new Error('bench lake: LAKE_CATALOG_URL is empty; the commit benchmark needs the catalog');
   const half = Math.floor(rows.length / 2);
-  const bodies = [encodeParquet(columns, rows.slice(0, half)), encodeParquet(columns, rows.slice(half))];
+  const halves = [rows.slice(0, half), rows.slice(half)];
+  const bodies = halves.map((h) => encodeParquet(columns, h));
+  // Each file's column metrics go in its manifest entry, as the lake worker writes them.
+  const metrics = halves.map((h) => columnMetrics(columns, h));
   const hours = [
     { dt: '2026-11-27', hr: '08' },
     { dt: '2026-11-27', hr: '09' },
@@ -47,6 +51,7 @@ export async function benchLakeCommits(
         records: h === 0 ? half : rows.length - half,
         bytes: bodies[h]!.length,
         eventHourMs: hourStartMs(hour),
+        metrics: metrics[h]!,
       }));
       let started = performance.now();
       await Promise.all(
@@ -73,6 +78,7 @@ export async function benchLakeCommits(
         records: half * commits,
         bytes: 1,
         eventHourMs: 0,
+        metrics: new Map(),
       },
     });
     const replaceMs = performance.now() - started;

@@ -9,6 +9,7 @@ Topics are named, and read from the table the lake worker keeps for each in the 
 
 --as-of-first also counts each table's rows as of its oldest snapshot (time travel), both ways.
 --spark also counts them with Spark SQL (pyspark, Iceberg's Spark runtime from .stack/lake-readers/spark-jars).
+--where=COLUMN=VALUE also counts the rows where COLUMN = 'VALUE', and the data files planned for it.
 
 Environment: LAKE_CATALOG_URL (postgres://... or glue://<database>), LAKE_CATALOG_NAME,
 GLUE_ENDPOINT, S3_ENDPOINT, AWS_REGION, LAKE_BUCKET, LAKE_PREFIX (the lake worker's variables, with
@@ -143,6 +144,31 @@ def spark_counts(spark, topic: str, columns: list[str], first_snapshot: int | No
     return counts
 
 
+def where_counts(table, topic: str, location: str, spark) -> dict:
+    """With --where=COLUMN=VALUE: the data files a reader plans for that filter (the rest are
+    skipped by the manifests' column bounds) and the rows it matches, by each reader."""
+    from pyiceberg.expressions import EqualTo
+
+    column, value = where.split("=", 1)
+    scan = table.scan(row_filter=EqualTo(column, value))
+    literal = value.replace("'", "''")
+    counts = {
+        "files": len(list(table.scan().plan_files())),
+        "where_files": len(list(scan.plan_files())),
+        "where_pyiceberg_rows": scan.to_arrow().num_rows,
+        "where_duckdb_rows": db.execute(
+            f"""select count(*) from iceberg_scan('{location}') where "{column}" = '{literal}'"""
+        ).fetchone()[0],
+    }
+    if spark:
+        name = f"`{catalog_name}`.{identifier_of(topic)}"
+        counts["where_spark_rows"] = spark.sql(
+            f"select count(*) from {name} where `{column}` = '{literal}'"
+        ).first()[0]
+    return counts
+
+
+where = next((a[len("--where=") :] for a in sys.argv if a.startswith("--where=")), None)
 as_of_first = "--as-of-first" in sys.argv
 spark = spark_session() if "--spark" in sys.argv else None
 for topic in [a for a in sys.argv[1:] if not a.startswith("--")]:
@@ -169,6 +195,7 @@ for topic in [a for a in sys.argv[1:] if not a.startswith("--")]:
             {
                 **as_of,
                 **(spark_counts(spark, topic, columns, first) if spark else {}),
+                **(where_counts(table, topic, location, spark) if where else {}),
                 "table": topic,
                 "pyiceberg_rows": scanned.num_rows,
                 "duckdb_rows": duck_rows,

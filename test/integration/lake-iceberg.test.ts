@@ -121,7 +121,7 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
     // Time travel: as of the first snapshot, the table held the first segment only. Spark SQL
     // (Iceberg's JdbcCatalog) reads the same, across the added column too.
     const firstSegment = Number((from / BigInt(ROTATE_ROWS) + 1n) * BigInt(ROTATE_ROWS) - from);
-    const asOfFirst = await readTable('--as-of-first', '--spark');
+    const asOfFirst = await readTable('--as-of-first', '--spark', `--where=content_id=${key}`);
     expect(asOfFirst).toMatchObject({
       first_snapshot_pyiceberg_rows: firstSegment,
       first_snapshot_duckdb_rows: firstSegment,
@@ -130,6 +130,19 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       spark_duplicate_positions: 0,
     });
     expect(asOfFirst.spark_non_null).toMatchObject({ content_id: held, mood: heldWithMood });
+    // A filter on the koo's id reads every file (their bounds hold it); another id reads none:
+    // the manifests' column bounds prune them, and each reader still counts right.
+    expect(asOfFirst).toMatchObject({
+      where_files: asOfFirst.files,
+      where_pyiceberg_rows: held,
+      where_duckdb_rows: held,
+      where_spark_rows: held,
+    });
+    expect(await readTable(`--where=content_id=${newId()}`)).toMatchObject({
+      where_files: 0,
+      where_pyiceberg_rows: 0,
+      where_duckdb_rows: 0,
+    });
     await first.close();
 
     // Compaction of hour 08 (records 0-39, in two or three segment files), cut short after each
@@ -150,7 +163,13 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
       });
       const swap = {
         deleted: merged.deleted,
-        added: { key: merged.key, records: merged.rows, bytes: merged.bytes, eventHourMs: hour(8, 0) },
+        added: {
+          key: merged.key,
+          records: merged.rows,
+          bytes: merged.bytes,
+          eventHourMs: hour(8, 0),
+          metrics: merged.metrics,
+        },
       };
       expect(await tables.replace(topic, swap)).toBe('committed'); // step 2, then the crash
       const swapped = await readTable();
@@ -228,6 +247,7 @@ describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
             records: 10,
             bytes: 500,
             eventHourMs: hour(8, 0),
+            metrics: new Map(),
           },
         ],
       });

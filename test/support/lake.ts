@@ -105,6 +105,12 @@ export interface LakeTableRead {
   spark_duplicate_positions?: number;
   spark_non_null?: Record<string, number>;
   first_snapshot_spark_rows?: number;
+  /** With --where=COLUMN=VALUE: data files in all, those planned for the filter, and its rows by each reader. */
+  files?: number;
+  where_files?: number;
+  where_pyiceberg_rows?: number;
+  where_duckdb_rows?: number;
+  where_spark_rows?: number;
 }
 
 /**

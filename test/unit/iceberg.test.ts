@@ -9,6 +9,7 @@ import {
   type ManifestEntry,
   type ManifestFile,
 } from '../../workers/lake/iceberg/manifests.ts';
+import { columnMetrics, truncatedUpper } from '../../workers/lake/iceberg/column-metrics.ts';
 import { GlueCatalog } from '../../workers/lake/iceberg/glue-catalog.ts';
 import { SqlCatalog } from '../../workers/lake/iceberg/sql-catalog.ts';
 import {
@@ -150,12 +151,58 @@ describe('Iceberg table metadata', () => {
   });
 });
 
+describe("Iceberg column metrics (a data file's counts and bounds)", () => {
+  const hex = (b: Buffer | undefined) => b?.toString('hex');
+  it('bounds each type in the single-value binary form, over the values as the file stores them', () => {
+    const columns: Column[] = [
+      { name: 'n', type: 'int32', nullable: true },
+      { name: 'o', type: 'int64', nullable: false },
+      { name: 't', type: 'timestamp', nullable: false },
+      { name: 'd', type: 'double', nullable: true },
+      { name: 'b', type: 'boolean', nullable: false },
+      { name: 's', type: 'string', nullable: false },
+    ];
+    const rows = [
+      { n: 5, o: '12', t: 1_000, d: 0, b: true, s: 'é' },
+      { n: null, o: 7n, t: 2_000, d: -0, b: true, s: 'z' },
+      { n: -3, o: 9, t: 1_500, d: 2.5, b: true, s: { a: 1 } },
+    ];
+    const m = columnMetrics(columns, rows);
+    expect(m.get('n')).toMatchObject({ values: 3, nulls: 1 });
+    expect([hex(m.get('n')!.lower), hex(m.get('n')!.upper)]).toEqual(['fdffffff', '05000000']);
+    expect([hex(m.get('o')!.lower), hex(m.get('o')!.upper)]).toEqual([
+      '0700000000000000',
+      '0c00000000000000',
+    ]);
+    // Timestamps in microseconds, as the files hold them.
+    expect(m.get('t')!.upper!.readBigInt64LE()).toBe(2_000_000n);
+    expect(Object.is(m.get('d')!.lower!.readDoubleLE(), -0)).toBe(true);
+    expect([hex(m.get('b')!.lower), hex(m.get('b')!.upper)]).toEqual(['01', '01']);
+    // Code point order (UTF-8 bytes): 'z' < '{' < 'é'; a structure as its JSON text.
+    expect([m.get('s')!.lower!.toString(), m.get('s')!.upper!.toString()]).toEqual(['z', 'é']);
+    expect(columnMetrics([columns[3]!], [{ d: Number.NaN }]).get('d')).toEqual({ values: 1, nulls: 0 });
+    expect(columnMetrics([columns[0]!], [{ n: null }]).get('n')).toEqual({ values: 1, nulls: 1 });
+  });
+
+  it("truncates string bounds to 16 code points: the lower as a prefix, the upper's last raisable code point raised", () => {
+    const id = '01JD8Z5K3W2X9Q7R6T5Y4U3I2O';
+    const m = columnMetrics([{ name: 's', type: 'string', nullable: false }], [{ s: id }]).get('s')!;
+    expect(m.lower!.toString()).toBe(id.slice(0, 16));
+    expect(m.upper!.toString()).toBe(`${id.slice(0, 15)}${String.fromCharCode(id.charCodeAt(15) + 1)}`);
+    expect(truncatedUpper('short')).toBe('short');
+    expect(truncatedUpper(`${'a'.repeat(15)}\u{10FFFF}tail`)).toBe(`${'a'.repeat(14)}b`);
+    expect(truncatedUpper(`${'a'.repeat(15)}\u{D7FF}tail`)).toBe(`${'a'.repeat(15)}\u{E000}`);
+    expect(truncatedUpper('\u{10FFFF}'.repeat(17))).toBeUndefined();
+  });
+});
+
 describe('Iceberg manifests (Avro with field ids)', () => {
   const m = table();
   const fields = [hourPartitionField(m)!];
 
   it('writes entries a reader gets back, with the spec field ids in the file schema', async () => {
-    const file = { path: 's3://lake/a.parquet', records: 3, bytes: 900, hour: 498_920 };
+    const metrics = new Map([[1, { values: 3, nulls: 1, lower: Buffer.from('a'), upper: Buffer.from('c') }]]);
+    const file = { path: 's3://lake/a.parquet', records: 3, bytes: 900, hour: 498_920, metrics };
     const bytes = encodeManifest([addedEntry(file, 42, fields)], {
       schema: currentSchema(m),
       partitionFields: fields,
@@ -170,6 +217,10 @@ describe('Iceberg manifests (Avro with field ids)', () => {
         record_count: 3n,
         file_size_in_bytes: 900n,
         partition: { event_time_hour: 498_920 },
+        value_counts: [{ key: 1, value: 3n }],
+        null_value_counts: [{ key: 1, value: 1n }],
+        lower_bounds: [{ key: 1, value: Buffer.from('a') }],
+        upper_bounds: [{ key: 1, value: Buffer.from('c') }],
       },
     });
     const header = bytes.toString('latin1');
@@ -179,8 +230,8 @@ describe('Iceberg manifests (Avro with field ids)', () => {
 
   it('lists manifests with their counts and partition range; 63-bit ids survive a round trip', async () => {
     const entries = [
-      addedEntry({ path: 's3://a', records: 2, bytes: 10, hour: 5 }, 7, fields),
-      addedEntry({ path: 's3://b', records: 3, bytes: 10, hour: 9 }, 7, fields),
+      addedEntry({ path: 's3://a', records: 2, bytes: 10, hour: 5, metrics: new Map() }, 7, fields),
+      addedEntry({ path: 's3://b', records: 3, bytes: 10, hour: 9, metrics: new Map() }, 7, fields),
     ];
     const listed = manifestFileOf({ path: 's3://m', length: 55 }, entries, {
       snapshotId: 7,

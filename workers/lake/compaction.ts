@@ -11,6 +11,7 @@ import {
 import type { LakeObject, LakeStore } from './lake-store.ts';
 import { encodeParquet } from './parquet-encoder.ts';
 import { decodeParquet } from './parquet-reader.ts';
+import { columnMetrics, type ColumnMetrics } from './iceberg/column-metrics.ts';
 
 /**
  * Compaction of a closed hour: per Kafka partition, the hour's objects whose rows are all below
@@ -47,6 +48,8 @@ export interface PartitionCompaction {
   unchanged: boolean;
   /** Objects covered by `key`, deleted. */
   deleted: string[];
+  /** The merged rows' column metrics, for the table's entry of the merged object. */
+  metrics: ReadonlyMap<string, ColumnMetrics>;
 }
 
 /** Pure: per partition, the hour's objects that start below the committed offset, smallest first offset first. */
@@ -122,21 +125,20 @@ export async function mergePartitionHour(
   // One object holding every row is the merge already (a re-run, or nothing to merge).
   const holder = eligible.find((e) => e.rows.length === rows.length);
   const key = holder?.object.key ?? compactedKey(hour.prefix, hour.topic, partition, hour, range);
+  const columns = mergedColumns(
+    hour.columns,
+    eligible.map((e) => e.columns),
+  );
   const result = {
     partition,
     key,
     rows: rows.length,
     merged: eligible.length,
     deleted: eligible.map((e) => e.object.key).filter((k) => k !== key),
+    metrics: columnMetrics(columns, rows),
   };
   if (holder) return { ...result, bytes: holder.object.size, unchanged: true };
-  const body = encodeParquet(
-    mergedColumns(
-      hour.columns,
-      eligible.map((e) => e.columns),
-    ),
-    rows,
-  );
+  const body = encodeParquet(columns, rows);
   // Not written: a run that merged the same rows wrote it between our listing and now.
   await store.put(key, body, { lastOffset: range.lastOffset, condition: { ifNoneMatch: '*' } });
   return { ...result, bytes: body.length, unchanged: false };
@@ -164,6 +166,7 @@ export async function compactHour(
           records: result.rows,
           bytes: result.bytes,
           eventHourMs: hourStartMs(hour),
+          metrics: result.metrics,
         },
       });
     }

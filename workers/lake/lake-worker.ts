@@ -11,6 +11,7 @@ import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
 import { WorkerBase, type HandlerContext, type WorkerParts } from '../../shared/runtime/worker-definition.ts';
 import { withAddedColumns, type Column, type LakeRow } from './columns.ts';
+import { columnMetrics } from './iceberg/column-metrics.ts';
 import { LakeTables, type SegmentFiles, type TableDefinition } from './iceberg/lake-tables.ts';
 import type { IcebergCatalog } from './iceberg/catalog.ts';
 import { GlueCatalog } from './iceberg/glue-catalog.ts';
@@ -202,8 +203,9 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
     const stop = metrics.lakeUploadDuration.startTimer({ topic });
     try {
       await mapConcurrent(segment.hourFiles(), 4, async (file) => {
+        const fileColumns = columnsOf(file.rows);
         const put = await putHourFile(this.parts.store, { prefix, topic, partition, hour: file }, file, () =>
-          encodeParquet(columnsOf(file.rows), file.rows),
+          encodeParquet(fileColumns, file.rows),
         );
         if (put.outcome === 'held') return;
         if (put.outcome === 'written') {
@@ -215,6 +217,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
           records: file.rows.length,
           bytes: put.bytes,
           eventHourMs: hourStartMs(file),
+          metrics: columnMetrics(fileColumns, file.rows),
         });
       });
       // A file held by another object is in the table through that object (a compacted one).

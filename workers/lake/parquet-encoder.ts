@@ -67,6 +67,11 @@ export function encodeParquet(columns: readonly Column[], rows: readonly LakeRow
   return writeParquet(table, properties.build());
 }
 
+/** The text a string column stores for a value: structures as JSON. */
+export function storedText(value: unknown): string {
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
 function arrowType(type: ColumnType): DataType {
   switch (type) {
     case 'string':
@@ -106,7 +111,7 @@ function columnData(column: Column, rows: readonly LakeRow[]): Data {
       const encoded: (Buffer | undefined)[] = new Array(n);
       let bytes = 0;
       each((i, v) => {
-        const b = Buffer.from(typeof v === 'object' ? JSON.stringify(v) : String(v), 'utf8');
+        const b = Buffer.from(storedText(v), 'utf8');
         encoded[i] = b;
         bytes += b.length;
       });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { KooError } from '../../../shared/errors/koo-error.ts';
 import { mapConcurrent } from '../../../shared/runtime/backoff.ts';
 import type { Column } from '../columns.ts';
+import type { ColumnMetrics } from './column-metrics.ts';
 import type { LakeStore } from '../lake-store.ts';
 import {
   addedEntry,
@@ -52,7 +53,17 @@ export interface SegmentFiles {
   nextOffset: bigint;
   /** The columns of the files (a CDC topic's files may carry columns its table does not have yet). */
   columns: readonly Column[];
-  files: { key: string; records: number; bytes: number; eventHourMs: number }[];
+  files: SegmentFile[];
+}
+
+/** One object of the lake, as a table's data file. */
+export interface SegmentFile {
+  key: string;
+  records: number;
+  bytes: number;
+  eventHourMs: number;
+  /** Per column name: its counts and bounds in the object (columns the table lacks are left out). */
+  metrics: ReadonlyMap<string, ColumnMetrics>;
 }
 
 /** One snapshot of a table, as `koo lake ls` lists it. */
@@ -70,7 +81,7 @@ export interface TableSnapshot {
 /** A compaction's swap: the merged object in, the objects it covers out. */
 export interface Rewrite {
   deleted: readonly string[];
-  added: SegmentFiles['files'][number];
+  added: SegmentFile;
 }
 
 const MAX_CONFLICTS = 20;
@@ -135,15 +146,16 @@ export class LakeTables {
       if (addedThrough(metadata, segment.partition) >= segment.nextOffset) return undefined;
       const parent = currentSnapshot(metadata);
       const snapshotId = newSnapshotId();
+      const schema = schemaHolding(metadata, segment.columns);
       const entries = segment.files.map((f) =>
-        addedEntry(this.dataFile(metadata, f), snapshotId, partitionFields(metadata)),
+        addedEntry(this.dataFile(metadata, schema, f), snapshotId, partitionFields(metadata)),
       );
       const { kept, merged } = await this.mergedManifests(parent ? await this.manifestList(parent) : []);
       return this.withSnapshot(metadata, snapshotId, {
         operation: 'append',
         kept,
         written: [entries, ...merged],
-        schema: schemaHolding(metadata, segment.columns),
+        schema,
         nextOffsets: new Map([[segment.partition, segment.nextOffset]]),
         added: totals(entries),
         deleted: totals([]),
@@ -190,7 +202,13 @@ export class LakeTables {
       if (holdsAdded && deletedEntries.length === 0) return undefined;
       const addedEntries = holdsAdded
         ? []
-        : [addedEntry(this.dataFile(metadata, rewrite.added), snapshotId, partitionFields(metadata))];
+        : [
+            addedEntry(
+              this.dataFile(metadata, currentSchema(metadata), rewrite.added),
+              snapshotId,
+              partitionFields(metadata),
+            ),
+          ];
       if (addedEntries.length > 0) written.push(addedEntries);
       return this.withSnapshot(metadata, snapshotId, {
         operation: 'replace',
@@ -398,12 +416,17 @@ export class LakeTables {
       }));
   }
 
-  private dataFile(metadata: TableMetadata, file: SegmentFiles['files'][number]): DataFile {
+  /** The file as an entry of a table of `schema`: its metrics by the schema's field ids. */
+  private dataFile(metadata: TableMetadata, schema: IcebergSchema, file: SegmentFile): DataFile {
+    const ids = new Map(schema.fields.map((f) => [f.name, f.id]));
     return {
       path: this.url(file.key),
       records: file.records,
       bytes: file.bytes,
       hour: hourPartitionField(metadata) ? Math.floor(file.eventHourMs / HOUR_MS) : undefined,
+      metrics: new Map(
+        [...file.metrics].flatMap(([name, m]) => (ids.has(name) ? [[ids.get(name)!, m] as const] : [])),
+      ),
     };
   }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { deflateRawSync } from 'node:zlib';
 import avro from 'avsc';
+import type { ColumnMetrics } from './column-metrics.ts';
 import type { IcebergSchema, PartitionField } from './table-metadata.ts';
 
 /**
@@ -132,6 +133,8 @@ export interface DataFile {
   bytes: number;
   /** Hours since the epoch of its rows (the hour partition), or undefined in an unpartitioned table. */
   hour: number | undefined;
+  /** Per field id of the table's schema: the column's counts and bounds in the file. */
+  metrics: ReadonlyMap<number, ColumnMetrics>;
 }
 
 /** Entry statuses: https://iceberg.apache.org/spec/#manifest-entry-fields */
@@ -179,17 +182,29 @@ export function addedEntry(
       record_count: file.records,
       file_size_in_bytes: file.bytes,
       column_sizes: null,
-      value_counts: null,
-      null_value_counts: null,
+      value_counts: metricMap(file.metrics, (m) => m.values),
+      null_value_counts: metricMap(file.metrics, (m) => m.nulls),
       nan_value_counts: null,
-      lower_bounds: null,
-      upper_bounds: null,
+      lower_bounds: metricMap(file.metrics, (m) => m.lower),
+      upper_bounds: metricMap(file.metrics, (m) => m.upper),
       key_metadata: null,
       split_offsets: null,
       equality_ids: null,
       sort_order_id: null,
     },
   };
+}
+
+/** An Iceberg map of field id to one metric, as Avro holds it (key-value records); null when empty. */
+function metricMap<T>(
+  metrics: ReadonlyMap<number, ColumnMetrics>,
+  of: (m: ColumnMetrics) => T | undefined,
+): { key: number; value: T }[] | null {
+  const entries = [...metrics].flatMap(([key, m]) => {
+    const value = of(m);
+    return value === undefined ? [] : [{ key, value }];
+  });
+  return entries.length > 0 ? entries : null;
 }
 
 const metadataType = avro.Type.forSchema({ type: 'map', values: 'bytes' });
