@@ -1,7 +1,8 @@
-"""Reads the lake's Iceberg tables the way an analyst does: pyiceberg through the catalog (SQL or Glue), and
-DuckDB's iceberg extension (loaded from its wheel: nothing is downloaded). Prints one JSON object
-per table: its rows as each reader counts them, the (partition, offset) positions held more than
-once, each column's values that are not null (DuckDB), and its snapshots. Run with the stack's lake-readers venv:
+"""Reads the lake's Iceberg tables the way an analyst does: pyiceberg through the catalog (SQL or
+Glue), DuckDB's iceberg extension (loaded from its wheel: nothing is downloaded), and with --spark
+Spark SQL. Prints one JSON object per table: its rows as each reader counts them, the (partition,
+offset) positions held more than once, each column's values that are not null, and its snapshots.
+Run with the stack's lake-readers venv:
 
   .stack/lake-readers/bin/python infra/python/read_lake_tables.py [--as-of-first] koo.reactions ...
 
@@ -74,7 +75,6 @@ db.execute(
     f"""create secret lake (type s3, key_id '{key_id}', secret '{secret}', region '{region}',
         endpoint '{endpoint.netloc}', url_style 'path', use_ssl {str(endpoint.scheme == 'https').lower()})"""
 )
-
 
 
 def spark_session():

@@ -28,9 +28,11 @@ import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
-// The lake's Iceberg tables, read back by pyiceberg (SQL catalog) and DuckDB (iceberg_scan) from
-// the stack's lake-readers venv: every committed record once, across a column added to the
-// source table, through a compaction cut short after each step, and unchanged by a replay.
+// The lake's Iceberg tables in the SQL catalog and in Glue, read back by pyiceberg, DuckDB
+// (iceberg_scan) and Spark SQL from the stack's lake-readers venv: every committed record once,
+// across a column added to the source table and a field added to the reaction schema, through a
+// compaction cut short after each step, unchanged by a replay, pruned by column bounds, and
+// through merged manifests.
 
 const topic = topicNames.koos;
 const prefix = `test-iceberg-${runId}/`;
@@ -43,7 +45,7 @@ const readTable = (...flags: string[]) => readLakeTable(topic, catalogEnv, ...fl
 const glueDatabases = [`test_lake_${runId}`, `test_race_${runId}`];
 const glueEnv = { LAKE_CATALOG_URL: `glue://${glueDatabases[0]}` };
 
-describe('lake Iceberg tables (read by pyiceberg and DuckDB)', () => {
+describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
   const kafka = lakeTestKafka(topic);
   const workers: RunningWorker[] = [];
   const start = (groupId: string) =>
