@@ -104,6 +104,7 @@ maven_fetch() {
   [ -s "$dest" ] && return 0
   IFS=: read -r g a v c e <<<"$coords"
   e=${e:-jar}
+  command -v mvn >/dev/null || apt_install maven
   log "fetching $coords from Maven Central"
   mvn -q -B dependency:copy -Dartifact="$g:$a:$v:$e${c:+:$c}" -DoutputDirectory="$(dirname "$dest").mvn" \
     -Dmdep.useBaseVersion=true >>"$LOG_DIR/maven.log" 2>&1 \
@@ -126,6 +127,7 @@ maven_classpath() {
   local pom=$1 dest=$2 hash
   hash=$(sha256sum "$pom" | cut -d' ' -f1)
   [ -f "$dest/.pom.sha256" ] && [ "$(cat "$dest/.pom.sha256")" = "$hash" ] && return 0
+  command -v mvn >/dev/null || apt_install maven
   log "resolving $(basename "$(dirname "$pom")") classpath from Maven Central"
   rm -rf "$dest" "$dest.part"
   # Maven 3.8 prints stray colour-reset codes even with -q, so its output goes to a log.

@@ -198,7 +198,8 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
     const { columns } = this.readers.get(topic)!;
     const prefix = this.parts.config.LAKE_PREFIX;
     const columnsOf = (rows: readonly LakeRow[]) => withAddedColumns(columns, rows);
-    /** The segment's files as objects of their own (not held by a compacted one). */
+    const tables = reason === 'cut' ? this.parts.tables : undefined;
+    /** For the table: the segment's files as objects of their own (not held by a compacted one). */
     const files: SegmentFiles['files'] = [];
     const stop = metrics.lakeUploadDuration.startTimer({ topic });
     try {
@@ -207,11 +208,12 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
         const put = await putHourFile(this.parts.store, { prefix, topic, partition, hour: file }, file, () =>
           encodeParquet(fileColumns, file.rows),
         );
-        if (put.outcome === 'held') return;
         if (put.outcome === 'written') {
           metrics.lakeObjectsWritten.inc({ topic, reason });
           metrics.lakeBytesWritten.inc({ topic }, put.bytes);
         }
+        // An early upload is not in a table yet: its column metrics are not needed.
+        if (put.outcome === 'held' || !tables) return;
         files.push({
           key: objectKey(prefix, topic, partition, file),
           records: file.rows.length,
@@ -221,8 +223,8 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
         });
       });
       // A file held by another object is in the table through that object (a compacted one).
-      if (reason === 'cut' && this.parts.tables && files.length > 0) {
-        await this.parts.tables.append({
+      if (tables && files.length > 0) {
+        await tables.append({
           topic,
           partition,
           nextOffset: segment.nextOffset,

@@ -8,7 +8,6 @@ KAFKA_CONF_SRC="$KOO_ROOT/infra/kafka"
 
 kafka_install() {
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  command -v mvn >/dev/null || apt_install maven
   # kcat: the command-line client the integration tests and humans use to look at topics.
   command -v kcat >/dev/null || apt_install kcat
   maven_classpath "$KOO_ROOT/infra/maven/kafka/pom.xml" "$KAFKA_HOME/libs"

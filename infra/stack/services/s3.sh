@@ -9,7 +9,6 @@ LAKE_READERS_VENV="$STACK_DIR/lake-readers"
 s3_install() {
   moto_install
   python_venv_install "lake readers" "$LAKE_READERS_VENV" "$KOO_ROOT/infra/python/lake-readers.txt"
-  command -v mvn >/dev/null || apt_install maven
   maven_classpath "$KOO_ROOT/infra/maven/spark/pom.xml" "$LAKE_READERS_VENV/spark-jars"
 }
 s3_check() { moto_check "$S3_PORT"; }

@@ -22,6 +22,8 @@ import type { IcebergCatalog, TableName } from './catalog.ts';
 export class GlueCatalog implements IcebergCatalog {
   private readonly glue: GlueClient;
   private readonly database: string;
+  /** Per table, what it was when last read: a swap from that location needs no second read. */
+  private readonly lastRead = new Map<string, GlueTable>();
 
   constructor(options: { database: string; region: string; endpoint: string | undefined }) {
     this.database = options.database;
@@ -57,7 +59,8 @@ export class GlueCatalog implements IcebergCatalog {
   }
 
   async swap(table: TableName, expected: string, next: string): Promise<boolean> {
-    const found = await this.current(table);
+    const read = this.lastRead.get(`${table.namespace}.${table.name}`);
+    const found = read?.location === expected ? read : await this.current(table);
     if (found?.location !== expected) return false;
     try {
       await this.glue.send(
@@ -77,11 +80,9 @@ export class GlueCatalog implements IcebergCatalog {
   }
 
   /** The table's metadata file and version; undefined when Glue has no such table. */
-  private async current(
-    table: TableName,
-  ): Promise<
-    { location: string; versionId: string | undefined; parameters: Record<string, string> } | undefined
-  > {
+  private async current(table: TableName): Promise<GlueTable | undefined> {
+    const key = `${table.namespace}.${table.name}`;
+    this.lastRead.delete(key);
     try {
       const { Table: found } = await this.glue.send(
         new GetTableCommand({ DatabaseName: table.namespace, Name: table.name }),
@@ -92,7 +93,9 @@ export class GlueCatalog implements IcebergCatalog {
           'CONFIG_INVALID',
           `Glue table ${table.namespace}.${table.name} exists but is not an Iceberg table (no table_type ICEBERG and metadata_location)`,
         );
-      return { location: parameters.metadata_location, versionId: found?.VersionId, parameters };
+      const read = { location: parameters.metadata_location, versionId: found?.VersionId, parameters };
+      this.lastRead.set(key, read);
+      return read;
     } catch (err) {
       if (err instanceof EntityNotFoundException) return undefined;
       throw err;
@@ -102,6 +105,13 @@ export class GlueCatalog implements IcebergCatalog {
   async close(): Promise<void> {
     this.glue.destroy();
   }
+}
+
+/** What a read of a table found: its current metadata file, the version to name in an update, its parameters. */
+interface GlueTable {
+  location: string;
+  versionId: string | undefined;
+  parameters: Record<string, string>;
 }
 
 /** An Iceberg table as Glue holds it: the pointer in its parameters, its location beside. */
