@@ -109,5 +109,11 @@ export const consumerConfigSchema = z.object({
   FETCH_MAX_WAIT_MS: env.int(5000, 0, 60_000),
   /** Partitions of a fetch whose batches run side by side (each in order); more share more reads. */
   PARTITIONS_CONCURRENTLY: env.int(4, 1, 1024),
+  /**
+   * For a worker that joins a topic as a table (content: users): the longest a partition of its
+   * other topics waits for this member's table partitions to catch up, so that a backlog's rows
+   * are written before what joins them (Kafka Streams' max.task.idle.ms); 0 never waits.
+   */
+  TABLE_CATCH_UP_MAX_MS: env.int(5_000, 0, 600_000),
 });
 export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;

@@ -14,8 +14,10 @@ import { metrics } from '../metrics/metrics.ts';
 import { endSpan, startRecordSpans } from '../telemetry/tracing.ts';
 import { commitChunk, deadLetter, type PartitionOffset } from './chunk-commit.ts';
 import { handleIsolatingFailures, untilDone } from './failure-isolation.ts';
+import { sleep } from './backoff.ts';
 import { InFlightBatcher } from './in-flight-batcher.ts';
 import { runStoppable } from './process-shutdown.ts';
+import { TableFirstGate, type TablePosition } from './table-first-gate.ts';
 import type { HandlerContext, Resume, WorkerDefinition } from './worker-definition.ts';
 
 // Protocol error types (kafkajs `type`) that mean this member must rejoin the group.
@@ -33,6 +35,8 @@ export interface ConsumerRuntimeOptions {
   fetchMaxWaitMs?: number;
   /** Partitions whose batches run at the same time (order is kept within each partition). */
   partitionsConcurrently: number;
+  /** The longest a partition waits for this member's partitions of the worker's `tableTopics` to catch up (0: never). */
+  tableCatchUpMaxMs?: number;
   /** Told of every batch once committed (benchmarks measure end-to-end latency with it). */
   onCommitted?: (records: readonly RawRecord[]) => void;
   /**
@@ -64,6 +68,10 @@ export class ConsumerRuntime<T> {
   private readonly worker: WorkerDefinition<T>;
   private readonly options: ConsumerRuntimeOptions;
   private readonly logger: Logger;
+  /** Present when the worker joins topics as tables: their partitions go first. */
+  private readonly tablesFirst: TableFirstGate | undefined;
+  /** Settles once the gate knows where this member's table partitions stand after the last join. */
+  private tablesPlaced: Promise<void> = Promise.resolve();
 
   constructor(kafka: Kafka, worker: WorkerDefinition<T>, options: ConsumerRuntimeOptions, logger: Logger) {
     this.kafka = kafka;
@@ -93,9 +101,18 @@ export class ConsumerRuntime<T> {
     this.commits = new InFlightBatcher((offsets) => this.consumer.commitOffsets(offsets), {
       keyOf: (o) => `${o.topic}:${o.partition}`,
     });
+    const tableTopics = new Set(worker.tableTopics ?? []);
+    this.tablesFirst =
+      tableTopics.size > 0 && (options.tableCatchUpMaxMs ?? 0) > 0
+        ? new TableFirstGate(tableTopics, options.tableCatchUpMaxMs!, {
+            pause: ({ topic, partition }) => this.consumer.pause([{ topic, partitions: [partition] }]),
+            resume: ({ topic, partition }) => this.consumer.resume([{ topic, partitions: [partition] }]),
+          })
+        : undefined;
     const { GROUP_JOIN, CRASH, DISCONNECT, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
+      if (this.tablesFirst) this.placeTables(this.tablesFirst, e.payload.memberAssignment);
       this.forgetLagOfLostPartitions(e.payload.memberAssignment);
       this.worker.assigned?.(e.payload.memberAssignment);
       this.logger.info(
@@ -160,6 +177,13 @@ export class ConsumerRuntime<T> {
       payload.heartbeat().catch((err: { type?: string }) => {
         if (err.type && rebalanceErrors.has(err.type)) rebalance.abort();
       });
+    const gate = this.tablesFirst;
+    const tp = { topic: batch.topic, partition: batch.partition };
+    if (gate) {
+      await this.tablesPlaced;
+      if (gate.isTable(batch.topic)) gate.fetched(tp, BigInt(batch.highWatermark));
+      else if (gate.holds(tp)) return; // paused: fetched again once the tables caught up
+    }
     for (let i = 0; i < messages.length; i += this.options.batchSize) {
       if (!isRunning() || isStale() || signal.aborted) return;
       const started = process.hrtime.bigint();
@@ -202,6 +226,7 @@ export class ConsumerRuntime<T> {
       }
       const last = raw[raw.length - 1]!;
       resolveOffset(last.offset);
+      gate?.processed(tp, BigInt(last.offset) + 1n);
       this.options.onCommitted?.(raw);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.batchDuration.observe({ worker: this.worker.name, topic: batch.topic }, seconds);
@@ -244,7 +269,17 @@ export class ConsumerRuntime<T> {
   private async offsetOf(topic: string, partition: number, resume: Resume): Promise<bigint> {
     if ('fromOffset' in resume) return resume.fromOffset;
     const timeMs = resume.fromTimeMs;
-    // One admin client, connected on first use (partitions resume concurrently); a failed connect is retried.
+    const offsets = await (await this.adminClient()).fetchTopicOffsetsByTimestamp(topic, timeMs);
+    const found = offsets.find((o) => o.partition === partition);
+    if (!found)
+      throw new KooError('KAFKA_UNAVAILABLE', `no offset of ${topic}:${partition} at ${timeMs}`, {
+        retriable: true,
+      });
+    return BigInt(found.offset);
+  }
+
+  /** One admin client, connected on first use (partitions resume concurrently); a failed connect is retried. */
+  private adminClient(): Promise<Admin> {
     this.admin ??= (async () => {
       const admin = this.kafka.admin();
       await admin.connect();
@@ -253,13 +288,43 @@ export class ConsumerRuntime<T> {
       this.admin = undefined;
       throw err;
     });
-    const offsets = await (await this.admin).fetchTopicOffsetsByTimestamp(topic, timeMs);
-    const found = offsets.find((o) => o.partition === partition);
-    if (!found)
-      throw new KooError('KAFKA_UNAVAILABLE', `no offset of ${topic}:${partition} at ${timeMs}`, {
-        retriable: true,
-      });
-    return BigInt(found.offset);
+    return this.admin;
+  }
+
+  /**
+   * Tells the gate where this member's table partitions stand after a join: the group's committed
+   * offset (or where a partition without one starts) and the partition's end. Batches of the
+   * other topics wait for this, at most the gate's longest wait; unknown, nothing waits.
+   */
+  private placeTables(gate: TableFirstGate, assignment: Record<string, number[]>): void {
+    gate.reset([]);
+    const placed = (async () => {
+      const admin = await this.adminClient();
+      const positions: TablePosition[] = [];
+      for (const [topic, partitions] of Object.entries(assignment)) {
+        if (!gate.isTable(topic) || partitions.length === 0) continue;
+        const [ends, [committed]] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId: this.worker.groupId, topics: [topic] }),
+        ]);
+        for (const partition of partitions) {
+          const end = ends.find((o) => o.partition === partition);
+          const at = committed?.partitions.find((o) => o.partition === partition)?.offset;
+          if (!end) continue;
+          const start = this.options.fromBeginning ? end.low : end.high;
+          positions.push({
+            topic,
+            partition,
+            next: BigInt(at !== undefined && at !== '-1' ? at : start),
+            end: BigInt(end.high),
+          });
+        }
+      }
+      gate.reset(positions);
+    })().catch((err: unknown) =>
+      this.logger.warn({ err }, 'table partitions not placed; nothing waits for them'),
+    );
+    this.tablesPlaced = Promise.race([placed, sleep(this.options.tableCatchUpMaxMs ?? 0)]);
   }
 
   /** Decode, handle, dead-letter, commit, each traced record in its span. Resolves false when `signal` (shutdown, rebalance) interrupted it: nothing committed. */
@@ -349,6 +414,7 @@ export class ConsumerRuntime<T> {
     this.closed ??= (async () => {
       this.stopping.abort();
       this.running = false;
+      this.tablesFirst?.resumeAll();
       await this.consumer.stop().catch((err) => this.logger.warn({ err }, 'consumer stop failed'));
       await this.consumer
         .disconnect()

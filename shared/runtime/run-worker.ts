@@ -64,6 +64,7 @@ export async function runWorker<C extends WorkerConfig, T>(
       fetchMinBytes: config.FETCH_MIN_BYTES,
       fetchMaxWaitMs: config.FETCH_MAX_WAIT_MS,
       partitionsConcurrently: config.PARTITIONS_CONCURRENTLY,
+      tableCatchUpMaxMs: config.TABLE_CATCH_UP_MAX_MS,
       onCommitted: options.onCommitted,
       onFatal: (err) => onFatal(err),
     },

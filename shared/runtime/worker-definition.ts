@@ -31,6 +31,12 @@ export interface WorkerDefinition<T> {
   groupId: string;
   topics: string[];
   /**
+   * Of `topics`, those the worker joins as tables (content: users, whose rows its koos read):
+   * this member's partitions of them are caught up before batches of the others run (see
+   * TableFirstGate).
+   */
+  tableTopics?: readonly string[];
+  /**
    * Optional: loads what `decode` needs for a batch and cannot get synchronously (writer schemas
    * from the schema registry), so that decode stays pure. Problems of single records are left for
    * decode to report; a thrown error is retried with backoff while the partition waits.

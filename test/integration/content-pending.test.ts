@@ -7,10 +7,12 @@ import { query } from '../../shared/dynamodb/query.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { ContentStore, contentTables } from '../../workers/content/content-store.ts';
 import {
+  ContentWorker,
   createContentWorker,
   loadContentConfig,
   type ContentEvent,
 } from '../../workers/content/content-worker.ts';
+import { testBodyStore } from '../support/content.ts';
 import { envelope, kooRow, rawRecord, userRow } from '../support/cdc-events.ts';
 import { newId } from '../support/ids.ts';
 import { stackEnv } from '../support/stack-env.ts';
@@ -124,5 +126,43 @@ describe('content worker: more koos wait than a DynamoDB item holds', () => {
     await worker.handle([record(topicNames.koos, 'koos', kooRow(parent, { creator_id: author }))], ctx);
     expect((await store.getKoo(reply))?.[A.superParent]).toBe(parent);
     expect((await store.getKoo(parent))?.[A.pendingChildren]).toBeUndefined();
+  });
+
+  it('writes a thread that arrives in one batch, replies first, with its roots: one write per koo, nothing waits', async () => {
+    /** The stack's DynamoDB, counting the requests by operation. */
+    class CountingDynamo extends Dynamo {
+      readonly calls = new Map<string, number>();
+      override call<T>(operation: string, request: Parameters<Dynamo['call']>[1]): Promise<T> {
+        this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
+        return super.call(operation, request) as Promise<T>;
+      }
+    }
+    const counting = new CountingDynamo({ region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint });
+    const config = loadContentConfig(process.env);
+    const counted = new ContentWorker({
+      store: new ContentStore(counting, tables, config.SINK_CONCURRENCY),
+      bodies: testBodyStore(),
+      config,
+    });
+    const author = newId();
+    await worker.handle([record(topicNames.users, 'users', userRow(author))], ctx);
+    // root ← a ← b ← c, and d ← root, in one batch with the deepest reply first.
+    const [root, a, b, c, d] = Array.from({ length: 5 }, newId);
+    const koo = (id: string, parent: string | null) =>
+      record(topicNames.koos, 'koos', kooRow(id, { creator_id: author, parent_id: parent }));
+    const thread = [koo(c!, b!), koo(b!, a!), koo(d!, root!), koo(a!, root!), koo(root!, null)];
+    try {
+      await counted.handle(thread, ctx);
+      const stored = await store.getKoos([a!, b!, c!, d!]);
+      expect([a, b, c, d].map((id) => stored.get(id!)?.[A.superParent])).toEqual([root, root, root, root]);
+      for (const id of [root, a, b]) expect(await waiting(pendingKey.children(id!))).toBe(0);
+      // Five fenced writes; reads of the creators, of the parents before each of the four rounds
+      // but the first, and of the creators again after the writes (their handles).
+      expect(counting.calls.get('UpdateItem')).toBe(5);
+      expect(counting.calls.get('TransactWriteItems')).toBeUndefined();
+      expect(counting.calls.get('BatchGetItem')).toBe(1 + 4 + 1);
+    } finally {
+      counting.destroy();
+    }
   });
 });

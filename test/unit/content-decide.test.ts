@@ -166,6 +166,10 @@ describe('content decisions', () => {
       [U.propagatedHandle]: 'handle_u1',
     });
     expect(needsPropagation(null, 'handle_u1')).toBe(false);
+    // A new user (the write found no attributes) or a stub its early koos wait on: they wait in
+    // its pending set, nothing to propagate.
+    expect(needsPropagation({}, 'handle_u1')).toBe(false);
+    expect(needsPropagation({ [U.userId]: 'u1', [U.waitedOn]: 1 }, 'handle_u1')).toBe(false);
     const stored = { [U.handle]: 'old', [U.propagatedHandle]: 'old' };
     expect(needsPropagation(stored, 'old')).toBe(false); // an edit of something else
     expect(needsPropagation(stored, 'new')).toBe(true); // a rename

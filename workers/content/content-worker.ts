@@ -84,6 +84,7 @@ export interface ContentWorkerParts extends WorkerParts<ContentConfig> {
 export class ContentWorker extends WorkerBase<ContentWorkerParts, ContentEvent> {
   readonly name = 'content';
   readonly topics = contentTopics;
+  readonly tableTopics = [topicNames.users];
   private readonly settings: ContentSettings;
 
   constructor(parts: ContentWorkerParts) {
@@ -113,15 +114,38 @@ export class ContentWorker extends WorkerBase<ContentWorkerParts, ContentEvent> 
   private async applyKoos(records: DecodedRecord<ContentEvent>[], signal: AbortSignal): Promise<void> {
     if (records.length === 0) return;
     const latest = latestPerKey(records, kooId).map((r) => r.value.change as ChangeEvent<KooRow>);
-    const upserts = latest.filter((c) => c.op !== 'd');
-    const creators = unique(upserts.map((c) => c.after!.creator_id));
-    const [users, parents] = await Promise.all([
-      this.parts.store.getUsers(creators),
-      this.parts.store.getKoos(unique(upserts.map((c) => c.after!.parent_id))),
-    ]);
+    const creators = unique(latest.filter((c) => c.op !== 'd').map((c) => c.after!.creator_id));
+    const parentsOf = (changes: ChangeEvent<KooRow>[]) =>
+      this.parts.store.getKoos(unique(changes.map((c) => c.after?.parent_id)));
+    const [users, firstParents] = await Promise.all([this.parts.store.getUsers(creators), parentsOf(latest)]);
+    let parents = firstParents;
     const written: Item[] = [];
+    // A reply whose parent is not resolved yet is written after the rest of the batch, which may
+    // hold or resolve its parent, as may the batches of other partitions meanwhile: read again,
+    // the parent gives the reply its root at once, instead of a wait in the parent's pending set
+    // (five more requests). Each round writes at least one koo; what stays unresolved waits.
+    for (let todo = latest; todo.length > 0;) {
+      const waits = (c: ChangeEvent<KooRow>) =>
+        c.op !== 'd' && c.after!.parent_id !== null && !isResolved(parents.get(c.after!.parent_id));
+      const now = todo.filter((c) => !waits(c));
+      const later = todo.filter(waits);
+      await this.writeKoos(now.length > 0 ? now : later, users, parents, written, signal);
+      if (now.length === 0) break;
+      todo = later;
+      if (todo.length > 0) parents = await parentsOf(todo);
+    }
+    await this.repairHandles(written);
+  }
+
+  private async writeKoos(
+    changes: ChangeEvent<KooRow>[],
+    users: Map<string, Item>,
+    parents: Map<string, Item>,
+    written: Item[],
+    signal: AbortSignal,
+  ): Promise<void> {
     await mapConcurrent(
-      latest,
+      changes,
       this.parts.config.SINK_CONCURRENCY,
       async (change) => {
         const write =
@@ -154,7 +178,6 @@ export class ContentWorker extends WorkerBase<ContentWorkerParts, ContentEvent> 
       },
       signal,
     );
-    await this.repairHandles(written);
   }
 
   /**

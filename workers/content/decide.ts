@@ -209,13 +209,14 @@ export function userWrite(event: ChangeEvent<UserRow>, settings: ContentSettings
 
 /**
  * Whether the creator's koos must be given `handle`, from the user item as it was before the
- * write (null: there was none; koos that came before it wait in its pending set instead). The
- * handle is propagated until every koo has it, and only then recorded as `ph`: a propagation cut
- * off (a crash, an eviction) resumes with the next change of the user, whatever it changes.
+ * write (null or without a handle: there was none; koos that came before it wait in its pending
+ * set instead). The handle is propagated until every koo has it, and only then recorded as `ph`:
+ * a propagation cut off (a crash, an eviction) resumes with the next change of the user, whatever
+ * it changes.
  */
 export function needsPropagation(before: Item | null, handle: string): boolean {
-  if (before === null) return false;
   // Items written before `ph` existed: their stored handle is the one propagated.
-  const propagated = before[U.propagatedHandle] ?? before[U.handle];
-  return propagated !== handle;
+  const propagated = before?.[U.propagatedHandle] ?? before?.[U.handle];
+  // None: a new user, or the stub its early koos marked; they wait in its pending set.
+  return propagated !== undefined && propagated !== handle;
 }
