@@ -72,6 +72,7 @@ export class ConsumerRuntime<T> {
   private readonly tablesFirst: TableFirstGate | undefined;
   /** Settles once the gate knows where this member's table partitions stand after the last join. */
   private tablesPlaced: Promise<void> = Promise.resolve();
+  private joins = 0;
 
   constructor(kafka: Kafka, worker: WorkerDefinition<T>, options: ConsumerRuntimeOptions, logger: Logger) {
     this.kafka = kafka;
@@ -298,6 +299,7 @@ export class ConsumerRuntime<T> {
    */
   private placeTables(gate: TableFirstGate, assignment: Record<string, number[]>): void {
     gate.reset([]);
+    const join = ++this.joins;
     const placed = (async () => {
       const admin = await this.adminClient();
       const positions: TablePosition[] = [];
@@ -320,7 +322,7 @@ export class ConsumerRuntime<T> {
           });
         }
       }
-      gate.reset(positions);
+      if (join === this.joins) gate.reset(positions); // not a placement an earlier join started
     })().catch((err: unknown) =>
       this.logger.warn({ err }, 'table partitions not placed; nothing waits for them'),
     );
