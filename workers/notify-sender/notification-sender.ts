@@ -60,6 +60,7 @@ export class NotificationSender {
       limiter: { max: config.NOTIFY_RATE_MAX, duration: config.NOTIFY_RATE_PERIOD_MS },
       lockDuration: config.NOTIFY_LOCK_MS,
       stalledInterval: config.NOTIFY_LOCK_MS,
+      maxStalledCount: config.NOTIFY_MAX_STALLS,
     });
     this.worker.on('failed', (job, err) => {
       metrics.notificationAttemptsFailed.inc();

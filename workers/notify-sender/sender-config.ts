@@ -23,6 +23,14 @@ export const senderConfigSchema = commonConfigSchema
     NOTIFY_RECIPIENT_PERIOD_MS: env.int(3_600_000, 1),
     /** A crashed sender's jobs go back to waiting after this long (BullMQ lock duration and stalled-job check). */
     NOTIFY_LOCK_MS: env.int(30_000, 1_000),
+    /**
+     * How often a job may go back to waiting because its sender lost the lock (killed, or its
+     * event loop held past NOTIFY_LOCK_MS on a busy host) before it fails for good. Delivery is
+     * idempotent (the job id is the Idempotency-Key, the ledger records it), so a stall is run
+     * again, not counted as a failed delivery; BullMQ's default of 1 failed a follow notification
+     * in the scale test on two busy cores ("job stalled more than allowable limit").
+     */
+    NOTIFY_MAX_STALLS: env.int(10, 1, 1000),
     /** How often the queue depth gauges are refreshed. */
     NOTIFY_DEPTH_INTERVAL_MS: env.int(5_000, 100),
     SHUTDOWN_TIMEOUT_MS: env.int(9_000, 100, 60_000),
