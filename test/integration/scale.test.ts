@@ -465,12 +465,14 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       });
       expect.soft(wrongKoos.map((k) => ({ k, item: items.get(k.id) }))).toEqual([]);
 
+      step('reactions: counters');
       // reactions: exact counters.
       const expectedCounts = workload.expectedCounts();
       for (const k of notifyKoos)
         expectedCounts.set(k.id, { likes: k.likers * REACTION_ROUNDS, shares: 0, rekoos: 0 });
       expect.soft(await counters.wrongCounters([...expectedCounts.keys()], expectedCounts)).toEqual([]);
 
+      step('engagement: scores');
       // engagement: each koo's score is the decayed sum of its log's reactions and replies.
       const decay = decaySettingsOf(scores.config);
       const weights = weightsOf(scores.config);
@@ -507,6 +509,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       });
       expect.soft(wrongScores.map(([id, e]) => ({ id, expected: e, item: scored.get(id) }))).toEqual([]);
 
+      step('feed: home feeds');
       // feed: each user's feed holds exactly the top-level koos of the users they follow.
       const expectedFeed = new Map(users.map((u) => [u, new Set<string>()]));
       for (const { follower, followee } of follows) {
@@ -521,6 +524,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       }
       expect.soft(wrongFeeds).toEqual([]);
 
+      step('notifications');
       // notifications: every follow and every like of the countable koos, delivered once.
       const delivered = (kind: string, key: (n: { recipient: string; kooId: string | null }) => string) => {
         const sums = new Map<string, number>();
@@ -562,6 +566,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       expect.soft(webhook.conflicts).toEqual([]);
       expect.soft(await notifications.queue.getFailedCount()).toBe(0);
 
+      step('lake');
       // lake: every record of the run exactly once, per topic.
       const expectedRows = {
         [topicNames.users]: users.length,
@@ -605,6 +610,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       ).catch(lakeRows);
       expect.soft(lakeCounts).toEqual(expectedLake);
       expect.soft(sawUnready).toBe(true);
+      step('checked');
     },
   );
 });

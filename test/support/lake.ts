@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { LakeStore, type LakeObject } from '../../workers/lake/lake-store.ts';
 import { testKafka } from './kafka.ts';
 import { stackEnv } from './stack-env.ts';
@@ -64,12 +65,15 @@ export async function listKeys(store: LakeStore, prefix: string): Promise<Omit<L
  */
 export async function lakeSnapshot(store: LakeStore, prefix: string) {
   const dir = await mkdtemp(join(tmpdir(), 'koo-lake-'));
-  const keys = await listKeys(store, prefix);
-  for (const { key } of keys) {
+  // The data objects only: a run's Iceberg metadata (under `_iceberg/`) is most of its objects.
+  const keys = (await listKeys(store, prefix)).filter(
+    ({ key }) => key.endsWith('.parquet') && !key.startsWith(`${prefix}_iceberg/`),
+  );
+  await mapConcurrent(keys, 16, async ({ key }) => {
     const path = join(dir, key.slice(prefix.length));
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, await store.get(key));
-  }
+  });
   const db = await DuckDBInstance.create(':memory:');
   const connection = await db.connect();
   return {
