@@ -21,8 +21,11 @@ const requestTimeout =
 
 /**
  * The Confluent registry client every part of the pipeline uses: each request times out, and a
- * timed-out request is retried like a 5xx (the client's retry: 3 more tries within 5 s of backoff),
- * then fails; callers treat that failure as retriable (RegistryCodec: REGISTRY_UNAVAILABLE).
+ * request that failed on the way (a timeout, a connection reset: mappersmith reports both as an
+ * answer carrying the error) is retried like a 5xx (the client's retry: 3 more tries within 5 s of
+ * backoff), then fails; callers treat that failure as retriable (RegistryCodec:
+ * REGISTRY_UNAVAILABLE). POSTs too, which the client retries by default only for GETs: the
+ * pipeline's are a schema lookup and registering a schema, which returns the same id again.
  */
 export function createSchemaRegistry(
   url: string,
@@ -31,7 +34,8 @@ export function createSchemaRegistry(
   return new SchemaRegistry({
     host: url,
     retry: {
-      validateRetry: (response) => response.status() >= 500 || response.error()?.name === 'TimeoutError',
+      enableRetry: () => true,
+      validateRetry: (response) => response.status() >= 500 || response.error() !== null,
     },
     middlewares: [requestTimeout(requestTimeoutMs)],
   });
