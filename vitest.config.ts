@@ -1,7 +1,22 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests need no services; integration tests talk to the local stack (`npm run stack -- up`)
-// and share its Kafka, so they run one file at a time.
+// Unit tests need no services. Integration tests talk to the local stack (`npm run stack -- up`)
+// and share it: each reads and writes only its own ids, groups, prefixes and queues, so most run
+// side by side (they mostly wait on Kafka, Debezium and timers, not on the two cores). The few
+// that change the stack for everyone or count a shared topic's records run alone, after the others.
+const alone = [
+  'test/integration/scale.test.ts', // restarts the broker
+  'test/integration/source-schema-change.test.ts', // alters a source table
+  'test/integration/resnapshot.test.ts', // counts koo.dlq's records
+  'test/integration/lake-crash.test.ts', // counts the records of a window of koo.public.koos
+  'test/integration/lake-iceberg.test.ts', // counts the records of a window of koo.reactions
+];
+const integration = {
+  globalSetup: ['test/integration/global-setup.ts'],
+  testTimeout: 180_000,
+  hookTimeout: 180_000,
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -9,16 +24,26 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'workers/**/*.test.ts', 'shared/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/integration/global-setup.ts'],
+          exclude: alone,
+          maxWorkers: Number(process.env.INTEGRATION_FILES_AT_ONCE ?? 3),
+          sequence: { groupOrder: 1 },
+          ...integration,
+        },
+      },
+      {
+        test: {
+          name: 'integration-alone',
+          include: alone,
           fileParallelism: false,
-          testTimeout: 180_000,
-          hookTimeout: 180_000,
+          sequence: { groupOrder: 2 },
+          ...integration,
         },
       },
     ],

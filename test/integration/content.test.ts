@@ -155,7 +155,8 @@ describe('content worker (PostgreSQL → Debezium → Kafka → koo_content)', (
         if (
           h[dlqHeaders.offset] === badOffset &&
           h[dlqHeaders.partition] === String(badPartition) &&
-          h[dlqHeaders.topic] === topicNames.koos
+          h[dlqHeaders.topic] === topicNames.koos &&
+          h[dlqHeaders.worker] === 'content' // other files' lake, feed and notify workers read it too
         ) {
           found.push({ ...h, value: String(message.value) });
         }

@@ -72,7 +72,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
         const lake = await lakeSnapshot(store, prefix);
         try {
           const [r] = await lake
-            .rows(`select count(*) as n from ${lake.topic(topic)}`)
+            .rows(`select count(*) as n from ${lake.topic(topic)} where creator_id = '${creator}'`)
             .catch(() => [{ n: 0 }]);
           return Number(r!.n) === EVENTS || undefined;
         } finally {

@@ -330,7 +330,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
         value: frame(withClientId, withClientType.toBuffer({ ...reaction(50 + i), client: 'android' })),
       })),
     });
-    // The partition the koo's key chose is the one that grew (the integration files run one at a time).
+    // The partition the koo's key chose is the one that grew (this file runs alone: vitest.config.ts).
     const grown = (await logEnds(kafka.admin, reactionsTopic)).find(
       (p) => p.offset !== ends.find((e) => e.partition === p.partition)!.offset,
     )!;

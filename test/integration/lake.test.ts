@@ -134,7 +134,17 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
             .catch(() => []);
           for (const r of rows) found.add(`${t}/${String(r._kafka_partition)}/${String(r._kafka_offset)}`);
         }
-        if (sent.every((p) => found.has(p))) return snap;
+        // `sent` has each send's first position per partition; the counts cover the rest of the
+        // koos and users (an early upload may hold the start of a partition's records only).
+        const count = async (topic: string, where: string) =>
+          Number((await snap.rows(`select count(*) as n from ${snap.topic(topic)} where ${where}`))[0]!.n);
+        if (
+          sent.every((p) => found.has(p)) &&
+          (await count(topicNames.koos, `creator_id = '${user}'`)) === koos.length &&
+          (await count(topicNames.users, `user_id in (${users.map((u) => `'${u}'`).join(', ')})`)) ===
+            users.length
+        )
+          return snap;
         await snap.close();
         return undefined;
       },

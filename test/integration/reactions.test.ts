@@ -223,25 +223,26 @@ describe('reactions worker (koo.reactions → koo_reactions and counters on koo_
       async () => (await read.queries.counts(bad)).likes === 1,
     );
     const consumer: Consumer = testKafka().consumer({ groupId: dlqGroup });
-    const reasons: string[] = [];
+    // Source position → reason: the reactions workers of other files' groups, running beside this
+    // one, dead-letter the same records too (and the lake worker under its own name).
+    const reasonAt = new Map<string, string>();
     await consumer.connect();
     await consumer.subscribe({ topic: topicNames.dlq });
     await consumer.run({
       eachMessage: async ({ message }) => {
         const key = message.key?.toString();
-        // The lake worker reads koo.reactions too and dead-letters the same records under its name.
-        if (
-          (key === bad || key === 'another-koo') &&
-          message.headers?.[dlqHeaders.worker]?.toString() === 'reactions'
-        ) {
-          reasons.push(
-            `${message.headers?.[dlqHeaders.code]?.toString()}: ${message.headers?.[dlqHeaders.reason]?.toString()}`,
+        const header = (name: string) => message.headers?.[name]?.toString();
+        if ((key === bad || key === 'another-koo') && header(dlqHeaders.worker) === 'reactions') {
+          reasonAt.set(
+            `${header(dlqHeaders.partition)}/${header(dlqHeaders.offset)}`,
+            `${header(dlqHeaders.code)}: ${header(dlqHeaders.reason)}`,
           );
         }
       },
     });
-    await waitFor('six dead letters', () => reasons.length >= 6);
+    await waitFor('six dead letters', () => reasonAt.size >= 6);
     await consumer.disconnect();
+    const reasons = [...reasonAt.values()];
     const micros = reasons.filter((r) => r.includes('event_time'));
     expect(micros).toEqual([
       expect.stringMatching(
