@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { KooError } from '../../../shared/errors/koo-error.ts';
-import { mapConcurrent } from '../../../shared/runtime/backoff.ts';
+import { backoffDelayMs, mapConcurrent, sleep } from '../../../shared/runtime/backoff.ts';
 import type { Column } from '../columns.ts';
 import type { ColumnMetrics } from './column-metrics.ts';
 import type { LakeStore } from '../lake-store.ts';
@@ -85,6 +85,8 @@ export interface Rewrite {
 }
 
 const MAX_CONFLICTS = 20;
+const CONFLICT_BACKOFF_BASE_MS = 25;
+const CONFLICT_BACKOFF_CAP_MS = 1_000;
 /**
  * Iceberg's defaults for merging manifests on append (commit.manifest.min-count-to-merge,
  * commit.manifest.target-size-bytes): each commit adds a manifest, and a reader opens every
@@ -94,6 +96,16 @@ const MAX_CONFLICTS = 20;
 const MANIFESTS_BEFORE_MERGE = 100;
 const MANIFEST_TARGET_BYTES = 8 * 1024 * 1024;
 const HOUR_MS = 3_600_000;
+
+/** A topic's appends that wait for the commit in flight, and whether one is. */
+interface AppendQueue {
+  waiting: {
+    segment: SegmentFiles;
+    resolve: (outcome: 'committed' | 'held') => void;
+    reject: (err: unknown) => void;
+  }[];
+  draining: boolean;
+}
 
 /** A snapshot's manifests, before they are written. */
 interface SnapshotPlan {
@@ -110,8 +122,9 @@ interface SnapshotPlan {
 
 /**
  * The lake's topics as Iceberg tables. Each committed segment's files are appended to its topic's
- * table in one snapshot whose summary records, per Kafka partition, the offset the table holds it
- * through; the check and the commit are one compare-and-swap of the catalog's pointer, so a
+ * table in one snapshot (with the other segments cut meanwhile) whose summary records, per Kafka
+ * partition, the offset the table holds it through; the check and the commit are one
+ * compare-and-swap of the catalog's pointer, so a
  * segment the table already holds (a replay, a crash before the Kafka commit, a member that lost
  * the partition and kept running) adds nothing, and every file is added exactly once. A
  * compaction swaps its merged object for the objects it covers in one `replace` snapshot. Files
@@ -123,6 +136,7 @@ export class LakeTables {
   private readonly prefix: string;
   private readonly definitions: Map<string, TableDefinition>;
   private readonly now: () => number;
+  private readonly appends = new Map<string, AppendQueue>();
 
   constructor(
     parts: {
@@ -140,27 +154,73 @@ export class LakeTables {
     this.now = now;
   }
 
-  /** Appends the segment's files; resolves 'held' when the table already holds the segment. */
+  /**
+   * Appends the segment's files; resolves 'held' when the table already holds the segment.
+   * Segments of a topic that arrive while its commit is in flight wait, and the next commit adds
+   * them all in one snapshot: a member's partitions cut together cost one commit, not one each,
+   * and fewer commits race the other members' for the catalog's pointer.
+   */
   append(segment: SegmentFiles): Promise<'committed' | 'held'> {
-    return this.commit(segment.topic, { create: true }, async (metadata) => {
-      if (addedThrough(metadata, segment.partition) >= segment.nextOffset) return undefined;
+    let queue = this.appends.get(segment.topic);
+    if (!queue) this.appends.set(segment.topic, (queue = { waiting: [], draining: false }));
+    const outcome = new Promise<'committed' | 'held'>((resolve, reject) =>
+      queue.waiting.push({ segment, resolve, reject }),
+    );
+    if (!queue.draining) void this.drain(segment.topic, queue);
+    return outcome;
+  }
+
+  /** Commits the topic's waiting appends, all that waited at once, until none wait. */
+  private async drain(topic: string, queue: AppendQueue): Promise<void> {
+    queue.draining = true;
+    await Promise.resolve(); // the appends of this tick go in the first commit too
+    while (queue.waiting.length > 0) {
+      const group = queue.waiting.splice(0);
+      try {
+        const added = await this.appendAll(
+          topic,
+          group.map((a) => a.segment),
+        );
+        for (const a of group) a.resolve(added.has(a.segment) ? 'committed' : 'held');
+      } catch (err) {
+        for (const a of group) a.reject(err);
+      }
+    }
+    queue.draining = false;
+  }
+
+  /** Adds the segments the table does not hold yet in one snapshot; resolves those it added. */
+  private async appendAll(topic: string, segments: SegmentFiles[]): Promise<Set<SegmentFiles>> {
+    let adding: SegmentFiles[] = [];
+    const outcome = await this.commit(topic, { create: true }, async (metadata) => {
+      adding = segments.filter((s) => addedThrough(metadata, s.partition) < s.nextOffset);
+      if (adding.length === 0) return undefined;
       const parent = currentSnapshot(metadata);
       const snapshotId = newSnapshotId();
-      const schema = schemaHolding(metadata, segment.columns);
-      const entries = segment.files.map((f) =>
-        addedEntry(this.dataFile(metadata, schema, f), snapshotId, partitionFields(metadata)),
+      const schema = schemaHolding(
+        metadata,
+        adding.flatMap((s) => s.columns),
       );
+      const entries = adding.flatMap((s) =>
+        s.files.map((f) =>
+          addedEntry(this.dataFile(metadata, schema, f), snapshotId, partitionFields(metadata)),
+        ),
+      );
+      const nextOffsets = new Map<number, bigint>();
+      for (const s of adding)
+        if ((nextOffsets.get(s.partition) ?? -1n) < s.nextOffset) nextOffsets.set(s.partition, s.nextOffset);
       const { kept, merged } = await this.mergedManifests(parent ? await this.manifestList(parent) : []);
       return this.withSnapshot(metadata, snapshotId, {
         operation: 'append',
         kept,
         written: [entries, ...merged],
         schema,
-        nextOffsets: new Map([[segment.partition, segment.nextOffset]]),
+        nextOffsets,
         added: totals(entries),
         deleted: totals([]),
       });
     });
+    return new Set(outcome === 'committed' ? adding : []);
   }
 
   /**
@@ -304,6 +364,8 @@ export class LakeTables {
       const file = `${metadata.location}/metadata/${String(version).padStart(5, '0')}-${randomUUID()}.metadata.json`;
       await this.putNew(file, serializeMetadata(succeeding(changed, { location, metadata })));
       if (await this.catalog.swap(table, location, file)) return 'committed';
+      // Another member committed first: wait a jittered while, so racing members spread out.
+      await sleep(backoffDelayMs(conflict, CONFLICT_BACKOFF_BASE_MS, CONFLICT_BACKOFF_CAP_MS));
     }
     throw new KooError(
       'SINK_UNAVAILABLE',

@@ -155,7 +155,8 @@ export function hourPartitionField(metadata: TableMetadata): PartitionField | un
 export function schemaHolding(metadata: TableMetadata, columns: readonly Column[]): IcebergSchema {
   const schema = currentSchema(metadata);
   const known = new Set(schema.fields.map((f) => f.name));
-  const added = columns.filter((c) => !known.has(c.name));
+  // Each name once: the columns may be several segments' (lake-tables.ts adds them in one commit).
+  const added = columns.filter((c) => !known.has(c.name) && known.add(c.name));
   if (added.length === 0) return schema;
   const lastId = metadata['last-column-id'];
   return {
