@@ -10,7 +10,7 @@ import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { ReactionQueries } from '../../workers/reactions/queries.ts';
 import { reactionsWorkerModule } from '../../workers/reactions/reactions-worker.ts';
 import { newId, runId } from '../support/ids.ts';
-import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { testLakeStore } from '../support/lake.ts';
 import { testReactionProducer } from '../support/reactions.ts';
 import { testDynamo } from '../support/stack-env.ts';
@@ -61,6 +61,7 @@ describe('reactions rebuilt from the lake after the topic lost its old records',
   let koos: string[];
   const users = Array.from({ length: 6 }, () => `u${newId()}`);
   const lakeEnv = { LAKE_PREFIX: lakePrefix, LAKE_CATALOG_NAME: lakePrefix };
+  const liveGroup = `test-lake-rebuild-live-${runId}`;
 
   beforeAll(async () => {
     admin = testKafka().admin();
@@ -69,7 +70,6 @@ describe('reactions rebuilt from the lake after the topic lost its old records',
     // rebuild refuses a partition whose lost records the lake does not hold.
     koos = koosInEveryPartition((await admin.fetchTopicOffsets(topic)).length);
     producer = await testReactionProducer();
-    const liveGroup = `test-lake-rebuild-live-${runId}`;
     const lakeGroup = `test-lake-rebuild-lake-${runId}`;
     await pinGroupAtEnd(admin, liveGroup, [topic]);
     await pinGroupAtEnd(admin, lakeGroup, [topic]);
@@ -121,6 +121,10 @@ describe('reactions rebuilt from the lake after the topic lost its old records',
         );
       },
       { timeoutMs: 60_000 },
+    );
+    // The live worker has counted them too: records it had not read yet would be gone for it.
+    await waitFor('the live worker to have read the topic so far', () =>
+      groupCaughtUp(admin, liveGroup, [topic]),
     );
     await admin.deleteTopicRecords({
       topic,
