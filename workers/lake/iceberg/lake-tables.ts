@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { KooError } from '../../../shared/errors/koo-error.ts';
 import { backoffDelayMs, mapConcurrent, sleep } from '../../../shared/runtime/backoff.ts';
+import { stopSignal } from '../../../shared/runtime/process-shutdown.ts';
 import type { Column } from '../columns.ts';
 import type { ColumnMetrics } from './column-metrics.ts';
 import type { LakeStore } from '../lake-store.ts';
@@ -365,7 +366,7 @@ export class LakeTables {
       await this.putNew(file, serializeMetadata(succeeding(changed, { location, metadata })));
       if (await this.catalog.swap(table, location, file)) return 'committed';
       // Another member committed first: wait a jittered while, so racing members spread out.
-      await sleep(backoffDelayMs(conflict, CONFLICT_BACKOFF_BASE_MS, CONFLICT_BACKOFF_CAP_MS));
+      await sleep(backoffDelayMs(conflict, CONFLICT_BACKOFF_BASE_MS, CONFLICT_BACKOFF_CAP_MS), stopSignal());
     }
     throw new KooError(
       'SINK_UNAVAILABLE',
