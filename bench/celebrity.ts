@@ -47,7 +47,7 @@ export async function benchCelebrity(): Promise<Figures[]> {
   ) => {
     const proxy = await startConflictProxy(base.DYNAMODB_ENDPOINT!);
     const groupId = `bench-celebrity-${label.split(' ')[0]}-${run}`;
-    await moveGroupToEnd(admin, groupId, feedTopics);
+    await moveGroupToEnd(kafka, admin, groupId, feedTopics);
     const end = async () =>
       (await admin.fetchTopicOffsets(topicNames.follows)).reduce((s, p) => s + Number(p.high), 0);
     const before = await end();

@@ -69,7 +69,7 @@ export async function benchContent(): Promise<Figures[]> {
 
   // Phase 1: one backlog, drained by each consumer from the same offsets.
   const groups = runs.map((r, i) => `bench-content-${i}-${run}`);
-  for (const g of groups) await moveGroupToEnd(admin, g, topics);
+  for (const g of groups) await moveGroupToEnd(kafka, admin, g, topics);
   const before = await totalEnd(admin);
   const workload = await writeSourceWorkload(db, {
     seed: Number(process.env.BENCH_SEED ?? Date.now()),
@@ -92,7 +92,7 @@ export async function benchContent(): Promise<Figures[]> {
   // Phase 2: steady load, latency from the source commit to the committed effect.
   for (const [i, r] of runs.slice(0, 2).entries()) {
     const groupId = `bench-content-live-${i}-${run}`;
-    await moveGroupToEnd(admin, groupId, topics);
+    await moveGroupToEnd(kafka, admin, groupId, topics);
     const live = () =>
       writeSourceWorkload(db, {
         seed: Number(process.env.BENCH_SEED ?? Date.now()) + 1000 + i,

@@ -49,7 +49,7 @@ export async function benchEngagement(): Promise<Figures[]> {
   const ids = Array.from({ length: koos }, () => random.id());
   for (const prefix of ['', naivePrefix]) await seedKooItems(dynamo, ids, prefix);
   const groups = [0, 1, 2].map((i) => `bench-engagement-${i}-${run}`);
-  for (const g of groups) await moveGroupToEnd(admin, g, [topicNames.reactions, topicNames.koos]);
+  for (const g of groups) await moveGroupToEnd(kafka, admin, g, [topicNames.reactions, topicNames.koos]);
   const producer = await ReactionProducer.connect({
     ...kafkaClientOptions(config, 'koo-bench'),
     schemaRegistryUrl: config.SCHEMA_REGISTRY_URL,

@@ -97,7 +97,7 @@ export async function benchFeed(): Promise<Figures[]> {
 
       // The feed worker.
       const groupId = `bench-feed-${run}-${i}`;
-      await moveGroupToEnd(admin, groupId, [topicNames.follows, topicNames.koos]);
+      await moveGroupToEnd(kafka, admin, groupId, [topicNames.follows, topicNames.koos]);
       const worker = await runWorker(feedWorkerModule, {
         ownProcess: false,
         env: { ...env, FEED_GROUP_ID: groupId, FEED_EMINENT_FOLLOWERS: String(10 * followers) },
@@ -123,7 +123,7 @@ export async function benchFeed(): Promise<Figures[]> {
 
       // The naive baseline, same author, same graph.
       const naiveGroup = `bench-feed-naive-${run}-${i}`;
-      await moveGroupToEnd(admin, naiveGroup, [topicNames.koos]);
+      await moveGroupToEnd(kafka, admin, naiveGroup, [topicNames.koos]);
       const done = new Map<string, number>();
       const stop = await runNaiveFanOut(
         kafka,

@@ -55,7 +55,7 @@ export async function benchNotify(): Promise<Figures[]> {
   const windowMs = Number(process.env.BENCH_NOTIFY_WINDOW_MS ?? 2_000);
   const config = loadConfig(commonConfigSchema);
   const queueDefaults = loadConfig(notificationQueueConfigSchema);
-  const { logger, admin, dynamo } = await benchConnections(config);
+  const { logger, kafka, admin, dynamo } = await benchConnections(config);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const run = Date.now().toString(36);
   const rnd = new Random(Number(process.env.BENCH_SEED ?? Date.now()));
@@ -126,7 +126,7 @@ export async function benchNotify(): Promise<Figures[]> {
   ];
 
   const groups = runs.map((_, i) => `bench-notify-${i}-${run}`);
-  for (const g of groups) await moveGroupToEnd(admin, g, topics);
+  for (const g of groups) await moveGroupToEnd(kafka, admin, g, topics);
   const producer = await ReactionProducer.connect(
     { ...kafkaClientOptions(config, 'koo-bench'), schemaRegistryUrl: config.SCHEMA_REGISTRY_URL },
     logger,

@@ -1,7 +1,8 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { topicNames } from '../schemas/topics.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
+import { setGroupOffsets } from '../shared/kafka/consumer-lag.ts';
 import { kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
@@ -33,11 +34,11 @@ import { type Figures } from './report.ts';
 const topics = [topicNames.reactions];
 
 async function pinAt(
-  admin: Admin,
+  kafka: Kafka,
   groupId: string,
   partitions: { partition: number; offset: string }[],
 ): Promise<void> {
-  await admin.setOffsets({ groupId, topic: topicNames.reactions, partitions });
+  await setGroupOffsets(kafka, groupId, [{ topic: topicNames.reactions, partitions }]);
 }
 
 const endOffsets = async (admin: Admin) =>
@@ -94,14 +95,14 @@ export async function benchReactions(): Promise<Figures[]> {
   const results: Figures[] = [];
   for (const [i, c] of consumers.entries()) {
     const groupId = `bench-reactions-${i}-${run}`;
-    await pinAt(admin, groupId, start);
+    await pinAt(kafka, groupId, start);
     results.push(await drainBacklog(c, groupId, backlog));
   }
 
   // Phase 2: steady load; latency from produce to the committed effect.
   for (const [i, c] of consumers.slice(0, 2).entries()) {
     const groupId = `bench-reactions-live-${i}-${run}`;
-    await pinAt(admin, groupId, await endOffsets(admin));
+    await pinAt(kafka, groupId, await endOffsets(admin));
     const live = async () => {
       const total = rate * liveSeconds;
       const began = Date.now();

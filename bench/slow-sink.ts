@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { topicNames } from '../schemas/topics.ts';
 import { moveGroupToEnd } from '../shared/kafka/consumer-lag.ts';
 import { metrics } from '../shared/metrics/metrics.ts';
@@ -51,13 +51,18 @@ export async function benchSlowSink(): Promise<Figures[]> {
   try {
     for (const [i, consumer] of consumers.entries()) {
       rows.push(
-        await throughPause(consumer, `bench-slow-sink-${i}-${run}`, admin, {
-          rate,
-          seconds: [beforeSeconds, pauseSeconds, afterSeconds],
-          produce: (n) => Promise.all(workload.next(n).map((e) => producer.emit(e))).then(() => undefined),
-          pause: () => process.kill(dynamoPid, 'SIGSTOP'),
-          resume: () => process.kill(dynamoPid, 'SIGCONT'),
-        }),
+        await throughPause(
+          consumer,
+          `bench-slow-sink-${i}-${run}`,
+          { kafka, admin },
+          {
+            rate,
+            seconds: [beforeSeconds, pauseSeconds, afterSeconds],
+            produce: (n) => Promise.all(workload.next(n).map((e) => producer.emit(e))).then(() => undefined),
+            pause: () => process.kill(dynamoPid, 'SIGSTOP'),
+            resume: () => process.kill(dynamoPid, 'SIGCONT'),
+          },
+        ),
       );
     }
   } finally {
@@ -73,7 +78,7 @@ export async function benchSlowSink(): Promise<Figures[]> {
 async function throughPause(
   consumer: BenchConsumer,
   groupId: string,
-  admin: Admin,
+  { kafka, admin }: { kafka: Kafka; admin: Admin },
   o: {
     rate: number;
     seconds: [before: number, paused: number, after: number];
@@ -82,7 +87,7 @@ async function throughPause(
     resume: () => void;
   },
 ): Promise<Figures> {
-  await moveGroupToEnd(admin, groupId, [topicNames.reactions]);
+  await moveGroupToEnd(kafka, admin, groupId, [topicNames.reactions]);
   let done = 0;
   let resumedAt = Infinity;
   const afterResume: number[] = [];

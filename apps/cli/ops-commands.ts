@@ -109,15 +109,19 @@ function replayCommand(program: Command): void {
         const target = replayTargetOf(o);
         const groupId = groupIdOf(entry)!;
         const config = loadConfig(commonConfigSchema);
-        const steps = await withAdmin(opsKafka(config), (admin) =>
-          replayGroup(admin, {
-            groupId,
-            groupTopics: entry.group!.topics,
-            target,
-            topic: o.topic,
-            partition: o.partition,
-            dryRun: o.dryRun,
-          }),
+        const kafka = opsKafka(config);
+        const steps = await withAdmin(kafka, (admin) =>
+          replayGroup(
+            { kafka, admin },
+            {
+              groupId,
+              groupTopics: entry.group!.topics,
+              target,
+              topic: o.topic,
+              partition: o.partition,
+              dryRun: o.dryRun,
+            },
+          ),
         );
         console.log(`group ${groupId} (${worker}) to ${describeTarget(target)}`);
         console.log(formatTable(replayRows(steps)));
@@ -234,20 +238,24 @@ function backfillCommand(program: Command): void {
       const stop = interruption();
       let progress: Progress | undefined;
       try {
-        const result = await withAdmin(opsKafka(config), (admin) =>
-          backfill(admin, {
-            worker,
-            environment: process.env,
-            tablePrefix: o.tablePrefix,
-            groupId: o.group,
-            fromLake: o.fromLake === true,
-            signal: stop.signal,
-            onStart: ({ groupId, total }) => {
-              console.error(`backfilling ${worker} under group ${groupId}: ${total} record(s) to read`);
-              progress = progressOnStderr('records', total);
+        const kafka = opsKafka(config);
+        const result = await withAdmin(kafka, (admin) =>
+          backfill(
+            { kafka, admin },
+            {
+              worker,
+              environment: process.env,
+              tablePrefix: o.tablePrefix,
+              groupId: o.group,
+              fromLake: o.fromLake === true,
+              signal: stop.signal,
+              onStart: ({ groupId, total }) => {
+                console.error(`backfilling ${worker} under group ${groupId}: ${total} record(s) to read`);
+                progress = progressOnStderr('records', total);
+              },
+              onProgress: (done) => progress?.update(done),
             },
-            onProgress: (done) => progress?.update(done),
-          }),
+          ),
         );
         const rate = result.seconds > 0 ? Math.round(result.records / result.seconds) : result.records;
         progress?.update(result.records);

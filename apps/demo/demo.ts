@@ -48,7 +48,8 @@ const options = new Command('demo')
 const withoutTerminal = { noTTYOutput: true, notTTYSchedule: 10_000 };
 const config = loadConfig(commonConfigSchema);
 const logger = createLogger('demo', 'error');
-const admin = createKafka(kafkaClientOptions(config, 'koo-demo'), logger).admin();
+const kafka = createKafka(kafkaClientOptions(config, 'koo-demo'), logger);
+const admin = kafka.admin();
 const db = sourceDatabasePool();
 const dynamo = dynamoFor(config, 5_000);
 const bodies = bodyStoreFor(config);
@@ -113,7 +114,7 @@ process.once('SIGINT', () => void supervisor.close().then(() => process.exit(130
 process.once('SIGTERM', () => void supervisor.close().then(() => process.exit(143)));
 
 await admin.connect();
-for (const e of consumers) await moveGroupToEnd(admin, groupOf(e.name), e.group!.topics);
+for (const e of consumers) await moveGroupToEnd(kafka, admin, groupOf(e.name), e.group!.topics);
 try {
   for (const entry of catalog) await supervisor.scale(entry.name, options.replicas);
   const seed = options.seed ?? Date.now() % 1_000_000_000;

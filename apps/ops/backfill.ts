@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { provisionTables } from '../../infra/provision.ts';
 import { catalogEntry, groupIdOf } from '../../workers/catalog.ts';
 import { contentWorkerModule } from '../../workers/content/content-worker.ts';
@@ -8,6 +8,7 @@ import { reactionsWorkerModule } from '../../workers/reactions/reactions-worker.
 import { commonConfigSchema } from '../../shared/config/common.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
 import { isRetriable } from '../../shared/errors/koo-error.ts';
+import { setGroupOffsets } from '../../shared/kafka/consumer-lag.ts';
 import type { RawRecord } from '../../shared/kafka/records.ts';
 import { createLogger, type Logger } from '../../shared/logging/logger.ts';
 import type { WorkerDefinition } from '../../shared/runtime/worker-definition.ts';
@@ -86,7 +87,10 @@ export interface BackfillResult {
  * the live tables alongside the live worker is safe (the sinks are idempotent and fenced); a
  * table prefix rebuilds into new tables for a blue/green switch.
  */
-export async function backfill(admin: Admin, request: BackfillRequest): Promise<BackfillResult> {
+export async function backfill(
+  { kafka, admin }: { kafka: Kafka; admin: Admin },
+  request: BackfillRequest,
+): Promise<BackfillResult> {
   const entry = catalogEntry(request.worker);
   const refusal = backfillRefusal(entry);
   if (refusal) throw new Error(`will not backfill ${entry.name}: ${refusal}`);
@@ -113,7 +117,7 @@ export async function backfill(admin: Admin, request: BackfillRequest): Promise<
     if (!build)
       throw new Error(`will not rebuild ${entry.name} from the lake: it reads no topic the lake gives back`);
     await replayFromLake(
-      admin,
+      { kafka, admin },
       entry.name,
       build,
       env,
@@ -192,7 +196,7 @@ const lakeReplayWorkers: Record<string, WorkerBuilder> = {
  * whose log starts past the lake's end lost records neither holds.
  */
 async function replayFromLake(
-  admin: Admin,
+  { kafka, admin }: { kafka: Kafka; admin: Admin },
   name: string,
   build: WorkerBuilder,
   env: NodeJS.ProcessEnv,
@@ -227,11 +231,12 @@ async function replayFromLake(
       await replayLake(source, objects, worker, { batchSize: config.BATCH_SIZE, logger, signal });
       if (signal.aborted) return;
       if (start.size > 0)
-        await admin.setOffsets({
-          groupId,
-          topic,
-          partitions: [...start].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-        });
+        await setGroupOffsets(kafka, groupId, [
+          {
+            topic,
+            partitions: [...start].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+          },
+        ]);
     }
   } finally {
     await worker.close?.();

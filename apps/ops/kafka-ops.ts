@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { CommonConfig } from '../../shared/config/common.ts';
+import { setGroupOffsets } from '../../shared/kafka/consumer-lag.ts';
 import { createKafka, kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
 import { partitionKey, type GroupMembership, type PartitionPosition } from './replay-plan.ts';
 
@@ -84,21 +85,22 @@ export async function offsetsAtTime(
   return offsets;
 }
 
-/** Commits the offsets; the broker refuses while the group has members. One topic at a time (kafkajs). */
+/** Commits the offsets of a group that has no members (it refuses one that has). */
 export async function commitOffsets(
-  admin: Admin,
+  kafka: Kafka,
   groupId: string,
   offsets: readonly { topic: string; partition: number; offset: bigint }[],
 ): Promise<void> {
-  for (const topic of new Set(offsets.map((o) => o.topic))) {
-    await admin.setOffsets({
-      groupId,
+  await setGroupOffsets(
+    kafka,
+    groupId,
+    [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
       topic,
       partitions: offsets
         .filter((o) => o.topic === topic)
         .map((o) => ({ partition: o.partition, offset: o.offset.toString() })),
-    });
-  }
+    })),
+  );
 }
 
 /** Deletes a group that has no members; one that does not exist (or no longer) is fine. */

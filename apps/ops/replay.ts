@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { commitOffsets, describeGroups, offsetsAtTime, partitionPositions } from './kafka-ops.ts';
 import {
   planReplay,
@@ -28,7 +28,10 @@ export class GroupActiveError extends Error {
  * Moves a stopped group's committed offsets (all its partitions, or one topic/partition) to the
  * target and returns the plan it carried out (or, with dryRun, would carry out).
  */
-export async function replayGroup(admin: Admin, request: ReplayRequest): Promise<ReplayStep[]> {
+export async function replayGroup(
+  { kafka, admin }: { kafka: Kafka; admin: Admin },
+  request: ReplayRequest,
+): Promise<ReplayStep[]> {
   const [group] = await describeGroups(admin, [request.groupId]);
   const refusal = replayRefusal(group!);
   if (refusal) throw new GroupActiveError(refusal);
@@ -42,7 +45,7 @@ export async function replayGroup(admin: Admin, request: ReplayRequest): Promise
   const steps = planReplay(positions, request.target, atTime);
   if (!request.dryRun)
     await commitOffsets(
-      admin,
+      kafka,
       request.groupId,
       steps.map((s) => ({ ...s, offset: s.after })),
     );

@@ -136,13 +136,16 @@ describe('a view rebuilt after the log cleaner ran', () => {
       { timeoutMs: 150_000, intervalMs: 3_000 },
     );
 
-    const result = await backfill(admin, {
-      worker: 'content',
-      environment: { ...process.env, LOG_LEVEL: 'warn' },
-      tablePrefix,
-      groupId: rebuildGroupId,
-      pollMs: 250,
-    });
+    const result = await backfill(
+      { kafka: testKafka(), admin },
+      {
+        worker: 'content',
+        environment: { ...process.env, LOG_LEVEL: 'warn' },
+        tablePrefix,
+        groupId: rebuildGroupId,
+        pollMs: 250,
+      },
+    );
     expect(result.completed).toBe(true);
     const liveView = await view(read.queries);
     expect(await view(rebuilt)).toEqual(liveView);

@@ -8,7 +8,7 @@ import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { engagementWorkerModule } from '../../workers/engagement/engagement-worker.ts';
 import { engagementReadPath, engagementTestEnv, testReactionProducer } from '../support/engagement.ts';
 import { newId } from '../support/ids.ts';
-import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { groupCaughtUp, pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
@@ -144,7 +144,7 @@ describe('engagement worker against the stack', () => {
     const before = new Map<string, number>();
     for (const id of [a, b, c, d, e, f, repeated]) before.set(id, (await read.queries.score(id)).score);
     await worker!.close();
-    for (const topic of topics) await admin.setOffsets({ groupId, topic, partitions: start[topic]! });
+    for (const topic of topics) await setOffsets({ groupId, topic, partitions: start[topic]! });
     worker = await startWorkerInProcess(engagementWorkerModule, env);
     await caughtUp();
     for (const [id, score] of before)

@@ -14,7 +14,7 @@ import { decaySettingsOf } from '../../workers/engagement/engagement-worker.ts';
 import { engagementReadPath } from '../support/engagement.ts';
 import { feedReadPath } from '../support/feed.ts';
 import { newId, runId } from '../support/ids.ts';
-import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { groupCaughtUp, pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
@@ -235,8 +235,8 @@ describe('feed worker (follows and koos CDC → koo_graph, koo_feed; read path)'
       partition: p.partition,
       offset: p.low,
     }));
-    await admin.setOffsets({ groupId: replayGroup, topic: topicNames.follows, partitions: followsStart });
-    await admin.setOffsets({ groupId: replayGroup, topic: topicNames.koos, partitions: koosStart });
+    await setOffsets({ groupId: replayGroup, topic: topicNames.follows, partitions: followsStart });
+    await setOffsets({ groupId: replayGroup, topic: topicNames.koos, partitions: koosStart });
     const replay = await startWorkerInProcess(feedWorkerModule, {
       FEED_GROUP_ID: replayGroup,
       FEED_CAP: String(CAP),

@@ -7,6 +7,7 @@ import { newId, runId } from '../support/ids.ts';
 import { lakeSnapshot, lakeTestKafka, listKeys, readLakeTable, testLakeStore } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { spawnWorker, startWorkerInProcess, type WorkerProcess } from '../support/workers.ts';
+import { setOffsets } from '../support/kafka.ts';
 
 const EVENTS = 100_000;
 const KILLS = 4;
@@ -28,7 +29,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     BATCH_SIZE: '1000',
     SESSION_TIMEOUT_MS: '10000',
   });
-  const pin = (groupId: string) => kafka.admin.setOffsets({ groupId, topic, partitions: kafka.startOffsets });
+  const pin = (groupId: string) => setOffsets({ groupId, topic, partitions: kafka.startOffsets });
 
   afterAll(async () => {
     for (const c of children) c.child.kill('SIGKILL');

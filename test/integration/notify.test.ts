@@ -8,7 +8,7 @@ import type { AggregateJobData, NotificationStore } from '../../workers/notify/n
 import { notifyWorkerModule } from '../../workers/notify/notify-worker.ts';
 import { runSender, type RunningSender } from '../../workers/notify-sender/run-sender.ts';
 import { newId, runId } from '../support/ids.ts';
-import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { groupCaughtUp, pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
 import { notificationStore, produceCdc, seedViews } from '../support/notify.ts';
 import { testReactionProducer } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -242,8 +242,7 @@ describe('notify worker and sender (reactions, replies, follows → one webhook 
   it('a replay from the first offset (a fresh group) delivers nothing new', async () => {
     const before = mine().length;
     const replay = `test-notify-replay-${runId}`;
-    for (const [topic, partitions] of startOffsets)
-      await admin.setOffsets({ groupId: replay, topic, partitions });
+    for (const [topic, partitions] of startOffsets) await setOffsets({ groupId: replay, topic, partitions });
     await startNotify(replay);
     await caughtUp(replay);
     // Anything a replay queued would be due within a window.

@@ -23,7 +23,7 @@ import { ContentQueries } from '../../workers/content/queries.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { contentReadPath, testBodyStore } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';
-import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';
+import { pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -130,7 +130,7 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       configSchema: z.object({}),
       group: { variable: 'OPS_TEST_GROUP_ID', defaultId: groups.status, topics: [testTopic] },
     };
-    await admin.setOffsets({
+    await setOffsets({
       groupId: groups.status,
       topic: testTopic,
       partitions: [
@@ -160,7 +160,7 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       if (seen === undefined || offset < seen) firstOfRun.set(partition, offset);
     }
     await pinGroupAtEnd(admin, groups.cli, [topicNames.users]);
-    await admin.setOffsets({
+    await setOffsets({
       groupId: groups.cli,
       topic: topicNames.koos,
       partitions: (await admin.fetchTopicOffsets(topicNames.koos)).map((p) => ({
@@ -239,8 +239,8 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       groupTopics: [testTopic],
       target: { kind: 'time', at: base + 2000 } as const,
     };
-    await expect(replayGroup(admin, request)).rejects.toThrow(GroupActiveError);
-    await expect(replayGroup(admin, request)).rejects.toThrow(
+    await expect(replayGroup({ kafka: testKafka(), admin }, request)).rejects.toThrow(GroupActiveError);
+    await expect(replayGroup({ kafka: testKafka(), admin }, request)).rejects.toThrow(
       /Stable with 1 member\(s\): stop every replica/,
     );
     const refused = await koo(['replay', 'content', '--to-offset', 'earliest'], {
@@ -255,7 +255,7 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       return g!.members === 0 && (g!.state === 'Empty' || g!.state === 'Dead');
     });
     const before = await committedOffsets(admin, groups.replay, [testTopic]);
-    const plan = await replayGroup(admin, { ...request, dryRun: true });
+    const plan = await replayGroup({ kafka: testKafka(), admin }, { ...request, dryRun: true });
     expect(plan.map((s) => [s.partition, s.after])).toEqual([
       [0, 2n], // the first record at or after base + 2 s
       [1, 2n], // none that recent: the log end
@@ -263,7 +263,7 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
     ]);
     expect(await committedOffsets(admin, groups.replay, [testTopic])).toEqual(before);
 
-    await replayGroup(admin, request);
+    await replayGroup({ kafka: testKafka(), admin }, request);
     const after = await committedOffsets(admin, groups.replay, [testTopic]);
     expect([0, 1, 2].map((p) => after.get(partitionKey(testTopic, p)))).toEqual([2n, 2n, 0n]);
   });
@@ -357,15 +357,18 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
   it("backfill: rebuilds koo_content into prefixed tables from its group's commits, then deletes its group", async () => {
     const progress: number[] = [];
     let started: { groupId: string; total: number } | undefined;
-    const result = await backfill(admin, {
-      worker: 'content',
-      environment: { ...process.env, LOG_LEVEL: 'warn' },
-      tablePrefix,
-      groupId: groups.backfill,
-      pollMs: 250,
-      onStart: (info) => (started = info),
-      onProgress: (done) => progress.push(done),
-    });
+    const result = await backfill(
+      { kafka: testKafka(), admin },
+      {
+        worker: 'content',
+        environment: { ...process.env, LOG_LEVEL: 'warn' },
+        tablePrefix,
+        groupId: groups.backfill,
+        pollMs: 250,
+        onStart: (info) => (started = info),
+        onProgress: (done) => progress.push(done),
+      },
+    );
     expect(result).toMatchObject({ worker: 'content', tablePrefix, completed: true });
     expect(started!.total).toBeGreaterThanOrEqual(produced.length);
     expect(result.records).toBe(started!.total);

@@ -137,14 +137,17 @@ describe('reactions rebuilt from the lake after the topic lost its old records',
       (await view(live)).every((v, k) => v.counts.likes === expectedLikes(k) && v.counts.rekoos === 1),
     );
 
-    const result = await backfill(admin, {
-      worker: 'reactions',
-      environment: { ...process.env, ...lakeEnv, LOG_LEVEL: 'warn' },
-      tablePrefix,
-      fromLake: true,
-      groupId: `test-lake-rebuild-${runId}`,
-      pollMs: 250,
-    });
+    const result = await backfill(
+      { kafka: testKafka(), admin },
+      {
+        worker: 'reactions',
+        environment: { ...process.env, ...lakeEnv, LOG_LEVEL: 'warn' },
+        tablePrefix,
+        fromLake: true,
+        groupId: `test-lake-rebuild-${runId}`,
+        pollMs: 250,
+      },
+    );
     expect(result.completed).toBe(true);
     const liveView = await view(live);
     expect(await view(rebuilt)).toEqual(liveView);
@@ -153,18 +156,21 @@ describe('reactions rebuilt from the lake after the topic lost its old records',
 
   it('is refused when the topic lost records the lake does not hold', async () => {
     await expect(
-      backfill(admin, {
-        worker: 'reactions',
-        environment: {
-          ...process.env,
-          LAKE_PREFIX: `test-lake-rebuild-empty-${runId}/`,
-          LAKE_CATALOG_NAME: `test-lake-rebuild-empty-${runId}/`,
-          LOG_LEVEL: 'warn',
+      backfill(
+        { kafka: testKafka(), admin },
+        {
+          worker: 'reactions',
+          environment: {
+            ...process.env,
+            LAKE_PREFIX: `test-lake-rebuild-empty-${runId}/`,
+            LAKE_CATALOG_NAME: `test-lake-rebuild-empty-${runId}/`,
+            LOG_LEVEL: 'warn',
+          },
+          tablePrefix,
+          fromLake: true,
+          groupId: `test-lake-rebuild-refused-${runId}`,
         },
-        tablePrefix,
-        fromLake: true,
-        groupId: `test-lake-rebuild-refused-${runId}`,
-      }),
+      ),
     ).rejects.toThrow(/lost records the lake does not hold \(partition 0: offsets 0 to \d+/);
   });
 });

@@ -62,6 +62,8 @@ const lakePrefix = `test-scale-${runId}/`;
 const engagementEnv = engagementTestEnv('scale');
 const group = (worker: string) => `test-scale-${runId}-${worker}`;
 const consumers = catalog.filter((e) => e.group);
+/** The consumers whose lag goes to zero (the lake holds its open segments uncommitted). */
+const viewWorkers = consumers.map((e) => e.name).filter((n) => n !== 'lake');
 const root = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
@@ -162,11 +164,14 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
     if (unready.length > 0) throw new Error(`unready: ${unready.join('; ')}`);
     return true;
   };
-  const caughtUp = async (names: string[]) => {
+  /** True once every named group has caught up; `onCaughtUp` hears of each the first time it has. */
+  const caughtUp = async (names: string[], onCaughtUp: (name: string) => void) => {
+    let all = true;
     for (const e of consumers.filter((c) => names.includes(c.name))) {
-      if (!(await groupCaughtUp(admin, group(e.name), e.group!.topics))) return false;
+      if (await groupCaughtUp(admin, group(e.name), e.group!.topics)) onCaughtUp(e.name);
+      else all = false;
     }
-    return true;
+    return all;
   };
   const restartKafka = async () => {
     const stack = (...args: string[]) =>
@@ -193,6 +198,16 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
         const line = `[${((Date.now() - began) / 1000).toFixed(1)} s] ${what}`;
         console.log(line);
         log.write(`${new Date().toISOString()} ${line}\n`);
+      };
+      /** Waits for the groups to catch up, printing when each first has (which one the wait is for). */
+      const waitCaughtUp = (what: string, names: string[], timeoutMs: number, intervalMs: number) => {
+        const seen = new Set<string>();
+        const onCaughtUp = (name: string) => {
+          if (seen.has(name)) return;
+          seen.add(name);
+          if (names.length > 1) step(`  ${name} caught up`);
+        };
+        return waitFor(what, () => caughtUp(names, onCaughtUp), { timeoutMs, intervalMs });
       };
       const random = new Random(7);
       const T0 = Date.now();
@@ -268,10 +283,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       );
       for (const e of consumers) await supervisor.scale(e.name, REPLICAS + 1);
       // Fan-out on write reaches the followers the graph has: follows first, as the app's order would have it.
-      await waitFor('users and follows applied', () => caughtUp(['content', 'feed']), {
-        timeoutMs: 300_000,
-        intervalMs: 1000,
-      });
+      await waitCaughtUp('users and follows applied', ['content', 'feed'], 300_000, 1000);
 
       step(
         'koos in four chunks; one replica of every worker SIGKILLed half-way (the supervisor restarts it)',
@@ -286,10 +298,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       step('restarting the Kafka broker');
       await restartKafka();
       step('broker back');
-      await waitFor('koos stored (notify needs their creators)', () => caughtUp(['content']), {
-        timeoutMs: 240_000,
-        intervalMs: 1000,
-      });
+      await waitCaughtUp('koos stored (notify needs their creators)', ['content'], 240_000, 1000);
 
       step('reactions in rounds; the DynamoDB server goes away for 30 s during the second');
       const reactable = koos.slice(0, KOOS).map((k) => k.id);
@@ -337,11 +346,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
 
       // From a caught-up pipeline: the churn measures groups that keep moving with load flowing,
       // not a backlog's chunks (a chunk cut off by a rebalance is redone whole: README, Operations).
-      await waitFor(
-        'every view worker caught up before the churn',
-        () => caughtUp(consumers.map((e) => e.name).filter((n) => n !== 'lake')),
-        { timeoutMs: 300_000, intervalMs: 2000 },
-      );
+      await waitCaughtUp('every view worker caught up before the churn', viewWorkers, 300_000, 2000);
       step(
         `churn: a random replica SIGKILLed every ${CHURN_KILL_EVERY_MS / 1000} s for ${CHURN_SECONDS} s under load`,
       );
@@ -423,11 +428,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       step('waiting for every group to catch up');
       // The lake holds each partition's open segment uncommitted (its boundaries come from the log),
       // so its lag settles at that, not zero: its rows are checked instead.
-      await waitFor(
-        'every view worker caught up',
-        () => caughtUp(consumers.map((e) => e.name).filter((n) => n !== 'lake')),
-        { timeoutMs: 300_000, intervalMs: 2000 },
-      );
+      await waitCaughtUp('every view worker caught up', viewWorkers, 300_000, 2000);
 
       // What ops see: `koo status` (the CLI, with the deployment's group variables) reports the lag gone.
       const { stdout } = await run(process.execPath, [resolve(root, 'apps/cli/koo.ts'), 'status', '--json'], {

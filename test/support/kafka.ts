@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { moveGroupToEnd, setGroupOffsets } from '../../shared/kafka/consumer-lag.ts';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
@@ -12,7 +13,21 @@ export function testKafka() {
   );
 }
 
-export { groupCaughtUp, moveGroupToEnd as pinGroupAtEnd } from '../../shared/kafka/consumer-lag.ts';
+export { groupCaughtUp } from '../../shared/kafka/consumer-lag.ts';
+
+/** admin.setOffsets without its 5 s wait a call (shared/kafka/consumer-lag.ts: setGroupOffsets). */
+export function setOffsets(request: {
+  groupId: string;
+  topic: string;
+  partitions: { partition: number; offset: string }[];
+}): Promise<void> {
+  return setGroupOffsets(testKafka(), request.groupId, [request]);
+}
+
+/** Commits the topics' current end for a group that is not running: it reads only what comes next. */
+export function pinGroupAtEnd(admin: Admin, groupId: string, topics: string[]): Promise<void> {
+  return moveGroupToEnd(testKafka(), admin, groupId, topics);
+}
 
 export interface CommitWatch {
   worker: string;
