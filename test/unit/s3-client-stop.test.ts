@@ -1,32 +1,18 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { s3For } from '../../shared/aws/s3-client.ts';
 import { runStoppable } from '../../shared/runtime/process-shutdown.ts';
+import { silentServer } from '../support/silent-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 // An S3 endpoint that accepts connections and never answers (a server stalled under load): a
 // handler's request to it must end when its work is stopped (shutdown, a rebalance), as a
 // DynamoDB request does, or the member's SIGTERM waits out its deadline (the lake did: 9 s, exit 1).
 describe('an S3 request whose work is stopped', () => {
-  let server: Server;
-  const sockets: Socket[] = [];
-  let endpoint = '';
-
-  beforeAll(async () => {
-    server = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    endpoint = `http://127.0.0.1:${address.port}`;
-  });
-  afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  const endpoint = silentServer();
 
   it('is abandoned in flight, and none starts after', async () => {
-    const s3 = s3For({ AWS_REGION: 'ap-south-1', S3_ENDPOINT: endpoint });
+    const s3 = s3For({ AWS_REGION: 'ap-south-1', S3_ENDPOINT: endpoint.url });
     const get = () => s3.send(new GetObjectCommand({ Bucket: 'koo-lake', Key: 'k' }));
     const stop = new AbortController();
     try {
@@ -34,12 +20,15 @@ describe('an S3 request whose work is stopped', () => {
         () => 'answered',
         (err: unknown) => (err as Error).name,
       );
-      await waitFor('the request to connect', () => sockets.length > 0, { timeoutMs: 5_000, intervalMs: 10 });
+      await waitFor('the request to connect', () => endpoint.sockets.length > 0, {
+        timeoutMs: 5_000,
+        intervalMs: 10,
+      });
       stop.abort();
       expect(await inFlight).toBe('AbortError');
-      const before = sockets.length;
+      const before = endpoint.sockets.length;
       await expect(runStoppable(stop.signal, get)).rejects.toMatchObject({ name: 'AbortError' });
-      expect(sockets.length).toBe(before);
+      expect(endpoint.sockets.length).toBe(before);
     } finally {
       s3.destroy();
     }

@@ -1,33 +1,19 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
 import { reactionContract } from '../../schemas/reaction.ts';
 import { frame } from '../../shared/avro/wire-format.ts';
+import { silentServer } from '../support/silent-server.ts';
 
 // A registry that accepts connections and never answers (a stopped process, a dropped route):
 // a request to it must end in a retriable error, or the partition that waits on it stalls.
 describe('a schema registry that does not answer', () => {
-  let server: Server;
-  const sockets: Socket[] = [];
-  let url = '';
-
-  beforeAll(async () => {
-    server = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    url = `http://127.0.0.1:${address.port}`;
-  });
-  afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  const registry = silentServer();
 
   it('fails the batch with a retriable REGISTRY_UNAVAILABLE after the client retried, instead of waiting forever', async () => {
-    const codec = new RegistryCodec(createSchemaRegistry(url, 200), reactionContract);
+    const codec = new RegistryCodec(createSchemaRegistry(registry.url, 200), reactionContract);
     const started = Date.now();
     const error = await codec.prepare([frame(7, Buffer.alloc(1))]).then(
       () => undefined,
@@ -35,7 +21,7 @@ describe('a schema registry that does not answer', () => {
     );
     expect(error).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
     // Each try timed out on a connection of its own: the client retried before it gave up.
-    expect(sockets.length).toBeGreaterThan(1);
+    expect(registry.sockets.length).toBeGreaterThan(1);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
