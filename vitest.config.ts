@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Unit tests need no services. Integration tests talk to the local stack (`npm run stack -- up`)
 // and share it: each reads and writes only its own ids, groups, prefixes and queues, so most run
 // side by side (they mostly wait on Kafka, Debezium and timers; two at a time: at three, waits of
-// 60 s ran out on two cores shared with the stack). The few
-// that change the stack for everyone or count a shared topic's records run alone, after the others.
+// 60 s ran out on two cores shared with the stack). The few that change the stack for everyone or
+// count a shared topic's records run alone, after the others.
 const alone = [
   'test/integration/scale.test.ts', // restarts the broker
   'test/integration/source-schema-change.test.ts', // alters a source table
