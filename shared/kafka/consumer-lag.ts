@@ -63,19 +63,21 @@ export interface GroupOffsets {
   partitions: { partition: number; offset: string }[];
 }
 
+/** How long a fetch of a member whose partitions are all paused waits (kafkajs' default: 5 s). */
+const PAUSED_FETCH_WAIT_MS = 50;
+
 /**
  * Commits `offsets` for a group that has no members, every topic in one join of the group, as
  * kafkajs' admin.setOffsets does for one: a member that pauses every partition, seeks (which
- * commits) and leaves after its first fetch. Its fetch waits this long when every partition is
- * paused; admin.setOffsets' waits kafkajs' default, 5 s, and joins once a topic: 5 s each.
+ * commits) and leaves after its first fetch. admin.setOffsets joins once a topic and its fetch
+ * waits the default 5 s: 5 s a topic.
  */
-const PAUSED_FETCH_WAIT_MS = 50;
-
 export async function setGroupOffsets(
   kafka: Kafka,
   groupId: string,
   offsets: readonly GroupOffsets[],
 ): Promise<void> {
+  if (offsets.length === 0) return;
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: PAUSED_FETCH_WAIT_MS });
   await consumer.connect();
   try {

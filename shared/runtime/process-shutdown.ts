@@ -21,6 +21,15 @@ export function runStoppable<T>(signal: AbortSignal, work: () => Promise<T>): Pr
   return stoppableWork.run(AbortSignal.any([signal, processShutdown.signal]), work);
 }
 
+/**
+ * Runs `work` that serves several handlers at once (a lake commit of many partitions' segments)
+ * outside the stoppable work of the handler that happened to start it: one handler's rebalance
+ * must not fail the others' part; shutdown still ends it.
+ */
+export function runShared<T>(work: () => Promise<T>): Promise<T> {
+  return stoppableWork.exit(work);
+}
+
 /** What ends the sink requests made here: the handler's signal inside `runStoppable`, the process's shutdown elsewhere. */
 export function stopSignal(): AbortSignal {
   return stoppableWork.getStore() ?? processShutdown.signal;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { KooError } from '../../../shared/errors/koo-error.ts';
 import { backoffDelayMs, mapConcurrent, sleep } from '../../../shared/runtime/backoff.ts';
-import { stopSignal } from '../../../shared/runtime/process-shutdown.ts';
+import { runShared, stopSignal } from '../../../shared/runtime/process-shutdown.ts';
 import type { Column } from '../columns.ts';
 import type { ColumnMetrics } from './column-metrics.ts';
 import type { LakeStore } from '../lake-store.ts';
@@ -167,7 +167,7 @@ export class LakeTables {
     const outcome = new Promise<'committed' | 'held'>((resolve, reject) =>
       queue.waiting.push({ segment, resolve, reject }),
     );
-    if (!queue.draining) void this.drain(segment.topic, queue);
+    if (!queue.draining) void runShared(() => this.drain(segment.topic, queue));
     return outcome;
   }
 

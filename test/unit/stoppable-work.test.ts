@@ -1,7 +1,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { s3For } from '../../shared/aws/s3-client.ts';
-import { runStoppable } from '../../shared/runtime/process-shutdown.ts';
+import { runShared, runStoppable, stopSignal } from '../../shared/runtime/process-shutdown.ts';
 import { silentServer } from '../support/silent-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -32,5 +32,17 @@ describe('an S3 request whose work is stopped', () => {
     } finally {
       s3.destroy();
     }
+  });
+});
+
+describe('work shared by several handlers', () => {
+  it('is not stopped by the handler that started it, only by shutdown', async () => {
+    const rebalanced = new AbortController();
+    rebalanced.abort();
+    const seen = await runStoppable(rebalanced.signal, async () => ({
+      handler: stopSignal().aborted,
+      shared: await runShared(async () => stopSignal().aborted),
+    }));
+    expect(seen).toEqual({ handler: true, shared: false });
   });
 });
