@@ -20,7 +20,7 @@ import { KooError, errorMessage } from '../errors/koo-error.ts';
 import { metrics } from '../metrics/metrics.ts';
 import { countConsumedCapacity } from './consumed-capacity.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
-import { stopSignal } from '../runtime/process-shutdown.ts';
+import { stopped, stopSignal, untilStopped } from '../runtime/process-shutdown.ts';
 import { Retries, sinkRetryPolicy, type RetryPolicy } from '../runtime/retry.ts';
 
 export interface DynamoOptions {
@@ -50,28 +50,6 @@ function outcomeOf(err: unknown): 'throttled' | 'rejected' | 'failed' {
   if (err instanceof TransactionConflictException) return 'failed';
   if (err instanceof DynamoDBServiceException && err.$fault === 'client') return 'rejected';
   return 'failed';
-}
-
-/**
- * Once the work a request serves is stopped (the process is shutting down, or the member must
- * rejoin a rebalance: `stopSignal`), no request starts and none is waited for: the batch is left
- * uncommitted for the partition's owner, and every write here is idempotent or fenced, so a write
- * that lands after all is harmless. Without this a handler's remaining writes (a chunk over a
- * thousand koos against a slow table) run past the shutdown deadline or the rebalance timeout.
- */
-function stopped(operation: string, cause?: unknown): KooError {
-  return new KooError('SHUTTING_DOWN', `DynamoDB ${operation} abandoned: its work was stopped`, {
-    retriable: true,
-    cause,
-  });
-}
-
-function untilStopped<T>(request: Promise<T>, operation: string, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const abandon = () => reject(stopped(operation));
-    signal.addEventListener('abort', abandon, { once: true });
-    request.then(resolve, reject).finally(() => signal.removeEventListener('abort', abandon));
-  });
 }
 
 /**
@@ -120,11 +98,11 @@ export class Dynamo {
       await this.inFlight.acquire(signal);
       if (signal.aborted) {
         this.inFlight.abandon();
-        throw stopped(operation);
+        throw stopped(`DynamoDB ${operation}`);
       }
       const stopTimer = metrics.dynamodbRequestDuration.startTimer({ operation });
       try {
-        const out = await untilStopped(request(this.doc), operation, signal);
+        const out = await untilStopped(request(this.doc), `DynamoDB ${operation}`, signal);
         stopTimer();
         this.inFlight.release(true);
         this.lastAnsweredAt = Date.now();
@@ -162,7 +140,7 @@ export class Dynamo {
         metrics.dynamodbRequests.inc({ operation, outcome: throttled ? 'throttled' : 'error' });
         if (throttled) metrics.dynamodbThrottles.inc({ operation });
         if (!(await retries.wait())) {
-          if (signal.aborted) throw stopped(operation, err);
+          if (signal.aborted) throw stopped(`DynamoDB ${operation}`, err);
           throw new KooError(
             throttled ? 'SINK_THROTTLED' : 'SINK_UNAVAILABLE',
             `DynamoDB ${operation} failed after ${retries.failures + 1} attempts: ${String(err)}`,

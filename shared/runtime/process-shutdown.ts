@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { errorMessage } from '../errors/koo-error.ts';
+import { errorMessage, KooError } from '../errors/koo-error.ts';
 import type { Logger } from '../logging/logger.ts';
 
 /**
@@ -33,6 +33,30 @@ export function runShared<T>(work: () => Promise<T>): Promise<T> {
 /** What ends the sink requests made here: the handler's signal inside `runStoppable`, the process's shutdown elsewhere. */
 export function stopSignal(): AbortSignal {
   return stoppableWork.getStore() ?? processShutdown.signal;
+}
+
+/**
+ * Once the work a request serves is stopped (the process is shutting down, or the member must
+ * rejoin a rebalance: `stopSignal`), no request starts and none is waited for: the batch is left
+ * uncommitted for the partition's owner, and every write of the pipeline is idempotent or fenced,
+ * so a write that lands after all is harmless. Without this a handler's remaining writes (a chunk
+ * over a thousand koos against a slow table) run past the shutdown deadline or the rebalance timeout.
+ */
+export function stopped(what: string, cause?: unknown): KooError {
+  return new KooError('SHUTTING_DOWN', `${what} abandoned: its work was stopped`, {
+    retriable: true,
+    cause,
+  });
+}
+
+/** `request`'s outcome, or `stopped(what)` as soon as `signal` aborts (the request itself goes on). */
+export function untilStopped<T>(request: Promise<T>, what: string, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abandon = () => reject(stopped(what));
+    if (signal.aborted) abandon();
+    signal.addEventListener('abort', abandon, { once: true });
+    request.then(resolve, reject).finally(() => signal.removeEventListener('abort', abandon));
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { s3For } from '../../shared/aws/s3-client.ts';
-import { runShared, runStoppable, stopSignal } from '../../shared/runtime/process-shutdown.ts';
+import { runShared, runStoppable, stopSignal, untilStopped } from '../../shared/runtime/process-shutdown.ts';
 import { silentServer } from '../support/silent-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -44,5 +44,16 @@ describe('work shared by several handlers', () => {
       shared: await runShared(async () => stopSignal().aborted),
     }));
     expect(seen).toEqual({ handler: true, shared: false });
+  });
+
+  it('is not waited for by a handler whose work is stopped: it gets SHUTTING_DOWN, the work goes on', async () => {
+    const stop = new AbortController();
+    let finish!: (v: string) => void;
+    const shared = runShared(() => new Promise<string>((resolve) => (finish = resolve)));
+    const waiting = runStoppable(stop.signal, () => untilStopped(shared, 'a shared commit', stopSignal()));
+    stop.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'SHUTTING_DOWN', retriable: true });
+    finish('committed');
+    expect(await shared).toBe('committed');
   });
 });

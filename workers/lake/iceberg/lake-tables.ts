@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { KooError } from '../../../shared/errors/koo-error.ts';
 import { backoffDelayMs, mapConcurrent, sleep } from '../../../shared/runtime/backoff.ts';
-import { runShared, stopSignal } from '../../../shared/runtime/process-shutdown.ts';
+import { runShared, stopSignal, untilStopped } from '../../../shared/runtime/process-shutdown.ts';
 import type { Column } from '../columns.ts';
 import type { ColumnMetrics } from './column-metrics.ts';
 import type { LakeStore } from '../lake-store.ts';
@@ -159,7 +159,9 @@ export class LakeTables {
    * Appends the segment's files; resolves 'held' when the table already holds the segment.
    * Segments of a topic that arrive while its commit is in flight wait, and the next commit adds
    * them all in one snapshot: a member's partitions cut together cost one commit, not one each,
-   * and fewer commits race the other members' for the catalog's pointer.
+   * and fewer commits race the other members' for the catalog's pointer. The caller stops waiting
+   * when its work is stopped (its member must rejoin a rebalance), while the commit goes on for
+   * the others; it may still add this segment, which the table's offsets make harmless.
    */
   append(segment: SegmentFiles): Promise<'committed' | 'held'> {
     let queue = this.appends.get(segment.topic);
@@ -168,7 +170,7 @@ export class LakeTables {
       queue.waiting.push({ segment, resolve, reject }),
     );
     if (!queue.draining) void runShared(() => this.drain(segment.topic, queue));
-    return outcome;
+    return untilStopped(outcome, `iceberg append to ${segment.topic}`, stopSignal());
   }
 
   /** Commits the topic's waiting appends, all that waited at once, until none wait. */
