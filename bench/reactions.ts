@@ -1,8 +1,8 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { topicNames } from '../schemas/topics.ts';
 import { commonConfigSchema } from '../shared/config/common.ts';
 import { loadConfig } from '../shared/config/load-config.ts';
-import { setGroupOffsets } from '../shared/kafka/consumer-lag.ts';
+import { logEnds, setGroupOffsets } from '../shared/kafka/consumer-lag.ts';
 import { kafkaClientOptions } from '../shared/kafka/kafka-client.ts';
 import { ReactionProducer } from '../clients/producer/reaction-producer.ts';
 import { sleep } from '../shared/runtime/backoff.ts';
@@ -40,12 +40,6 @@ async function pinAt(
 ): Promise<void> {
   await setGroupOffsets(kafka, groupId, [{ topic: topicNames.reactions, partitions }]);
 }
-
-const endOffsets = async (admin: Admin) =>
-  (await admin.fetchTopicOffsets(topicNames.reactions)).map((p) => ({
-    partition: p.partition,
-    offset: p.high,
-  }));
 
 /**
  * What a reactions benchmark runs on: connections, a reaction producer, `kooCount` koos (as the
@@ -87,7 +81,7 @@ export async function benchReactions(): Promise<Figures[]> {
   ];
 
   // Phase 1: one backlog, drained by each consumer from the same offsets.
-  const start = await endOffsets(admin);
+  const start = await logEnds(admin, topicNames.reactions);
   for (let sent = 0; sent < backlog; sent += 5_000) {
     await Promise.all(workload.next(Math.min(5_000, backlog - sent)).map((e) => producer.emit(e)));
   }
@@ -102,7 +96,7 @@ export async function benchReactions(): Promise<Figures[]> {
   // Phase 2: steady load; latency from produce to the committed effect.
   for (const [i, c] of consumers.slice(0, 2).entries()) {
     const groupId = `bench-reactions-live-${i}-${run}`;
-    await pinAt(kafka, groupId, await endOffsets(admin));
+    await pinAt(kafka, groupId, await logEnds(admin, topicNames.reactions));
     const live = async () => {
       const total = rate * liveSeconds;
       const began = Date.now();

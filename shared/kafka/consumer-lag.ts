@@ -49,12 +49,15 @@ export async function moveGroupToEnd(
   groupId: string,
   topics: string[],
 ): Promise<void> {
-  const offsets: GroupOffsets[] = [];
-  for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    offsets.push({ topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
-  }
+  const offsets = await Promise.all(
+    topics.map(async (topic) => ({ topic, partitions: await logEnds(admin, topic) })),
+  );
   await setGroupOffsets(kafka, groupId, offsets);
+}
+
+/** The topic's log end per partition, as offsets to commit: a group set there reads only what comes next. */
+export async function logEnds(admin: Admin, topic: string): Promise<GroupOffsets['partitions']> {
+  return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
 }
 
 /** Offsets of one topic's partitions, to commit for a group. */

@@ -144,7 +144,10 @@ describe('engagement worker against the stack', () => {
     const before = new Map<string, number>();
     for (const id of [a, b, c, d, e, f, repeated]) before.set(id, (await read.queries.score(id)).score);
     await worker!.close();
-    for (const topic of topics) await setOffsets({ groupId, topic, partitions: start[topic]! });
+    await setOffsets(
+      groupId,
+      topics.map((topic) => ({ topic, partitions: start[topic]! })),
+    );
     worker = await startWorkerInProcess(engagementWorkerModule, env);
     await caughtUp();
     for (const [id, score] of before)

@@ -235,8 +235,10 @@ describe('feed worker (follows and koos CDC → koo_graph, koo_feed; read path)'
       partition: p.partition,
       offset: p.low,
     }));
-    await setOffsets({ groupId: replayGroup, topic: topicNames.follows, partitions: followsStart });
-    await setOffsets({ groupId: replayGroup, topic: topicNames.koos, partitions: koosStart });
+    await setOffsets(replayGroup, [
+      { topic: topicNames.follows, partitions: followsStart },
+      { topic: topicNames.koos, partitions: koosStart },
+    ]);
     const replay = await startWorkerInProcess(feedWorkerModule, {
       FEED_GROUP_ID: replayGroup,
       FEED_CAP: String(CAP),

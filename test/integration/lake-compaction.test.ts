@@ -55,7 +55,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
   };
 
   beforeAll(async () => {
-    await setOffsets({ groupId, topic, partitions: kafka.startOffsets });
+    await setOffsets(groupId, [{ topic, partitions: kafka.startOffsets }]);
     worker = await startWorkerInProcess(lakeWorkerModule, env(groupId));
     // Hours 08 and 09 interleaved, so every segment writes a file of each.
     await kafka.producer.send({
@@ -136,7 +136,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     await worker?.close();
     worker = undefined;
     const replayGroup = `${groupId}-replay`;
-    await setOffsets({ groupId: replayGroup, topic, partitions: kafka.startOffsets });
+    await setOffsets(replayGroup, [{ topic, partitions: kafka.startOffsets }]);
     worker = await startWorkerInProcess(lakeWorkerModule, env(replayGroup));
     // The replay cuts where the first run did, so once it is through it has committed at least as
     // far (further where others' events came after the first run stopped).

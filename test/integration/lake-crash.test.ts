@@ -29,7 +29,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     BATCH_SIZE: '1000',
     SESSION_TIMEOUT_MS: '10000',
   });
-  const pin = (groupId: string) => setOffsets({ groupId, topic, partitions: kafka.startOffsets });
+  const pin = (groupId: string) => setOffsets(groupId, [{ topic, partitions: kafka.startOffsets }]);
 
   afterAll(async () => {
     for (const c of children) c.child.kill('SIGKILL');

@@ -83,7 +83,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
 
   it('holds every committed record once, across a column added to the source table, a compaction cut short, a replay and expiry', async () => {
     const groupId = `test-iceberg-${runId}`;
-    await setOffsets({ groupId, topic, partitions: kafka.startOffsets });
+    await setOffsets(groupId, [{ topic, partitions: kafka.startOffsets }]);
     const first = await start(groupId);
 
     // 100 changes of one key (one partition) over three hours; the last 40 carry a column the
@@ -193,7 +193,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
 
     // A replay from where the file began re-cuts the same segments: the table already holds them.
     const replayGroup = `${groupId}-replay`;
-    await setOffsets({ groupId: replayGroup, topic, partitions: kafka.startOffsets });
+    await setOffsets(replayGroup, [{ topic, partitions: kafka.startOffsets }]);
     await start(replayGroup);
     await waitFor(
       'the replay to commit past the closed segments',
@@ -299,7 +299,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
     const groupId = `test-iceberg-reactions-${runId}`;
     const reactionsTopic = topicNames.reactions;
     const ends = await logEnds(kafka.admin, reactionsTopic);
-    await setOffsets({ groupId, topic: reactionsTopic, partitions: ends });
+    await setOffsets(groupId, [{ topic: reactionsTopic, partitions: ends }]);
     // This table's catalog is Glue: the SQL catalog's path is the first test's.
     await startWorkerInProcess(lakeWorkerModule, {
       ...glueEnv,
@@ -370,7 +370,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
   it('merges the manifests from the 100th commit on: readers open few, and every row is there once', async () => {
     const groupId = `test-iceberg-merge-${runId}`;
     const mergeEnv = { LAKE_CATALOG_NAME: `test-merge-${runId}` };
-    await setOffsets({ groupId, topic, partitions: await logEnds(kafka.admin, topic) });
+    await setOffsets(groupId, [{ topic, partitions: await logEnds(kafka.admin, topic) }]);
     // One record a segment: each change is a commit of its own.
     await startWorkerInProcess(lakeWorkerModule, {
       ...mergeEnv,

@@ -242,7 +242,10 @@ describe('notify worker and sender (reactions, replies, follows → one webhook 
   it('a replay from the first offset (a fresh group) delivers nothing new', async () => {
     const before = mine().length;
     const replay = `test-notify-replay-${runId}`;
-    for (const [topic, partitions] of startOffsets) await setOffsets({ groupId: replay, topic, partitions });
+    await setOffsets(
+      replay,
+      [...startOffsets].map(([topic, partitions]) => ({ topic, partitions })),
+    );
     await startNotify(replay);
     await caughtUp(replay);
     // Anything a replay queued would be due within a window.

@@ -130,15 +130,16 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       configSchema: z.object({}),
       group: { variable: 'OPS_TEST_GROUP_ID', defaultId: groups.status, topics: [testTopic] },
     };
-    await setOffsets({
-      groupId: groups.status,
-      topic: testTopic,
-      partitions: [
-        { partition: 0, offset: '1' },
-        { partition: 1, offset: '0' },
-        { partition: 2, offset: '0' },
-      ],
-    });
+    await setOffsets(groups.status, [
+      {
+        topic: testTopic,
+        partitions: [
+          { partition: 0, offset: '1' },
+          { partition: 1, offset: '0' },
+          { partition: 2, offset: '0' },
+        ],
+      },
+    ]);
     const [status] = await groupStatuses(admin, [entry], {});
     expect(status).toMatchObject({ worker: 'ops-test', groupId: groups.status, state: 'Empty', members: 0 });
     expect(status!.partitions.map((p) => [p.partition, p.committed, p.end, p.lag])).toEqual([
@@ -160,14 +161,15 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
       if (seen === undefined || offset < seen) firstOfRun.set(partition, offset);
     }
     await pinGroupAtEnd(admin, groups.cli, [topicNames.users]);
-    await setOffsets({
-      groupId: groups.cli,
-      topic: topicNames.koos,
-      partitions: (await admin.fetchTopicOffsets(topicNames.koos)).map((p) => ({
-        partition: p.partition,
-        offset: String(firstOfRun.get(p.partition) ?? p.high),
-      })),
-    });
+    await setOffsets(groups.cli, [
+      {
+        topic: topicNames.koos,
+        partitions: (await admin.fetchTopicOffsets(topicNames.koos)).map((p) => ({
+          partition: p.partition,
+          offset: String(firstOfRun.get(p.partition) ?? p.high),
+        })),
+      },
+    ]);
 
     const { code, stdout, stderr } = await koo(['status', '--json'], { CONTENT_GROUP_ID: groups.cli });
     expect(stderr).toBe('');

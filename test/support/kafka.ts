@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { moveGroupToEnd, setGroupOffsets } from '../../shared/kafka/consumer-lag.ts';
+import { moveGroupToEnd, setGroupOffsets, type GroupOffsets } from '../../shared/kafka/consumer-lag.ts';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
@@ -15,13 +15,9 @@ export function testKafka() {
 
 export { groupCaughtUp } from '../../shared/kafka/consumer-lag.ts';
 
-/** admin.setOffsets without its 5 s wait a call (shared/kafka/consumer-lag.ts: setGroupOffsets). */
-export function setOffsets(request: {
-  groupId: string;
-  topic: string;
-  partitions: { partition: number; offset: string }[];
-}): Promise<void> {
-  return setGroupOffsets(testKafka(), request.groupId, [request]);
+/** Commits the offsets of a group that is not running, all topics in one join (setGroupOffsets). */
+export function setOffsets(groupId: string, offsets: GroupOffsets[]): Promise<void> {
+  return setGroupOffsets(testKafka(), groupId, offsets);
 }
 
 /** Commits the topics' current end for a group that is not running: it reads only what comes next. */

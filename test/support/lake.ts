@@ -8,8 +8,11 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { LakeStore, type LakeObject } from '../../workers/lake/lake-store.ts';
+import { logEnds } from '../../shared/kafka/consumer-lag.ts';
 import { testKafka } from './kafka.ts';
 import { stackEnv } from './stack-env.ts';
+
+export { logEnds };
 
 export const lakeBucket = process.env.LAKE_BUCKET ?? 'koo-lake';
 
@@ -20,11 +23,6 @@ export function testLakeStore(): LakeStore {
     bucket: lakeBucket,
     partBytes: 5 * 1024 * 1024,
   });
-}
-
-/** The topic's log end per partition, as `setOffsets` takes it: a group set there starts with what comes next. */
-export async function logEnds(admin: Admin, topic: string): Promise<{ partition: number; offset: string }[]> {
-  return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
 }
 
 /**

@@ -125,11 +125,11 @@ interface SnapshotPlan {
  * The lake's topics as Iceberg tables. Each committed segment's files are appended to its topic's
  * table in one snapshot (with the other segments cut meanwhile) whose summary records, per Kafka
  * partition, the offset the table holds it through; the check and the commit are one
- * compare-and-swap of the catalog's pointer, so a
- * segment the table already holds (a replay, a crash before the Kafka commit, a member that lost
- * the partition and kept running) adds nothing, and every file is added exactly once. A
- * compaction swaps its merged object for the objects it covers in one `replace` snapshot. Files
- * stay where the lake writes them; metadata goes under `<prefix>_iceberg/<topic>/metadata/`.
+ * compare-and-swap of the catalog's pointer, so a segment the table already holds (a replay, a
+ * crash before the Kafka commit, a member that lost the partition and kept running) adds nothing,
+ * and every file is added exactly once. A compaction swaps its merged object for the objects it
+ * covers in one `replace` snapshot. Files stay where the lake writes them; metadata goes under
+ * `<prefix>_iceberg/<topic>/metadata/`.
  */
 export class LakeTables {
   private readonly store: LakeStore;
