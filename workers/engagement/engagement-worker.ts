@@ -9,6 +9,7 @@ import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { decodeChangeEvent } from '../../shared/cdc/debezium.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
+import { packTransactions } from '../../shared/dynamodb/transact.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
 import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
@@ -23,6 +24,7 @@ import {
   replyStateKey,
   storedScoreOf,
   type EngagementEvent,
+  type EngagementStep,
   type EngagementWeights,
 } from './decide.ts';
 import { kooScoreItemOf, ScoreStore, type KooScoreItem } from './score-store.ts';
@@ -116,8 +118,8 @@ export interface EngagementWorkerParts extends WorkerParts<EngagementConfig> {
 /**
  * engagement: koo.reactions and replies in koo.public.koos → a forward-decayed score on each koo
  * item in koo_content, and trending sets in Redis. Per batch (one source partition): one read of
- * the koos' scores and fences and of the reacting users' states, one fenced write per koo with
- * new events (a transaction with the states it changes), one Redis pipeline.
+ * the koos' scores and fences and of the reacting users' states, fenced writes of the koos with
+ * new events and the states they change (packed into transactions), one Redis pipeline.
  */
 export class EngagementWorker extends WorkerBase<EngagementWorkerParts, EngagementEvent> {
   readonly name = 'engagement';
@@ -162,29 +164,42 @@ export class EngagementWorker extends WorkerBase<EngagementWorkerParts, Engageme
     const expiresAt =
       Math.floor(this.now() / 1000) + this.parts.config.ENGAGEMENT_TOMBSTONE_TTL_DAYS * 86_400;
     const current: KooScoreItem[] = [];
+    const chains: EngagementStep[][] = [];
+    for (const [id, events] of byKoo) {
+      const item = stored.get(id);
+      const steps = planKoo(
+        id,
+        events,
+        storedScoreOf(item, fence),
+        fence,
+        pairs.get(id) ?? new Map(),
+        this.weights,
+        this.decay,
+      );
+      // Already applied (a redelivery): the score is still put in Redis, which may have missed it.
+      const applied = steps.length === 0 && item ? kooScoreItemOf(item) : undefined;
+      if (applied) current.push(applied);
+      if (steps.length > 0) chains.push(steps);
+    }
+    // Koos share transactions (one request for many koos when each has few events); a koo's
+    // steps go in successive rounds, in order (each expects the fence the one before leaves).
+    const after = new Map<string, KooScoreItem | undefined>();
+    for (const round of packTransactions(chains, (step) => 1 + step.pairs.length)) {
+      await mapConcurrent(
+        round,
+        this.parts.config.SINK_CONCURRENCY,
+        async (steps) => {
+          const written = await this.parts.scores.write(steps, expiresAt);
+          for (const step of steps) after.set(step.score.contentId, written);
+        },
+        ctx.signal,
+      );
+    }
     const readBack: string[] = [];
-    await mapConcurrent(
-      [...byKoo],
-      this.parts.config.SINK_CONCURRENCY,
-      async ([id, events]) => {
-        const item = stored.get(id);
-        const steps = planKoo(
-          id,
-          events,
-          storedScoreOf(item, fence),
-          fence,
-          pairs.get(id) ?? new Map(),
-          this.weights,
-          this.decay,
-        );
-        // Already applied (a redelivery): the score is still put in Redis, which may have missed it.
-        let after = steps.length === 0 && item ? kooScoreItemOf(item) : undefined;
-        for (const step of steps) after = await this.parts.scores.write(step, expiresAt);
-        if (after) current.push(after);
-        else if (steps.length > 0) readBack.push(id);
-      },
-      ctx.signal,
-    );
+    for (const [id, item] of after) {
+      if (item) current.push(item);
+      else readBack.push(id);
+    }
     // Koos last written by a transaction: their score as it is now (other partitions add too).
     for (const item of (await this.parts.scores.read(readBack, fence)).values()) {
       const score = kooScoreItemOf(item);

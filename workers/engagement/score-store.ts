@@ -43,8 +43,8 @@ export interface ScoreTables {
 
 /**
  * The engagement worker's DynamoDB adapter on koo_content and koo_engagement: one BatchGetItem
- * per batch for the koos' scores and fences (and one for the users' states), one conditional
- * write per koo step: an UpdateItem, or a transaction when the step stores users' states. A
+ * per batch for the koos' scores and fences (and one for the users' states), then the koos'
+ * steps packed into transactions (a lone step without users' states is an UpdateItem). A
  * condition that fails (another writer moved the landmark or the fence since the read) is a
  * retriable error: the runtime runs the batch again, reading again, and the fences drop what was
  * applied.
@@ -99,27 +99,27 @@ export class ScoreStore extends DynamoStore<ScoreTables> {
   }
 
   /**
-   * Applies a planned step. Without users' states, one UpdateItem that resolves with the koo's
-   * score after it; with them, one transaction of the score and the states, which resolves with
-   * undefined (a transaction returns no item: the caller reads the score back).
+   * Applies planned steps of different koos, all or none. One step without users' states is one
+   * UpdateItem that resolves with the koo's score after it; anything else is one transaction of
+   * the scores and the states, which resolves with undefined (a transaction returns no item: the
+   * caller reads the scores back).
    */
-  async write(step: EngagementStep, expiresAtSeconds: number): Promise<KooScoreItem | undefined> {
-    const w = step.score;
-    const update = this.scoreUpdate(w);
-    if (step.pairs.length === 0) {
-      const after = await this.dynamo.updateIf({ ...update, ReturnValues: 'ALL_NEW' });
+  async write(steps: readonly EngagementStep[], expiresAtSeconds: number): Promise<KooScoreItem | undefined> {
+    if (steps.length === 1 && steps[0]!.pairs.length === 0) {
+      const w = steps[0]!.score;
+      const after = await this.dynamo.updateIf({ ...this.scoreUpdate(w), ReturnValues: 'ALL_NEW' });
       if (!after) throw moved(w.contentId);
       return kooScoreItemOf(after)!;
     }
     await transactWrite(
       this.dynamo,
-      [
-        { Update: update },
-        ...step.pairs.map((p) => ({
-          Put: { TableName: this.tables.pairs, Item: pairItemOf(w.contentId, p, expiresAtSeconds) },
+      steps.flatMap(({ score, pairs }) => [
+        { Update: this.scoreUpdate(score) },
+        ...pairs.map((p) => ({
+          Put: { TableName: this.tables.pairs, Item: pairItemOf(score.contentId, p, expiresAtSeconds) },
         })),
-      ],
-      `score of ${w.contentId}`,
+      ]),
+      steps.length === 1 ? `score of ${steps[0]!.score.contentId}` : `scores of ${steps.length} koos`,
     );
     return undefined;
   }
