@@ -10,8 +10,7 @@ const alone = [
   'test/integration/source-schema-change.test.ts', // alters a source table
   'test/integration/reactions-lake-rebuild.test.ts', // deletes koo.reactions' records (DeleteRecords)
   'test/integration/resnapshot.test.ts', // counts koo.dlq's records
-  'test/integration/lake-crash.test.ts', // counts the records of a window of koo.public.koos
-  'test/integration/lake-iceberg.test.ts', // counts the records of a window of koo.reactions
+  'test/integration/lake-iceberg-reactions.test.ts', // counts the records of a window of koo.reactions
 ];
 const integration = {
   globalSetup: ['test/integration/global-setup.ts'],

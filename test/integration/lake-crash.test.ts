@@ -1,10 +1,16 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { lakeSnapshot, lakeTestKafka, listKeys, readLakeTable, testLakeStore } from '../support/lake.ts';
+import {
+  lakeSnapshot,
+  lakeTestKafka,
+  listKeys,
+  privateKoosTopic,
+  readLakeTable,
+  testLakeStore,
+} from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { spawnWorker, startWorkerInProcess, type WorkerProcess } from '../support/workers.ts';
 import { setOffsets } from '../support/kafka.ts';
@@ -12,10 +18,11 @@ import { setOffsets } from '../support/kafka.ts';
 const EVENTS = 100_000;
 const KILLS = 4;
 const prefix = `test-lake-crash-${runId}/`;
-const topic = topicNames.koos;
+// Its own topic: the table's count is of this test's records only (it runs beside other files).
+const topic = privateKoosTopic(`test-lake-crash-${runId}`);
 
 describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
-  const kafka = lakeTestKafka(topic);
+  const kafka = lakeTestKafka(topic, { create: true });
   const store = testLakeStore();
   const children: WorkerProcess[] = [];
   let replay: RunningWorker | undefined;

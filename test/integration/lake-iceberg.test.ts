@@ -1,11 +1,5 @@
-import { CreateDatabaseCommand, DeleteDatabaseCommand, GlueClient } from '@aws-sdk/client-glue';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
-import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import avro from 'avsc';
-import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
-import { createSchemaRegistry } from '../../shared/avro/schema-registry-client.ts';
-import { frame } from '../../shared/avro/wire-format.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
 import { SqlCatalog } from '../../workers/lake/iceberg/sql-catalog.ts';
@@ -21,9 +15,14 @@ import {
 } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { reactionSchemas } from '../support/reactions.ts';
 import pg from 'pg';
-import { lakeTestKafka, logEnds, readLakeTable } from '../support/lake.ts';
+import {
+  glueTestDatabases,
+  lakeTestKafka,
+  logEnds,
+  privateKoosTopic,
+  readLakeTable,
+} from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
@@ -31,23 +30,22 @@ import { setOffsets } from '../support/kafka.ts';
 
 // The lake's Iceberg tables in the SQL catalog and in Glue, read back by pyiceberg, DuckDB
 // (iceberg_scan) and Spark SQL from the stack's lake-readers venv: every committed record once,
-// across a column added to the source table and a field added to the reaction schema, through a
-// compaction cut short after each step, unchanged by a replay, pruned by column bounds, and
-// through merged manifests.
+// across a column added to the source table, through a compaction cut short after each step,
+// unchanged by a replay, pruned by column bounds, and through merged manifests. The reactions'
+// table (Avro, Glue): lake-iceberg-reactions.test.ts.
 
-const topic = topicNames.koos;
+// Its own CDC topic: what the tables hold is this file's records alone (it runs beside others).
+const topic = privateKoosTopic(`test-iceberg-${runId}`);
 const prefix = `test-iceberg-${runId}/`;
 const catalogEnv = { LAKE_CATALOG_NAME: `test-${runId}` }; // the stack's catalog (LAKE_CATALOG_URL's default)
 const ROTATE_ROWS = 20;
 const hour = (h: number, minute: number) => Date.UTC(2026, 10, 27, h, minute);
 
 const readTable = (...flags: string[]) => readLakeTable(topic, catalogEnv, ...flags);
-// The stack's Glue (moto, beside its S3; GLUE_ENDPOINT's default), in databases of this run's.
-const glueDatabases = [`test_lake_${runId}`, `test_race_${runId}`];
-const glueEnv = { LAKE_CATALOG_URL: `glue://${glueDatabases[0]}` };
+const glueDatabase = `test_race_${runId}`;
 
 describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
-  const kafka = lakeTestKafka(topic);
+  const kafka = lakeTestKafka(topic, { create: true });
   const workers: RunningWorker[] = [];
   const start = (groupId: string) =>
     startWorkerInProcess(lakeWorkerModule, {
@@ -62,23 +60,11 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
   const config = loadLakeConfig({ ...process.env, ...catalogEnv, LAKE_PREFIX: prefix, LAKE_TOPICS: topic });
   const store = createLakeStore(config);
   const tables = createLakeTables(config, store)!;
-  const glue = new GlueClient({
-    endpoint: stackEnv.motoEndpoint,
-    region: stackEnv.awsRegion,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  // In AWS the CloudFormation stack creates the database; the lake worker creates its tables.
-  beforeAll(() =>
-    Promise.all(
-      glueDatabases.map((Name) => glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name } }))),
-    ),
-  );
+  glueTestDatabases([glueDatabase]);
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.close()));
     await tables.close();
     store.destroy();
-    await Promise.all(glueDatabases.map((Name) => glue.send(new DeleteDatabaseCommand({ Name }))));
-    glue.destroy();
   });
 
   it('holds every committed record once, across a column added to the source table, a compaction cut short, a replay and expiry', async () => {
@@ -225,7 +211,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
 
   it.each([
     ['sql', { ...catalogEnv, LAKE_CATALOG_NAME: `test-race-${runId}` }],
-    ['glue', { LAKE_CATALOG_URL: `glue://${glueDatabases[1]}` }],
+    ['glue', { LAKE_CATALOG_URL: `glue://${glueDatabase}` }],
   ])(
     'adds a segment once when two members commit it at the same time, and never behind a later one (%s)',
     async (kind, raceCatalog) => {
@@ -294,78 +280,6 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
       }
     },
   );
-
-  it('holds the reactions (Avro through the registry) by the hour of their event time, across a field added to the reaction schema', async () => {
-    const groupId = `test-iceberg-reactions-${runId}`;
-    const reactionsTopic = topicNames.reactions;
-    const ends = await logEnds(kafka.admin, reactionsTopic);
-    await setOffsets(groupId, [{ topic: reactionsTopic, partitions: ends }]);
-    // This table's catalog is Glue: the SQL catalog's path is the first test's.
-    await startWorkerInProcess(lakeWorkerModule, {
-      ...glueEnv,
-      LAKE_GROUP_ID: groupId,
-      LAKE_PREFIX: prefix,
-      LAKE_TOPICS: reactionsTopic,
-      LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
-      LAKE_ROTATE_AGE_MS: '600000',
-    }).then((w) => workers.push(w));
-    // 100 reactions to one koo (its key: one partition) over two event hours: the first 50 by the
-    // app's producer (schemas/reaction.avsc), the last 50 by a producer whose schema has an added
-    // field (`client`) the lake's release does not know yet.
-    const producer = await ReactionProducer.connect({
-      brokers: stackEnv.kafkaBrokers,
-      schemaRegistryUrl: stackEnv.schemaRegistryUrl,
-    });
-    const contentId = newId();
-    const reaction = (i: number) => ({
-      event_id: newId(),
-      type: 'like' as const,
-      content_id: contentId,
-      user_id: newId(),
-      event_time: hour(10 + Math.floor(i / 50), i % 50),
-    });
-    try {
-      for (let i = 0; i < 50; i++) await producer.emit(reaction(i));
-    } finally {
-      await producer.close();
-    }
-    const { withClient } = reactionSchemas;
-    const { id: withClientId } = await createSchemaRegistry(stackEnv.schemaRegistryUrl).register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(withClient) },
-      { subject: `test-lake-reactions-${runId}-value` },
-    );
-    const withClientType = avro.Type.forSchema(withClient as avro.Schema);
-    await kafka.producer.send({
-      topic: reactionsTopic,
-      messages: Array.from({ length: 50 }, (_, i) => ({
-        key: contentId,
-        value: frame(withClientId, withClientType.toBuffer({ ...reaction(50 + i), client: 'android' })),
-      })),
-    });
-    // The partition the koo's key chose is the one that grew (this file runs alone: vitest.config.ts).
-    const grown = (await logEnds(kafka.admin, reactionsTopic)).find(
-      (p) => p.offset !== ends.find((e) => e.partition === p.partition)!.offset,
-    )!;
-    const from = BigInt(ends.find((e) => e.partition === grown.partition)!.offset);
-    expect(BigInt(grown.offset) - from).toBe(100n);
-    const held = Number(((from + 99n) / BigInt(ROTATE_ROWS)) * BigInt(ROTATE_ROWS) - from);
-    const read = await waitFor(
-      `the reactions table to hold the ${held} records of closed segments`,
-      async () => {
-        const r = await readLakeTable(reactionsTopic, glueEnv).catch(() => undefined);
-        return r && r.pyiceberg_rows >= held ? r : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 1000 },
-    );
-    expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
-    // The readers read old and new files without options: the old rows' client is null.
-    const columns = { event_id: held, event_time: held, content_id: held, client: held - 50 };
-    expect(read.non_null).toMatchObject(columns);
-    // Spark SQL through Iceberg's GlueCatalog.
-    const bySpark = await readLakeTable(reactionsTopic, glueEnv, '--spark');
-    expect(bySpark).toMatchObject({ spark_rows: held, spark_duplicate_positions: 0 });
-    expect(bySpark.spark_non_null).toMatchObject(columns);
-  });
 
   it('merges the manifests from the 100th commit on: readers open few, and every row is there once', async () => {
     const groupId = `test-iceberg-merge-${runId}`;

@@ -1,3 +1,4 @@
+import { CreateDatabaseCommand, DeleteDatabaseCommand, GlueClient } from '@aws-sdk/client-glue';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { LakeStore, type LakeObject } from '../../workers/lake/lake-store.ts';
 import { logEnds } from '../../shared/kafka/consumer-lag.ts';
+import { topicNames, topics } from '../../schemas/topics.ts';
 import { testKafka } from './kafka.ts';
 import { stackEnv } from './stack-env.ts';
 
@@ -28,9 +30,11 @@ export function testLakeStore(): LakeStore {
 /**
  * A lake test's Kafka, connected before the file's tests and closed after them: an admin, a
  * producer of raw CDC envelopes, and where `topic` ended before the test wrote anything (a group
- * set there reads only this run).
+ * set there reads only this run). With `create`, the file's own topic is created first, as
+ * koo.public.koos is (and deleted after): what the lake holds of it is this file's records alone,
+ * whatever runs beside.
  */
-export function lakeTestKafka(topic: string) {
+export function lakeTestKafka(topic: string, { create = false } = {}) {
   const kafka = {} as {
     admin: Admin;
     producer: Producer;
@@ -41,12 +45,55 @@ export function lakeTestKafka(topic: string) {
     kafka.admin = client.admin();
     kafka.producer = client.producer();
     await Promise.all([kafka.admin.connect(), kafka.producer.connect()]);
+    if (create) {
+      const { partitions, config } = topics.find((t) => t.name === topicNames.koos)!;
+      await kafka.admin.createTopics({
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+          },
+        ],
+        waitForLeaders: true,
+      });
+    }
     kafka.startOffsets = await logEnds(kafka.admin, topic);
   });
   afterAll(async () => {
+    if (create) await kafka.admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await Promise.all([kafka.admin?.disconnect(), kafka.producer?.disconnect()]);
   });
   return kafka;
+}
+
+/**
+ * A Debezium topic of koos of this run's own (`<server>.public.koos`: the lake reads a CDC topic
+ * of any server name, as Debezium's `topic.prefix` sets it), for a lake test that counts what the
+ * log holds.
+ */
+export function privateKoosTopic(server: string): string {
+  return `${server}.public.koos`;
+}
+
+/**
+ * Glue databases of the file's own in the stack's Glue (moto, beside its S3; GLUE_ENDPOINT's
+ * default), created before its tests and dropped after them: in AWS the CloudFormation stack
+ * creates the database, the lake worker its tables.
+ */
+export function glueTestDatabases(names: readonly string[]): void {
+  const glue = new GlueClient({
+    endpoint: stackEnv.motoEndpoint,
+    region: stackEnv.awsRegion,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  beforeAll(() =>
+    Promise.all(names.map((Name) => glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name } })))),
+  );
+  afterAll(async () => {
+    await Promise.all(names.map((Name) => glue.send(new DeleteDatabaseCommand({ Name }))));
+    glue.destroy();
+  });
 }
 
 /** The objects below `prefix`, in key order: what they are, not when they were last written. */

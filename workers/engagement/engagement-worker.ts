@@ -36,7 +36,7 @@ export const engagementConfigSchema = workerConfigSchema.safeExtend({
   ENGAGEMENT_GROUP_ID: env.string('koo-engagement'),
   /** Bigger batches coalesce more of a popular koo's events into one write. */
   BATCH_SIZE: env.int(2000, 1, 100_000),
-  /** A partition's batches are written at most once per this interval (so a koo's score, per source partition); 0: every batch. */
+  /** A partition's batches short of BATCH_SIZE are written at most once per this interval (so a koo's score, per source partition); 0: every batch. */
   ENGAGEMENT_FLUSH_INTERVAL_MS: env.int(1000, 0, 60_000),
   /** A koo's score halves every this many minutes without engagement. */
   ENGAGEMENT_HALF_LIFE_MINUTES: env.int(360, 1),
@@ -150,7 +150,9 @@ export class EngagementWorker extends WorkerBase<EngagementWorkerParts, Engageme
 
   async handle(batch: DecodedRecord<EngagementEvent>[], ctx: HandlerContext): Promise<void> {
     const { topic, partition } = batch[0]!.raw;
-    await this.awaitFlushInterval(`${topic}/${partition}`, ctx.signal);
+    // A full batch is a backlog: waiting would not make it bigger, only the drain slower.
+    if (batch.length < this.parts.config.BATCH_SIZE)
+      await this.awaitFlushInterval(`${topic}/${partition}`, ctx.signal);
     const fence = fenceAttribute(topic, partition);
     const byKoo = eventsPerKoo(batch.map((r) => ({ event: r.value, offset: Number(r.raw.offset) })));
     const reacting = batch.flatMap(({ value: e }) =>
