@@ -125,9 +125,14 @@ def spark_session():
     return builder.getOrCreate()
 
 
+def spark_name(topic: str) -> str:
+    """The topic's table in Spark SQL, each part quoted (a Debezium server name may hold a `-`)."""
+    return ".".join(f"`{part}`" for part in [catalog_name, *identifier_of(topic).split(".")])
+
+
 def spark_counts(spark, topic: str, columns: list[str], first_snapshot: int | None) -> dict:
     """The table counted by Spark SQL, as an analyst would query it (and AS OF its first snapshot)."""
-    name = f"`{catalog_name}`.{identifier_of(topic)}"
+    name = spark_name(topic)
     counted = ", ".join(f"count(`{c}`)" for c in columns)
     rows, duplicates, *non_null = spark.sql(
         f"select count(*), count(*) - count(distinct _kafka_partition, _kafka_offset), {counted} from {name}"
@@ -161,7 +166,7 @@ def where_counts(table, topic: str, location: str, spark) -> dict:
         ).fetchone()[0],
     }
     if spark:
-        name = f"`{catalog_name}`.{identifier_of(topic)}"
+        name = spark_name(topic)
         counts["where_spark_rows"] = spark.sql(
             f"select count(*) from {name} where `{column}` = '{literal}'"
         ).first()[0]
