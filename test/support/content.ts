@@ -1,4 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { contentAttr as A } from '../../schemas/koo-content.ts';
 import { tableName } from '../../schemas/tables.ts';
 import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import type { Item } from '../../shared/dynamodb/batch-writer.ts';
@@ -33,6 +34,32 @@ export function contentReadPath(): {
       )
     ).Item;
   return { dynamo, queries, rawItem };
+}
+
+// What the reactions and engagement workers write on a koo's item (their groups in other files
+// count the koos of this one too, when they run side by side).
+const otherWorkersAttributes = new Set<string>([
+  A.likes,
+  A.shares,
+  A.rekoos,
+  A.reactionsOffset,
+  A.reactionsPartition,
+  A.score,
+  A.scoreLandmark,
+  A.scoreVersion,
+  A.trendingRetracted,
+]);
+
+/** A koo's item as the content worker wrote it: without the counters and the score. */
+export function contentWorkerAttributes(item: Item | undefined): Item | undefined {
+  return (
+    item &&
+    Object.fromEntries(
+      Object.entries(item).filter(
+        ([name]) => !otherWorkersAttributes.has(name) && !name.startsWith(A.scoreFencePrefix),
+      ),
+    )
+  );
 }
 
 /** Creates a user and koos in the source database; times are explicit so order is known. */
