@@ -4,7 +4,7 @@ import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
 import {
-  lakeSnapshot,
+  LakeMirror,
   lakeTestKafka,
   listKeys,
   privateKoosTopic,
@@ -24,6 +24,7 @@ const topic = privateKoosTopic(`test-lake-crash-${runId}`);
 describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
   const kafka = lakeTestKafka(topic, { create: true });
   const store = testLakeStore();
+  const mirror = new LakeMirror(store, prefix); // polls download what is new, not the lake
   const children: WorkerProcess[] = [];
   let replay: RunningWorker | undefined;
   const env = (groupId: string) => ({
@@ -41,6 +42,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
   afterAll(async () => {
     for (const c of children) c.child.kill('SIGKILL');
     await replay?.close();
+    await mirror.close();
     store.destroy();
   });
 
@@ -83,7 +85,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     expect(kills).toBe(KILLS - 1);
 
     const countRows = async () => {
-      const lake = await lakeSnapshot(store, prefix);
+      const lake = await mirror.snapshot();
       try {
         const [r] = await lake.rows(
           `select count(*) as n, count(distinct (_kafka_partition, _kafka_offset)) as distinct_positions from ${lake.topic(topic)} where creator_id = '${creator}'`,
@@ -91,6 +93,8 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
         return { rows: Number(r!.n), distinct: Number(r!.distinct_positions) };
       } catch {
         return { rows: 0, distinct: 0 };
+      } finally {
+        await lake.close();
       }
     };
     const counts = await waitFor(

@@ -31,7 +31,7 @@ import { engagementReadPath, engagementTestEnv } from '../support/engagement.ts'
 import { feedReadPath } from '../support/feed.ts';
 import { runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka, watchCommits } from '../support/kafka.ts';
-import { lakeSnapshot, testLakeStore } from '../support/lake.ts';
+import { LakeMirror, testLakeStore } from '../support/lake.ts';
 import { notificationStore } from '../support/notify.ts';
 import { reactionReadPath, testReactionProducer } from '../support/reactions.ts';
 import { stackEnv } from '../support/stack-env.ts';
@@ -102,7 +102,7 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       // each second would be most of the load on the stack's DynamoDB (two shared cores).
       TRENDING_SNAPSHOT_INTERVAL_MS: '30000',
       ...Object.fromEntries(consumers.map((e) => [e.group!.variable, group(e.name)])),
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.SCALE_LOG_LEVEL ?? 'warn',
       DYNAMODB_ENDPOINT: dynamo.url,
       SESSION_TIMEOUT_MS: '10000',
       // A replica that dies while its group rebalances holds the group this long (README, Operations).
@@ -583,8 +583,9 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
         [topicNames.koos]: 'content_id',
         [topicNames.reactions]: 'content_id',
       };
+      const mirror = new LakeMirror(lake, lakePrefix); // polls download what is new, not the lake
       const lakeRows = async () => {
-        const snapshot = await lakeSnapshot(lake, lakePrefix);
+        const snapshot = await mirror.snapshot();
         try {
           const counts: Record<string, { rows: number; distinct: number }> = {};
           for (const topic of Object.keys(expectedRows)) {
@@ -611,7 +612,9 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
           return JSON.stringify(counts) === JSON.stringify(expectedLake) ? counts : undefined;
         },
         { timeoutMs: 120_000, intervalMs: 3000 },
-      ).catch(lakeRows);
+      )
+        .catch(lakeRows)
+        .finally(() => mirror.close());
       expect.soft(lakeCounts).toEqual(expectedLake);
       expect.soft(sawUnready).toBe(true);
       step('checked');

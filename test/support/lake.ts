@@ -109,31 +109,79 @@ export async function listKeys(store: LakeStore, prefix: string): Promise<Omit<L
  * the objects from disk with the same layout (hive partitioning works the same).
  */
 export async function lakeSnapshot(store: LakeStore, prefix: string) {
-  const dir = await mkdtemp(join(tmpdir(), 'koo-lake-'));
-  // The data objects only: a run's Iceberg metadata (under `_iceberg/`) is most of its objects.
-  const keys = (await listKeys(store, prefix)).filter(
-    ({ key }) => key.endsWith('.parquet') && !key.startsWith(`${prefix}_iceberg/`),
-  );
-  await mapConcurrent(keys, 16, async ({ key }) => {
-    const path = join(dir, key.slice(prefix.length));
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, await store.get(key));
-  });
-  const db = await DuckDBInstance.create(':memory:');
-  const connection = await db.connect();
+  const mirror = new LakeMirror(store, prefix);
+  const snapshot = await mirror.snapshot();
   return {
-    dir,
-    keys,
-    /** `read_parquet` of a topic's objects with hive partitioning, for FROM clauses. */
-    topic: (topic: string) =>
-      `read_parquet('${dir}/${topic}/*/*/*.parquet', hive_partitioning = true, filename = true, union_by_name = true)`,
-    rows: async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson(),
+    ...snapshot,
     close: async () => {
-      connection.closeSync();
-      db.closeSync();
-      await rm(dir, { recursive: true, force: true });
+      await snapshot.close();
+      await mirror.close();
     },
   };
+}
+
+/**
+ * The lake below `prefix` kept on disk for a test that polls it: each snapshot downloads only
+ * the Parquet objects that are new or changed (by ETag; an early upload is rewritten under its
+ * name when its segment is cut) and drops those gone (compaction), so polling reads each object
+ * about once instead of the whole lake on every poll, which the stack's S3 would serve at the
+ * lake worker's expense.
+ */
+export class LakeMirror {
+  private dir: string | undefined;
+  /** ETag of each object on disk, by key. */
+  private readonly held = new Map<string, string>();
+  private readonly store: LakeStore;
+  private readonly prefix: string;
+
+  constructor(store: LakeStore, prefix: string) {
+    this.store = store;
+    this.prefix = prefix;
+  }
+
+  /** Brings the copy up to the lake's listing, then opens DuckDB on it; close it before the next. */
+  async snapshot() {
+    const dir = (this.dir ??= await mkdtemp(join(tmpdir(), 'koo-lake-')));
+    const path = (key: string) => join(dir, key.slice(this.prefix.length));
+    // The data objects only: a run's Iceberg metadata (under `_iceberg/`) is most of its objects.
+    const keys = (await listKeys(this.store, this.prefix)).filter(
+      ({ key }) => key.endsWith('.parquet') && !key.startsWith(`${this.prefix}_iceberg/`),
+    );
+    const listed = new Set(keys.map((k) => k.key));
+    for (const key of [...this.held.keys()].filter((k) => !listed.has(k))) {
+      await rm(path(key), { force: true });
+      this.held.delete(key);
+    }
+    await mapConcurrent(
+      keys.filter(({ key, etag }) => this.held.get(key) !== etag),
+      16,
+      async ({ key, etag }) => {
+        await mkdir(dirname(path(key)), { recursive: true });
+        await writeFile(path(key), await this.store.get(key));
+        this.held.set(key, etag);
+      },
+    );
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    return {
+      dir,
+      keys,
+      /** `read_parquet` of a topic's objects with hive partitioning, for FROM clauses. */
+      topic: (topic: string) =>
+        `read_parquet('${dir}/${topic}/*/*/*.parquet', hive_partitioning = true, filename = true, union_by_name = true)`,
+      rows: async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson(),
+      close: async () => {
+        connection.closeSync();
+        db.closeSync();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.held.clear();
+  }
 }
 
 /** A lake's Iceberg table as infra/python/read_lake_tables.py reads it (pyiceberg and DuckDB). */
