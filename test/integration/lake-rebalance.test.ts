@@ -4,7 +4,9 @@ import { topicNames } from '../../schemas/topics.ts';
 import { LakeWorker, loadLakeConfig } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow, rawRecord } from '../support/cdc-events.ts';
 import { runId } from '../support/ids.ts';
-import { lakeSnapshot, testLakeStore } from '../support/lake.ts';
+import { lakeSnapshot, listKeys, testLakeStore } from '../support/lake.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { metrics } from '../../shared/metrics/metrics.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { handlerContext } from '../support/workers.ts';
 
@@ -78,5 +80,42 @@ describe('lake worker across a rebalance', () => {
     }
     expect(a.heldFrom(topic, 0)).toBe(300n);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('uploads a held segment early once until it changes, however long a sweep of many partitions takes', async () => {
+    const store = testLakeStore();
+    stores.push(store);
+    const worker = new LakeWorker({
+      store,
+      registry: createSchemaRegistry(stackEnv.schemaRegistryUrl),
+      // A segment held 1 s by the clock is uploaded early; the sweep runs every 250 ms.
+      config: loadLakeConfig({
+        ...process.env,
+        LAKE_PREFIX: `${prefix}early/`,
+        LAKE_TOPICS: topic,
+        LAKE_ROTATE_AGE_MS: '1000',
+      }),
+    });
+    const uploads = async () =>
+      (await metrics.lakeUploadDuration.get()).values
+        .filter((v) => v.metricName?.endsWith('_count') && v.labels.topic === topic)
+        .reduce((sum, v) => sum + v.value, 0);
+    const before = await uploads();
+    worker.assigned();
+    // Enough held partitions that one sweep of their uploads outlasts the sweep interval.
+    const partitions = 40;
+    for (let partition = 0; partition < partitions; partition++) {
+      await worker.handle(
+        batch(worker, 100, 110).map((r) => ({ ...r, raw: { ...r.raw, partition } })),
+        ctx,
+      );
+    }
+    await waitFor(
+      'every held segment uploaded early',
+      async () => (await listKeys(store, `${prefix}early/`)).length === partitions,
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await worker.close(); // after the uploads queued so far
+    expect((await uploads()) - before).toBe(partitions);
   });
 });

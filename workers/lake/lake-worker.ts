@@ -116,6 +116,8 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   private readonly readers = new Map<string, TopicReader>();
   private readonly partitions = new Map<string, PartitionState>();
   private readonly timer: NodeJS.Timeout;
+  /** Whether an uploadAged sweep is running. */
+  private sweeping = false;
 
   constructor(parts: LakeWorkerParts) {
     super(parts.config.LAKE_GROUP_ID, parts);
@@ -243,21 +245,34 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
     }
   }
 
-  /** Uploads segments held longer than the age limit, under their final names; their offsets stay uncommitted. */
+  /**
+   * Uploads segments held longer than the age limit, under their final names; their offsets stay
+   * uncommitted. One sweep at a time, its partitions' uploads side by side: a sweep that outlasts
+   * the timer's tick (many held partitions, a slow store) is not joined by another that would
+   * upload the same segments again.
+   */
   private async uploadAged(): Promise<void> {
-    const due = [...this.partitions.values()].filter(
-      (s) =>
-        s.segment &&
-        this.now() - s.segment.openedAtMs >= this.limits.ageMs &&
-        s.uploadedThrough !== s.segment.nextOffset,
-    );
-    for (const state of due) {
-      await this.exclusive(state, async () => {
-        const segment = state.segment;
-        if (!segment || this.partitions.get(`${state.topic}/${state.partition}`) !== state) return;
-        await this.upload(state, segment, 'early');
-        state.uploadedThrough = segment.nextOffset;
-      }).catch(() => undefined); // the cut uploads the same objects again, and reports failures
+    if (this.sweeping) return;
+    this.sweeping = true;
+    const due = (s: PartitionState) =>
+      s.segment !== undefined &&
+      this.now() - s.segment.openedAtMs >= this.limits.ageMs &&
+      s.uploadedThrough !== s.segment.nextOffset;
+    try {
+      await mapConcurrent(
+        [...this.partitions.values()].filter(due),
+        this.parts.config.SINK_CONCURRENCY,
+        (state) =>
+          this.exclusive(state, async () => {
+            // A batch may have cut, or this partition gone to another member, since the sweep began.
+            if (!due(state) || this.partitions.get(`${state.topic}/${state.partition}`) !== state) return;
+            const segment = state.segment!;
+            await this.upload(state, segment, 'early');
+            state.uploadedThrough = segment.nextOffset;
+          }).catch(() => undefined), // the cut uploads the same objects again, and reports failures
+      );
+    } finally {
+      this.sweeping = false;
     }
   }
 
