@@ -133,10 +133,6 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
   });
 
   afterAll(async () => {
-    // `up connect` waits until Debezium streams again after the broker's restart (restarting a
-    // task the outage failed), so the files after this one find the CDC path as they expect it.
-    // This test writes its CDC records itself: the wait need not hold it up.
-    await stack('up', 'connect');
     await supervisor?.close();
     await Promise.all([admin?.disconnect(), cdc?.disconnect(), reactions?.close()]);
     await scores.flushRedis();
@@ -147,6 +143,10 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
     scores.close();
     lake.destroy();
     log.end();
+    // `up connect` waits until Debezium streams again after the broker's restart (restarting a
+    // task the outage failed), so the files after this one find the CDC path as they expect it.
+    // This test writes its CDC records itself: the wait need not hold it up.
+    await stack('up', 'connect');
   });
 
   const readyz = async (r: Replica) => {

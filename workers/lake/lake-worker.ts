@@ -116,8 +116,8 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   private readonly readers = new Map<string, TopicReader>();
   private readonly partitions = new Map<string, PartitionState>();
   private readonly timer: NodeJS.Timeout;
-  /** Whether an uploadAged sweep is running. */
-  private sweeping = false;
+  /** The uploadAged sweep running, if one is. */
+  private sweep: Promise<void> | undefined;
 
   constructor(parts: LakeWorkerParts) {
     super(parts.config.LAKE_GROUP_ID, parts);
@@ -251,29 +251,28 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
    * the timer's tick (many held partitions, a slow store) is not joined by another that would
    * upload the same segments again.
    */
-  private async uploadAged(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
+  private uploadAged(): Promise<void> {
+    this.sweep ??= this.sweepAged().finally(() => (this.sweep = undefined));
+    return this.sweep;
+  }
+
+  private async sweepAged(): Promise<void> {
     const due = (s: PartitionState) =>
       s.segment !== undefined &&
       this.now() - s.segment.openedAtMs >= this.limits.ageMs &&
       s.uploadedThrough !== s.segment.nextOffset;
-    try {
-      await mapConcurrent(
-        [...this.partitions.values()].filter(due),
-        this.parts.config.SINK_CONCURRENCY,
-        (state) =>
-          this.exclusive(state, async () => {
-            // A batch may have cut, or this partition gone to another member, since the sweep began.
-            if (!due(state) || this.partitions.get(`${state.topic}/${state.partition}`) !== state) return;
-            const segment = state.segment!;
-            await this.upload(state, segment, 'early');
-            state.uploadedThrough = segment.nextOffset;
-          }).catch(() => undefined), // the cut uploads the same objects again, and reports failures
-      );
-    } finally {
-      this.sweeping = false;
-    }
+    await mapConcurrent(
+      [...this.partitions.values()].filter(due),
+      this.parts.config.SINK_CONCURRENCY,
+      (state) =>
+        this.exclusive(state, async () => {
+          // A batch may have cut, or this partition gone to another member, since the sweep began.
+          if (!due(state) || this.partitions.get(`${state.topic}/${state.partition}`) !== state) return;
+          const segment = state.segment!;
+          await this.upload(state, segment, 'early');
+          state.uploadedThrough = segment.nextOffset;
+        }).catch(() => undefined), // the cut uploads the same objects again, and reports failures
+    );
   }
 
   private state(topic: string, partition: number): PartitionState {
@@ -312,6 +311,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   /** Held segments are not uploaded on the way out: the partition's next owner rebuilds them from the committed offset. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.sweep; // its uploads use the store
     await Promise.all([...this.partitions.values()].map((s) => s.busy));
     await this.parts.tables?.close();
     this.parts.store.destroy();
