@@ -36,7 +36,7 @@ describe('lake Iceberg table of the reactions (read by pyiceberg, DuckDB and Spa
     const reactionsTopic = topicNames.reactions;
     const ends = await logEnds(kafka.admin, reactionsTopic);
     await setOffsets(groupId, [{ topic: reactionsTopic, partitions: ends }]);
-    // This table's catalog is Glue: the SQL catalog's path is the first test's.
+    // This table's catalog is Glue (the SQL catalog's path: lake-iceberg.test.ts).
     await startWorkerInProcess(lakeWorkerModule, {
       ...glueEnv,
       LAKE_GROUP_ID: groupId,
