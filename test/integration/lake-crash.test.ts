@@ -18,7 +18,7 @@ import { setOffsets } from '../support/kafka.ts';
 const EVENTS = 100_000;
 const KILLS = 4;
 const prefix = `test-lake-crash-${runId}/`;
-// Its own topic: the table's count is of this test's records only (it runs beside other files).
+// Its own topic: what the table holds is this test's records only, whatever else writes koos.
 const topic = privateKoosTopic(`test-lake-crash-${runId}`);
 
 describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {

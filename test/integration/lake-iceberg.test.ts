@@ -34,7 +34,7 @@ import { setOffsets } from '../support/kafka.ts';
 // unchanged by a replay, pruned by column bounds, and through merged manifests. The reactions'
 // table (Avro, Glue): lake-iceberg-reactions.test.ts.
 
-// Its own CDC topic: what the tables hold is this file's records alone (it runs beside others).
+// Its own CDC topic: what the tables hold is this file's records only, whatever else writes koos.
 const topic = privateKoosTopic(`test-iceberg-${runId}`);
 const prefix = `test-iceberg-${runId}/`;
 const catalogEnv = { LAKE_CATALOG_NAME: `test-${runId}` }; // the stack's catalog (LAKE_CATALOG_URL's default)
