@@ -15,6 +15,7 @@ import { engagementReadPath } from '../support/engagement.ts';
 import { feedReadPath } from '../support/feed.ts';
 import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
+import { logEnds } from '../../shared/kafka/consumer-lag.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
@@ -52,10 +53,7 @@ describe('feed worker (follows and koos CDC → koo_graph, koo_feed; read path)'
     db = sourceDb();
     admin = testKafka().admin();
     await admin.connect();
-    koosStart = (await admin.fetchTopicOffsets(topicNames.koos)).map((p) => ({
-      partition: p.partition,
-      offset: p.high,
-    }));
+    koosStart = await logEnds(admin, topicNames.koos);
     await pinGroupAtEnd(admin, feedGroup, feedTopics);
     await pinGroupAtEnd(admin, contentGroup, [topicNames.koos, topicNames.users]);
     workers.push(

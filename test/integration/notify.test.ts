@@ -9,6 +9,7 @@ import { notifyWorkerModule } from '../../workers/notify/notify-worker.ts';
 import { runSender, type RunningSender } from '../../workers/notify-sender/run-sender.ts';
 import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
+import { logEnds } from '../../shared/kafka/consumer-lag.ts';
 import { notificationStore, produceCdc, seedViews } from '../support/notify.ts';
 import { testReactionProducer } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -91,17 +92,7 @@ describe('notify worker and sender (reactions, replies, follows → one webhook 
         { id: ravi, handle: 'ravi' },
       ],
     );
-    startOffsets = new Map(
-      await Promise.all(
-        topics.map(
-          async (t) =>
-            [
-              t,
-              (await admin.fetchTopicOffsets(t)).map((p) => ({ partition: p.partition, offset: p.high })),
-            ] as const,
-        ),
-      ),
-    );
+    startOffsets = new Map(await Promise.all(topics.map(async (t) => [t, await logEnds(admin, t)] as const)));
     const group = `test-notify-${runId}`;
     await pinGroupAtEnd(admin, group, topics);
     await startNotify(group);

@@ -24,6 +24,7 @@ import { envelope, kooRow } from '../support/cdc-events.ts';
 import { contentReadPath, testBodyStore } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';
 import { pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
+import { logEnds } from '../../shared/kafka/consumer-lag.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -164,9 +165,9 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
     await setOffsets(groups.cli, [
       {
         topic: topicNames.koos,
-        partitions: (await admin.fetchTopicOffsets(topicNames.koos)).map((p) => ({
-          partition: p.partition,
-          offset: String(firstOfRun.get(p.partition) ?? p.high),
+        partitions: (await logEnds(admin, topicNames.koos)).map(({ partition, offset }) => ({
+          partition,
+          offset: String(firstOfRun.get(partition) ?? offset),
         })),
       },
     ]);
