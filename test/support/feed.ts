@@ -9,14 +9,14 @@ import { FeedQueries } from '../../workers/feed/queries.ts';
 import { testBodyStore } from './content.ts';
 import { testDynamo } from './stack-env.ts';
 
-/** Reads of koo_feed and koo_graph for assertions: the read path, and raw items. */
-export function feedReadPath(cap: number) {
+/** Reads of koo_feed and koo_graph (under a TABLE_PREFIX) for assertions: the read path, and raw items. */
+export function feedReadPath(cap: number, prefix = '') {
   const dynamo = testDynamo();
-  const graph = new GraphStore(dynamo, { graph: tableName('graph') }, 8);
+  const graph = new GraphStore(dynamo, { graph: tableName('graph', prefix) }, 8);
   const queries = new FeedQueries(dynamo, {
-    graphTable: tableName('graph'),
-    feedTable: tableName('feed'),
-    contentTable: tableName('content'),
+    graphTable: tableName('graph', prefix),
+    feedTable: tableName('feed', prefix),
+    contentTable: tableName('content', prefix),
     mediaBucket: 'koo-media',
     bodies: testBodyStore(),
     cap,
@@ -42,7 +42,7 @@ export function feedReadPath(cap: number) {
       dynamo.call('Query', (doc) =>
         doc.send(
           new QueryCommand({
-            TableName: tableName('feed'),
+            TableName: tableName('feed', prefix),
             KeyConditionExpression: '#id = :id',
             ExpressionAttributeNames: { '#id': F.userId },
             ExpressionAttributeValues: { ':id': userId },
@@ -59,7 +59,7 @@ export function feedReadPath(cap: number) {
       dynamo.call('Scan', (doc) =>
         doc.send(
           new ScanCommand({
-            TableName: tableName('feed'),
+            TableName: tableName('feed', prefix),
             FilterExpression: '#c = :c AND NOT begins_with(#u, :index)',
             ExpressionAttributeNames: { '#c': F.contentId, '#u': F.userId },
             ExpressionAttributeValues: { ':c': contentId, ':index': authorKoosId('') },
@@ -74,7 +74,7 @@ export function feedReadPath(cap: number) {
       await dynamo.call('GetItem', (doc) =>
         doc.send(
           new GetCommand({
-            TableName: tableName('feed'),
+            TableName: tableName('feed', prefix),
             Key: { [F.userId]: fanOutRecordId(contentId), [F.key]: '#' },
             ConsistentRead: true,
           }),
@@ -85,7 +85,11 @@ export function feedReadPath(cap: number) {
     (
       await dynamo.call('GetItem', (doc) =>
         doc.send(
-          new GetCommand({ TableName: tableName('users'), Key: { id: userId }, ConsistentRead: true }),
+          new GetCommand({
+            TableName: tableName('users', prefix),
+            Key: { id: userId },
+            ConsistentRead: true,
+          }),
         ),
       )
     ).Item;

@@ -13,6 +13,7 @@ import { logEnds } from '../../shared/kafka/consumer-lag.ts';
 import { topicNames, topics } from '../../schemas/topics.ts';
 import { testKafka } from './kafka.ts';
 import { stackEnv } from './stack-env.ts';
+import { waitFor } from './wait-for.ts';
 
 export { logEnds };
 
@@ -58,7 +59,11 @@ export function lakeTestKafka(topic: string, { create = false } = {}) {
         waitForLeaders: true,
       });
     }
-    kafka.startOffsets = await logEnds(kafka.admin, topic);
+    // A new topic's leaders can reach the broker's metadata after createTopics returns: until
+    // then ListOffsets answers "not the leader" (seen with two files creating topics at once).
+    kafka.startOffsets = await waitFor(`${topic}'s log ends`, () => logEnds(kafka.admin, topic), {
+      timeoutMs: 30_000,
+    });
   });
   afterAll(async () => {
     if (create) await kafka.admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);

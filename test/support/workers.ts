@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { compileCacheEnv } from '../../apps/supervisor/supervisor.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import type { HandlerContext } from '../../shared/runtime/worker-definition.ts';
 import {
@@ -39,7 +40,7 @@ export interface WorkerProcess {
 export function spawnWorker(worker: string, env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, [resolve(root, `workers/${worker}/main.ts`)], {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: { ...compileCacheEnv, ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
