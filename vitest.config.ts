@@ -3,20 +3,26 @@ import { defineConfig } from 'vitest/config';
 // Unit tests need no services. Integration tests talk to the local stack (`npm run stack -- up`)
 // and share it: each reads and writes only its own ids, groups, prefixes and queues, so most run
 // side by side (they mostly wait on Kafka, Debezium and timers; two at a time: at three, waits of
-// 60 s ran out on two cores shared with the stack). The few that change the stack for everyone or
-// count a shared topic's records run alone, after the others.
+// 60 s ran out on two cores shared with the stack). The few that change the stack for everyone,
+// count a shared topic's records or load the stack run after them: beside the unit tests where
+// none of them touches what another changes or counts, else alone.
 const alone = [
   'test/integration/scale.test.ts', // restarts the broker
-  'test/integration/source-schema-change.test.ts', // alters a source table
   'test/integration/reactions-lake-rebuild.test.ts', // deletes koo.reactions' records (DeleteRecords)
   'test/integration/resnapshot.test.ts', // counts koo.dlq's records
+];
+// Beside each other and the unit tests (which fill the time these wait on rebalances, segment
+// ages and Spark): no file here produces reactions or reads the koos' CDC topic but the one that
+// alters its table.
+const besideUnit = [
+  // Their own topics make these two safe beside others, but they load the stack's S3 and, in
+  // bursts, the cores (100,000 events; Spark): beside the integration files, those files' 60 s
+  // waits ran out.
+  'test/integration/lake-crash.test.ts',
+  'test/integration/lake-iceberg.test.ts',
+  'test/integration/source-schema-change.test.ts', // alters a source table (koos)
   'test/integration/lake-iceberg-reactions.test.ts', // counts the records of a window of koo.reactions
 ];
-// Their own topics make these two safe beside others, but they load the stack's S3 and, in bursts,
-// the cores (100,000 events; Spark): beside the integration files, those files' 60 s waits ran
-// out. Beside each other and the unit tests they are fine: between the bursts they mostly wait on
-// group rebalances and segment ages, so the three share that time.
-const lakeLoad = ['test/integration/lake-crash.test.ts', 'test/integration/lake-iceberg.test.ts'];
 const integration = {
   globalSetup: ['test/integration/global-setup.ts'],
   testTimeout: 180_000,
@@ -30,7 +36,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: [...alone, ...lakeLoad],
+          exclude: [...alone, ...besideUnit],
           maxWorkers: Number(process.env.INTEGRATION_FILES_AT_ONCE ?? 2),
           sequence: { groupOrder: 0 },
           ...integration,
@@ -46,9 +52,9 @@ export default defineConfig({
       },
       {
         test: {
-          name: 'integration-lake',
-          include: lakeLoad,
-          maxWorkers: 3, // one group's pool: the two lake files and, in the third lane, the unit files
+          name: 'integration-beside-unit',
+          include: besideUnit,
+          maxWorkers: 3, // one pool for the group: the two lake files, and the unit files and the rest in the third lane
           sequence: { groupOrder: 1 },
           ...integration,
         },

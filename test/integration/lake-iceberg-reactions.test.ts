@@ -16,8 +16,8 @@ import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
 // The reactions' Iceberg table in Glue, read back by pyiceberg, DuckDB and Spark SQL. It counts
-// what a window of koo.reactions holds, so it runs alone (vitest.config.ts); the CDC tables:
-// lake-iceberg.test.ts.
+// what a window of koo.reactions holds, so no file that produces reactions runs beside it
+// (vitest.config.ts); the CDC tables: lake-iceberg.test.ts.
 
 const prefix = `test-iceberg-reactions-${runId}/`;
 const ROTATE_ROWS = 20;
