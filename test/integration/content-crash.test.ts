@@ -9,7 +9,7 @@ import { newId, runId } from '../support/ids.ts';
 import { groupCaughtUp, pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { workerReplicas } from '../support/workers.ts';
+import { workerReplicas, crashSessionTimeout } from '../support/workers.ts';
 
 const KOOS = 1500;
 const groupId = `test-content-crash-${runId}`;
@@ -21,7 +21,7 @@ describe('content worker, 2 replicas, one SIGKILLed mid-stream', () => {
   const replicas = workerReplicas('content', {
     CONTENT_GROUP_ID: groupId,
     BATCH_SIZE: '100',
-    SESSION_TIMEOUT_MS: '10000',
+    ...crashSessionTimeout,
   });
   const start = replicas.start;
 

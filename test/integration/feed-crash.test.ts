@@ -12,7 +12,7 @@ import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';
 import { sourceDb } from '../support/postgres.ts';
 import { privateTables } from '../support/tables.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+import { spawnWorker, type WorkerProcess, crashSessionTimeout } from '../support/workers.ts';
 
 const FOLLOWERS = 20_000;
 const groupId = `test-feed-crash-${runId}`;
@@ -31,7 +31,7 @@ describe('feed worker SIGKILLed in the middle of a fan-out to 20,000 followers',
     const w = spawnWorker('feed', {
       FEED_GROUP_ID: groupId,
       TABLE_PREFIX: tablePrefix,
-      SESSION_TIMEOUT_MS: '10000',
+      ...crashSessionTimeout,
       FEED_FANOUT_PAGE: '2000',
       // moto answers every Query by scanning the whole table, so sampled trims (a Query each) would
       // dominate here; trimming is covered in feed.test.ts.

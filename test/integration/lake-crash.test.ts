@@ -12,7 +12,12 @@ import {
   testLakeStore,
 } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { spawnWorker, startWorkerInProcess, type WorkerProcess } from '../support/workers.ts';
+import {
+  spawnWorker,
+  startWorkerInProcess,
+  type WorkerProcess,
+  crashSessionTimeout,
+} from '../support/workers.ts';
 import { setOffsets } from '../support/kafka.ts';
 
 const EVENTS = 100_000;
@@ -35,7 +40,7 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
     LAKE_ROTATE_ROWS: '1000',
     LAKE_ROTATE_AGE_MS: '3000',
     BATCH_SIZE: '1000',
-    SESSION_TIMEOUT_MS: '10000',
+    ...crashSessionTimeout,
   });
   const pin = (groupId: string) => setOffsets(groupId, [{ topic, partitions: kafka.startOffsets }]);
 

@@ -9,7 +9,7 @@ import { expectLikesDeliveredOnce, likeRound, notificationStore, seedViews } fro
 import { testReactionProducer } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWebhook } from '../support/webhook.ts';
-import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+import { spawnWorker, type WorkerProcess, crashSessionTimeout } from '../support/workers.ts';
 
 const KOOS = 150;
 const ROUNDS = 3;
@@ -24,7 +24,7 @@ const env = {
   NOTIFY_SENDER_CONCURRENCY: '4',
   NOTIFY_RECIPIENT_LIMIT: '1000',
   BATCH_SIZE: '50',
-  SESSION_TIMEOUT_MS: '10000',
+  ...crashSessionTimeout,
 };
 
 describe('notify worker and sender, each SIGKILLed mid-run', () => {

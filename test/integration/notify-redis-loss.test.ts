@@ -11,7 +11,7 @@ import { freePort, killService, privateStack, undoAfterAll } from '../support/pr
 import { testReactionProducer } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWebhook } from '../support/webhook.ts';
-import { spawnWorker, type WorkerProcess } from '../support/workers.ts';
+import { spawnWorker, type WorkerProcess, crashSessionTimeout } from '../support/workers.ts';
 
 // Redis is lost whole (killed, its append-only file gone, started empty) while notifications are
 // being aggregated, queued and sent, and the offsets of their events are committed. The notify
@@ -58,7 +58,7 @@ describe('notify worker and sender, Redis restarted empty mid-load', () => {
       NOTIFY_RECIPIENT_LIMIT: '1000',
       NOTIFY_REWIND_MS: '180000',
       BATCH_SIZE: '50',
-      SESSION_TIMEOUT_MS: '10000',
+      ...crashSessionTimeout,
       NOTIFY_WEBHOOK_URL: webhook.url,
     };
     admin = testKafka().admin();

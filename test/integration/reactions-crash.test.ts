@@ -4,7 +4,7 @@ import { runId } from '../support/ids.ts';
 import { groupCaughtUp } from '../support/kafka.ts';
 import { reactionReadPath, reactionTestKafka, reactionWorkloadOf } from '../support/reactions.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { workerReplicas } from '../support/workers.ts';
+import { workerReplicas, crashSessionTimeout } from '../support/workers.ts';
 
 const REACTIONS = 50_000;
 const KILLS = 4;
@@ -17,7 +17,7 @@ describe('reactions worker, 2 replicas, one SIGKILLed and restarted mid-run', ()
   const replicas = workerReplicas('reactions', {
     REACTIONS_GROUP_ID: groupId,
     BATCH_SIZE: '500',
-    SESSION_TIMEOUT_MS: '10000',
+    ...crashSessionTimeout,
   });
   const start = replicas.start;
 

@@ -115,7 +115,10 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       FEED_BACKFILL_KOOS: '0',
       LAKE_PREFIX: lakePrefix,
       LAKE_CATALOG_NAME: lakePrefix, // the tables of this test's lake
-      LAKE_ROTATE_AGE_MS: '3000',
+      // Segments of 10 s: the last records reach the lake soon after the views, and 4 replicas
+      // do not cut a segment and commit it to the table every 3 s for each of ~40 partitions (the
+      // lake and the S3 server then took a core between them).
+      LAKE_ROTATE_AGE_MS: '10000',
       NOTIFY_PREFIX: `test-scale-${runId}`,
       NOTIFY_WEBHOOK_URL: webhook.url,
       NOTIFY_WINDOW_MS: '1500',

@@ -36,6 +36,12 @@ export interface WorkerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * A SIGKILLed member holds its partitions until its session times out: crash tests take the
+ * broker's minimum (group.min.session.timeout.ms), so the next owner takes over in seconds.
+ */
+export const crashSessionTimeout = { SESSION_TIMEOUT_MS: '6000' };
+
 /** Runs a worker as a child process, as ops would: for crash (SIGKILL) and shutdown tests. */
 export function spawnWorker(worker: string, env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, [resolve(root, `workers/${worker}/main.ts`)], {
