@@ -8,11 +8,10 @@ import { frame } from '../../shared/avro/wire-format.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { newId, runId } from '../support/ids.ts';
-import { setOffsets } from '../support/kafka.ts';
+import { setOffsets, waitCommitted } from '../support/kafka.ts';
 import { glueTestDatabases, lakeTestKafka, logEnds, readLakeTable } from '../support/lake.ts';
 import { reactionSchemas } from '../support/reactions.ts';
 import { stackEnv } from '../support/stack-env.ts';
-import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
 // The reactions' Iceberg table in Glue, read back by pyiceberg, DuckDB and Spark SQL. It counts
@@ -85,14 +84,10 @@ describe('lake Iceberg table of the reactions (read by pyiceberg, DuckDB and Spa
     const from = BigInt(ends.find((e) => e.partition === grown.partition)!.offset);
     expect(BigInt(grown.offset) - from).toBe(100n);
     const held = Number(((from + 99n) / BigInt(ROTATE_ROWS)) * BigInt(ROTATE_ROWS) - from);
-    const read = await waitFor(
-      `the reactions table to hold the ${held} records of closed segments`,
-      async () => {
-        const r = await readLakeTable(reactionsTopic, glueEnv).catch(() => undefined);
-        return r && r.pyiceberg_rows >= held ? r : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 1000 },
-    );
+    await waitCommitted(kafka.admin, groupId, reactionsTopic, [
+      { partition: grown.partition, offset: from + BigInt(held) },
+    ]);
+    const read = await readLakeTable(reactionsTopic, glueEnv);
     expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
     // The readers read old and new files without options: the old rows' client is null.
     const columns = { event_id: held, event_time: held, content_id: held, client: held - 50 };

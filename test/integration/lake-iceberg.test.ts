@@ -24,9 +24,8 @@ import {
   readLakeTable,
 } from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
-import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
-import { setOffsets } from '../support/kafka.ts';
+import { setOffsets, waitCommitted } from '../support/kafka.ts';
 
 // The lake's Iceberg tables in the SQL catalog and in Glue, read back by pyiceberg, DuckDB
 // (iceberg_scan) and Spark SQL from the stack's lake-readers venv: every committed record once,
@@ -96,14 +95,8 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
     const held = Number(closedThrough - from);
     const heldWithMood = Math.max(0, held - 60);
 
-    const read = await waitFor(
-      `the table to hold the ${held} records of closed segments`,
-      async () => {
-        const r = await readTable().catch(() => undefined);
-        return r && r.pyiceberg_rows >= held ? r : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 1000 },
-    );
+    await waitCommitted(kafka.admin, groupId, topic, [{ partition, offset: closedThrough }]);
+    const read = await readTable();
     expect(read).toMatchObject({ pyiceberg_rows: held, duckdb_rows: held, duplicate_positions: 0 });
     // The added column reads across files written before and after it: null before, its value after.
     expect(read.non_null).toMatchObject({ content_id: held, mood: heldWithMood });
@@ -181,15 +174,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
     const replayGroup = `${groupId}-replay`;
     await setOffsets(replayGroup, [{ topic, partitions: kafka.startOffsets }]);
     await start(replayGroup);
-    await waitFor(
-      'the replay to commit past the closed segments',
-      async () => {
-        const [offsets] = await kafka.admin.fetchOffsets({ groupId: replayGroup, topics: [topic] });
-        const committed = offsets!.partitions.find((p) => p.partition === partition)?.offset;
-        return committed !== undefined && BigInt(committed) >= closedThrough;
-      },
-      { timeoutMs: 90_000, intervalMs: 500 },
-    );
+    await waitCommitted(kafka.admin, replayGroup, topic, [{ partition, offset: closedThrough }]);
     expect(await readTable()).toMatchObject({
       pyiceberg_rows: held,
       duckdb_rows: held,
@@ -296,7 +281,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
     }).then((w) => workers.push(w));
     const key = newId();
     const changes = 120;
-    await kafka.producer.send({
+    const [sent] = await kafka.producer.send({
       topic,
       messages: Array.from({ length: changes }, (_, i) => ({
         key,
@@ -304,14 +289,9 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
       })),
     });
     const held = changes - 1; // the last record's segment stays open
-    const read = await waitFor(
-      `the table to hold ${held} one-record segments`,
-      async () => {
-        const r = await readLakeTable(topic, mergeEnv).catch(() => undefined);
-        return r && r.pyiceberg_rows >= held ? r : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 2000 },
-    );
+    const offset = BigInt(sent!.baseOffset!) + BigInt(held);
+    await waitCommitted(kafka.admin, groupId, topic, [{ partition: sent!.partition, offset }], 120_000);
+    const read = await readLakeTable(topic, mergeEnv);
     expect(read).toMatchObject({
       pyiceberg_rows: held,
       duckdb_rows: held,

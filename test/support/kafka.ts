@@ -5,6 +5,7 @@ import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { sleep } from '../../shared/runtime/backoff.ts';
 import { stackEnv } from './stack-env.ts';
+import { waitFor } from './wait-for.ts';
 
 export function testKafka() {
   return createKafka(
@@ -23,6 +24,32 @@ export function setOffsets(groupId: string, offsets: GroupOffsets[]): Promise<vo
 /** Commits the topics' current end for a group that is not running: it reads only what comes next. */
 export function pinGroupAtEnd(admin: Admin, groupId: string, topics: string[]): Promise<void> {
   return moveGroupToEnd(testKafka(), admin, groupId, topics);
+}
+
+/**
+ * Waits until a group has committed each given partition of a topic up to its offset (the next
+ * record it would read). The lake commits a segment's offsets only after its table holds the
+ * segment, so one read of the table afterwards sees it: a poll of the offsets costs the stack far
+ * less than a read of the table or a listing of the lake.
+ */
+export function waitCommitted(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  through: readonly { partition: number; offset: bigint | string }[],
+  timeoutMs = 90_000,
+): Promise<true> {
+  return waitFor(
+    `${groupId} to commit ${topic} up to ${through.map((t) => `${t.offset} in ${t.partition}`).join(', ')}`,
+    async () => {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return through.every(({ partition, offset }) => {
+        const committed = offsets!.partitions.find((p) => p.partition === partition)?.offset;
+        return committed !== undefined && BigInt(committed) >= BigInt(offset);
+      });
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
 }
 
 export interface CommitWatch {
