@@ -12,8 +12,8 @@ const EX_CONFIG = 78;
 /**
  * Where a worker process keeps V8's compiled code of its modules between starts (Node's
  * NODE_COMPILE_CACHE; entries are keyed by the source's hash and Node's version): a replica that
- * is restarted or added loads its modules in about 0.5 s of CPU instead of 0.9 s. The environment
- * given to the process overrides it.
+ * is restarted or added loads its modules with about half the CPU (README, Operations). The
+ * environment given to the process overrides it.
  */
 export const compileCacheEnv = { NODE_COMPILE_CACHE: join(tmpdir(), 'koo-node-compile-cache') };
 

@@ -33,8 +33,8 @@ describe('feed worker SIGKILLed in the middle of a fan-out to 20,000 followers',
       TABLE_PREFIX: tablePrefix,
       ...crashSessionTimeout,
       FEED_FANOUT_PAGE: '2000',
-      // moto answers every Query by scanning the whole table, so sampled trims (a Query each) would
-      // dominate here; trimming is covered in feed.test.ts.
+      // Sampled trims are a Query each, a few thousand of them beside the fan-out here; trimming is
+      // covered in feed.test.ts.
       FEED_TRIM_EVERY: '0',
     });
     processes.push(w);

@@ -116,8 +116,8 @@ describe(`the pipeline at ${REPLICAS} replicas per worker, through crashes and o
       LAKE_PREFIX: lakePrefix,
       LAKE_CATALOG_NAME: lakePrefix, // the tables of this test's lake
       // Segments of 10 s: the last records reach the lake soon after the views, and 4 replicas
-      // do not cut a segment and commit it to the table every 3 s for each of ~40 partitions (the
-      // lake and the S3 server then took a core between them).
+      // do not cut a segment and commit it to its table every 3 s in every partition of the four
+      // topics (with 3 s, the lake and the S3 server took a core between them under churn).
       LAKE_ROTATE_AGE_MS: '10000',
       NOTIFY_PREFIX: `test-scale-${runId}`,
       NOTIFY_WEBHOOK_URL: webhook.url,
