@@ -12,8 +12,8 @@ const alone = [
   'test/integration/resnapshot.test.ts', // counts koo.dlq's records
 ];
 // Beside each other and the unit tests (which fill the time these wait on rebalances, segment
-// ages and Spark): no file here produces reactions or reads the koos' CDC topic but the one that
-// alters its table.
+// ages and Spark): only lake-iceberg-reactions produces reactions, and only source-schema-change
+// makes the koos' CDC topic change (the two lake files read topics of their own).
 const besideUnit = [
   // Their own topics make these two safe beside others, but they load the stack's S3 and, in
   // bursts, the cores (100,000 events; Spark): beside the integration files, those files' 60 s
