@@ -13,7 +13,7 @@ import { newId, runId } from '../support/ids.ts';
 import { lakeSnapshot, lakeTestKafka, listKeys, testLakeStore } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
-import { setOffsets } from '../support/kafka.ts';
+import { setOffsets, waitCommitted } from '../support/kafka.ts';
 
 const topic = topicNames.koos;
 const prefix = `test-lake-compact-${runId}/`;
@@ -140,13 +140,12 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     worker = await startWorkerInProcess(lakeWorkerModule, env(replayGroup));
     // The replay cuts where the first run did, so once it is through it has committed at least as
     // far (further where others' events came after the first run stopped).
-    await waitFor(
-      'the replay to pass what the first run committed',
-      async () => {
-        const replayed = await committed(replayGroup);
-        return [...offsets].every(([p, o]) => (replayed.get(p) ?? -1n) >= o) || undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
+    await waitCommitted(
+      kafka.admin,
+      replayGroup,
+      topic,
+      [...offsets].map(([partition, offset]) => ({ partition, offset })),
+      60_000,
     );
     await new Promise((r) => setTimeout(r, 2500)); // its early uploads of the held segments, too
     expect(await compacted()).toEqual(original);

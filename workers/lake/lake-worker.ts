@@ -109,6 +109,9 @@ export interface LakeWorkerParts extends WorkerParts<LakeConfig> {
  * lands exactly once. A write only ever grows an object (lake-writes.ts), so neither a stale
  * upload nor a replay over compacted hours can take rows away.
  */
+/** A partition's key in the worker's map of partition states. */
+const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`;
+
 export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   readonly name = 'lake';
   readonly topics: string[];
@@ -178,7 +181,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   }
 
   heldFrom(topic: string, partition: number): bigint | undefined {
-    return this.partitions.get(`${topic}/${partition}`)?.segment?.firstOffset;
+    return this.partitions.get(partitionKey(topic, partition))?.segment?.firstOffset;
   }
 
   /**
@@ -267,7 +270,8 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
       (state) =>
         this.exclusive(state, async () => {
           // A batch may have cut, or this partition gone to another member, since the sweep began.
-          if (!due(state) || this.partitions.get(`${state.topic}/${state.partition}`) !== state) return;
+          if (!due(state) || this.partitions.get(partitionKey(state.topic, state.partition)) !== state)
+            return;
           const segment = state.segment!;
           await this.upload(state, segment, 'early');
           state.uploadedThrough = segment.nextOffset;
@@ -276,7 +280,7 @@ export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   }
 
   private state(topic: string, partition: number): PartitionState {
-    const key = `${topic}/${partition}`;
+    const key = partitionKey(topic, partition);
     let state = this.partitions.get(key);
     if (!state) {
       state = {
