@@ -1,6 +1,7 @@
 import type { CatalogEntry } from '../../workers/catalog.ts';
 import { compareOffsets } from '../../workers/lake/layout.ts';
-import { partitionKey, type PartitionPosition } from './replay-plan.ts';
+import { partitionKey } from '../../shared/kafka/records.ts';
+import type { PartitionPosition } from './replay-plan.ts';
 
 // Workers a backfill must not run, and why (the operator reads this).
 const refusals: Record<string, string> = {

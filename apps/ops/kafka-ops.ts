@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import type { CommonConfig } from '../../shared/config/common.ts';
 import { setGroupOffsets } from '../../shared/kafka/consumer-lag.ts';
 import { createKafka, kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
-import { partitionKey, type GroupMembership, type PartitionPosition } from './replay-plan.ts';
+import { partitionKey } from '../../shared/kafka/records.ts';
+import type { GroupMembership, PartitionPosition } from './replay-plan.ts';
 
 /** A client whose warnings go to stderr: stdout carries only the command's result (a table, JSON). */
 export function opsKafka(config: CommonConfig): Kafka {

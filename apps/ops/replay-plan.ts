@@ -1,3 +1,4 @@
+import { partitionKey } from '../../shared/kafka/records.ts';
 import { parseInstant } from './instant.ts';
 
 /** Where a replay moves a group: the first offset at or after a time, the log start or end, or an offset. */
@@ -137,5 +138,3 @@ export function replayRows(steps: readonly ReplayStep[]) {
     'to process': s.high - s.after,
   }));
 }
-
-export const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`;

@@ -17,6 +17,9 @@ export interface DecodedRecord<T> {
   value: T;
 }
 
+/** A topic partition's key in a map of per-partition state. */
+export const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`;
+
 /** A kafkajs message as a RawRecord. */
 export function rawRecordOf(topic: string, partition: number, message: KafkaMessage): RawRecord {
   return {

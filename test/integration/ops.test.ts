@@ -14,7 +14,7 @@ import { listDlq, redriveDlq } from '../../apps/ops/dlq.ts';
 import { headerText } from '../../apps/ops/dlq-records.ts';
 import { committedOffsets, deleteGroup, describeGroups } from '../../apps/ops/kafka-ops.ts';
 import { GroupActiveError, replayGroup } from '../../apps/ops/replay.ts';
-import { partitionKey } from '../../apps/ops/replay-plan.ts';
+import { partitionKey } from '../../shared/kafka/records.ts';
 import { groupStatuses } from '../../apps/ops/status.ts';
 import { runWorker, type RunningWorker } from '../../shared/runtime/run-worker.ts';
 import type { CatalogEntry } from '../../workers/catalog.ts';

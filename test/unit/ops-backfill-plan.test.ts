@@ -10,7 +10,7 @@ import {
   lakeReplayGroups,
   tablePrefixProblem,
 } from '../../apps/ops/backfill-plan.ts';
-import { partitionKey } from '../../apps/ops/replay-plan.ts';
+import { partitionKey } from '../../shared/kafka/records.ts';
 import { catalogEntry } from '../../workers/catalog.ts';
 
 describe('backfill plan', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseInstant } from '../../apps/ops/instant.ts';
+import { partitionKey } from '../../shared/kafka/records.ts';
 import {
-  partitionKey,
   planReplay,
   replayRefusal,
   replayRows,

@@ -11,7 +11,7 @@ import { env, loadConfig } from '../../shared/config/load-config.ts';
 import { dynamoFor, type Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { packTransactions } from '../../shared/dynamodb/transact.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
-import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
+import { partitionKey, type DecodedRecord, type RawRecord } from '../../shared/kafka/records.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import { mapConcurrent, sleep } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
@@ -150,9 +150,9 @@ export class EngagementWorker extends WorkerBase<EngagementWorkerParts, Engageme
 
   async handle(batch: DecodedRecord<EngagementEvent>[], ctx: HandlerContext): Promise<void> {
     const { topic, partition } = batch[0]!.raw;
+    const flushKey = partitionKey(topic, partition);
     // A full batch is a backlog: waiting would not make it bigger, only the drain slower.
-    if (batch.length < this.parts.config.BATCH_SIZE)
-      await this.awaitFlushInterval(`${topic}/${partition}`, ctx.signal);
+    if (batch.length < this.parts.config.BATCH_SIZE) await this.awaitFlushInterval(flushKey, ctx.signal);
     const fence = fenceAttribute(topic, partition);
     const byKoo = eventsPerKoo(batch.map((r) => ({ event: r.value, offset: Number(r.raw.offset) })));
     const reacting = batch.flatMap(({ value: e }) =>
@@ -208,7 +208,7 @@ export class EngagementWorker extends WorkerBase<EngagementWorkerParts, Engageme
       if (score) current.push(score);
     }
     await this.parts.trending.apply(current, this.now());
-    this.lastWrite.set(`${topic}/${partition}`, this.now());
+    this.lastWrite.set(flushKey, this.now());
   }
 
   /**

@@ -5,7 +5,7 @@ import { topicNames } from '../../schemas/topics.ts';
 import { RegistryCodec } from '../../shared/avro/registry-codec.ts';
 import { env, loadConfig } from '../../shared/config/load-config.ts';
 import { KooError } from '../../shared/errors/koo-error.ts';
-import type { DecodedRecord, RawRecord } from '../../shared/kafka/records.ts';
+import { partitionKey, type DecodedRecord, type RawRecord } from '../../shared/kafka/records.ts';
 import { metrics } from '../../shared/metrics/metrics.ts';
 import { mapConcurrent } from '../../shared/runtime/backoff.ts';
 import { workerConfigSchema, type WorkerModule } from '../../shared/runtime/run-worker.ts';
@@ -109,9 +109,6 @@ export interface LakeWorkerParts extends WorkerParts<LakeConfig> {
  * lands exactly once. A write only ever grows an object (lake-writes.ts), so neither a stale
  * upload nor a replay over compacted hours can take rows away.
  */
-/** A partition's key in the worker's map of partition states. */
-const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`;
-
 export class LakeWorker extends WorkerBase<LakeWorkerParts, LakeRecord> {
   readonly name = 'lake';
   readonly topics: string[];
