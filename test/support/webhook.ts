@@ -5,6 +5,7 @@ import type { Notification } from '../../workers/notify/message.ts';
 export interface WebhookCall {
   key: string;
   notification: Notification;
+  /** 0: the receiver never answered. */
   status: number;
   /** The W3C trace context the sender passed on, if it traces. */
   traceparent?: string;
@@ -14,9 +15,12 @@ export interface WebhookCall {
  * A receiver as a notification service would run one: it deduplicates by the Idempotency-Key
  * header, so `accepted` holds each key once; `calls` logs every POST (retries included) and
  * `conflicts` the keys that came again with different content. `respond` picks the status of
- * each call from the notification and how often its key was seen (1 on the first call).
+ * each call from the notification and how often its key was seen (1 on the first call), or
+ * 'hang': no answer, as a receiver that stalls (the sender is killed mid-call).
  */
-export async function startWebhook(respond: (n: Notification, attempt: number) => number = () => 200) {
+export async function startWebhook(
+  respond: (n: Notification, attempt: number) => number | 'hang' = () => 200,
+) {
   const calls: WebhookCall[] = [];
   const accepted = new Map<string, Notification>();
   const conflicts: string[] = [];
@@ -31,6 +35,10 @@ export async function startWebhook(respond: (n: Notification, attempt: number) =
       const attempt = (seen.get(key) ?? 0) + 1;
       seen.set(key, attempt);
       const status = respond(notification, attempt);
+      if (status === 'hang') {
+        calls.push({ key, notification, status: 0 });
+        return;
+      }
       const traceparent = req.headers.traceparent as string | undefined;
       calls.push({ key, notification, status, ...(traceparent ? { traceparent } : {}) });
       if (status < 300) {
@@ -50,6 +58,10 @@ export async function startWebhook(respond: (n: Notification, attempt: number) =
     conflicts,
     /** Accepted notifications to one recipient. */
     to: (recipient: string) => [...accepted.values()].filter((n) => n.recipient === recipient),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // calls left hanging
+      }),
   };
 }
