@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../schemas/topics.ts';
 import type { RunningWorker } from '../../shared/runtime/run-worker.ts';
 import { compactHour, compactionCandidates, mergePartitionHour } from '../../workers/lake/compaction.ts';
 import { hourPrefix, objectKey } from '../../workers/lake/layout.ts';
@@ -10,19 +9,28 @@ import { putHourFile } from '../../workers/lake/lake-writes.ts';
 import { encodeParquet } from '../../workers/lake/parquet-encoder.ts';
 import { envelope, kooRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
-import { lakeSnapshot, lakeTestKafka, listKeys, testLakeStore } from '../support/lake.ts';
+import {
+  lakeSnapshot,
+  lakeTestKafka,
+  listKeys,
+  logEnds,
+  privateKoosTopic,
+  testLakeStore,
+} from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 import { setOffsets, waitCommitted } from '../support/kafka.ts';
 
-const topic = topicNames.koos;
 const prefix = `test-lake-compact-${runId}/`;
+// Its own topic: the worker takes in this test's records only, and the replay can be driven past
+// every one of them.
+const topic = privateKoosTopic(`test-lake-compact-${runId}`);
 const groupId = `test-lake-compact-${runId}`;
 const hour = { dt: '2026-11-27', hr: '08' };
 const EVENTS = 360;
 
 describe('koo lake compact: an hour merged per partition, exactly once, beside replays', () => {
-  const kafka = lakeTestKafka(topic);
+  const kafka = lakeTestKafka(topic, { create: true });
   let worker: RunningWorker | undefined;
   const store = testLakeStore();
   const creator = newId();
@@ -132,22 +140,26 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     const compacted = () => listKeys(store, hourPrefix(prefix, topic, hour));
     const original = await compacted();
     const rows = await hourRows();
-    const offsets = await committed(groupId);
     await worker?.close();
     worker = undefined;
     const replayGroup = `${groupId}-replay`;
     await setOffsets(replayGroup, [{ topic, partitions: kafka.startOffsets }]);
     worker = await startWorkerInProcess(lakeWorkerModule, env(replayGroup));
-    // The replay cuts where the first run did, so once it is through it has committed at least as
-    // far (further where others' events came after the first run stopped).
-    await waitCommitted(
-      kafka.admin,
-      replayGroup,
+    // The replay cuts where the first run did. A record per partition, produced now (past the
+    // age limit of every held segment), in another hour, cuts the segments the first run left
+    // held as well: once the replay has committed up to them, it has written all it will of the
+    // hour, its early uploads of those segments included.
+    const ends = await logEnds(kafka.admin, topic);
+    const later = Date.UTC(2026, 10, 27, 11);
+    await kafka.producer.send({
       topic,
-      [...offsets].map(([partition, offset]) => ({ partition, offset })),
-      60_000,
-    );
-    await new Promise((r) => setTimeout(r, 2500)); // its early uploads of the held segments, too
+      messages: ends.map(({ partition }, i) => {
+        const id = newId();
+        const e = envelope('koos', 'c', null, kooRow(id, { creator_id: creator }), EVENTS + i + 1);
+        return { key: id, partition, value: JSON.stringify({ ...e, source: { ...e.source, ts_ms: later } }) };
+      }),
+    });
+    await waitCommitted(kafka.admin, replayGroup, topic, ends, 60_000);
     expect(await compacted()).toEqual(original);
     expect(await hourRows()).toEqual(rows);
   });
