@@ -14,7 +14,7 @@ import {
   lakeTestKafka,
   listKeys,
   logEnds,
-  privateKoosTopic,
+  privateCdcTopic,
   testLakeStore,
 } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -24,7 +24,7 @@ import { setOffsets, waitCommitted } from '../support/kafka.ts';
 const prefix = `test-lake-compact-${runId}/`;
 // Its own topic: the worker takes in this test's records only, and the replay can be driven past
 // every one of them.
-const topic = privateKoosTopic(`test-lake-compact-${runId}`);
+const topic = privateCdcTopic(`test-lake-compact-${runId}`);
 const groupId = `test-lake-compact-${runId}`;
 const hour = { dt: '2026-11-27', hr: '08' };
 const EVENTS = 360;

@@ -7,7 +7,7 @@ import {
   LakeMirror,
   lakeTestKafka,
   listKeys,
-  privateKoosTopic,
+  privateCdcTopic,
   readLakeTable,
   testLakeStore,
 } from '../support/lake.ts';
@@ -24,7 +24,7 @@ const EVENTS = 100_000;
 const KILLS = 4;
 const prefix = `test-lake-crash-${runId}/`;
 // Its own topic: what the table holds is this test's records only, whatever else writes koos.
-const topic = privateKoosTopic(`test-lake-crash-${runId}`);
+const topic = privateCdcTopic(`test-lake-crash-${runId}`);
 
 describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
   const kafka = lakeTestKafka(topic, { create: true });

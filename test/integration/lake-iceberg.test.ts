@@ -20,7 +20,7 @@ import {
   glueTestDatabases,
   lakeTestKafka,
   logEnds,
-  privateKoosTopic,
+  privateCdcTopic,
   readLakeTable,
 } from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
@@ -34,7 +34,7 @@ import { setOffsets, waitCommitted } from '../support/kafka.ts';
 // table (Avro, Glue): lake-iceberg-reactions.test.ts.
 
 // Its own CDC topic: what the tables hold is this file's records only, whatever else writes koos.
-const topic = privateKoosTopic(`test-iceberg-${runId}`);
+const topic = privateCdcTopic(`test-iceberg-${runId}`);
 const prefix = `test-iceberg-${runId}/`;
 const catalogEnv = { LAKE_CATALOG_NAME: `test-${runId}` }; // the stack's catalog (LAKE_CATALOG_URL's default)
 const ROTATE_ROWS = 20;

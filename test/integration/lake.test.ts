@@ -1,5 +1,5 @@
 import type { Admin, Producer, RecordMetadata } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { topicNames } from '../../schemas/topics.ts';
 import { dlqHeaders } from '../../shared/kafka/dlq.ts';
 import { ReactionProducer } from '../../clients/producer/reaction-producer.ts';
@@ -8,15 +8,28 @@ import { lakeWorkerModule } from '../../workers/lake/lake-worker.ts';
 import { envelope, kooRow, userRow } from '../support/cdc-events.ts';
 import { newId, runId } from '../support/ids.ts';
 import { pinGroupAtEnd, testKafka } from '../support/kafka.ts';
-import { lakeSnapshot, testLakeStore } from '../support/lake.ts';
+import {
+  createTestTopics,
+  deleteTestTopics,
+  lakeSnapshot,
+  privateCdcTopic,
+  testLakeStore,
+} from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
 
 const groupId = `test-lake-${runId}`;
 const prefix = `test-lake-${runId}/`;
-const topics = [topicNames.koos, topicNames.users, topicNames.follows];
-const workerTopics = [...topics, topicNames.reactions];
+// The CDC tables on topics of the file's own: the worker takes in this file's records, not what
+// every file beside it produces. Reactions come from the shared koo.reactions (the lake reads it
+// by its Avro contract), through a worker of their own test.
+const cdc = {
+  koos: privateCdcTopic(`test-lake-${runId}`, 'koos'),
+  users: privateCdcTopic(`test-lake-${runId}`, 'users'),
+  follows: privateCdcTopic(`test-lake-${runId}`, 'follows'),
+};
+const topics = Object.values(cdc);
 const hour = (h: number, minute = 0) => Date.UTC(2026, 10, 27, h, minute);
 const ROTATE_ROWS = 20;
 
@@ -30,6 +43,15 @@ type Position = `${string}/${number}/${string}`;
 const positions = (topic: string, sent: RecordMetadata[][]): Position[] =>
   sent.flat().map((m) => `${topic}/${m.partition}/${m.baseOffset}` as Position);
 
+const lakeEnv = (group: string, workerTopics: readonly string[]) => ({
+  LAKE_GROUP_ID: group,
+  LAKE_PREFIX: prefix,
+  LAKE_CATALOG_NAME: prefix, // the tables of this test's lake
+  LAKE_TOPICS: workerTopics.join(','),
+  LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
+  LAKE_ROTATE_AGE_MS: '2000',
+});
+
 describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
   let admin: Admin;
   let producer: Producer;
@@ -41,19 +63,13 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
     admin = kafka.admin();
     producer = kafka.producer();
     await Promise.all([admin.connect(), producer.connect()]);
-    await pinGroupAtEnd(admin, groupId, workerTopics);
-    worker = await startWorkerInProcess(lakeWorkerModule, {
-      LAKE_GROUP_ID: groupId,
-      LAKE_PREFIX: prefix,
-      LAKE_CATALOG_NAME: prefix, // the tables of this test's lake
-      LAKE_TOPICS: workerTopics.join(','),
-      LAKE_ROTATE_ROWS: String(ROTATE_ROWS),
-      LAKE_ROTATE_AGE_MS: '2000',
-    });
+    await createTestTopics(admin, topics);
+    worker = await startWorkerInProcess(lakeWorkerModule, lakeEnv(groupId, topics));
   });
 
   afterAll(async () => {
     await worker?.close();
+    await deleteTestTopics(admin, topics);
     await Promise.all([admin?.disconnect(), producer?.disconnect()]);
     store.destroy();
   });
@@ -75,19 +91,19 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
     const kooBatches = [koos.slice(0, 120), koos.slice(120)];
     for (const part of kooBatches) {
       const meta = await producer.send({
-        topic: topicNames.koos,
+        topic: cdc.koos,
         messages: part.map((k, i) => ({
           key: k.id,
           value: change('koos', kooRow(k.id, { creator_id: user }), k.at, 10_000 + i),
         })),
       });
-      sent.push(...positions(topicNames.koos, [meta]));
+      sent.push(...positions(cdc.koos, [meta]));
     }
     const users = Array.from({ length: 30 }, () => newId());
     sent.push(
-      ...positions(topicNames.users, [
+      ...positions(cdc.users, [
         await producer.send({
-          topic: topicNames.users,
+          topic: cdc.users,
           messages: users.map((u, i) => ({ key: u, value: change('users', userRow(u), hour(9), i + 1) })),
         }),
       ]),
@@ -97,7 +113,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
     const badKey = newId();
     const follow = async (lsn: number) => {
       const [meta] = await producer.send({
-        topic: topicNames.follows,
+        topic: cdc.follows,
         messages: [
           {
             key: badKey,
@@ -110,14 +126,14 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
           },
         ],
       });
-      sent.push(`${topicNames.follows}/${meta!.partition}/${meta!.baseOffset}`);
+      sent.push(`${cdc.follows}/${meta!.partition}/${meta!.baseOffset}`);
       return meta!;
     };
     let lsn = 1;
     let before = await follow(lsn++);
     while (Number(before.baseOffset) % ROTATE_ROWS > ROTATE_ROWS - 3) before = await follow(lsn++);
     const [bad] = await producer.send({
-      topic: topicNames.follows,
+      topic: cdc.follows,
       messages: [{ key: badKey, value: '{"op": "c", "after": ' }],
     });
     const after = await follow(lsn);
@@ -140,9 +156,8 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
           Number((await snap.rows(`select count(*) as n from ${snap.topic(topic)} where ${where}`))[0]!.n);
         if (
           sent.every((p) => found.has(p)) &&
-          (await count(topicNames.koos, `creator_id = '${user}'`)) === koos.length &&
-          (await count(topicNames.users, `user_id in (${users.map((u) => `'${u}'`).join(', ')})`)) ===
-            users.length
+          (await count(cdc.koos, `creator_id = '${user}'`)) === koos.length &&
+          (await count(cdc.users, `user_id in (${users.map((u) => `'${u}'`).join(', ')})`)) === users.length
         )
           return snap;
         await snap.close();
@@ -159,12 +174,12 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
         expect(Number(dups!.dups)).toBe(0);
       }
       const [kooCount] = await lake.rows(
-        `select count(*) as n from ${lake.topic(topicNames.koos)} where creator_id = '${user}'`,
+        `select count(*) as n from ${lake.topic(cdc.koos)} where creator_id = '${user}'`,
       );
       expect(Number(kooCount!.n)).toBe(koos.length);
       // Types come from the schemas: timestamps are TIMESTAMP, integers integers, optional columns nullable.
       const types = Object.fromEntries(
-        (await lake.rows(`describe select * from ${lake.topic(topicNames.koos)}`)).map((r) => [
+        (await lake.rows(`describe select * from ${lake.topic(cdc.koos)}`)).map((r) => [
           r.column_name,
           r.column_type,
         ]),
@@ -180,7 +195,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
         _kafka_partition: 'INTEGER',
       });
       const userTypes = Object.fromEntries(
-        (await lake.rows(`describe select * from ${lake.topic(topicNames.users)}`)).map((r) => [
+        (await lake.rows(`describe select * from ${lake.topic(cdc.users)}`)).map((r) => [
           r.column_name,
           r.column_type,
         ]),
@@ -190,13 +205,13 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
       for (const [key, n] of expectedPerHour) {
         const [dt, hr] = key.split('/');
         const [row] = await lake.rows(
-          `select count(*) as n from ${lake.topic(topicNames.koos)} where dt = '${dt}' and hr = '${hr}' and creator_id = '${user}'`,
+          `select count(*) as n from ${lake.topic(cdc.koos)} where dt = '${dt}' and hr = '${hr}' and creator_id = '${user}'`,
         );
         expect(Number(row!.n), key).toBe(n);
       }
       // The bad record went to the DLQ and did not stop its file: its neighbours share an object.
       const [files] = await lake.rows(
-        `select count(distinct filename) as files from ${lake.topic(topicNames.follows)} where _kafka_partition = ${before.partition} and _kafka_offset in (${before.baseOffset}, ${after.baseOffset})`,
+        `select count(distinct filename) as files from ${lake.topic(cdc.follows)} where _kafka_partition = ${before.partition} and _kafka_offset in (${before.baseOffset}, ${after.baseOffset})`,
       );
       expect(Number(files!.files)).toBe(1);
     } finally {
@@ -211,7 +226,7 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
         eachMessage: async ({ message }) => {
           const h = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
           if (
-            h[dlqHeaders.topic] === topicNames.follows &&
+            h[dlqHeaders.topic] === cdc.follows &&
             h[dlqHeaders.offset] === bad!.baseOffset &&
             h[dlqHeaders.worker] === 'lake'
           )
@@ -226,6 +241,13 @@ describe('lake worker (Kafka → Parquet on S3, read back with DuckDB)', () => {
   });
 
   it('lands reactions from the typed producer (Avro through the registry) once each, at their event time', async () => {
+    const reactionsGroup = `${groupId}-reactions`;
+    await pinGroupAtEnd(admin, reactionsGroup, [topicNames.reactions]);
+    const reactionsWorker = await startWorkerInProcess(
+      lakeWorkerModule,
+      lakeEnv(reactionsGroup, [topicNames.reactions]),
+    );
+    onTestFinished(() => reactionsWorker.close());
     const reactions = await ReactionProducer.connect({
       brokers: stackEnv.kafkaBrokers,
       schemaRegistryUrl: stackEnv.schemaRegistryUrl,

@@ -46,39 +46,44 @@ export function lakeTestKafka(topic: string, { create = false } = {}) {
     kafka.admin = client.admin();
     kafka.producer = client.producer();
     await Promise.all([kafka.admin.connect(), kafka.producer.connect()]);
-    if (create) {
-      const { partitions, config } = topics.find((t) => t.name === topicNames.koos)!;
-      await kafka.admin.createTopics({
-        topics: [
-          {
-            topic,
-            numPartitions: partitions,
-            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
-          },
-        ],
-        waitForLeaders: true,
-      });
-    }
-    // A new topic's leaders can reach the broker's metadata after createTopics returns: until
-    // then ListOffsets answers "not the leader" (seen with two files creating topics at once).
-    kafka.startOffsets = await waitFor(`${topic}'s log ends`, () => logEnds(kafka.admin, topic), {
-      timeoutMs: 30_000,
-    });
+    if (create) await createTestTopics(kafka.admin, [topic]);
+    kafka.startOffsets = await logEnds(kafka.admin, topic);
   });
   afterAll(async () => {
-    if (create) await kafka.admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    if (create) await deleteTestTopics(kafka.admin, [topic]);
     await Promise.all([kafka.admin?.disconnect(), kafka.producer?.disconnect()]);
   });
   return kafka;
 }
 
+/** A file's own topics, configured as koo.public.koos is, ready once their leaders answer ListOffsets. */
+export async function createTestTopics(admin: Admin, names: readonly string[]): Promise<void> {
+  const { partitions, config } = topics.find((t) => t.name === topicNames.koos)!;
+  await admin.createTopics({
+    topics: names.map((topic) => ({
+      topic,
+      numPartitions: partitions,
+      configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+    })),
+    waitForLeaders: true,
+  });
+  // A new topic's leaders can reach the broker's metadata after createTopics returns: until
+  // then ListOffsets answers "not the leader" (seen with two files creating topics at once).
+  for (const topic of names)
+    await waitFor(`${topic}'s log ends`, () => logEnds(admin, topic), { timeoutMs: 30_000 });
+}
+
+export async function deleteTestTopics(admin: Admin | undefined, names: readonly string[]): Promise<void> {
+  await admin?.deleteTopics({ topics: [...names] }).catch(() => undefined);
+}
+
 /**
- * A Debezium topic of koos of this run's own (`<server>.public.koos`: the lake reads a CDC topic
- * of any server name, as Debezium's `topic.prefix` sets it), for a lake test that counts what the
- * log holds.
+ * A Debezium topic of a source table of this run's own (`<server>.public.<table>`: the lake
+ * reads a CDC topic of any server name, as Debezium's `topic.prefix` sets it), for a lake test
+ * that counts what the log holds.
  */
-export function privateKoosTopic(server: string): string {
-  return `${server}.public.koos`;
+export function privateCdcTopic(server: string, table = 'koos'): string {
+  return `${server}.public.${table}`;
 }
 
 /**
