@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 export async function startTcpProxy(target: URL) {
   const sockets = new Set<Socket>();
   let answerDelayMs = 0;
+  const calls = new Map<string, number>();
   const server = createServer((client) => {
     const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
     for (const s of [client, upstream]) {
@@ -17,6 +18,10 @@ export async function startTcpProxy(target: URL) {
       s.on('error', () => s.destroy());
     }
     client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      for (const [, operation] of chunk.toString('latin1').matchAll(/x-amz-target:\s*[\w.]+\.(\w+)/gi))
+        calls.set(operation!, (calls.get(operation!) ?? 0) + 1);
+    });
     // Every chunk waits the same time, so the answers keep their order.
     upstream.on('data', (chunk: Buffer) => {
       if (answerDelayMs === 0) client.write(chunk);
@@ -37,6 +42,8 @@ export async function startTcpProxy(target: URL) {
   const stopListening = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return {
     url: `http://127.0.0.1:${port}`,
+    /** How many AWS JSON calls of `operation` (its X-Amz-Target) clients sent through the proxy. */
+    calls: (operation: string) => calls.get(operation) ?? 0,
     /** The service goes away: new connections are refused, open ones are reset. */
     cut: async () => {
       const closed = stopListening();
