@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Unit tests need no services. Integration tests talk to the local stack (`npm run stack -- up`)
 // and share it: each reads and writes only its own ids, groups, prefixes and queues, so most run
-// side by side (they mostly wait on Kafka, Debezium and timers; two at a time: at three, waits of
-// 60 s ran out on two cores shared with the stack). The few that change the stack for everyone,
+// side by side, three at a time (they mostly wait on Kafka, Debezium and timers; the lake files
+// among them read topics of their own, not every record the others produce). The few that change the stack for everyone,
 // count a shared topic's records or load the stack run after them: beside the unit tests where
 // none of them touches what another changes or counts, else alone.
 const alone = [
@@ -37,7 +37,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           exclude: [...alone, ...besideUnit],
-          maxWorkers: Number(process.env.INTEGRATION_FILES_AT_ONCE ?? 2),
+          maxWorkers: Number(process.env.INTEGRATION_FILES_AT_ONCE ?? 3),
           sequence: { groupOrder: 0 },
           ...integration,
         },
