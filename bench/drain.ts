@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { availableParallelism } from 'node:os';
 import { provisionTables } from '../infra/provision.ts';
 import type { CommonConfig } from '../shared/config/common.ts';
 import { Dynamo } from '../shared/dynamodb/dynamo-client.ts';
@@ -192,12 +193,25 @@ export async function measureLive(
 export function summaryOf(worker: Figures, naive: Figures, bare: Figures): Figures {
   const ratio = (a: Figures, b: Figures, digits: number) =>
     round(Number(a.events_per_s) / Number(b.events_per_s), digits);
+  // The share the worker would reach if it cost no CPU itself and the stack's DynamoDB server had
+  // every core: its DynamoDB CPU per event alone allows no more here (absent where not measured).
+  const dynamodbCpuMsPer1k = Number(worker.dynamodb_cpu_ms_per_1k_events ?? 0);
+  const ceiling: Figures =
+    dynamodbCpuMsPer1k > 0
+      ? {
+          share_ceiling_from_dynamodb_cpu: round(
+            (availableParallelism() * 1e6) / dynamodbCpuMsPer1k / Number(bare.events_per_s),
+            3,
+          ),
+        }
+      : {};
   return {
     consumer: 'summary',
     events_per_s: worker.events_per_s!,
     baseline_events_per_s: naive.events_per_s!,
     speedup: ratio(worker, naive, 2),
     share_of_bare_consumer: ratio(worker, bare, 3),
+    ...ceiling,
     ddb_requests_per_event: worker.ddb_requests_per_event!,
     baseline_ddb_requests_per_event: naive.ddb_requests_per_event!,
     wcu_per_event: worker.wcu_per_event!,
