@@ -3,9 +3,9 @@ import { defineConfig } from 'vitest/config';
 // Unit tests need no services. Integration tests talk to the local stack (`npm run stack -- up`)
 // and share it: each reads and writes only its own ids, groups, prefixes and queues, so most run
 // side by side, three at a time (they mostly wait on Kafka, Debezium and timers; the lake files
-// among them read topics of their own, not every record the others produce). The few that change the stack for everyone,
-// count a shared topic's records or load the stack run after them: beside the unit tests where
-// none of them touches what another changes or counts, else alone.
+// among them read topics of their own, not every record the others produce). The few that change
+// the stack for everyone, count a shared topic's records or load the stack run after them: beside
+// the unit tests where none of them touches what another changes or counts, else alone.
 const alone = [
   'test/integration/scale.test.ts', // restarts the broker
   'test/integration/reactions-lake-rebuild.test.ts', // deletes koo.reactions' records (DeleteRecords)

@@ -79,8 +79,8 @@ export async function deleteTestTopics(admin: Admin | undefined, names: readonly
 
 /**
  * A Debezium topic of a source table of this run's own (`<server>.public.<table>`: the lake
- * reads a CDC topic of any server name, as Debezium's `topic.prefix` sets it), for a lake test
- * that counts what the log holds.
+ * reads a CDC topic of any server name, as Debezium's `topic.prefix` sets it): a lake test's
+ * worker then takes in, and the test counts, that file's records alone.
  */
 export function privateCdcTopic(server: string, table = 'koos'): string {
   return `${server}.public.${table}`;
