@@ -12,7 +12,7 @@ import {
   type LakeConfig,
 } from '../../workers/lake/lake-worker.ts';
 import { loadConfig } from '../../shared/config/load-config.ts';
-import { consumerGroupLag } from '../../shared/kafka/consumer-lag.ts';
+import { committedByPartition, consumerGroupLag } from '../../shared/kafka/consumer-lag.ts';
 import { createKafka, kafkaClientOptions } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { formatTable } from './print-table.ts';
@@ -47,18 +47,6 @@ async function withAdmin<T>(config: LakeConfig, use: (admin: Admin) => Promise<T
   } finally {
     await admin.disconnect();
   }
-}
-
-/** The lake group's committed offset per partition of a topic; partitions it never committed are left out. */
-function committedOffsets(config: LakeConfig, topic: string): Promise<Map<number, bigint>> {
-  return withAdmin(config, async (admin) => {
-    const [offsets] = await admin.fetchOffsets({ groupId: config.LAKE_GROUP_ID, topics: [topic] });
-    return new Map(
-      (offsets?.partitions ?? [])
-        .filter((p) => p.offset !== '-1')
-        .map((p) => [p.partition, BigInt(p.offset)]),
-    );
-  });
 }
 
 /**
@@ -160,7 +148,10 @@ export function addLakeCommands(program: Command): void {
         throw new Error(`${dt} ${hr}:00 is not over yet: compact hours that have ended`);
       const config = loadConfig(lakeConfigSchema);
       const columns = lakeColumns(topic);
-      const committed = await committedOffsets(config, topic);
+      // Only objects below the lake group's committed offsets are final.
+      const committed = await withAdmin(config, (admin) =>
+        committedByPartition(admin, config.LAKE_GROUP_ID, topic),
+      );
       const store = createLakeStore(config);
       const tables = createLakeTables(config, store);
       try {

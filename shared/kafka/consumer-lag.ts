@@ -34,6 +34,18 @@ export async function consumerGroupLag(
   return lags;
 }
 
+/** A group's committed offset per partition of a topic; partitions it never committed are left out. */
+export async function committedByPartition(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map(
+    (offsets?.partitions ?? []).filter((p) => p.offset !== '-1').map((p) => [p.partition, BigInt(p.offset)]),
+  );
+}
+
 /** Whether the group has committed the end of the log on every partition of the topics. */
 export async function groupCaughtUp(admin: Admin, groupId: string, topics: string[]): Promise<boolean> {
   return (await consumerGroupLag(admin, groupId, topics)).every((p) => p.lag === 0n);

@@ -19,6 +19,7 @@ import {
 } from '../support/lake.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
+import { committedByPartition } from '../../shared/kafka/consumer-lag.ts';
 import { setOffsets, waitCommitted } from '../support/kafka.ts';
 
 const prefix = `test-lake-compact-${runId}/`;
@@ -34,6 +35,14 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
   let worker: RunningWorker | undefined;
   const store = testLakeStore();
   const creator = newId();
+  /** A new koo of `creator`, as Debezium writes its create, changed at `changedAt`. */
+  const kooCreated = (lsn: number, changedAt: number) => {
+    const id = newId();
+    return {
+      key: id,
+      value: JSON.stringify(envelope('koos', 'c', null, kooRow(id, { creator_id: creator }), lsn, changedAt)),
+    };
+  };
   const env = (group: string) => ({
     LAKE_GROUP_ID: group,
     LAKE_PREFIX: prefix,
@@ -42,12 +51,6 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     LAKE_ROTATE_ROWS: '8', // several small objects per partition and hour
     LAKE_ROTATE_AGE_MS: '1000',
   });
-  const committed = async (group: string) => {
-    const [offsets] = await kafka.admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return new Map(
-      offsets!.partitions.filter((p) => p.offset !== '-1').map((p) => [p.partition, BigInt(p.offset)]),
-    );
-  };
   /** (partition, offset, content id) of the hour's rows, with how often each appears. */
   const hourRows = async () => {
     const lake = await lakeSnapshot(store, prefix);
@@ -68,12 +71,9 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     // Hours 08 and 09 interleaved, so every segment writes a file of each.
     await kafka.producer.send({
       topic,
-      messages: Array.from({ length: EVENTS }, (_, i) => {
-        const id = newId();
-        const e = envelope('koos', 'c', null, kooRow(id, { creator_id: creator }), i + 1);
-        const changedAt = Date.UTC(2026, 10, 27, 8 + (i % 2), i % 60);
-        return { key: id, value: JSON.stringify({ ...e, source: { ...e.source, ts_ms: changedAt } }) };
-      }),
+      messages: Array.from({ length: EVENTS }, (_, i) =>
+        kooCreated(i + 1, Date.UTC(2026, 10, 27, 8 + (i % 2), i % 60)),
+      ),
     });
     await waitFor(
       'every event in the lake',
@@ -100,7 +100,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
   it('merges committed objects; a crash between write and delete loses nothing and a re-run repairs', async () => {
     const before = await hourRows();
     expect(before.length).toBe(EVENTS / 2);
-    const offsets = await committed(groupId);
+    const offsets = await committedByPartition(kafka.admin, groupId, topic);
     const target = { prefix, topic, ...hour, committed: offsets, columns: lakeColumns(topic) };
 
     // Crash after step 1 (merged objects written), before step 2 (covered objects deleted).
@@ -153,11 +153,7 @@ describe('koo lake compact: an hour merged per partition, exactly once, beside r
     const later = Date.UTC(2026, 10, 27, 11);
     await kafka.producer.send({
       topic,
-      messages: ends.map(({ partition }, i) => {
-        const id = newId();
-        const e = envelope('koos', 'c', null, kooRow(id, { creator_id: creator }), EVENTS + i + 1);
-        return { key: id, partition, value: JSON.stringify({ ...e, source: { ...e.source, ts_ms: later } }) };
-      }),
+      messages: ends.map(({ partition }, i) => ({ ...kooCreated(EVENTS + i + 1, later), partition })),
     });
     await waitCommitted(kafka.admin, replayGroup, topic, ends, 60_000);
     expect(await compacted()).toEqual(original);

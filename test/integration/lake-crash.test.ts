@@ -69,14 +69,9 @@ describe('lake worker SIGKILLed repeatedly while 100,000 events flow', () => {
         messages: Array.from({ length: chunk }, (_, j) => {
           const id = newId();
           // Three event hours, interleaved, so every segment writes several hour files.
-          const e = envelope('koos', 'c', null, kooRow(id, { creator_id: creator }), i + j + 1);
-          return {
-            key: id,
-            value: JSON.stringify({
-              ...e,
-              source: { ...e.source, ts_ms: Date.UTC(2026, 10, 27, 8 + ((i + j) % 3)) },
-            }),
-          };
+          const changedAt = Date.UTC(2026, 10, 27, 8 + ((i + j) % 3));
+          const row = kooRow(id, { creator_id: creator });
+          return { key: id, value: JSON.stringify(envelope('koos', 'c', null, row, i + j + 1, changedAt)) };
         }),
       });
       if (i % (EVENTS / KILLS) === 0 && i > 0) {

@@ -25,6 +25,7 @@ import {
 } from '../support/lake.ts';
 import { stackEnv } from '../support/stack-env.ts';
 import { startWorkerInProcess } from '../support/workers.ts';
+import { committedByPartition } from '../../shared/kafka/consumer-lag.ts';
 import { setOffsets, waitCommitted } from '../support/kafka.ts';
 
 // The lake's Iceberg tables in the SQL catalog and in Glue, read back by pyiceberg, DuckDB
@@ -78,14 +79,8 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
       topic,
       messages: Array.from({ length: 100 }, (_, i) => {
         const row = kooRow(key, { body: `edit ${i}`, ...(i >= 60 ? { mood: 'calm' } : {}) });
-        const e = envelope('koos', 'u', null, row, 50_000 + i);
-        return {
-          key,
-          value: JSON.stringify({
-            ...e,
-            source: { ...e.source, ts_ms: hour(8 + Math.floor(i / 40), i % 60) },
-          }),
-        };
+        const changedAt = hour(8 + Math.floor(i / 40), i % 60);
+        return { key, value: JSON.stringify(envelope('koos', 'u', null, row, 50_000 + i, changedAt)) };
       }),
     });
     const { partition, baseOffset } = sent[0]!;
@@ -129,8 +124,7 @@ describe('lake Iceberg tables (read by pyiceberg, DuckDB and Spark)', () => {
 
     // Compaction of hour 08 (records 0-39, in two or three segment files), cut short after each
     // step: Iceberg readers see the old files or the merged one, never both, and no row is lost.
-    const [offsets] = await kafka.admin.fetchOffsets({ groupId, topics: [topic] });
-    const committed = new Map(offsets!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
+    const committed = await committedByPartition(kafka.admin, groupId, topic);
     const hour8 = { prefix, topic, dt: '2026-11-27', hr: '08', committed, columns: lakeColumns(topic) };
     const hourObjects = () => store.listAll(hourPrefix(prefix, topic, hour8));
     {

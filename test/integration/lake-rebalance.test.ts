@@ -22,8 +22,7 @@ const ctx = handlerContext();
 describe('lake worker across a rebalance', () => {
   const stores: ReturnType<typeof testLakeStore>[] = [];
   const raw = (offset: number) => {
-    const e = envelope('koos', 'c', null, kooRow(`k${offset}`), offset + 1);
-    return rawRecord(topic, { ...e, source: { ...e.source, ts_ms: changedAt } }, offset);
+    return rawRecord(topic, envelope('koos', 'c', null, kooRow(`k${offset}`), offset + 1, changedAt), offset);
   };
   // Offsets 100–300 make records of one size: a segment holds up to 100 of them by bytes.
   const segmentBytes = 100 * raw(100).value!.length;

@@ -35,8 +35,7 @@ const ROTATE_ROWS = 20;
 
 /** A Debezium change as the connector writes it, changed at `changedAtMs`. */
 function change(table: string, row: object, changedAtMs: number, lsn: number) {
-  const e = envelope(table, 'c', null, row, lsn);
-  return JSON.stringify({ ...e, source: { ...e.source, ts_ms: changedAtMs } });
+  return JSON.stringify(envelope(table, 'c', null, row, lsn, changedAtMs));
 }
 
 type Position = `${string}/${number}/${string}`;

@@ -1,12 +1,10 @@
-import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { tableName, tables, type TableKey } from '../../schemas/tables.ts';
+import { tableName } from '../../schemas/tables.ts';
 import { topicNames } from '../../schemas/topics.ts';
-import { Dynamo } from '../../shared/dynamodb/dynamo-client.ts';
 import { dlqHeaders } from '../../shared/kafka/dlq.ts';
 import type { RawRecord } from '../../shared/kafka/records.ts';
 import { backfill } from '../../apps/ops/backfill.ts';
@@ -25,7 +23,7 @@ import { contentReadPath, testBodyStore } from '../support/content.ts';
 import { newId, runId } from '../support/ids.ts';
 import { pinGroupAtEnd, setOffsets, testKafka } from '../support/kafka.ts';
 import { logEnds } from '../../shared/kafka/consumer-lag.ts';
-import { stackEnv } from '../support/stack-env.ts';
+import { dropTables } from '../support/tables.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -109,13 +107,7 @@ describe('ops CLI: status, replay, dlq, backfill', () => {
   });
 
   afterAll(async () => {
-    const dynamo = new Dynamo({ region: stackEnv.awsRegion, endpoint: stackEnv.dynamodbEndpoint });
-    for (const key of Object.keys(tables) as TableKey[]) {
-      await dynamo.doc
-        .send(new DeleteTableCommand({ TableName: tableName(key, tablePrefix) }))
-        .catch(() => undefined);
-    }
-    dynamo.destroy();
+    await dropTables(tablePrefix);
     for (const g of Object.values(groups)) await deleteGroup(admin, g).catch(() => undefined);
     await admin?.deleteTopics({ topics: [testTopic, dlqTopic] }).catch(() => undefined);
     await Promise.all([admin?.disconnect(), producer?.disconnect()]);

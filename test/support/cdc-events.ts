@@ -1,12 +1,16 @@
 import type { RawRecord } from '../../shared/kafka/records.ts';
 
-/** Debezium envelopes of exactly the shape the PostgreSQL connector writes (JsonConverter, no schemas). */
+/**
+ * Debezium envelopes of exactly the shape the PostgreSQL connector writes (JsonConverter, no
+ * schemas). `changedAtMs` is the change's commit time (source.ts_ms): a CDC event's event time.
+ */
 export function envelope(
   table: string,
   op: 'c' | 'u' | 'd' | 'r',
   before: object | null,
   after: object | null,
   lsn: number,
+  changedAtMs = 1_764_000_000_000,
 ) {
   return {
     before,
@@ -15,7 +19,7 @@ export function envelope(
       version: '3.6.1.Final',
       connector: 'postgresql',
       name: 'koo',
-      ts_ms: 1_764_000_000_000,
+      ts_ms: changedAtMs,
       snapshot: 'false',
       db: 'koo',
       schema: 'public',

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { moveGroupToEnd, setGroupOffsets, type GroupOffsets } from '../../shared/kafka/consumer-lag.ts';
+import {
+  committedByPartition,
+  moveGroupToEnd,
+  setGroupOffsets,
+  type GroupOffsets,
+} from '../../shared/kafka/consumer-lag.ts';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../shared/kafka/kafka-client.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
@@ -42,11 +47,8 @@ export function waitCommitted(
   return waitFor(
     `${groupId} to commit ${topic} up to ${through.map((t) => `${t.offset} in ${t.partition}`).join(', ')}`,
     async () => {
-      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return through.every(({ partition, offset }) => {
-        const committed = offsets!.partitions.find((p) => p.partition === partition)?.offset;
-        return committed !== undefined && BigInt(committed) >= BigInt(offset);
-      });
+      const committed = await committedByPartition(admin, groupId, topic);
+      return through.every(({ partition, offset }) => (committed.get(partition) ?? -1n) >= BigInt(offset));
     },
     { timeoutMs, intervalMs: 500 },
   );

@@ -61,7 +61,9 @@ export async function produceCdc(
   const koos = events.flatMap((e): [id: string, creator: string, parent: string | null][] =>
     'reply' in e ? [e.reply] : 'koo' in e ? [[...e.koo, null]] : [],
   );
-  const at = new Date().toISOString();
+  // The event time of a CDC event is source.ts_ms: now, so that it falls in the current window.
+  const now = Date.now();
+  const at = new Date(now).toISOString();
   await producer.sendBatch({
     topicMessages: [
       {
@@ -69,14 +71,13 @@ export async function produceCdc(
         messages: follows.map(([follower, followee]) => ({
           key: JSON.stringify({ follower_id: follower, followee_id: followee }),
           value: JSON.stringify(
-            withNow(
-              envelope(
-                'follows',
-                'c',
-                null,
-                { follower_id: follower, followee_id: followee, created_at: at },
-                ++lsn,
-              ),
+            envelope(
+              'follows',
+              'c',
+              null,
+              { follower_id: follower, followee_id: followee, created_at: at },
+              ++lsn,
+              now,
             ),
           ),
         })),
@@ -86,19 +87,12 @@ export async function produceCdc(
         messages: koos.map(([id, creator, parent]) => ({
           key: JSON.stringify({ content_id: id }),
           value: JSON.stringify(
-            withNow(
-              envelope('koos', 'c', null, kooRow(id, { creator_id: creator, parent_id: parent }), ++lsn),
-            ),
+            envelope('koos', 'c', null, kooRow(id, { creator_id: creator, parent_id: parent }), ++lsn, now),
           ),
         })),
       },
     ].filter((t) => t.messages.length > 0),
   });
-}
-
-// The event time of a CDC event is source.ts_ms; now, so that it falls in the current window.
-function withNow<E extends { source: { ts_ms: number } }>(e: E): E {
-  return { ...e, source: { ...e.source, ts_ms: Date.now() } };
 }
 
 /** The queue and aggregates of a test's prefix, to inspect and, after the test, obliterate. */

@@ -25,13 +25,18 @@ export function privateTables(prefix: string): void {
       createLogger('private-tables', 'warn'),
     );
   });
-  afterAll(async () => {
-    const dynamo = testDynamo();
-    try {
-      for (const key of Object.keys(tables) as TableKey[])
-        await dynamo.doc.send(new DeleteTableCommand({ TableName: tableName(key, prefix) }));
-    } finally {
-      dynamo.destroy();
-    }
-  });
+  afterAll(() => dropTables(prefix));
+}
+
+/** Drops every table under a prefix, those that are there (a test's tables, after it). */
+export async function dropTables(prefix: string): Promise<void> {
+  const dynamo = testDynamo();
+  try {
+    for (const key of Object.keys(tables) as TableKey[])
+      await dynamo.doc
+        .send(new DeleteTableCommand({ TableName: tableName(key, prefix) }))
+        .catch(() => undefined);
+  } finally {
+    dynamo.destroy();
+  }
 }
